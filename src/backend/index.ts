@@ -1,0 +1,27 @@
+import type { Kernels } from "./kernels.js";
+import { referenceKernels } from "./js/reference.js";
+
+export type { Kernels } from "./kernels.js";
+export { referenceKernels } from "./js/reference.js";
+
+const registry = new Map<string, Kernels>([[referenceKernels.name, referenceKernels]]);
+
+/** Registers a backend under its name (a faster backend adds itself after its feature probe). */
+export function registerBackend(kernels: Kernels): void {
+  registry.set(kernels.name, kernels);
+}
+
+/** The backend called `name`, or the default one. */
+export function getBackend(name?: string): Kernels {
+  if (name === undefined) return referenceKernels;
+  const k = registry.get(name);
+  if (!k)
+    throw new RangeError(
+      `unknown backend "${name}"; available: ${[...registry.keys()].join(", ")}`,
+    );
+  return k;
+}
+
+export function listBackends(): string[] {
+  return [...registry.keys()];
+}

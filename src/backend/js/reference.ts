@@ -1,0 +1,160 @@
+import type { FloatArray } from "../../tensor/dtype.js";
+import type { Kernels } from "../kernels.js";
+
+/**
+ * The plain TypeScript backend: the oracle every faster backend is tested against. Loops are
+ * ordered so the innermost one walks contiguous memory; sums run in float64 (JS numbers) and
+ * are rounded once on store.
+ */
+export const referenceKernels: Kernels = {
+  name: "js",
+
+  gemm(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, m, n, k, beta) {
+    if (beta === 0) {
+      for (let i = 0; i < m; i++) c.fill(0, cOff + i * ldc, cOff + i * ldc + n);
+    }
+    if (k === 0 || m === 0 || n === 0) return;
+    if (!transA && transB) {
+      // C[i,j] += Σ_p A[i,p]·B[j,p]: dot products of two contiguous rows.
+      for (let i = 0; i < m; i++) {
+        const ai = aOff + i * lda;
+        const ci = cOff + i * ldc;
+        for (let j = 0; j < n; j++) {
+          const bj = bOff + j * ldb;
+          let s = 0;
+          for (let p = 0; p < k; p++) s += a[ai + p] * b[bj + p];
+          c[ci + j] += s;
+        }
+      }
+    } else if (!transA && !transB) {
+      // C[i,:] += A[i,p]·B[p,:]
+      for (let i = 0; i < m; i++) {
+        const ai = aOff + i * lda;
+        const ci = cOff + i * ldc;
+        for (let p = 0; p < k; p++) {
+          const s = a[ai + p];
+          if (s === 0) continue;
+          const bp = bOff + p * ldb;
+          for (let j = 0; j < n; j++) c[ci + j] += s * b[bp + j];
+        }
+      }
+    } else if (transA && !transB) {
+      // C[i,:] += A[p,i]·B[p,:]  (A stored [K,M]): the weight-gradient shape dW += dPreᵀ·x.
+      for (let p = 0; p < k; p++) {
+        const ap = aOff + p * lda;
+        const bp = bOff + p * ldb;
+        for (let i = 0; i < m; i++) {
+          const s = a[ap + i];
+          if (s === 0) continue;
+          const ci = cOff + i * ldc;
+          for (let j = 0; j < n; j++) c[ci + j] += s * b[bp + j];
+        }
+      }
+    } else {
+      // C[i,j] += Σ_p A[p,i]·B[j,p]
+      for (let i = 0; i < m; i++) {
+        const ci = cOff + i * ldc;
+        for (let j = 0; j < n; j++) {
+          const bj = bOff + j * ldb;
+          let s = 0;
+          for (let p = 0; p < k; p++) s += a[aOff + p * lda + i] * b[bj + p];
+          c[ci + j] += s;
+        }
+      }
+    }
+  },
+
+  fillBias(out, outOff, ldOut, b1, b1Off, b2, b2Off, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = outOff + r * ldOut;
+      if (b2) for (let j = 0; j < cols; j++) out[o + j] = b1[b1Off + j] + b2[b2Off + j];
+      else for (let j = 0; j < cols; j++) out[o + j] = b1[b1Off + j];
+    }
+  },
+
+  addColumnSums(out, outOff, x, xOff, ldx, rows, cols) {
+    for (let j = 0; j < cols; j++) {
+      let s = 0;
+      for (let r = 0; r < rows; r++) s += x[xOff + r * ldx + j];
+      out[outOff + j] += s;
+    }
+  },
+
+  lstmCellForward(gates, gOff, c, cOff, tanhC, tcOff, h, hOff, ldh, cPrev, cpOff, batch, hidden) {
+    const H = hidden;
+    for (let b = 0; b < batch; b++) {
+      const g0 = gOff + b * 4 * H; // gates row b: [i | f | g | o], each H wide
+      const cb = cOff + b * H;
+      const tb = tcOff + b * H;
+      const hb = hOff + b * ldh;
+      const pb = cpOff + b * H;
+      for (let j = 0; j < H; j++) {
+        const i = sigmoid(gates[g0 + j]);
+        const f = sigmoid(gates[g0 + H + j]);
+        const g = Math.tanh(gates[g0 + 2 * H + j]);
+        const o = sigmoid(gates[g0 + 3 * H + j]);
+        gates[g0 + j] = i;
+        gates[g0 + H + j] = f;
+        gates[g0 + 2 * H + j] = g;
+        gates[g0 + 3 * H + j] = o;
+        c[cb + j] = f * cPrev[pb + j] + i * g; // c_t = f⊙c_{t-1} + i⊙g
+        const ct = c[cb + j]; // read back: in float32 the stored (rounded) c_t is what backward sees
+        const tc = Math.tanh(ct);
+        tanhC[tb + j] = tc;
+        h[hb + j] = o * tc; // h_t = o⊙tanh(c_t)
+      }
+    }
+  },
+
+  lstmCellBackward(
+    dPre,
+    dpOff,
+    dc,
+    dcOff,
+    dy,
+    dyOff,
+    ldy,
+    dhNext,
+    dhOff,
+    gates,
+    gOff,
+    cPrev,
+    cpOff,
+    tanhC,
+    tcOff,
+    batch,
+    hidden,
+  ) {
+    const H = hidden;
+    for (let b = 0; b < batch; b++) {
+      const g0 = gOff + b * 4 * H;
+      const d0 = dpOff + b * 4 * H;
+      for (let j = 0; j < H; j++) {
+        const i = gates[g0 + j];
+        const f = gates[g0 + H + j];
+        const g = gates[g0 + 2 * H + j];
+        const o = gates[g0 + 3 * H + j];
+        const tc = tanhC[tcOff + b * H + j];
+        // h_t reaches the loss from above (dy) and through step t+1 (dhNext).
+        const dh = dy[dyOff + b * ldy + j] + dhNext[dhOff + b * H + j];
+        // h_t = o⊙tanh(c_t): c_t gets dh·o·(1 − tanh²c_t) on top of what step t+1 sent back.
+        const dct = dc[dcOff + b * H + j] + dh * o * (1 - tc * tc);
+        const dO = dh * tc;
+        // c_t = f⊙c_{t-1} + i⊙g
+        const dI = dct * g;
+        const dG = dct * i;
+        const dF = dct * cPrev[cpOff + b * H + j];
+        dc[dcOff + b * H + j] = dct * f; // carried to step t-1
+        // Through the activations: σ' = σ(1 − σ), tanh' = 1 − tanh².
+        dPre[d0 + j] = dI * i * (1 - i);
+        dPre[d0 + H + j] = dF * f * (1 - f);
+        dPre[d0 + 2 * H + j] = dG * (1 - g * g);
+        dPre[d0 + 3 * H + j] = dO * o * (1 - o);
+      }
+    }
+  },
+};
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}

@@ -1,0 +1,107 @@
+import type { FloatArray } from "../tensor/dtype.js";
+
+/**
+ * The kernels every backend provides. Arrays are flat; each operand is (array, offset, leading
+ * dimension), BLAS style, so layers address rows inside one flat buffer without allocating
+ * views in the time loop. Argument order: outputs, inputs, parameters, sizes.
+ *
+ * Letters: B batch, H hidden, M/N/K matrix sizes.
+ */
+export interface Kernels {
+  readonly name: string;
+
+  /**
+   * C[M,N] = beta·C + op(A)[M,K] · op(B)[K,N], with beta 0 (overwrite) or 1 (accumulate).
+   * op(A) = A (stored [M,K], row stride lda) or Aᵀ (stored [K,M]); likewise op(B).
+   */
+  gemm(
+    c: FloatArray,
+    cOff: number,
+    ldc: number,
+    a: FloatArray,
+    aOff: number,
+    lda: number,
+    transA: boolean,
+    b: FloatArray,
+    bOff: number,
+    ldb: number,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    beta: 0 | 1,
+  ): void;
+
+  /** out[r, j] = b1[j] + b2[j] for r < rows, j < cols (row stride ldOut). */
+  fillBias(
+    out: FloatArray,
+    outOff: number,
+    ldOut: number,
+    b1: FloatArray,
+    b1Off: number,
+    b2: FloatArray | null,
+    b2Off: number,
+    rows: number,
+    cols: number,
+  ): void;
+
+  /** out[j] += Σ_r x[r, j] (column sums, e.g. bias gradients). */
+  addColumnSums(
+    out: FloatArray,
+    outOff: number,
+    x: FloatArray,
+    xOff: number,
+    ldx: number,
+    rows: number,
+    cols: number,
+  ): void;
+
+  /**
+   * One LSTM step for B rows, gate blocks i, f, g, o (PyTorch order).
+   * In:  gates[B,4H] pre-activations a = W_ih x + b_ih + W_hh h_prev + b_hh; cPrev[B,H].
+   * Out: gates[B,4H] overwritten in place by σ(a_i), σ(a_f), tanh(a_g), σ(a_o);
+   *      c[B,H] = f⊙c_prev + i⊙g; tanhC[B,H] = tanh(c); h[B,H] (row stride ldh) = o⊙tanh(c).
+   */
+  lstmCellForward(
+    gates: FloatArray,
+    gOff: number,
+    c: FloatArray,
+    cOff: number,
+    tanhC: FloatArray,
+    tcOff: number,
+    h: FloatArray,
+    hOff: number,
+    ldh: number,
+    cPrev: FloatArray,
+    cpOff: number,
+    batch: number,
+    hidden: number,
+  ): void;
+
+  /**
+   * Inverts lstmCellForward for one step.
+   * In:  dy[B,H] (row stride ldy) the loss gradient reaching h_t from above; dhNext[B,H] the
+   *      gradient reaching h_t from step t+1; dc[B,H] the gradient reaching c_t from step t+1;
+   *      the saved gates, cPrev, tanhC of this step.
+   * Out: dPre[B,4H] = ∂loss/∂a (pre-activation); dc[B,H] overwritten by ∂loss/∂c_{t-1} = dc_t⊙f.
+   */
+  lstmCellBackward(
+    dPre: FloatArray,
+    dpOff: number,
+    dc: FloatArray,
+    dcOff: number,
+    dy: FloatArray,
+    dyOff: number,
+    ldy: number,
+    dhNext: FloatArray,
+    dhOff: number,
+    gates: FloatArray,
+    gOff: number,
+    cPrev: FloatArray,
+    cpOff: number,
+    tanhC: FloatArray,
+    tcOff: number,
+    batch: number,
+    hidden: number,
+  ): void;
+}

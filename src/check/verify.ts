@@ -1,0 +1,76 @@
+/**
+ * Replays a golden fixture: forward, loss and BPTT in the chosen dtype, then compares every
+ * output, the loss, every gradient and the saved activations with the PyTorch reference.
+ */
+import { LstmModel } from "../model/model.js";
+import { Objective } from "../model/objective.js";
+import type { DType } from "../tensor/dtype.js";
+import { layerSuffix, numDirections } from "../model/config.js";
+import { scalarError, scaledError } from "./compare.js";
+import type { Fixture } from "./fixture.js";
+
+/** Pass thresholds on the scaled error, per dtype. */
+export const TOLERANCE: Record<DType, number> = { float64: 1e-9, float32: 1e-4 };
+
+export interface VerifyResult {
+  file: string;
+  dtype: DType;
+  ok: boolean;
+  maxScaledError: number;
+  /** Scaled error per compared tensor (`loss`, `y`, `h_n`, `grads.x`, …). */
+  tensors: Record<string, number>;
+}
+
+export interface VerifyOptions {
+  backend?: string;
+}
+
+/** Builds a model of the fixture's config and dtype holding the fixture's parameters. */
+export function modelFromFixture(f: Fixture, dtype: DType, backend?: string): LstmModel {
+  const model = new LstmModel(f.config, { dtype, backend });
+  for (const name of f.paramOrder) model.setParam(name, f.params[name].data, f.params[name].shape);
+  return model;
+}
+
+export function verifyFixture(
+  f: Fixture,
+  dtype: DType,
+  file = f.name,
+  opts: VerifyOptions = {},
+): VerifyResult {
+  const tensors: Record<string, number> = {};
+  const model = modelFromFixture(f, dtype, opts.backend);
+  const objective = new Objective(model, f.loss);
+  model.zeroGrad();
+  const { loss, forward, backward } = objective.run({
+    x: f.inputs.x.data,
+    seqLen: f.seqLen,
+    batch: f.batch,
+    batchFirst: f.batchFirst,
+    h0: f.inputs.h0.data,
+    c0: f.inputs.c0.data,
+    targets: f.inputs.targets.data,
+  });
+  tensors.loss = scalarError(loss, f.outputs.loss);
+  tensors.y = scaledError(forward.y, f.outputs.y.data);
+  tensors.h_n = scaledError(forward.hN, f.outputs.hN.data);
+  tensors.c_n = scaledError(forward.cN, f.outputs.cN.data);
+  for (const name of f.paramOrder)
+    tensors[`grads.${name}`] = scaledError(model.grad(name), f.grads[name].data);
+  tensors["grads.x"] = scaledError(backward!.dx, f.grads.x.data);
+  tensors["grads.h0"] = scaledError(backward!.dh0, f.grads.h0.data);
+  tensors["grads.c0"] = scaledError(backward!.dc0, f.grads.c0.data);
+  for (let l = 0; l < f.config.numLayers; l++)
+    for (let d = 0; d < numDirections(f.config); d++) {
+      const key = layerSuffix(l, d);
+      const ref = f.intermediates[key];
+      if (!ref) continue;
+      const act = model.activations(l, d);
+      tensors[`intermediates.${key}.gates`] = scaledError(act.gates, ref.gates.data);
+      tensors[`intermediates.${key}.c`] = scaledError(act.c, ref.c.data);
+      tensors[`intermediates.${key}.h`] = scaledError(act.h, ref.h.data);
+    }
+
+  const maxScaledError = Math.max(...Object.values(tensors));
+  return { file, dtype, ok: maxScaledError <= TOLERANCE[dtype], maxScaledError, tensors };
+}

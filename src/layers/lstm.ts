@@ -1,0 +1,248 @@
+/**
+ * One LSTM layer in one direction over a whole sequence: forward and exact backpropagation
+ * through time, side by side. See docs/derivation.md for the equations each line implements.
+ *
+ * Letters: T time, B batch, I input width, H hidden, G = 4H (gate blocks i, f, g, o).
+ * All sequence tensors are time-major: row (t, b) of a [T, B, ·] tensor is row t·B + b.
+ */
+import type { Kernels } from "../backend/kernels.js";
+import type { FloatArray } from "../tensor/dtype.js";
+
+/** Where one direction's parameters and saved activations live (offsets in elements). */
+export interface LstmDirection {
+  /** Consumes x from t = T−1 down to 0 (PyTorch's `_reverse` weights). */
+  readonly reverse: boolean;
+  /** Offsets into the params and grads buffers (same layout). */
+  readonly wIh: number; // [G, I]
+  readonly wHh: number; // [G, H]
+  readonly bIh: number; // [G]
+  readonly bHh: number; // [G]
+  /** Offsets into the activation buffer: what forward saves for backward. */
+  readonly gates: number; // [T, B, G] post-activation i, f, g, o
+  readonly c: number; // [T, B, H] cell state after consuming x_t
+  readonly tanhC: number; // [T, B, H] tanh(c_t)
+}
+
+/** A (buffer, offset, row stride) triple for a [rows, cols] operand. */
+export interface Strided {
+  readonly buf: FloatArray;
+  readonly off: number;
+  readonly ld: number;
+}
+
+/** [B, H] blocks with row stride H. */
+export interface Block {
+  readonly buf: FloatArray;
+  readonly off: number;
+}
+
+/**
+ * Forward over t = 0…T−1 (or T−1…0 when reversed).
+ *
+ * Outputs: y [T, B, H] (stride y.ld; h_t stored at the time index of the x_t it consumed),
+ *          hN, cN [B, H] the state after the last consumed step, and the saved activations.
+ * Inputs:  x [T, B, I] (stride x.ld), h0, c0 [B, H].
+ */
+export function lstmForward(
+  k: Kernels,
+  y: Strided,
+  hN: Block,
+  cN: Block,
+  act: FloatArray,
+  x: Strided,
+  h0: Block,
+  c0: Block,
+  params: FloatArray,
+  d: LstmDirection,
+  T: number,
+  B: number,
+  I: number,
+  H: number,
+): void {
+  const G = 4 * H;
+  // (F1) a_t = W_ih x_t + b_ih + b_hh for all t at once: one [T·B, I]·[I, G] product.
+  k.fillBias(act, d.gates, G, params, d.bIh, params, d.bHh, T * B, G);
+  k.gemm(act, d.gates, G, x.buf, x.off, x.ld, false, params, d.wIh, I, true, T * B, G, I, 1);
+
+  for (let s = 0; s < T; s++) {
+    const t = d.reverse ? T - 1 - s : s;
+    const tPrev = d.reverse ? t + 1 : t - 1;
+    const gT = d.gates + t * B * G;
+    // h_{t-1}, c_{t-1}: the initial state on the first consumed step.
+    const hPrevBuf = s === 0 ? h0.buf : y.buf;
+    const hPrevOff = s === 0 ? h0.off : y.off + tPrev * B * y.ld;
+    const hPrevLd = s === 0 ? H : y.ld;
+    const cPrevBuf = s === 0 ? c0.buf : act;
+    const cPrevOff = s === 0 ? c0.off : d.c + tPrev * B * H;
+    // (F2) a_t += W_hh h_{t-1}
+    k.gemm(act, gT, G, hPrevBuf, hPrevOff, hPrevLd, false, params, d.wHh, H, true, B, G, H, 1);
+    // (F3) gates = σ/tanh(a_t); (F4) c_t = f⊙c_{t-1} + i⊙g; (F5) h_t = o⊙tanh(c_t)
+    k.lstmCellForward(
+      act, gT,
+      act, d.c + t * B * H,
+      act, d.tanhC + t * B * H,
+      y.buf, y.off + t * B * y.ld, y.ld,
+      cPrevBuf, cPrevOff,
+      B, H,
+    ); // prettier-ignore
+  }
+  // (F6) h_n, c_n: the state after the last consumed step (t = T−1 forward, t = 0 reversed).
+  const tLast = d.reverse ? 0 : T - 1;
+  for (let b = 0; b < B; b++) {
+    const yr = y.off + (tLast * B + b) * y.ld;
+    hN.buf.set(y.buf.subarray(yr, yr + H), hN.off + b * H);
+  }
+  const cLast = d.c + tLast * B * H;
+  cN.buf.set(act.subarray(cLast, cLast + B * H), cN.off);
+}
+
+/** Scratch buffers backward reuses; sized once per shape. */
+export interface LstmScratch {
+  readonly buf: FloatArray;
+  readonly dPre: number; // [T, B, G] ∂loss/∂a_t for every t
+  readonly dh: number; // [B, H] gradient reaching h_t from step t+1
+  readonly dc: number; // [B, H] gradient reaching c_t from step t+1
+}
+
+/**
+ * Backward through the whole sequence, from the last consumed step to the first.
+ * Accumulates (+=) into grads (this direction's weights), dx [T, B, I], dh0 and dc0 [B, H].
+ *
+ * Inputs: dy [T, B, H] (stride dy.ld): ∂loss/∂h_t from above (the head or the next layer);
+ *         dhN, dcN [B, H]: ∂loss/∂h_n, ∂loss/∂c_n (null when the loss does not use them);
+ *         x, y, h0, c0 and the saved activations exactly as forward used and produced them.
+ */
+export function lstmBackward(
+  k: Kernels,
+  grads: FloatArray,
+  dx: Strided,
+  dh0: Block,
+  dc0: Block,
+  scratch: LstmScratch,
+  dy: Strided,
+  dhN: Block | null,
+  dcN: Block | null,
+  act: FloatArray,
+  x: Strided,
+  y: Strided,
+  h0: Block,
+  c0: Block,
+  params: FloatArray,
+  d: LstmDirection,
+  T: number,
+  B: number,
+  I: number,
+  H: number,
+): void {
+  const G = 4 * H;
+  const s0 = scratch.buf;
+  // The carries start from what the loss sends into the final state (inverts F6).
+  if (dhN) s0.set(dhN.buf.subarray(dhN.off, dhN.off + B * H), scratch.dh);
+  else s0.fill(0, scratch.dh, scratch.dh + B * H);
+  if (dcN) s0.set(dcN.buf.subarray(dcN.off, dcN.off + B * H), scratch.dc);
+  else s0.fill(0, scratch.dc, scratch.dc + B * H);
+
+  for (let s = T - 1; s >= 0; s--) {
+    const t = d.reverse ? T - 1 - s : s;
+    const tPrev = d.reverse ? t + 1 : t - 1;
+    const cPrevBuf = s === 0 ? c0.buf : act;
+    const cPrevOff = s === 0 ? c0.off : d.c + tPrev * B * H;
+    // Inverts F5, F4, F3: dPre_t from dh = dy_t + dh_{t+1→t}, and dc_{t-1} = dc_t⊙f.
+    k.lstmCellBackward(
+      s0, scratch.dPre + t * B * G,
+      s0, scratch.dc,
+      dy.buf, dy.off + t * B * dy.ld, dy.ld,
+      s0, scratch.dh,
+      act, d.gates + t * B * G,
+      cPrevBuf, cPrevOff,
+      act, d.tanhC + t * B * H,
+      B, H,
+    ); // prettier-ignore
+    // Inverts F2 for h_{t-1}: the gradient carried to the previous step, dh = dPre_t · W_hh.
+    k.gemm(
+      s0,
+      scratch.dh,
+      H,
+      s0,
+      scratch.dPre + t * B * G,
+      G,
+      false,
+      params,
+      d.wHh,
+      H,
+      false,
+      B,
+      H,
+      G,
+      0,
+    );
+  }
+  // What reaches the initial state (inverts the s = 0 case of F2 and F4).
+  for (let j = 0; j < B * H; j++) {
+    dh0.buf[dh0.off + j] += s0[scratch.dh + j];
+    dc0.buf[dc0.off + j] += s0[scratch.dc + j];
+  }
+
+  // Inverts F2 for W_hh: dW_hh += Σ_t dPre_tᵀ · h_{t-1}, summed over all steps in two products:
+  // the steps whose h_{t-1} is a stored output, and the first consumed step whose h_{t-1} is h0.
+  if (T > 1) {
+    const dpFrom = d.reverse ? 0 : B * G; // t = 0…T−2 (reverse) or 1…T−1 (forward)
+    const hFrom = d.reverse ? y.off + B * y.ld : y.off; // their h_{t-1}: y at t+1 or t−1
+    k.gemm(
+      grads,
+      d.wHh,
+      H,
+      s0,
+      scratch.dPre + dpFrom,
+      G,
+      true,
+      y.buf,
+      hFrom,
+      y.ld,
+      false,
+      G,
+      H,
+      (T - 1) * B,
+      1,
+    );
+  }
+  const tFirst = d.reverse ? T - 1 : 0;
+  k.gemm(
+    grads,
+    d.wHh,
+    H,
+    s0,
+    scratch.dPre + tFirst * B * G,
+    G,
+    true,
+    h0.buf,
+    h0.off,
+    H,
+    false,
+    G,
+    H,
+    B,
+    1,
+  );
+  // Inverts F1: dW_ih += dPreᵀ · x, db_ih += Σ dPre, db_hh += Σ dPre, dx += dPre · W_ih.
+  k.gemm(grads, d.wIh, I, s0, scratch.dPre, G, true, x.buf, x.off, x.ld, false, G, I, T * B, 1);
+  k.addColumnSums(grads, d.bIh, s0, scratch.dPre, G, T * B, G);
+  k.addColumnSums(grads, d.bHh, s0, scratch.dPre, G, T * B, G);
+  k.gemm(
+    dx.buf,
+    dx.off,
+    dx.ld,
+    s0,
+    scratch.dPre,
+    G,
+    false,
+    params,
+    d.wIh,
+    I,
+    false,
+    T * B,
+    I,
+    G,
+    1,
+  );
+}

@@ -1,0 +1,85 @@
+/**
+ * Losses on the head output z, each returning the loss and writing ∂loss/∂z. Sums run in
+ * float64 whatever the dtype of z.
+ */
+import type { FloatArray } from "../tensor/dtype.js";
+import { ConfigError, DataError, NonFiniteError } from "../tensor/errors.js";
+import { checkFinite, checkLength } from "../tensor/shape.js";
+
+export type LossKind = "sum_sq" | "mse_last" | "xent";
+export const LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse_last", "xent"];
+
+export function isLossKind(v: unknown): v is LossKind {
+  return typeof v === "string" && (LOSS_KINDS as readonly string[]).includes(v);
+}
+
+/** loss = ½ Σ (z − target)²; dz = z − target (the sign: ∂/∂z of (z − y)² is +2(z − y)). */
+export function sumSquares(
+  dz: FloatArray,
+  z: ArrayLike<number>,
+  target: ArrayLike<number>,
+): number {
+  checkLength("targets", target, [z.length]);
+  checkFinite("targets", target);
+  let loss = 0;
+  for (let i = 0; i < z.length; i++) {
+    const e = z[i] - target[i];
+    dz[i] = e;
+    loss += e * e;
+  }
+  return 0.5 * loss;
+}
+
+/** loss = (1/n) Σ (z − target)² (F.mse_loss, reduction "mean"); dz = 2(z − target)/n. */
+export function meanSquared(
+  dz: FloatArray,
+  z: ArrayLike<number>,
+  target: ArrayLike<number>,
+): number {
+  checkLength("targets", target, [z.length]);
+  checkFinite("targets", target);
+  const n = z.length;
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    const e = z[i] - target[i];
+    dz[i] = (2 * e) / n;
+    loss += e * e;
+  }
+  return loss / n;
+}
+
+/**
+ * Fused softmax + cross-entropy, mean over R rows of C logits (F.cross_entropy, "mean"):
+ * loss = (1/R) Σ_r [logsumexp(z_r) − z_r[target_r]]; dz_r = (softmax(z_r) − onehot(target_r))/R.
+ * The max is subtracted before exp, so large logits do not overflow.
+ */
+export function softmaxCrossEntropy(
+  dz: FloatArray,
+  z: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  rows: number,
+  classes: number,
+): number {
+  if (z.length !== rows * classes)
+    throw new ConfigError("logits", `expected ${rows}×${classes} values, got ${z.length}`);
+  checkLength("targets", targets, [rows]);
+  let loss = 0;
+  for (let r = 0; r < rows; r++) {
+    const y = targets[r];
+    if (!Number.isInteger(y) || y < 0 || y >= classes)
+      throw new DataError(
+        `targets: element ${r} is ${y}, expected a class index in [0, ${classes})`,
+      );
+    const o = r * classes;
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) if (z[o + c] > max) max = z[o + c];
+    if (!Number.isFinite(max)) throw new NonFiniteError("logits", o, max);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += Math.exp(z[o + c] - max);
+    const logSum = Math.log(sum) + max;
+    loss += logSum - z[o + y];
+    for (let c = 0; c < classes; c++) dz[o + c] = Math.exp(z[o + c] - logSum) / rows;
+    dz[o + y] -= 1 / rows;
+  }
+  return loss / rows;
+}

@@ -1,0 +1,80 @@
+import { ConfigError } from "../tensor/errors.js";
+import { OffsetTable } from "../tensor/offsets.js";
+
+/** The sizes of an LSTM stack with a linear head (PyTorch `nn.LSTM` + `nn.Linear`). */
+export interface ModelConfig {
+  /** I: features per time step. */
+  readonly inputSize: number;
+  /** H: hidden units per direction. */
+  readonly hiddenSize: number;
+  /** L: stacked layers (layer k > 0 reads the D·H-wide output of layer k−1). */
+  readonly numLayers: number;
+  /** D = 2 when true: a reverse direction reads the sequence from t = T−1 down to 0. */
+  readonly bidirectional: boolean;
+  /** O: outputs of the linear head (classes for cross-entropy). */
+  readonly outputSize: number;
+}
+
+export type ModelConfigInput = Partial<ModelConfig> &
+  Pick<ModelConfig, "inputSize" | "hiddenSize" | "outputSize">;
+
+/** Largest tensor we agree to allocate (elements), to turn absurd sizes into a clear error. */
+export const MAX_ELEMENTS = 2 ** 28;
+
+function positiveInt(field: string, v: unknown, max = MAX_ELEMENTS): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max)
+    throw new ConfigError(field, `must be an integer from 1 to ${max}, got ${String(v)}`);
+  return v;
+}
+
+/** Fills defaults and validates; throws ConfigError naming the bad field. */
+export function makeConfig(c: ModelConfigInput): ModelConfig {
+  if (c === null || typeof c !== "object") throw new ConfigError("config", "must be an object");
+  const cfg: ModelConfig = {
+    inputSize: positiveInt("inputSize", c.inputSize),
+    hiddenSize: positiveInt("hiddenSize", c.hiddenSize, 65536),
+    numLayers: positiveInt("numLayers", c.numLayers ?? 1, 64),
+    bidirectional: c.bidirectional ?? false,
+    outputSize: positiveInt("outputSize", c.outputSize),
+  };
+  if (typeof cfg.bidirectional !== "boolean")
+    throw new ConfigError("bidirectional", `must be true or false, got ${String(c.bidirectional)}`);
+  const total = paramLayout(cfg).total;
+  if (total > MAX_ELEMENTS)
+    throw new ConfigError("config", `${total} parameters is more than the limit ${MAX_ELEMENTS}`);
+  return cfg;
+}
+
+export function numDirections(c: ModelConfig): 1 | 2 {
+  return c.bidirectional ? 2 : 1;
+}
+
+/** Suffix PyTorch uses for layer k, direction d: `l0`, `l0_reverse`, … */
+export function layerSuffix(layer: number, direction: number): string {
+  return `l${layer}${direction === 1 ? "_reverse" : ""}`;
+}
+
+/**
+ * The parameter offset table, in PyTorch `named_parameters()` order: for each layer and
+ * direction weight_ih [4H, I or D·H], weight_hh [4H, H], bias_ih [4H], bias_hh [4H];
+ * then head.weight [O, D·H] and head.bias [O]. Contiguous, so the flat buffer is the
+ * concatenation of the tensors in this order.
+ */
+export function paramLayout(c: ModelConfig): OffsetTable {
+  const t = new OffsetTable(1);
+  const H = c.hiddenSize;
+  const D = numDirections(c);
+  for (let l = 0; l < c.numLayers; l++) {
+    const inW = l === 0 ? c.inputSize : D * H;
+    for (let d = 0; d < D; d++) {
+      const s = layerSuffix(l, d);
+      t.add(`lstm.weight_ih_${s}`, [4 * H, inW]);
+      t.add(`lstm.weight_hh_${s}`, [4 * H, H]);
+      t.add(`lstm.bias_ih_${s}`, [4 * H]);
+      t.add(`lstm.bias_hh_${s}`, [4 * H]);
+    }
+  }
+  t.add("head.weight", [c.outputSize, D * H]);
+  t.add("head.bias", [c.outputSize]);
+  return t;
+}

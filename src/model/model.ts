@@ -1,0 +1,484 @@
+/**
+ * An LSTM stack (L layers, D directions) with a linear head: parameters, gradients, and a
+ * workspace sized once per (T, B) shape. Forward keeps what backward needs; backward is exact
+ * BPTT over the whole sequence and accumulates (+=) into `grads` until `zeroGrad()`.
+ *
+ * Letters: B batch, T time, I input, H hidden, L layers, D directions, O head outputs.
+ */
+import { getBackend, type Kernels } from "../backend/index.js";
+import { linearBackward, linearForward, type LinearParams } from "../layers/linear.js";
+import {
+  lstmBackward,
+  lstmForward,
+  type Block,
+  type LstmDirection,
+  type Strided,
+} from "../layers/lstm.js";
+import type { DType, FloatArray } from "../tensor/dtype.js";
+import { ConfigError, LstmError, ShapeError } from "../tensor/errors.js";
+import { OffsetTable } from "../tensor/offsets.js";
+import type { Rng } from "../tensor/rng.js";
+import { checkFinite, checkLength, sameShape } from "../tensor/shape.js";
+import {
+  layerSuffix,
+  makeConfig,
+  MAX_ELEMENTS,
+  numDirections,
+  paramLayout,
+  type ModelConfig,
+  type ModelConfigInput,
+} from "./config.js";
+
+export interface ModelOptions {
+  /** Element type of every buffer. Default float32. */
+  dtype?: DType;
+  /** Kernel backend name (default: the fastest available). */
+  backend?: string;
+}
+
+/** Which time steps the head reads: every step (sequence-to-sequence) or the last index only. */
+export type Readout = "all" | "last";
+
+export interface ForwardOptions {
+  /** T: time steps. */
+  seqLen: number;
+  /** B: sequences in the batch. */
+  batch: number;
+  /** x, y and the head output are [B, T, ·] instead of [T, B, ·]. h0/c0 are always [L·D, B, H]. */
+  batchFirst?: boolean;
+  /** Initial hidden state [L·D, B, H]; zeros when omitted. */
+  h0?: ArrayLike<number>;
+  /** Initial cell state [L·D, B, H]; zeros when omitted. */
+  c0?: ArrayLike<number>;
+  /** Default "all". */
+  readout?: Readout;
+}
+
+/** Views into the workspace: valid until the next forward or backward; copy to keep. */
+export interface ForwardResult {
+  /** Last layer's hidden states, [T, B, D·H] (or [B, T, D·H] batch-first). */
+  readonly y: FloatArray;
+  /** Final states of every layer and direction, [L·D, B, H]. */
+  readonly hN: FloatArray;
+  readonly cN: FloatArray;
+  /** Head output: [T, B, O] (or [B, T, O]) for readout "all", [B, O] for "last". */
+  readonly output: FloatArray;
+}
+
+export interface BackwardOptions {
+  /** Extra gradient on y, same layout as ForwardResult.y. */
+  dY?: ArrayLike<number>;
+  /** Gradient on the final states h_n, c_n [L·D, B, H] (e.g. from a later window). */
+  dHN?: ArrayLike<number>;
+  dCN?: ArrayLike<number>;
+}
+
+/** Views into the workspace: valid until the next forward or backward; copy to keep. */
+export interface BackwardResult {
+  /** ∂loss/∂x, the layout of x. */
+  readonly dx: FloatArray;
+  /** ∂loss/∂h0, ∂loss/∂c0 [L·D, B, H]. */
+  readonly dh0: FloatArray;
+  readonly dc0: FloatArray;
+}
+
+interface Pass {
+  T: number;
+  B: number;
+  batchFirst: boolean;
+  readout: Readout;
+}
+
+/** Everything sized by (T, B): one flat buffer, one offset table. */
+class Workspace {
+  readonly table = new OffsetTable(16);
+  readonly buf: FloatArray;
+  readonly dirs: LstmDirection[][] = []; // [layer][direction]
+
+  constructor(
+    readonly cfg: ModelConfig,
+    readonly T: number,
+    readonly B: number,
+    dtype: DType,
+    paramTable: OffsetTable,
+  ) {
+    const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = cfg;
+    const D = numDirections(cfg);
+    const t = this.table;
+    t.add("x", [T, B, I]); // time-major copy of the input
+    t.add("h0", [L * D, B, H]);
+    t.add("c0", [L * D, B, H]);
+    t.add("hN", [L * D, B, H]);
+    t.add("cN", [L * D, B, H]);
+    for (let l = 0; l < L; l++) {
+      t.add(`y${l}`, [T, B, D * H]); // layer output, forward half then reverse half
+      const row: LstmDirection[] = [];
+      for (let d = 0; d < D; d++) {
+        const s = layerSuffix(l, d);
+        row.push({
+          reverse: d === 1,
+          wIh: paramTable.get(`lstm.weight_ih_${s}`).offset,
+          wHh: paramTable.get(`lstm.weight_hh_${s}`).offset,
+          bIh: paramTable.get(`lstm.bias_ih_${s}`).offset,
+          bHh: paramTable.get(`lstm.bias_hh_${s}`).offset,
+          gates: t.add(`gates_${s}`, [T, B, 4 * H]).offset,
+          c: t.add(`c_${s}`, [T, B, H]).offset,
+          tanhC: t.add(`tanhC_${s}`, [T, B, H]).offset,
+        });
+      }
+      this.dirs.push(row);
+    }
+    t.add("z", [T * B, O]); // head output, time-major rows
+    t.add("out", [T * B, O]); // head output in the caller's layout
+    t.add("yOut", [T, B, D * H]); // y in the caller's layout (batch-first only)
+    // backward
+    t.add("dz", [T * B, O]);
+    t.add("dPre", [T, B, 4 * H]);
+    t.add("dh", [B, H]);
+    t.add("dc", [B, H]);
+    for (let l = 0; l < L; l++) t.add(`dY${l}`, [T, B, D * H]);
+    t.add("dx", [T, B, I]);
+    t.add("dxOut", [T, B, I]);
+    t.add("dh0", [L * D, B, H]);
+    t.add("dc0", [L * D, B, H]);
+    t.add("dhN", [L * D, B, H]);
+    t.add("dcN", [L * D, B, H]);
+    if (t.total > MAX_ELEMENTS * 4)
+      throw new ConfigError("seqLen×batch", `workspace of ${t.total} elements is too large`);
+    this.buf = t.alloc(dtype);
+  }
+
+  off(name: string): number {
+    return this.table.get(name).offset;
+  }
+  view(name: string): FloatArray {
+    return this.table.view(this.buf, name);
+  }
+}
+
+export class LstmModel {
+  readonly config: ModelConfig;
+  readonly dtype: DType;
+  readonly kernels: Kernels;
+  /** Offset table shared by params and grads (PyTorch names and order). */
+  readonly layout: OffsetTable;
+  /** All parameters, concatenated in `paramNames()` order. */
+  readonly params: FloatArray;
+  /** ∂loss/∂params, same layout; accumulates until zeroGrad(). */
+  readonly grads: FloatArray;
+  private readonly head: LinearParams;
+  private ws: Workspace | null = null;
+  private last: Pass | null = null;
+
+  constructor(config: ModelConfigInput, options: ModelOptions = {}) {
+    this.config = makeConfig(config);
+    this.dtype = options.dtype ?? "float32";
+    if (this.dtype !== "float32" && this.dtype !== "float64")
+      throw new ConfigError("dtype", `must be "float32" or "float64", got ${String(this.dtype)}`);
+    this.kernels = getBackend(options.backend);
+    this.layout = paramLayout(this.config);
+    this.params = this.layout.alloc(this.dtype);
+    this.grads = this.layout.alloc(this.dtype);
+    this.head = {
+      w: this.layout.get("head.weight").offset,
+      b: this.layout.get("head.bias").offset,
+    };
+  }
+
+  /** Parameter names in PyTorch `named_parameters()` order. */
+  paramNames(): string[] {
+    return this.layout.list().map((s) => s.name);
+  }
+
+  paramShape(name: string): readonly number[] {
+    this.checkName(name);
+    return this.layout.get(name).shape;
+  }
+
+  /** A live view of parameter `name`. */
+  param(name: string): FloatArray {
+    this.checkName(name);
+    return this.layout.view(this.params, name);
+  }
+
+  /** A live view of the gradient of parameter `name`. */
+  grad(name: string): FloatArray {
+    this.checkName(name);
+    return this.layout.view(this.grads, name);
+  }
+
+  /** Copies `data` into parameter `name` after checking its shape and values. */
+  setParam(name: string, data: ArrayLike<number>, shape?: readonly number[]): void {
+    this.checkName(name);
+    const slot = this.layout.get(name);
+    if (shape && !sameShape(shape, slot.shape)) throw new ShapeError(name, slot.shape, shape);
+    checkLength(name, data, slot.shape);
+    checkFinite(name, data);
+    this.params.set(data, slot.offset);
+  }
+
+  get numParams(): number {
+    return this.layout.total;
+  }
+
+  zeroGrad(): void {
+    this.grads.fill(0);
+  }
+
+  /**
+   * PyTorch's default initialisation: every LSTM tensor U(−1/√H, 1/√H); the head's weight and
+   * bias U(−1/√(D·H), 1/√(D·H)), as nn.Linear draws them.
+   */
+  initDefault(rng: Rng): void {
+    const kLstm = 1 / Math.sqrt(this.config.hiddenSize);
+    const kHead = 1 / Math.sqrt(numDirections(this.config) * this.config.hiddenSize);
+    for (const s of this.layout.list()) {
+      const k = s.name.startsWith("head.") ? kHead : kLstm;
+      for (let j = 0; j < s.size; j++) this.params[s.offset + j] = rng.range(-k, k);
+    }
+  }
+
+  /**
+   * Copies of what the last forward saved for one layer and direction, time-major:
+   * gates [T, B, 4H] (post-activation i, f, g, o), c and h [T, B, H], indexed by the time of
+   * the consumed input. For inspection (tests, reports); training never needs them.
+   */
+  activations(layer: number, direction = 0): { gates: FloatArray; c: FloatArray; h: FloatArray } {
+    const ws = this.ws;
+    if (!ws || !this.last) throw new LstmError("E_STATE", "activations() called before forward()");
+    const { hiddenSize: H, numLayers: L } = this.config;
+    const D = numDirections(this.config);
+    if (!Number.isInteger(layer) || layer < 0 || layer >= L)
+      throw new ConfigError("layer", `must be in [0, ${L}), got ${layer}`);
+    if (direction !== 0 && !(direction === 1 && D === 2))
+      throw new ConfigError("direction", `must be in [0, ${D}), got ${direction}`);
+    const { T, B } = ws;
+    const s = layerSuffix(layer, direction);
+    const h = ws.view(`c_${s}`).slice(); // same shape; overwritten below
+    const y = ws.view(`y${layer}`);
+    for (let r = 0; r < T * B; r++)
+      for (let j = 0; j < H; j++) h[r * H + j] = y[r * D * H + direction * H + j];
+    return { gates: ws.view(`gates_${s}`).slice(), c: ws.view(`c_${s}`).slice(), h };
+  }
+
+  private checkName(name: string): void {
+    if (!this.layout.has(name))
+      throw new ConfigError(
+        "param",
+        `no parameter "${name}"; have ${this.paramNames().join(", ")}`,
+      );
+  }
+
+  private workspace(T: number, B: number): Workspace {
+    if (!this.ws || this.ws.T !== T || this.ws.B !== B)
+      this.ws = new Workspace(this.config, T, B, this.dtype, this.layout);
+    return this.ws;
+  }
+
+  /** Runs the stack and the head; x is [T, B, I] (or [B, T, I] batch-first). */
+  forward(x: ArrayLike<number>, opts: ForwardOptions): ForwardResult {
+    const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = this.config;
+    const D = numDirections(this.config);
+    const T = checkDim("seqLen (T)", opts.seqLen);
+    const B = checkDim("batch (B)", opts.batch);
+    const batchFirst = opts.batchFirst ?? false;
+    const readout = opts.readout ?? "all";
+    if (readout !== "all" && readout !== "last")
+      throw new ConfigError("readout", `must be "all" or "last", got ${String(readout)}`);
+    checkLength("x", x, batchFirst ? [B, T, I] : [T, B, I], batchFirst ? "[B, T, I]" : "[T, B, I]");
+    checkFinite("x", x);
+    for (const s of this.layout.list()) checkFinite(s.name, this.layout.view(this.params, s.name));
+    const ws = this.workspace(T, B);
+    const buf = ws.buf;
+    const k = this.kernels;
+
+    // Inputs into the workspace (time-major, model dtype).
+    if (batchFirst) transposeInto(buf, ws.off("x"), x, B, T, I);
+    else buf.set(x, ws.off("x"));
+    for (const [name, v] of [
+      ["h0", opts.h0],
+      ["c0", opts.c0],
+    ] as const) {
+      const o = ws.off(name);
+      if (v === undefined) buf.fill(0, o, o + L * D * B * H);
+      else {
+        checkLength(name, v, [L * D, B, H], "[L·D, B, H]");
+        checkFinite(name, v);
+        buf.set(v, o);
+      }
+    }
+
+    for (let l = 0; l < L; l++) {
+      const inW = l === 0 ? I : D * H;
+      const xIn: Strided =
+        l === 0 ? { buf, off: ws.off("x"), ld: I } : { buf, off: ws.off(`y${l - 1}`), ld: D * H };
+      for (let d = 0; d < D; d++) {
+        const slab = (l * D + d) * B * H; // this layer-direction's [B, H] slice of [L·D, B, H]
+        lstmForward(
+          k,
+          { buf, off: ws.off(`y${l}`) + d * H, ld: D * H },
+          { buf, off: ws.off("hN") + slab },
+          { buf, off: ws.off("cN") + slab },
+          buf,
+          xIn,
+          { buf, off: ws.off("h0") + slab },
+          { buf, off: ws.off("c0") + slab },
+          this.params,
+          ws.dirs[l][d],
+          T,
+          B,
+          inW,
+          H,
+        );
+      }
+    }
+
+    // Head on every step ([T·B] rows) or on the last time index only ([B] rows).
+    const yLast = ws.off(`y${L - 1}`);
+    const R = readout === "all" ? T * B : B;
+    const hRows: Strided = {
+      buf,
+      off: readout === "all" ? yLast : yLast + (T - 1) * B * D * H,
+      ld: D * H,
+    };
+    linearForward(k, buf, ws.off("z"), hRows, this.params, this.head, R, D * H, O);
+
+    this.last = { T, B, batchFirst, readout };
+    let y = ws.view(`y${L - 1}`);
+    let output = ws.view("z").subarray(0, R * O);
+    if (batchFirst) {
+      transposeInto(buf, ws.off("yOut"), y, T, B, D * H);
+      y = ws.view("yOut");
+      if (readout === "all") {
+        transposeInto(buf, ws.off("out"), output, T, B, O);
+        output = ws.view("out");
+      }
+    }
+    return { y, hN: ws.view("hN"), cN: ws.view("cN"), output };
+  }
+
+  /**
+   * Backpropagates ∂loss/∂output (the layout forward returned) through the head and every
+   * layer and direction over the whole sequence. Parameter gradients accumulate in `grads`.
+   */
+  backward(dOutput: ArrayLike<number>, opts: BackwardOptions = {}): BackwardResult {
+    const pass = this.last;
+    const ws = this.ws;
+    if (!pass || !ws) throw new LstmError("E_STATE", "backward() called before forward()");
+    const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = this.config;
+    const D = numDirections(this.config);
+    const { T, B, batchFirst, readout } = pass;
+    const buf = ws.buf;
+    const k = this.kernels;
+    const R = readout === "all" ? T * B : B;
+
+    const outShape = readout === "last" ? [B, O] : batchFirst ? [B, T, O] : [T, B, O];
+    checkLength("dOutput", dOutput, outShape);
+    checkFinite("dOutput", dOutput);
+    if (batchFirst && readout === "all") transposeInto(buf, ws.off("dz"), dOutput, B, T, O);
+    else buf.set(dOutput, ws.off("dz"));
+
+    // dY of the last layer: the head's contribution plus any direct gradient on y.
+    for (let l = 0; l < L; l++) ws.view(`dY${l}`).fill(0);
+    const dYLast = ws.off(`dY${L - 1}`);
+    if (opts.dY !== undefined) {
+      checkLength("dY", opts.dY, batchFirst ? [B, T, D * H] : [T, B, D * H]);
+      checkFinite("dY", opts.dY);
+      if (batchFirst) transposeInto(buf, dYLast, opts.dY, B, T, D * H);
+      else buf.set(opts.dY, dYLast);
+    }
+    const yLast = ws.off(`y${L - 1}`);
+    const rowOff = readout === "all" ? 0 : (T - 1) * B * D * H;
+    linearBackward(
+      k,
+      this.grads,
+      { buf, off: dYLast + rowOff, ld: D * H },
+      buf,
+      ws.off("dz"),
+      { buf, off: yLast + rowOff, ld: D * H },
+      this.params,
+      this.head,
+      R,
+      D * H,
+      O,
+    );
+
+    for (const [name, v] of [
+      ["dhN", opts.dHN],
+      ["dcN", opts.dCN],
+    ] as const) {
+      if (v === undefined) continue;
+      checkLength(name, v, [L * D, B, H], "[L·D, B, H]");
+      checkFinite(name, v);
+      buf.set(v, ws.off(name));
+    }
+    ws.view("dx").fill(0);
+    ws.view("dh0").fill(0);
+    ws.view("dc0").fill(0);
+    const scratch = { buf, dPre: ws.off("dPre"), dh: ws.off("dh"), dc: ws.off("dc") };
+
+    for (let l = L - 1; l >= 0; l--) {
+      const inW = l === 0 ? I : D * H;
+      const xIn: Strided =
+        l === 0 ? { buf, off: ws.off("x"), ld: I } : { buf, off: ws.off(`y${l - 1}`), ld: D * H };
+      const dxIn: Strided =
+        l === 0 ? { buf, off: ws.off("dx"), ld: I } : { buf, off: ws.off(`dY${l - 1}`), ld: D * H };
+      for (let d = 0; d < D; d++) {
+        const slab = (l * D + d) * B * H;
+        const blk = (name: string): Block => ({ buf, off: ws.off(name) + slab });
+        lstmBackward(
+          k,
+          this.grads,
+          dxIn,
+          blk("dh0"),
+          blk("dc0"),
+          scratch,
+          { buf, off: ws.off(`dY${l}`) + d * H, ld: D * H },
+          opts.dHN !== undefined ? blk("dhN") : null,
+          opts.dCN !== undefined ? blk("dcN") : null,
+          buf,
+          xIn,
+          { buf, off: ws.off(`y${l}`) + d * H, ld: D * H },
+          blk("h0"),
+          blk("c0"),
+          this.params,
+          ws.dirs[l][d],
+          T,
+          B,
+          inW,
+          H,
+        );
+      }
+    }
+
+    let dx = ws.view("dx");
+    if (batchFirst) {
+      transposeInto(buf, ws.off("dxOut"), dx, T, B, I);
+      dx = ws.view("dxOut");
+    }
+    return { dx, dh0: ws.view("dh0"), dc0: ws.view("dc0") };
+  }
+}
+
+function checkDim(field: string, v: unknown): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_ELEMENTS)
+    throw new ConfigError(field, `must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
+/** dst[off + (j·A + i)·W + w] = src[(i·Bn + j)·W + w]: swaps the first two axes of [A, Bn, W]. */
+function transposeInto(
+  dst: FloatArray,
+  off: number,
+  src: ArrayLike<number>,
+  A: number,
+  Bn: number,
+  W: number,
+): void {
+  for (let i = 0; i < A; i++)
+    for (let j = 0; j < Bn; j++) {
+      const s = (i * Bn + j) * W;
+      const d = off + (j * A + i) * W;
+      for (let w = 0; w < W; w++) dst[d + w] = src[s + w];
+    }
+}
