@@ -1,4 +1,3 @@
-import type { FloatArray } from "../../tensor/dtype.js";
 import type { Kernels } from "../kernels.js";
 
 /**

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+/** The `lstm` command line. One file per command; this file wires them and reports errors. */
+import { Command, CommanderError } from "commander";
+import { registerGradcheck } from "./gradcheck.js";
+import { registerVerify } from "./verify.js";
+import { userMessage } from "./util.js";
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("lstm")
+    .description("LSTM networks with exact backpropagation through time, checked against PyTorch.")
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+  registerVerify(program);
+  registerGradcheck(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return Number(process.exitCode ?? 0);
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2; // commander printed it
+    const msg = userMessage(e);
+    if (msg !== null) {
+      console.error(`lstm: error: ${msg}`);
+      return 1;
+    }
+    console.error("lstm: internal error (please report it):");
+    console.error(e);
+    return 70;
+  }
+}
+
+process.exitCode = await main(process.argv);

@@ -1,0 +1,59 @@
+/** Shared CLI plumbing: option parsing helpers and the one place errors become messages. */
+import { InvalidArgumentError } from "commander";
+import { readFileSync } from "node:fs";
+import { LstmError } from "../src/tensor/errors.js";
+
+export function intOption(name: string, min = 1, max = 2 ** 31 - 1) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^[+-]?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(
+        `${name} must be an integer from ${min} to ${max}, got "${v}"`,
+      );
+    return n;
+  };
+}
+
+export function floatOption(name: string, min = -Infinity, max = Infinity) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be a number in [${min}, ${max}], got "${v}"`);
+    return n;
+  };
+}
+
+export function choiceOption<T extends string>(name: string, choices: readonly T[]) {
+  return (v: string): T => {
+    if (!(choices as readonly string[]).includes(v))
+      throw new InvalidArgumentError(`${name} must be one of ${choices.join(", ")}, got "${v}"`);
+    return v as T;
+  };
+}
+
+/** Error raised by a command for a user-facing problem (bad file, bad value). */
+export class CliError extends Error {}
+
+/** Reads a text file, turning file-system errors into a one-line message. */
+export function readTextFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "is a directory"
+          : code === "EACCES"
+            ? "permission denied"
+            : (e as Error).message;
+    throw new CliError(`cannot read ${path}: ${why}`);
+  }
+}
+
+/** Message for an error a user should see without a stack trace, or null for a bug. */
+export function userMessage(e: unknown): string | null {
+  if (e instanceof LstmError || e instanceof CliError) return e.message;
+  return null;
+}

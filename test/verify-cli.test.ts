@@ -1,0 +1,94 @@
+/** `lstm verify` over every fixture: the bundled copies and, when present, ../shared/fixtures. */
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ROOT, runCli } from "./helpers.js";
+
+function fixtureFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+const dirs = [join(ROOT, "test/fixtures"), join(ROOT, "../shared/fixtures")].filter(existsSync);
+
+for (const dir of dirs) {
+  test(`lstm verify --json: every fixture in ${dir} is ok in float64 and float32`, () => {
+    const files = fixtureFiles(dir);
+    assert.ok(files.length >= 23, `expected the fixture set, found ${files.length}`);
+    const r = runCli(["verify", "--json", ...files]);
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(rows.length, files.length * 2);
+    for (const row of rows) {
+      assert.deepEqual(Object.keys(row).sort(), [
+        "dtype",
+        "file",
+        "maxScaledError",
+        "ok",
+        "tensors",
+      ]);
+      const limit = row.dtype === "float64" ? 1e-9 : 1e-4;
+      assert.ok(
+        row.ok && row.maxScaledError <= limit,
+        `${row.file} ${row.dtype}: ${row.maxScaledError}`,
+      );
+      assert.ok("grads.x" in row.tensors && "grads.h0" in row.tensors && "loss" in row.tensors);
+    }
+    assert.equal(r.status, 0, r.stderr);
+  });
+}
+
+test("lstm verify prints a table and exits 1 when a file is off or malformed", () => {
+  const tmp = mkdtempSync(join(tmpdir(), "lstm-verify-"));
+  const f = JSON.parse(readFileSync(join(ROOT, "test/fixtures/bidir_sum_sq.json"), "utf8"));
+  f.outputs.y.data[0] += 0.01; // a wrong forward output
+  const wrong = join(tmp, "wrong.json");
+  writeFileSync(wrong, JSON.stringify(f));
+  const broken = join(tmp, "broken.json");
+  writeFileSync(broken, '{"format": "lstm-golden-fixture", "format_version": 1}');
+  const good = join(ROOT, "test/fixtures/tiny_sum_sq.json");
+  const r = runCli(["verify", good, wrong, broken, join(tmp, "missing.json")]);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /tiny_sum_sq\.json\s+float64\s+ok/);
+  assert.match(r.stdout, /wrong\.json\s+float64\s+FAIL/);
+  assert.match(r.stdout, /broken\.json\s+float64\s+ERROR\s+.*config: expected an object/);
+  assert.match(r.stdout, /missing\.json\s+float32\s+ERROR\s+cannot read .*: no such file/);
+  assert.match(r.stdout, /6 of 8 checks FAILED/);
+  assert.doesNotMatch(r.stdout + r.stderr, /at .*\.js:\d+/); // no stack trace
+  const one = runCli(["verify", "--dtype", "float32", "--json", good]);
+  assert.equal(one.status, 0);
+  assert.equal(JSON.parse(one.stdout).dtype, "float32");
+});
+
+test("lstm gradcheck passes on a stacked bidirectional model and rejects bad options", () => {
+  const r = runCli([
+    "gradcheck",
+    "--layers",
+    "2",
+    "--bidirectional",
+    "--loss",
+    "xent",
+    "--batch-first",
+    "--json",
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.ok, true);
+  assert.ok(out.maxRelError < 1e-5);
+  assert.ok("lstm.weight_hh_l1_reverse" in out.tensors && "c0" in out.tensors);
+  const table = runCli(["gradcheck", "--hidden", "3", "--loss", "mse_last"]);
+  assert.equal(table.status, 0);
+  assert.match(table.stdout, /lstm\.weight_hh_l0\s+36\/36\s+\d\.\d+e-\d+/);
+  const bad = runCli(["gradcheck", "--hidden", "0"]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--hidden must be an integer from 1 to 1024, got "0"/);
+  const badLoss = runCli(["gradcheck", "--loss", "l1"]);
+  assert.equal(badLoss.status, 2);
+  assert.match(badLoss.stderr, /--loss must be one of sum_sq, mse_last, xent/);
+});
