@@ -83,7 +83,8 @@ export interface Kernels {
    * In:  dy[B,H] (row stride ldy) the loss gradient reaching h_t from above; dhNext[B,H] the
    *      gradient reaching h_t from step t+1; dc[B,H] the gradient reaching c_t from step t+1;
    *      the saved gates, cPrev, tanhC of this step.
-   * Out: dPre[B,4H] = ∂loss/∂a (pre-activation); dc[B,H] overwritten by ∂loss/∂c_{t-1} = dc_t⊙f.
+   * Out: dPre[B,4H] = ∂loss/∂a (pre-activation); dc[B,H] overwritten by dc_t⊙f, the part of ∂loss/∂c_{t-1} that flows through c_t
+   *      (step t−1 adds its own dh·o·(1 − tanh²) term).
    */
   lstmCellBackward(
     dPre: FloatArray,

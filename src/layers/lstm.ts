@@ -147,7 +147,7 @@ export function lstmBackward(
     const tPrev = d.reverse ? t + 1 : t - 1;
     const cPrevBuf = s === 0 ? c0.buf : act;
     const cPrevOff = s === 0 ? c0.off : d.c + tPrev * B * H;
-    // Inverts F5, F4, F3: dPre_t from dh = dy_t + dh_{t+1→t}, and dc_{t-1} = dc_t⊙f.
+    // Inverts F5, F4, F3: dPre_t from dh = dy_t + dh_{t+1→t}, and the carry dc_t⊙f to step t−1.
     k.lstmCellBackward(
       s0, scratch.dPre + t * B * G,
       s0, scratch.dc,

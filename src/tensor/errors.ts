@@ -20,12 +20,10 @@ export class ShapeError extends LstmError {
     tensor: string,
     expected: readonly number[] | number,
     actual: readonly number[] | number,
+    /** Appended after the expected shape, e.g. " for [T, B, I]". */
     detail = "",
   ) {
-    super(
-      "E_SHAPE",
-      `${tensor}: expected ${describe(expected)}, got ${describe(actual)}${detail ? ` (${detail})` : ""}`,
-    );
+    super("E_SHAPE", `${tensor}: expected ${describe(expected)}${detail}, got ${describe(actual)}`);
     this.tensor = tensor;
     this.expected = expected;
     this.actual = actual;
@@ -74,5 +72,8 @@ export class DataError extends LstmError {
 }
 
 function describe(v: readonly number[] | number): string {
-  return typeof v === "number" ? `${v} elements` : `shape [${v.join(", ")}]`;
+  if (typeof v === "number") return `${v} elements`;
+  let n = 1;
+  for (const d of v) n *= d;
+  return `shape [${v.join(", ")}] (${n} elements)`;
 }

@@ -14,15 +14,8 @@ export function checkLength(
   shape: readonly number[],
   legend = "",
 ): void {
-  const want = numel(shape);
-  if (data.length !== want) {
-    throw new ShapeError(
-      tensor,
-      shape,
-      data.length,
-      `${want} elements${legend ? ` for ${legend}` : ""}, got ${data.length}`,
-    );
-  }
+  if (data.length !== numel(shape))
+    throw new ShapeError(tensor, shape, data.length, legend ? ` for ${legend}` : "");
 }
 
 /** Throws NonFiniteError at the first NaN or ±Infinity in `data`. */

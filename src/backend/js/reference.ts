@@ -2,8 +2,9 @@ import type { Kernels } from "../kernels.js";
 
 /**
  * The plain TypeScript backend: the oracle every faster backend is tested against. Loops are
- * ordered so the innermost one walks contiguous memory; sums run in float64 (JS numbers) and
- * are rounded once on store.
+ * ordered so the innermost one walks contiguous memory. Dot-product loops (gemm with op(B) = Bᵀ,
+ * column sums) accumulate in float64 (JS numbers) and round once on store; the axpy-shaped
+ * loops add each term into the output, so a float32 output rounds every partial sum.
  */
 export const referenceKernels: Kernels = {
   name: "js",
