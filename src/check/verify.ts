@@ -1,6 +1,7 @@
 /**
  * Replays a golden fixture: forward, loss and BPTT in the chosen dtype, then compares every
- * output, the loss, every gradient and the saved activations with the PyTorch reference.
+ * output, the loss, every gradient and the saved activations with the PyTorch reference, and
+ * replays the file's optimizer steps and gradient clipping, if any (see replay.ts).
  */
 import { LstmModel } from "../model/model.js";
 import { Objective } from "../model/objective.js";
@@ -8,6 +9,7 @@ import type { DType } from "../tensor/dtype.js";
 import { layerSuffix, numDirections } from "../model/config.js";
 import { scalarError, scaledError } from "./compare.js";
 import type { Fixture } from "./fixture.js";
+import { replayOptimizers } from "./replay.js";
 
 /** Pass thresholds on the scaled error, per dtype. */
 export const TOLERANCE: Record<DType, number> = { float64: 1e-9, float32: 1e-4 };
@@ -70,6 +72,8 @@ export function verifyFixture(
       tensors[`intermediates.${key}.c`] = scaledError(act.c, ref.c.data);
       tensors[`intermediates.${key}.h`] = scaledError(act.h, ref.h.data);
     }
+  // Optimizer steps and gradient clipping (optim_* and clip_* files only).
+  Object.assign(tensors, replayOptimizers(f, dtype, { backend: opts.backend, file }));
 
   const maxScaledError = Math.max(...Object.values(tensors));
   return { file, dtype, ok: maxScaledError <= TOLERANCE[dtype], maxScaledError, tensors };
