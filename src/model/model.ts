@@ -168,6 +168,8 @@ export class LstmModel {
   readonly grads: FloatArray;
   private readonly head: LinearParams;
   private ws: Workspace | null = null;
+  /** Recently used workspaces by shape (training, evaluation and sampling shapes alternate). */
+  private readonly cache: Workspace[] = [];
   private last: Pass | null = null;
 
   constructor(config: ModelConfigInput, options: ModelOptions = {}) {
@@ -270,9 +272,14 @@ export class LstmModel {
   }
 
   private workspace(T: number, B: number): Workspace {
-    if (!this.ws || this.ws.T !== T || this.ws.B !== B)
-      this.ws = new Workspace(this.config, T, B, this.dtype, this.layout);
-    return this.ws;
+    let ws = this.cache.find((w) => w.T === T && w.B === B);
+    if (!ws) {
+      ws = new Workspace(this.config, T, B, this.dtype, this.layout);
+      this.cache.unshift(ws);
+      if (this.cache.length > 4) this.cache.pop();
+    }
+    this.ws = ws;
+    return ws;
   }
 
   /** Runs the stack and the head; x is [T, B, I] (or [B, T, I] batch-first). */

@@ -1,0 +1,172 @@
+/**
+ * Character language modelling with truncated BPTT (char-rnn): B contiguous streams cut into
+ * windows of T steps; the state after window k is the initial state of window k+1 (carried
+ * without backpropagating into window k), and is reset to zero at the start of every epoch.
+ *
+ * Letters: T window length, B streams, V vocabulary (= I, one-hot input), L·D·B·H carried state.
+ */
+import { oneHot, TextBatches } from "../data/text.js";
+import type { LossResult, SequenceBatch } from "../model/objective.js";
+import { Objective } from "../model/objective.js";
+import type { LstmModel } from "../model/model.js";
+import { allocFloat, type FloatArray } from "../tensor/dtype.js";
+import { DataError, FormatError } from "../tensor/errors.js";
+import type { TaskState, TrainTask } from "./trainer.js";
+
+export interface TextTaskOptions {
+  batch: number;
+  seqLen: number;
+  /** At most this many validation windows per evaluation (default 50). */
+  maxEvalWindows?: number;
+}
+
+export class TextTask implements TrainTask {
+  readonly loss = "xent" as const;
+  readonly stepsPerEpoch: number;
+  readonly samplesPerStep: number;
+  private readonly batches: TextBatches;
+  private readonly validIds: Int32Array;
+  private readonly xIds: Int32Array; // [T, B]
+  private readonly yIds: Int32Array; // [T, B]
+  private readonly x: FloatArray; // [T, B, V] one-hot
+  private readonly h: FloatArray; // [L·D, B, H] carried state
+  private readonly c: FloatArray;
+  private window = 0;
+  private epoch = 0;
+  private readonly V: number;
+  private readonly maxEvalWindows: number;
+
+  constructor(
+    readonly model: LstmModel,
+    trainIds: Int32Array,
+    validIds: Int32Array,
+    readonly opts: TextTaskOptions,
+  ) {
+    const cfg = model.config;
+    this.V = cfg.inputSize;
+    if (cfg.outputSize !== this.V)
+      throw new DataError(
+        `a character model needs outputSize = inputSize = V, got ${cfg.outputSize} and ${this.V}`,
+      );
+    this.batches = new TextBatches(trainIds, opts.batch, opts.seqLen);
+    this.validIds = validIds;
+    const { batch: B, seqLen: T } = opts;
+    this.stepsPerEpoch = this.batches.windowsPerEpoch;
+    this.samplesPerStep = T * B;
+    this.xIds = new Int32Array(T * B);
+    this.yIds = new Int32Array(T * B);
+    this.x = allocFloat(model.dtype, T * B * this.V);
+    const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B * cfg.hiddenSize;
+    this.h = allocFloat(model.dtype, S);
+    this.c = allocFloat(model.dtype, S);
+    this.maxEvalWindows = opts.maxEvalWindows ?? 50;
+  }
+
+  nextBatch(): SequenceBatch {
+    const { batch: B, seqLen: T } = this.opts;
+    this.batches.window(this.window, this.xIds, this.yIds);
+    oneHot(this.x, this.xIds, this.V);
+    return { x: this.x, seqLen: T, batch: B, h0: this.h, c0: this.c, targets: this.yIds };
+  }
+
+  afterStep(r: LossResult): void {
+    this.h.set(r.forward.hN);
+    this.c.set(r.forward.cN);
+    this.advance();
+  }
+
+  resetState(): void {
+    this.h.fill(0);
+    this.c.fill(0);
+    this.advance();
+  }
+
+  private advance(): void {
+    this.window++;
+    if (this.window >= this.batches.windowsPerEpoch) {
+      this.window = 0;
+      this.epoch++;
+      this.h.fill(0);
+      this.c.fill(0);
+    }
+  }
+
+  /**
+   * Mean cross-entropy (nats per character) on the validation text, read as streams from a
+   * zero state with the state carried across windows, as in training.
+   */
+  evaluate(model: LstmModel): number | null {
+    return streamCrossEntropy(
+      model,
+      this.validIds,
+      this.opts.batch,
+      this.opts.seqLen,
+      this.maxEvalWindows,
+    );
+  }
+
+  saveState(): TaskState {
+    return { json: { window: this.window, epoch: this.epoch }, tensors: { h: this.h, c: this.c } };
+  }
+
+  loadState(s: TaskState): void {
+    const w = s.json.window;
+    const e = s.json.epoch;
+    if (
+      !Number.isInteger(w) ||
+      (w as number) < 0 ||
+      (w as number) >= this.batches.windowsPerEpoch ||
+      !Number.isInteger(e)
+    )
+      throw new FormatError(
+        "checkpoint",
+        `text position ${JSON.stringify(s.json)} does not fit this data`,
+      );
+    if (s.tensors.h?.length !== this.h.length || s.tensors.c?.length !== this.c.length)
+      throw new FormatError(
+        "checkpoint",
+        "carried state has the wrong size for this model and batch",
+      );
+    this.window = w as number;
+    this.epoch = e as number;
+    this.h.set(s.tensors.h);
+    this.c.set(s.tensors.c);
+  }
+}
+
+/**
+ * Mean cross-entropy of predicting each id from the ids before it, with B streams of windows
+ * of T and the state carried (fewer streams when the text is short). Null for too little text.
+ */
+export function streamCrossEntropy(
+  model: LstmModel,
+  ids: Int32Array,
+  batch: number,
+  seqLen: number,
+  maxWindows = Infinity,
+): number | null {
+  if (ids.length < 2) return null;
+  const V = model.config.inputSize;
+  const B = Math.max(1, Math.min(batch, Math.floor((ids.length - 1) / seqLen)));
+  const T = Math.min(seqLen, ids.length - 1);
+  const batches = new TextBatches(ids, B, T);
+  const cfg = model.config;
+  const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B * cfg.hiddenSize;
+  const h = allocFloat(model.dtype, S);
+  const c = allocFloat(model.dtype, S);
+  const xIds = new Int32Array(T * B);
+  const yIds = new Int32Array(T * B);
+  const x = allocFloat(model.dtype, T * B * V);
+  const objective = new Objective(model, "xent");
+  const n = Math.min(batches.windowsPerEpoch, maxWindows);
+  let sum = 0;
+  for (let k = 0; k < n; k++) {
+    batches.window(k, xIds, yIds);
+    oneHot(x, xIds, V);
+    const r = objective.run({ x, seqLen: T, batch: B, h0: h, c0: c, targets: yIds }, false);
+    sum += r.loss;
+    h.set(r.forward.hN);
+    c.set(r.forward.cN);
+  }
+  return sum / n;
+}
