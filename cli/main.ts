@@ -3,6 +3,9 @@
 import { Command, CommanderError } from "commander";
 import { registerGradcheck } from "./gradcheck.js";
 import { registerVerify } from "./verify.js";
+import { registerTrainText } from "./train-text.js";
+import { registerTrainSeries } from "./train-series.js";
+import { registerInfo } from "./info.js";
 import { userMessage } from "./util.js";
 
 export function buildProgram(): Command {
@@ -15,6 +18,9 @@ export function buildProgram(): Command {
     .exitOverride();
   registerVerify(program);
   registerGradcheck(program);
+  registerTrainText(program);
+  registerTrainSeries(program);
+  registerInfo(program);
   return program;
 }
 

@@ -10,6 +10,16 @@ import type { FloatArray } from "../tensor/dtype.js";
 export interface Kernels {
   readonly name: string;
 
+  /** Element types this backend computes in (the js reference: both; wasm: float32). */
+  readonly dtypes: readonly ("float32" | "float64")[];
+
+  /**
+   * Present when operands must live in memory the backend owns (WebAssembly linear memory).
+   * A model then allocates params, grads and workspace from one `KernelMemory` and passes
+   * `memory.view()` with element offsets to every kernel.
+   */
+  createMemory?(): KernelMemory;
+
   /**
    * C[M,N] = beta·C + op(A)[M,K] · op(B)[K,N], with beta 0 (overwrite) or 1 (accumulate).
    * op(A) = A (stored [M,K], row stride lda) or Aᵀ (stored [K,M]); likewise op(B).
@@ -105,4 +115,12 @@ export interface Kernels {
     batch: number,
     hidden: number,
   ): void;
+}
+
+/** Float32 memory owned by a backend (e.g. one WebAssembly instance's linear memory). */
+export interface KernelMemory {
+  /** Reserves n float32 elements, 16-byte aligned; returns the element offset. May grow memory. */
+  alloc(n: number): number;
+  /** A Float32Array over the whole current memory. Growing replaces it: call again after alloc. */
+  view(): Float32Array;
 }

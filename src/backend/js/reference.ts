@@ -8,6 +8,7 @@ import type { Kernels } from "../kernels.js";
  */
 export const referenceKernels: Kernels = {
   name: "js",
+  dtypes: ["float32", "float64"],
 
   gemm(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, m, n, k, beta) {
     if (beta === 0) {

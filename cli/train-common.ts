@@ -1,0 +1,450 @@
+/**
+ * What train-text and train-series share: the flags, the progress display, Ctrl-C handling,
+ * checkpoints, --resume and the final save.
+ */
+import { Command, Option } from "commander";
+import cliProgress from "cli-progress";
+import { OPTIMIZER_KINDS, type OptimizerKind } from "../src/optim/optimizers.js";
+import type { ScheduleConfig } from "../src/optim/schedule.js";
+import type { LstmModel } from "../src/model/model.js";
+import { initParams, INIT_SCHEMES } from "../src/model/init.js";
+import { Rng } from "../src/tensor/rng.js";
+import {
+  Trainer,
+  type Checkpoint,
+  type TrainOptions,
+  type TrainSummary,
+  type TrainTask,
+} from "../src/train/trainer.js";
+import type { TrainEvent } from "../src/train/events.js";
+import {
+  loadCheckpoint,
+  saveCheckpoint,
+  saveModel,
+  type ModelMeta,
+  type RunInfo,
+} from "../src/node.js";
+import { CliError, choiceOption, floatOption, intOption } from "./util.js";
+
+/** Every training flag, resolved (defaults filled). Stored in checkpoints to resume the same run. */
+export interface TrainFlags {
+  hidden: number;
+  layers: number;
+  seqLen: number;
+  batch: number;
+  lr: number;
+  optimizer: OptimizerKind;
+  momentum: number;
+  weightDecay?: number;
+  clip: number;
+  clipValue?: number;
+  steps?: number;
+  epochs?: number;
+  time?: number;
+  seed: number;
+  out: string;
+  checkpoint?: string;
+  checkpointEvery: number;
+  resume?: string;
+  validFraction: number;
+  evalEvery?: number;
+  patience: number;
+  schedule: ScheduleConfig["kind"];
+  warmup: number;
+  init: (typeof INIT_SCHEMES)[number];
+  orthogonal?: boolean;
+  forgetBias?: number;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** Flags that may change when resuming; the rest come from the checkpoint. */
+const RESUMABLE = new Set([
+  "steps",
+  "epochs",
+  "time",
+  "out",
+  "checkpoint",
+  "checkpointEvery",
+  "resume",
+  "json",
+  "quiet",
+  "report",
+  "sampleEvery",
+]);
+
+export function addTrainOptions(
+  cmd: Command,
+  d: {
+    hidden: number;
+    layers: number;
+    seqLen: number;
+    batch: number;
+    lr: number;
+    clip: number;
+    validFraction: number;
+    out: string;
+  },
+): Command {
+  return cmd
+    .option("--hidden <n>", "hidden units per layer (H)", intOption("--hidden", 1, 4096), d.hidden)
+    .option("--layers <n>", "stacked LSTM layers (L)", intOption("--layers", 1, 16), d.layers)
+    .option(
+      "--seq-len <n>",
+      "time steps per window (T); gradients flow back this far",
+      intOption("--seq-len", 1, 100000),
+      d.seqLen,
+    )
+    .option("--batch <n>", "sequences per step (B)", intOption("--batch", 1, 65536), d.batch)
+    .option("--lr <x>", "learning rate", floatOption("--lr", 0, 10), d.lr)
+    .addOption(
+      new Option("--optimizer <name>", "sgd, adam, adamw, rmsprop or adagrad")
+        .choices(OPTIMIZER_KINDS)
+        .default("adam"),
+    )
+    .option("--momentum <x>", "momentum for sgd and rmsprop", floatOption("--momentum", 0, 1), 0)
+    .option(
+      "--weight-decay <x>",
+      "weight decay (L2; decoupled for adamw)",
+      floatOption("--weight-decay", 0, 1),
+    )
+    .option(
+      "--clip <x>",
+      "clip the global gradient norm to this (0 = off)",
+      floatOption("--clip", 0),
+      d.clip,
+    )
+    .option(
+      "--clip-value <x>",
+      "clip each gradient entry to ±x",
+      floatOption("--clip-value", 1e-12),
+    )
+    .option("--steps <n>", "stop after this many training steps", intOption("--steps", 1))
+    .option(
+      "--epochs <x>",
+      "stop after this many passes over the training data",
+      floatOption("--epochs", 1e-9),
+    )
+    .option("--time <seconds>", "stop after this many seconds", floatOption("--time", 1e-3))
+    .option(
+      "--seed <n>",
+      "random seed: the same seed and data give identical weights",
+      intOption("--seed", 0),
+      1,
+    )
+    .option("--out <file>", "where to save the trained model (safetensors)", d.out)
+    .option(
+      "--checkpoint <file>",
+      "checkpoint file (model, optimizer, RNG and data position); also written on Ctrl-C",
+    )
+    .option(
+      "--checkpoint-every <n>",
+      "write the checkpoint every n steps (0 = only at the end)",
+      intOption("--checkpoint-every", 0),
+      0,
+    )
+    .option("--resume <file>", "continue the run saved in this checkpoint (same data file)")
+    .option(
+      "--valid-fraction <x>",
+      "fraction of the data held out for validation (the end of it)",
+      floatOption("--valid-fraction", 0, 0.9),
+      d.validFraction,
+    )
+    .option(
+      "--eval-every <n>",
+      "evaluate every n steps (default: each epoch, at most every 200 steps)",
+      intOption("--eval-every", 1),
+    )
+    .option(
+      "--patience <n>",
+      "early stopping: stop after n evaluations without improvement (0 = off)",
+      intOption("--patience", 0),
+      0,
+    )
+    .option(
+      "--schedule <kind>",
+      "learning-rate schedule: constant, step or cosine",
+      choiceOption("--schedule", ["constant", "step", "cosine"] as const),
+      "constant",
+    )
+    .option("--warmup <n>", "linear learning-rate warm-up steps", intOption("--warmup", 0), 0)
+    .option(
+      "--init <scheme>",
+      "weight initialisation: pytorch or xavier",
+      choiceOption("--init", INIT_SCHEMES),
+      "pytorch",
+    )
+    .option("--orthogonal", "orthogonal recurrent weights")
+    .option(
+      "--forget-bias <x>",
+      "initial forget-gate bias (e.g. 1)",
+      floatOption("--forget-bias", -10, 10),
+    )
+    .option(
+      "--json",
+      "print machine-readable events (one JSON object per line) instead of a progress bar",
+    )
+    .option("--quiet", "no progress output");
+}
+
+/** The flags to use: on --resume, the checkpoint's flags with only the resumable ones replaced. */
+export function resolveFlags<F extends TrainFlags>(
+  cmd: Command,
+  flags: F,
+): { flags: F; resumed: ReturnType<typeof loadCheckpoint> | null } {
+  if (!flags.resume) return { flags, resumed: null };
+  const resumed = loadCheckpoint(flags.resume);
+  const saved = resumed.run.options as unknown as F;
+  const merged = { ...saved } as F;
+  for (const key of Object.keys(flags) as (keyof F & string)[]) {
+    const source = cmd.getOptionValueSource(key);
+    if (RESUMABLE.has(key) && (source === "cli" || saved[key] === undefined))
+      merged[key] = flags[key];
+    else if (source === "cli" && JSON.stringify(flags[key]) !== JSON.stringify(saved[key]))
+      process.stderr.write(
+        `lstm: note: --${kebab(key)} is taken from the checkpoint (${JSON.stringify(saved[key])}) when resuming\n`,
+      );
+  }
+  return { flags: merged, resumed };
+}
+
+function kebab(s: string): string {
+  return s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
+
+export function initModel(model: LstmModel, f: TrainFlags): void {
+  initParams(model, new Rng(f.seed), {
+    scheme: f.init,
+    recurrent: f.orthogonal ? "orthogonal" : "scheme",
+    forgetBias: f.forgetBias,
+  });
+}
+
+export function trainOptions(f: TrainFlags, stepsPerEpoch: number): TrainOptions {
+  if (f.steps === undefined && f.epochs === undefined && f.time === undefined)
+    throw new CliError("give a budget: --steps N, --epochs N or --time SECONDS");
+  const budgetSteps = Math.min(
+    f.steps ?? Infinity,
+    f.epochs !== undefined ? Math.ceil(f.epochs * stepsPerEpoch) : Infinity,
+  );
+  let schedule: ScheduleConfig = { kind: "constant", warmupSteps: f.warmup };
+  if (f.schedule === "cosine") {
+    if (!Number.isFinite(budgetSteps))
+      throw new CliError(
+        "--schedule cosine needs --steps or --epochs (it decays to the last step)",
+      );
+    schedule = {
+      kind: "cosine",
+      warmupSteps: f.warmup,
+      totalSteps: Math.max(budgetSteps, f.warmup + 1),
+      minLrFactor: 0.01,
+    };
+  } else if (f.schedule === "step") {
+    const size = Number.isFinite(budgetSteps)
+      ? Math.max(1, Math.floor((budgetSteps - f.warmup) / 3))
+      : stepsPerEpoch;
+    schedule = { kind: "step", warmupSteps: f.warmup, stepSize: size, gamma: 0.3 };
+  }
+  return {
+    optimizer: {
+      kind: f.optimizer,
+      lr: f.lr,
+      ...(f.optimizer === "sgd" || f.optimizer === "rmsprop" ? { momentum: f.momentum } : {}),
+      ...(f.weightDecay !== undefined ? { weightDecay: f.weightDecay } : {}),
+    },
+    schedule,
+    clipNorm: f.clip > 0 ? f.clip : undefined,
+    clipValue: f.clipValue,
+    steps: f.steps,
+    epochs: f.epochs,
+    seconds: f.time,
+    evalEvery: f.evalEvery,
+    patience: f.patience,
+    checkpointEvery: f.checkpointEvery,
+    seed: f.seed,
+  };
+}
+
+export interface RunSpec {
+  model: LstmModel;
+  task: TrainTask;
+  flags: TrainFlags;
+  meta: ModelMeta;
+  dataSha256: string;
+  resumed: ReturnType<typeof loadCheckpoint> | null;
+  /** Extra output after each evaluation (e.g. a text sample). */
+  onEval?: (e: Extract<TrainEvent, { type: "eval" }>) => void;
+  /** Unit of the loss for messages. */
+  lossName: string;
+  /** Adds fields to the training summary saved with the model. */
+  summarize?: (s: TrainSummary) => Record<string, unknown>;
+}
+
+/** Trains, shows progress, handles Ctrl-C and checkpoints, and saves the model. */
+export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
+  const { model, task, flags: f, meta } = spec;
+  const options = trainOptions(f, task.stepsPerEpoch);
+  const trainer = new Trainer(model, task, options);
+  const run: RunInfo = {
+    options: f as unknown as Record<string, unknown>,
+    dataSha256: spec.dataSha256,
+  };
+  if (spec.resumed) {
+    if (spec.resumed.run.dataSha256 !== spec.dataSha256)
+      throw new CliError(
+        `${f.resume} was trained on different data (sha256 differs); resume with the same file`,
+      );
+    trainer.restore(spec.resumed.checkpoint);
+  }
+  const checkpointPath = f.checkpoint ?? (f.resume ? f.resume : undefined);
+  const writeCheckpoint = (c: Checkpoint): void => {
+    if (checkpointPath) saveCheckpoint(checkpointPath, model, meta, c, run);
+  };
+  trainer.onCheckpoint = writeCheckpoint;
+
+  const out = process.stderr;
+  const interactive = !f.json && !f.quiet && out.isTTY === true;
+  let bar: cliProgress.SingleBar | null = null;
+  const total = (() => {
+    const s = Math.min(
+      options.steps ?? Infinity,
+      options.epochs !== undefined ? Math.ceil(options.epochs * task.stepsPerEpoch) : Infinity,
+    );
+    return Number.isFinite(s) ? s : null;
+  })();
+  const log = (line: string): void => {
+    if (f.quiet || f.json) return;
+    if (bar) {
+      bar.stop();
+      out.write(line + "\n");
+      bar.start(bar.getTotal(), trainer.step, lastPayload);
+    } else out.write(line + "\n");
+  };
+  let lastPayload = { loss: "-", valid: "-", speed: "-" };
+  let emaLoss: number | null = null;
+  trainer.on((e) => {
+    if (f.json) {
+      process.stdout.write(JSON.stringify(e) + "\n");
+      if (e.type === "eval") spec.onEval?.(e);
+      return;
+    }
+    switch (e.type) {
+      case "start":
+        if (interactive) {
+          const timeBudget = total === null;
+          bar = new cliProgress.SingleBar(
+            {
+              format: timeBudget
+                ? " {bar} {percentage}% | {elapsed}s/{time}s | step {value} | loss {loss} | valid {valid} | {speed}"
+                : " {bar} {percentage}% | step {value}/{total} | ETA {eta_formatted} | loss {loss} | valid {valid} | {speed}",
+              stream: out,
+              hideCursor: true,
+              etaBuffer: 50,
+              fps: 10,
+            },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(timeBudget ? Math.round(options.seconds!) : total!, timeBudget ? 0 : e.step, {
+            ...lastPayload,
+            time: Math.round(options.seconds ?? 0),
+            elapsed: 0,
+          });
+        } else if (!f.quiet)
+          out.write(
+            `training ${e.numParams} parameters, ${e.stepsPerEpoch} steps per epoch${total !== null ? `, ${total} steps` : ""}${options.seconds ? `, at most ${options.seconds}s` : ""}\n`,
+          );
+        break;
+      case "step":
+        emaLoss = emaLoss === null ? e.loss : 0.95 * emaLoss + 0.05 * e.loss;
+        lastPayload = {
+          ...lastPayload,
+          loss: emaLoss.toFixed(4),
+          speed: `${formatRate(e.throughput)}/s`,
+        };
+        if (bar) {
+          if (total === null)
+            bar.update(Math.min(Math.round(e.elapsedMs / 1000), bar.getTotal()), {
+              ...lastPayload,
+              elapsed: Math.round(e.elapsedMs / 1000),
+            });
+          else bar.update(e.step, lastPayload);
+        }
+        break;
+      case "eval": {
+        const v = e.validLoss;
+        lastPayload = { ...lastPayload, valid: v === null ? "-" : v.toFixed(4) };
+        log(
+          `step ${e.step} (epoch ${e.epoch.toFixed(2)}): train ${spec.lossName} ${e.trainLoss.toFixed(4)}, valid ${v === null ? "-" : v.toFixed(4)}${e.best ? " (best)" : ""}`,
+        );
+        spec.onEval?.(e);
+        break;
+      }
+      case "nonfinite":
+        log(`warning: ${e.message}`);
+        break;
+      case "stop":
+        bar?.stop();
+        bar = null;
+        break;
+    }
+  });
+
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    trainer.requestStop();
+    process.stderr.write(
+      "\nlstm: stopping after this step and saving a checkpoint (Ctrl-C again to quit now)\n",
+    );
+  };
+  process.on("SIGINT", onSigint);
+  let summary: TrainSummary;
+  try {
+    summary = await trainer.run();
+  } finally {
+    process.off("SIGINT", onSigint);
+    (bar as cliProgress.SingleBar | null)?.stop(); // set inside the listener, hence the cast
+  }
+  // Resume point: always saved when a checkpoint path is known, and on Ctrl-C even without one.
+  const resumePath =
+    checkpointPath ?? (summary.stopReason === "interrupted" ? `${f.out}.ckpt` : undefined);
+  if (resumePath && trainer.resumePoint) {
+    saveCheckpoint(resumePath, model, meta, trainer.resumePoint, run);
+    if (!f.quiet && !f.json)
+      out.write(`checkpoint: ${resumePath} (continue with --resume ${resumePath})\n`);
+  }
+  meta.training = {
+    steps: summary.steps,
+    epochs: Number(summary.epochs.toFixed(4)),
+    stopReason: summary.stopReason,
+    finalTrainLoss: summary.finalTrainLoss,
+    bestValidLoss: summary.bestValidLoss,
+    bestStep: summary.bestStep,
+    restoredBest: summary.restoredBest,
+    seconds: Number((summary.elapsedMs / 1000).toFixed(2)),
+    nonFiniteSteps: summary.nonFiniteSteps,
+    loss: spec.lossName,
+    history: summary.history,
+    options: { ...f, json: undefined, quiet: undefined, resume: undefined },
+    ...(spec.summarize ? spec.summarize(summary) : {}),
+  };
+  saveModel(f.out, model, meta);
+  if (!f.quiet && !f.json)
+    out.write(
+      `stopped (${summary.stopReason}) after ${summary.steps} steps in ${(summary.elapsedMs / 1000).toFixed(1)}s; ` +
+        `best valid ${spec.lossName} ${summary.bestValidLoss?.toFixed(4) ?? "-"}${summary.restoredBest ? " (best weights restored)" : ""}\n` +
+        `model: ${f.out}\n`,
+    );
+  return summary;
+}
+
+function formatRate(x: number): string {
+  return x >= 1e6
+    ? `${(x / 1e6).toFixed(1)}M`
+    : x >= 1e3
+      ? `${(x / 1e3).toFixed(1)}k`
+      : x.toFixed(0);
+}
+
+export { Command };

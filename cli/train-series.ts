@@ -1,0 +1,152 @@
+/** `lstm train-series FILE.csv --column NAME --horizon K`: a forecaster for numeric series. */
+import type { Command } from "commander";
+import {
+  parseCsvSeries,
+  seriesWindowsForSplit,
+  splitSeries,
+  StandardScaler,
+  type MissingPolicy,
+} from "../src/data/series.js";
+import { decodeText } from "../src/data/text.js";
+import { LstmModel } from "../src/model/model.js";
+import { SeriesTask } from "../src/train/series-task.js";
+import { sha256Hex, type ModelMeta } from "../src/node.js";
+import {
+  addTrainOptions,
+  initModel,
+  resolveFlags,
+  runTraining,
+  type TrainFlags,
+} from "./train-common.js";
+import { readDataFile } from "./train-text.js";
+import { CliError, choiceOption, floatOption, intOption } from "./util.js";
+
+interface SeriesFlags extends TrainFlags {
+  column: string;
+  target?: string;
+  timeColumn?: string;
+  horizon: number;
+  missing: MissingPolicy;
+  testFraction: number;
+}
+
+function list(v: string): string[] {
+  return v
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+export function registerTrainSeries(program: Command): void {
+  const cmd = program
+    .command("train-series")
+    .summary("train a forecaster on numeric columns of a CSV file")
+    .description(
+      "Train an LSTM forecaster on one or more numeric CSV columns: windows of --seq-len rows\n" +
+        "predict the next --horizon values of the target columns. The rows are split in time\n" +
+        "order into training, validation and test parts; scaling is fitted on the training part\n" +
+        "only and saved with the model.",
+    )
+    .argument("<file>", "CSV file with a header row")
+    .requiredOption("--column <names>", "comma-separated input columns (e.g. passengers_thousands)")
+    .option("--target <names>", "columns to forecast (default: all of --column)")
+    .option(
+      "--time-column <name>",
+      "column with the time stamps (default: the first column, if not an input)",
+    )
+    .option("--horizon <n>", "steps ahead to forecast (K)", intOption("--horizon", 1, 10000), 1)
+    .option(
+      "--missing <policy>",
+      "empty cells: error, interpolate or drop",
+      choiceOption("--missing", ["error", "interpolate", "drop"] as const),
+      "error",
+    )
+    .option(
+      "--test-fraction <x>",
+      "fraction of rows (at the end) kept for testing",
+      floatOption("--test-fraction", 0, 0.9),
+      0.15,
+    );
+  addTrainOptions(cmd, {
+    hidden: 32,
+    layers: 1,
+    seqLen: 24,
+    batch: 16,
+    lr: 0.01,
+    clip: 1,
+    validFraction: 0.15,
+    out: "series-model.safetensors",
+  }).action(async (file: string, rawFlags: SeriesFlags) => {
+    const { flags, resumed } = resolveFlags(cmd, rawFlags);
+    const bytes = readDataFile(file);
+    const columns = list(flags.column);
+    if (columns.length === 0) throw new CliError("--column needs at least one column name");
+    const targets = flags.target ? list(flags.target) : columns;
+    const targetIdx = targets.map((t) => {
+      const i = columns.indexOf(t);
+      if (i < 0)
+        throw new CliError(
+          `--target ${t} must be one of the --column columns (${columns.join(", ")})`,
+        );
+      return i;
+    });
+    const series = parseCsvSeries(decodeText(bytes, file), file, {
+      columns,
+      timeColumn: flags.timeColumn,
+      missing: flags.missing,
+    });
+    const N = series.values.length / columns.length;
+    const C = columns.length;
+    const split = splitSeries(N, flags.validFraction, flags.testFraction);
+    const scaler = StandardScaler.fit(series.values, C, split.train);
+    const scaled = scaler.transform(Float64Array.from(series.values));
+    const windows = seriesWindowsForSplit(scaled, C, split, {
+      seqLen: flags.seqLen,
+      horizon: flags.horizon,
+      targetColumns: targetIdx,
+    });
+    const O = windows.train.outputSize;
+    const model =
+      resumed?.model ??
+      new LstmModel({
+        inputSize: C,
+        hiddenSize: flags.hidden,
+        numLayers: flags.layers,
+        outputSize: O,
+      });
+    if (!resumed) initModel(model, flags);
+    const task = new SeriesTask(model, windows.train, windows.valid, flags.batch);
+    const meta: ModelMeta = {
+      task: "series",
+      input: { kind: "dense" },
+      series: {
+        columns,
+        targetColumns: targets,
+        timeColumn: series.timeColumn,
+        horizon: flags.horizon,
+        seqLen: flags.seqLen,
+        scaler: scaler.toJSON(),
+        missing: flags.missing,
+        rows: N,
+        split,
+        lastTime: series.times ? series.times[series.times.length - 1] : null,
+      },
+    };
+    if (!flags.quiet && !flags.json)
+      process.stderr.write(
+        `${file}: ${N} rows × ${C} column${C > 1 ? "s" : ""}; rows ${split.train[0]}–${split.train[1] - 1} train, ` +
+          `${split.valid[0]}–${split.valid[1] - 1} validation, ${split.test[0]}–${split.test[1] - 1} test; ` +
+          `${windows.train.count} training windows of ${flags.seqLen} → ${flags.horizon}\n`,
+      );
+    await runTraining({
+      model,
+      task,
+      flags,
+      meta,
+      resumed,
+      dataSha256: sha256Hex(bytes),
+      lossName: "MSE (scaled)",
+      summarize: () => ({ data: file }),
+    });
+  });
+}

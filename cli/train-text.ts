@@ -1,0 +1,128 @@
+/** `lstm train-text FILE`: a character-level language model on a text file. */
+import { readFileSync } from "node:fs";
+import type { Command } from "commander";
+import { decodeText, splitTrainValid, unigramEntropy, Vocab } from "../src/data/text.js";
+import { LstmModel } from "../src/model/model.js";
+import { sampleText } from "../src/train/sample.js";
+import { TextTask } from "../src/train/text-task.js";
+import { Rng } from "../src/tensor/rng.js";
+import { sha256Hex, type ModelMeta } from "../src/node.js";
+import {
+  addTrainOptions,
+  initModel,
+  resolveFlags,
+  runTraining,
+  type TrainFlags,
+} from "./train-common.js";
+import { CliError, floatOption, intOption } from "./util.js";
+
+interface TextFlags extends TrainFlags {
+  sampleEvery: number;
+  sampleLength: number;
+  temperature: number;
+}
+
+export function readDataFile(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CliError(
+      `cannot read ${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message}`,
+    );
+  }
+}
+
+export function registerTrainText(program: Command): void {
+  const cmd = program
+    .command("train-text")
+    .summary("train a character-level language model on a text file")
+    .description(
+      "Train a character-level LSTM language model on a UTF-8 text file (char-rnn style:\n" +
+        "B contiguous streams, windows of --seq-len characters, the state carried from one\n" +
+        "window to the next). The vocabulary is every character (Unicode code point) of the file.\n" +
+        "The last --valid-fraction of the text is held out to measure validation loss (nats/char).",
+    )
+    .argument("<file>", "UTF-8 text file");
+  addTrainOptions(cmd, {
+    hidden: 128,
+    layers: 1,
+    seqLen: 64,
+    batch: 32,
+    lr: 0.003,
+    clip: 5,
+    validFraction: 0.05,
+    out: "text-model.safetensors",
+  })
+    .option(
+      "--sample-every <n>",
+      "print a sample every n evaluations (0 = never)",
+      intOption("--sample-every", 0),
+      1,
+    )
+    .option(
+      "--sample-length <n>",
+      "characters per sample",
+      intOption("--sample-length", 1, 100000),
+      200,
+    )
+    .option(
+      "--temperature <x>",
+      "sampling temperature for the samples",
+      floatOption("--temperature", 0, 10),
+      0.8,
+    )
+    .action(async (file: string, rawFlags: TextFlags) => {
+      const { flags, resumed } = resolveFlags(cmd, rawFlags);
+      const bytes = readDataFile(file);
+      const text = decodeText(bytes, file);
+      const vocab = resumed
+        ? Vocab.fromJSON(resumed.meta.vocab, flags.resume)
+        : Vocab.fromText(text, file);
+      const ids = vocab.encode(text, { source: file });
+      const { train, valid } = splitTrainValid(ids, flags.validFraction);
+      const V = vocab.size;
+      const model =
+        resumed?.model ??
+        new LstmModel({
+          inputSize: V,
+          hiddenSize: flags.hidden,
+          numLayers: flags.layers,
+          outputSize: V,
+        });
+      if (!resumed) initModel(model, flags);
+      const task = new TextTask(model, train, valid, { batch: flags.batch, seqLen: flags.seqLen });
+      const baseline = unigramEntropy(train, V);
+      const meta: ModelMeta = { task: "text", input: { kind: "one-hot" }, vocab: vocab.toJSON() };
+      const sampleRng = new Rng(flags.seed + 1);
+      let evals = 0;
+      if (!flags.quiet && !flags.json)
+        process.stderr.write(
+          `${file}: ${ids.length} characters, vocabulary ${V}, ${train.length} for training, ${valid.length} for validation; ` +
+            `unigram entropy ${baseline.toFixed(3)} nats/char\n`,
+        );
+      await runTraining({
+        model,
+        task,
+        flags,
+        meta,
+        resumed,
+        dataSha256: sha256Hex(bytes),
+        lossName: "nats/char",
+        onEval: () => {
+          evals++;
+          if (flags.sampleEvery > 0 && evals % flags.sampleEvery === 0 && !flags.quiet) {
+            const s = sampleText(model, vocab, {
+              length: flags.sampleLength,
+              temperature: flags.temperature,
+              rng: sampleRng,
+            });
+            if (flags.json)
+              process.stdout.write(JSON.stringify({ type: "sample", text: s }) + "\n");
+            else process.stderr.write(`--- sample ---\n${s}\n--------------\n`);
+          }
+        },
+        summarize: () => ({ data: file, characters: ids.length, unigramEntropy: baseline }),
+      });
+    });
+}
