@@ -6,6 +6,7 @@ import { registerVerify } from "./verify.js";
 import { registerTrainText } from "./train-text.js";
 import { registerTrainSeries } from "./train-series.js";
 import { registerInfo } from "./info.js";
+import { registerSample } from "./sample.js";
 import { userMessage } from "./util.js";
 
 export function buildProgram(): Command {
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerTrainText(program);
   registerTrainSeries(program);
   registerInfo(program);
+  registerSample(program);
   return program;
 }
 

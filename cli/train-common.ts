@@ -2,6 +2,8 @@
  * What train-text and train-series share: the flags, the progress display, Ctrl-C handling,
  * checkpoints, --resume and the final save.
  */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import { OPTIMIZER_KINDS, type OptimizerKind } from "../src/optim/optimizers.js";
@@ -278,6 +280,8 @@ export interface RunSpec {
   lossName: string;
   /** Adds fields to the training summary saved with the model. */
   summarize?: (s: TrainSummary) => Record<string, unknown>;
+  /** Commands to suggest once the model is saved. */
+  next?: (out: string) => string[];
 }
 
 /** Trains, shows progress, handles Ctrl-C and checkpoints, and saves the model. */
@@ -297,6 +301,7 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
     trainer.restore(spec.resumed.checkpoint);
   }
   const checkpointPath = f.checkpoint ?? (f.resume ? f.resume : undefined);
+  for (const p of [f.out, checkpointPath]) if (p) mkdirSync(dirname(p), { recursive: true });
   const writeCheckpoint = (c: Checkpoint): void => {
     if (checkpointPath) saveCheckpoint(checkpointPath, model, meta, c, run);
   };
@@ -434,7 +439,13 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
     out.write(
       `stopped (${summary.stopReason}) after ${summary.steps} steps in ${(summary.elapsedMs / 1000).toFixed(1)}s; ` +
         `best valid ${spec.lossName} ${summary.bestValidLoss?.toFixed(4) ?? "-"}${summary.restoredBest ? " (best weights restored)" : ""}\n` +
-        `model: ${f.out}\n`,
+        `model: ${f.out}\n` +
+        (spec.next
+          ? `next:\n${spec
+              .next(f.out)
+              .map((c) => `  ${c}\n`)
+              .join("")}`
+          : ""),
     );
   return summary;
 }

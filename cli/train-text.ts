@@ -123,6 +123,15 @@ export function registerTrainText(program: Command): void {
           }
         },
         summarize: () => ({ data: file, characters: ids.length, unigramEntropy: baseline }),
+        next: (out) => [
+          `npx lstm sample ${out} --prime "The " --length 400`,
+          `npx lstm info ${out}`,
+          ...(flags.checkpoint
+            ? [
+                `npx lstm train-text ${file} --resume ${flags.checkpoint} --time 300   (train longer)`,
+              ]
+            : []),
+        ],
       });
     });
 }

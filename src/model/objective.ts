@@ -79,6 +79,14 @@ export class Objective {
       }
     }
     if (!backward) return { loss, forward };
-    return { loss, forward, backward: this.model.backward(dz) };
+    return { loss, forward, backward: this.backward() };
+  }
+
+  /**
+   * BPTT from the loss of the last `run` (which may have skipped it, e.g. to check the loss
+   * for NaN first); accumulates into model.grads.
+   */
+  backward(): BackwardResult {
+    return this.model.backward(this.dz);
   }
 }

@@ -43,7 +43,7 @@ export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): st
   const x = allocFloat(model.dtype, V); // [T = 1, B = 1, V]
   const probs = new Float64Array(V);
   const order = new Int32Array(V);
-  const primeIds = vocab.encode(o.prime ?? "");
+  const primeIds = vocab.encode(o.prime ?? "", { source: "prime" });
   // Start from the first prime character, or from a uniformly drawn one without a prime.
   let id = primeIds.length > 0 ? primeIds[0] : o.rng.int(V);
   let logits: ArrayLike<number> = new Float64Array(V);

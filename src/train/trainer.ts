@@ -291,10 +291,12 @@ export class Trainer {
     this.optimizer.lr = lr;
     const batch = this.task.nextBatch(this.rng);
     model.zeroGrad();
-    const result = this.objective.run(batch);
+    // Forward first: a non-finite loss must not reach backward (whose inputs must be finite).
+    const result = this.objective.run(batch, false);
     let bad: "loss" | "gradient" | "params" | null = Number.isFinite(result.loss) ? null : "loss";
     let gradNorm = NaN;
     if (!bad) {
+      result.backward = this.objective.backward();
       if (o.clipValue !== undefined) clipGradValue(model.grads, o.clipValue);
       gradNorm =
         o.clipNorm !== undefined

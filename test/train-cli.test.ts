@@ -1,0 +1,147 @@
+/** Training from the command line as a user runs it: determinism, exact resume, bad input. */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ROOT, runCli } from "./helpers.js";
+
+const AIR = join(ROOT, "data/airpassengers.csv");
+const TEXT = join(ROOT, "data/austen_pride_and_prejudice.txt");
+const tmp = mkdtempSync(join(tmpdir(), "lstm-train-"));
+
+function sha(model: string): string {
+  const r = runCli(["info", "--json", model]);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout).paramsSha256;
+}
+
+const series = (out: string, ...extra: string[]): string[] => [
+  "train-series", AIR, "--column", "passengers_thousands", "--horizon", "6", "--seq-len", "12",
+  "--hidden", "8", "--batch", "8", "--eval-every", "10", "--quiet", "--out", out, ...extra,
+]; // prettier-ignore
+
+test("the same seed twice gives the same paramsSha256; another seed differs", () => {
+  const a = join(tmp, "a.safetensors");
+  const b = join(tmp, "b.safetensors");
+  const c = join(tmp, "c.safetensors");
+  for (const [out, seed] of [
+    [a, "5"],
+    [b, "5"],
+    [c, "6"],
+  ]) {
+    const r = runCli(series(out, "--steps", "30", "--seed", seed));
+    assert.equal(r.status, 0, r.stderr);
+  }
+  assert.equal(sha(a), sha(b));
+  assert.notEqual(sha(a), sha(c));
+  const info = JSON.parse(runCli(["info", "--json", a]).stdout);
+  assert.equal(info.task, "series");
+  assert.equal(info.numParams, 4 * 8 * (1 + 8) + 8 * 8 + 6 * 8 + 6);
+  assert.equal(info.training.steps, 30);
+  assert.match(info.paramsSha256, /^[0-9a-f]{64}$/);
+});
+
+test("2N steps equal N steps, a checkpoint, and N more after --resume (series and text)", () => {
+  const full = join(tmp, "full.safetensors");
+  const half = join(tmp, "half.safetensors");
+  const ck = join(tmp, "run.ckpt");
+  assert.equal(runCli(series(full, "--steps", "40", "--seed", "9")).status, 0);
+  const first = runCli(series(half, "--steps", "20", "--seed", "9", "--checkpoint", ck));
+  assert.equal(first.status, 0, first.stderr);
+  assert.ok(existsSync(ck));
+  const resumed = runCli(series(half, "--steps", "40", "--resume", ck));
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.equal(sha(half), sha(full));
+
+  // Text: the carried LSTM state and the window position travel in the checkpoint.
+  const text = (out: string, ...extra: string[]): string[] => [
+    "train-text", TEXT, "--hidden", "8", "--seq-len", "8", "--batch", "4", "--eval-every", "5",
+    "--sample-every", "0", "--valid-fraction", "0.001", "--quiet", "--out", out, ...extra,
+  ]; // prettier-ignore
+  const tFull = join(tmp, "tfull.safetensors");
+  const tHalf = join(tmp, "thalf.safetensors");
+  const tck = join(tmp, "text.ckpt");
+  assert.equal(runCli(text(tFull, "--steps", "12")).status, 0);
+  assert.equal(runCli(text(tHalf, "--steps", "7", "--checkpoint", tck)).status, 0);
+  const r = runCli(text(tHalf, "--steps", "12", "--resume", tck));
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(sha(tHalf), sha(tFull));
+});
+
+test("resume refuses a different data file", () => {
+  const ck = join(tmp, "other.ckpt");
+  assert.equal(
+    runCli(series(join(tmp, "o.safetensors"), "--steps", "5", "--checkpoint", ck)).status,
+    0,
+  );
+  const co2 = join(ROOT, "data/co2_monthly_mauna_loa.csv");
+  const r = runCli([
+    "train-series",
+    co2,
+    "--column",
+    "passengers_thousands",
+    "--resume",
+    ck,
+    "--steps",
+    "10",
+  ]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /different data|not found/);
+});
+
+test("bad input gives one clear message, exit 1, no stack trace, and leaves an existing model alone", () => {
+  const out = join(tmp, "keep.safetensors");
+  writeFileSync(out, "precious");
+  const csv = join(tmp, "bad.csv");
+  const cases: [string[], RegExp][] = [
+    [
+      ["train-text", join(tmp, "missing.txt"), "--steps", "1"],
+      /cannot read .*missing\.txt: no such file/,
+    ],
+    [["train-text", join(tmp, "empty.txt"), "--steps", "1"], /empty corpus/],
+    [["train-text", join(tmp, "binary.bin"), "--steps", "1"], /not a text file/],
+    [
+      ["train-series", AIR, "--column", "passengers", "--steps", "1"],
+      /column 'passengers' not found.*available: month, passengers_thousands/,
+    ],
+    [
+      ["train-series", csv, "--column", "v", "--steps", "1"],
+      /line 3, column 'v': 'abc' is not a number/,
+    ],
+    [
+      ["train-series", AIR, "--column", "passengers_thousands", "--seq-len", "200", "--steps", "1"],
+      /training part has 100 rows/,
+    ],
+    [
+      ["train-series", AIR, "--column", "passengers_thousands", "--lr", "abc", "--steps", "1"],
+      /--lr must be a number/,
+    ],
+    [["train-text", TEXT], /give a budget/],
+  ];
+  writeFileSync(join(tmp, "empty.txt"), "");
+  writeFileSync(
+    join(tmp, "binary.bin"),
+    Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 13, 0xff, 0xfe]),
+  );
+  writeFileSync(csv, "t,v\n1,2.5\n2,abc\n3,4\n");
+  for (const [args, message] of cases) {
+    const r = runCli([...args, "--out", out, "--quiet"]);
+    assert.notEqual(r.status, 0, args.join(" "));
+    assert.match(r.stderr, message, args.join(" "));
+    assert.doesNotMatch(
+      r.stderr,
+      /at .*\.js:\d+|Error: /,
+      `stack trace for ${args.join(" ")}:\n${r.stderr}`,
+    );
+  }
+  assert.equal(readFileSync(out, "utf8"), "precious");
+});
+
+test("info rejects a corrupt model file", () => {
+  const bad = join(tmp, "corrupt.safetensors");
+  writeFileSync(bad, Uint8Array.from([255, 255, 255, 255, 255, 255, 255, 0, 1, 2]));
+  const r = runCli(["info", bad]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /corrupt\.safetensors: .*header/);
+});
