@@ -68,3 +68,31 @@ test("predicts the next value of a noisy sine close to the noise floor", async (
     `valid MSE ${summary.bestValidLoss}`,
   );
 });
+
+test("a character model on a bundled novel gets well below the unigram entropy", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { ROOT } = await import("./helpers.js");
+  const { Vocab, splitTrainValid, unigramEntropy } = await import("../src/data/text.js");
+  const { TextTask } = await import("../src/train/text-task.js");
+  const text = readFileSync(join(ROOT, "data/austen_pride_and_prejudice.txt"), "utf8");
+  const vocab = Vocab.fromText(text);
+  const { train, valid } = splitTrainValid(vocab.encode(text), 0.05);
+  const V = vocab.size;
+  const m = new LstmModel({ inputSize: V, hiddenSize: 48, outputSize: V });
+  initParams(m, new Rng(4));
+  const task = new TextTask(m, train, valid, { batch: 16, seqLen: 32, maxEvalWindows: 40 });
+  const trainer = new Trainer(m, task, {
+    optimizer: { kind: "adam", lr: 0.01 },
+    steps: 250,
+    evalEvery: 250,
+    clipNorm: 5,
+    seed: 4,
+  });
+  const summary = await trainer.run();
+  const baseline = unigramEntropy(train, V); // ≈ 3.09 nats/char for this novel
+  assert.ok(
+    summary.bestValidLoss! < 0.8 * baseline,
+    `valid ${summary.bestValidLoss} vs unigram ${baseline}`,
+  );
+});
