@@ -7,6 +7,8 @@ import { registerTrainText } from "./train-text.js";
 import { registerTrainSeries } from "./train-series.js";
 import { registerInfo } from "./info.js";
 import { registerSample } from "./sample.js";
+import { registerForecast } from "./forecast.js";
+import { registerEval } from "./eval.js";
 import { userMessage } from "./util.js";
 
 export function buildProgram(): Command {
@@ -23,6 +25,8 @@ export function buildProgram(): Command {
   registerTrainSeries(program);
   registerInfo(program);
   registerSample(program);
+  registerForecast(program);
+  registerEval(program);
   return program;
 }
 
