@@ -10,6 +10,7 @@ import {
 import { decodeText } from "../src/data/text.js";
 import { LstmModel } from "../src/model/model.js";
 import { SeriesTask } from "../src/train/series-task.js";
+import { applyTransform } from "../src/train/forecast.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
 import {
   addTrainOptions,
@@ -28,6 +29,8 @@ interface SeriesFlags extends TrainFlags {
   horizon: number;
   missing: MissingPolicy;
   testFraction: number;
+  transform: "none" | "log";
+  relative?: boolean;
 }
 
 function list(v: string): string[] {
@@ -66,6 +69,16 @@ export function registerTrainSeries(program: Command): void {
       "fraction of rows (at the end) kept for testing",
       floatOption("--test-fraction", 0, 0.9),
       0.15,
+    )
+    .option(
+      "--transform <kind>",
+      "none, or log (for positive series that grow multiplicatively)",
+      choiceOption("--transform", ["none", "log"] as const),
+      "none",
+    )
+    .option(
+      "--relative",
+      "predict changes from the last observed value instead of levels (for trending series)",
     );
   addTrainOptions(cmd, {
     hidden: 32,
@@ -98,8 +111,13 @@ export function registerTrainSeries(program: Command): void {
     const N = series.values.length / columns.length;
     const C = columns.length;
     const split = splitSeries(N, flags.validFraction, flags.testFraction);
-    const scaler = StandardScaler.fit(series.values, C, split.train);
-    const scaled = scaler.transform(Float64Array.from(series.values));
+    const transformed = applyTransform(
+      { transform: flags.transform, columns },
+      Float64Array.from(series.values),
+      file,
+    );
+    const scaler = StandardScaler.fit(transformed, C, split.train);
+    const scaled = scaler.transform(transformed);
     const windows = seriesWindowsForSplit(scaled, C, split, {
       seqLen: flags.seqLen,
       horizon: flags.horizon,
@@ -115,7 +133,13 @@ export function registerTrainSeries(program: Command): void {
         outputSize: O,
       });
     if (!resumed) initModel(model, flags);
-    const task = new SeriesTask(model, windows.train, windows.valid, flags.batch);
+    const task = new SeriesTask(
+      model,
+      windows.train,
+      windows.valid,
+      flags.batch,
+      flags.relative ?? false,
+    );
     const meta: ModelMeta = {
       task: "series",
       input: { kind: "dense" },
@@ -126,6 +150,8 @@ export function registerTrainSeries(program: Command): void {
         horizon: flags.horizon,
         seqLen: flags.seqLen,
         scaler: scaler.toJSON(),
+        transform: flags.transform,
+        relative: flags.relative ?? false,
         missing: flags.missing,
         rows: N,
         split,

@@ -20,6 +20,28 @@ export interface SeriesMeta {
   /** Row ranges of the training data's splits, and its row count. */
   split: { train: [number, number]; valid: [number, number]; test: [number, number] } | null;
   rows: number | null;
+  /** "log": the model saw log(values) (all positive). */
+  transform: "none" | "log";
+  /** The model predicts changes from the window's last value. */
+  relative: boolean;
+}
+
+/** Applies the model's input transform (log) to raw values, in place. */
+export function applyTransform(
+  sm: Pick<SeriesMeta, "transform" | "columns">,
+  values: Float64Array,
+  source = "data",
+): Float64Array {
+  if (sm.transform !== "log") return values;
+  const C = sm.columns.length;
+  for (let i = 0; i < values.length; i++) {
+    if (!(values[i] > 0))
+      throw new DataError(
+        `${source}: row ${Math.floor(i / C) + 1}, column '${sm.columns[i % C]}' is ${values[i]}; --transform log needs positive values`,
+      );
+    values[i] = Math.log(values[i]);
+  }
+  return values;
 }
 
 export function readSeriesMeta(
@@ -56,6 +78,8 @@ export function readSeriesMeta(
     scaler,
     split: (raw.split as SeriesMeta["split"]) ?? null,
     rows: typeof raw.rows === "number" ? raw.rows : null,
+    transform: raw.transform === "log" ? "log" : "none",
+    relative: raw.relative === true,
   };
 }
 
@@ -87,8 +111,9 @@ export function forecastSeries(
       "horizon",
       `the model forecasts ${K} steps; longer forecasts feed predictions back as inputs, which needs every input column to be a target`,
     );
-  // The window, scaled: [T, 1, C] time-major with B = 1.
+  // The window, transformed and scaled: [T, 1, C] time-major with B = 1.
   const window = Float64Array.from(values.subarray((origin - T) * C, origin * C));
+  applyTransform(sm, window);
   sm.scaler.transform(window);
   const out = new Float64Array(steps * Ct);
   let done = 0;
@@ -96,6 +121,9 @@ export function forecastSeries(
     const r = model.forward(window, { seqLen: T, batch: 1, readout: "last" });
     const take = Math.min(K, steps - done);
     const pred = Float64Array.from(r.output.subarray(0, take * Ct)); // [take, Ct] scaled
+    if (sm.relative)
+      for (let h = 0; h < take; h++)
+        for (let j = 0; j < Ct; j++) pred[h * Ct + j] += window[(T - 1) * C + targetIdx[j]];
     if (recursive) {
       // Slide the window: drop `take` rows, append the predicted rows (still scaled).
       window.copyWithin(0, take * C);
@@ -103,6 +131,7 @@ export function forecastSeries(
       if (take > T) window.set(pred.subarray((take - T) * C), 0);
     }
     sm.scaler.inverse(pred, undefined, targetIdx);
+    if (sm.transform === "log") for (let i = 0; i < pred.length; i++) pred[i] = Math.exp(pred[i]);
     out.set(pred, done * Ct);
     done += take;
   }

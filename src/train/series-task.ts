@@ -30,6 +30,8 @@ export class SeriesTask implements TrainTask {
     readonly train: SeriesWindows,
     readonly valid: SeriesWindows | null,
     batch: number,
+    /** Targets are changes from the window's last input value (trend-free), not levels. */
+    readonly relative = false,
   ) {
     if (!Number.isInteger(batch) || batch < 1)
       throw new ConfigError("batch", `must be a positive integer, got ${batch}`);
@@ -50,6 +52,7 @@ export class SeriesTask implements TrainTask {
     if (this.pos === 0) this.order = this.train.shuffledOrder(rng);
     const B = this.batch;
     this.train.fill(this.order.subarray(this.pos * B, (this.pos + 1) * B), this.x, this.y);
+    if (this.relative) toRelative(this.y, this.x, this.train, B);
     return { x: this.x, seqLen: this.train.seqLen, batch: B, targets: this.y };
   }
 
@@ -71,7 +74,7 @@ export class SeriesTask implements TrainTask {
 
   /** Mean squared error (scaled units) over every validation window. */
   evaluate(model: LstmModel): number | null {
-    return this.valid ? windowsMse(model, this.valid) : null;
+    return this.valid ? windowsMse(model, this.valid, this.relative) : null;
   }
 
   saveState(): TaskState {
@@ -101,7 +104,23 @@ export class SeriesTask implements TrainTask {
   }
 }
 
-/** Model outputs for every window of `w` ([count, K·Ct], scaled units), in chunks of ≤ 256. */
+/**
+ * Relative targets: y[b, k·Ct + j] −= x[T−1, b, target j], the change from the last observed
+ * value. Forecasts add it back.
+ */
+export function toRelative(y: FloatArray, x: FloatArray, w: SeriesWindows, B: number): void {
+  const { seqLen: T, columns: C, outputSize: O, targetColumns } = w;
+  const Ct = targetColumns.length;
+  for (let b = 0; b < B; b++)
+    for (let k = 0; k < O / Ct; k++)
+      for (let j = 0; j < Ct; j++)
+        y[b * O + k * Ct + j] -= x[((T - 1) * B + b) * C + targetColumns[j]];
+}
+
+/**
+ * Model outputs for every window of `w` ([count, K·Ct], scaled units, as the model was trained:
+ * changes when `relative`), in chunks of ≤ 256.
+ */
 export function predictWindows(model: LstmModel, w: SeriesWindows): Float64Array {
   const out = new Float64Array(w.count * w.outputSize);
   const chunk = Math.min(256, w.count);
@@ -119,14 +138,16 @@ export function predictWindows(model: LstmModel, w: SeriesWindows): Float64Array
 }
 
 /** Mean squared error over all windows of `w` (F.mse_loss over [count, K·Ct]). */
-export function windowsMse(model: LstmModel, w: SeriesWindows): number {
+export function windowsMse(model: LstmModel, w: SeriesWindows, relative = false): number {
   const pred = predictWindows(model, w);
   const y = allocFloat("float64", w.count * w.outputSize);
+  const x = allocFloat("float64", w.seqLen * w.count * w.columns);
   w.fill(
     Int32Array.from({ length: w.count }, (_, i) => i),
-    allocFloat("float64", w.seqLen * w.count * w.columns),
+    x,
     y,
   );
+  if (relative) toRelative(y, x, w, w.count);
   let s = 0;
   for (let i = 0; i < y.length; i++) s += (pred[i] - y[i]) ** 2;
   return s / y.length;
