@@ -7,8 +7,10 @@ import { registerTrainText } from "./train-text.js";
 import { registerTrainSeries } from "./train-series.js";
 import { registerInfo } from "./info.js";
 import { registerSample } from "./sample.js";
+import { registerConvert } from "./convert.js";
 import { registerForecast } from "./forecast.js";
 import { registerEval } from "./eval.js";
+import { registerBench } from "./bench.js";
 import { userMessage } from "./util.js";
 
 export function buildProgram(): Command {
@@ -25,8 +27,10 @@ export function buildProgram(): Command {
   registerTrainSeries(program);
   registerInfo(program);
   registerSample(program);
+  registerConvert(program);
   registerForecast(program);
   registerEval(program);
+  registerBench(program);
   return program;
 }
 

@@ -33,3 +33,50 @@ export { parseFixture, readFixture } from "./check/fixture.js";
 export type { Fixture } from "./check/fixture.js";
 export { verifyFixture, TOLERANCE } from "./check/verify.js";
 export type { VerifyResult } from "./check/verify.js";
+export { initParams, INIT_SCHEMES } from "./model/init.js";
+export type { InitOptions } from "./model/init.js";
+export { createOptimizer, defaultOptimizerConfig, OPTIMIZER_KINDS } from "./optim/optimizers.js";
+export type {
+  Optimizer,
+  OptimizerConfig,
+  OptimizerKind,
+  OptimizerState,
+} from "./optim/optimizers.js";
+export { clipGradNorm, clipGradValue, gradNorm } from "./optim/clip.js";
+export { lrAt } from "./optim/schedule.js";
+export type { ScheduleConfig } from "./optim/schedule.js";
+export { Trainer, TrainingDivergedError } from "./train/trainer.js";
+export type {
+  Checkpoint,
+  TaskState,
+  TrainOptions,
+  TrainSummary,
+  TrainTask,
+  TrainerState,
+} from "./train/trainer.js";
+export type { StopReason, TrainEvent, TrainListener } from "./train/events.js";
+export { addingTask, bitRecallTask, noisySineTask } from "./train/synthetic.js";
+export { TextTask, streamCrossEntropy } from "./train/text-task.js";
+export { SeriesTask, predictWindows, windowsMse } from "./train/series-task.js";
+export { sampleText } from "./train/sample.js";
+export type { SampleOptions } from "./train/sample.js";
+export { evaluateForecasts, forecastSeries, readSeriesMeta } from "./train/forecast.js";
+export type { ErrorMetrics, ForecastEvaluation, SeriesMeta } from "./train/forecast.js";
+export {
+  decodeText,
+  oneHot,
+  splitTrainValid,
+  TextBatches,
+  unigramEntropy,
+  Vocab,
+} from "./data/text.js";
+export {
+  parseCsvSeries,
+  seriesWindowsForSplit,
+  SeriesWindows,
+  splitSeries,
+  StandardScaler,
+} from "./data/series.js";
+export { decodeModel, encodeModel } from "./io/model-file.js";
+export type { ModelMeta, LoadedModel } from "./io/model-file.js";
+export { decodeSafetensors, encodeSafetensors } from "./io/safetensors.js";

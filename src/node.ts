@@ -87,3 +87,29 @@ export function sha256Hex(data: Uint8Array | string): string {
 }
 
 export type { LoadedCheckpoint, LoadedModel, ModelMeta, RunInfo } from "./io/model-file.js";
+export {
+  buildMeta,
+  checkConverted,
+  checkSeriesMeta,
+  exportKeras,
+  HEAD_PREFIXES,
+  importKeras,
+  importPytorchSafetensors,
+  importPytorchTensors,
+  KERAS_FORMAT,
+  KERAS_FORMAT_VERSION,
+  parseVocab,
+  sniffFormat,
+} from "./io/convert.js";
+export type {
+  ConvertTask,
+  ImportedModel,
+  ImportReport,
+  KerasLstmFile,
+  KerasLstmLayer,
+  KerasLstmWeights,
+  KerasTensor,
+  MetaOptions,
+  PytorchImportOptions,
+  SourceTensor,
+} from "./io/convert.js";

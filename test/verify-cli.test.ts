@@ -98,5 +98,5 @@ test("lstm gradcheck passes on a stacked bidirectional model and rejects bad opt
   assert.match(bad.stderr, /--hidden must be an integer from 1 to 1024, got "0"/);
   const badLoss = runCli(["gradcheck", "--loss", "l1"]);
   assert.equal(badLoss.status, 2);
-  assert.match(badLoss.stderr, /--loss must be one of sum_sq, mse_last, xent/);
+  assert.match(badLoss.stderr, /--loss must be one of sum_sq, mse, mse_last, xent/);
 });

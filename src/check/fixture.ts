@@ -3,7 +3,7 @@
  * test/fixtures/README.md). Every field is checked against the configuration before use, so a
  * malformed file gives a FormatError that names the field, never a crash.
  */
-import { isLossKind, type LossKind } from "../loss/losses.js";
+import { FIXTURE_LOSS_KINDS, type LossKind } from "../loss/losses.js";
 import { layerSuffix, makeConfig, paramLayout, type ModelConfig } from "../model/config.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { numel, sameShape } from "../tensor/shape.js";
@@ -160,9 +160,9 @@ export function readFixture(json: unknown, source: string): Fixture {
   const T = r.int(c.seq_len, "config.seq_len");
   const B = r.int(c.batch, "config.batch");
   const batchFirst = r.bool(c.batch_first, "config.batch_first");
-  if (!isLossKind(c.loss))
+  if (!(FIXTURE_LOSS_KINDS as readonly unknown[]).includes(c.loss))
     r.fail("config.loss", `expected sum_sq, mse_last or xent, got ${JSON.stringify(c.loss)}`);
-  const loss = c.loss;
+  const loss = c.loss as LossKind;
   const O = r.int(c.head_out_size, "config.head_out_size");
   let config: ModelConfig;
   try {

@@ -4,9 +4,9 @@
  */
 import type { Kernels } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
-import type { Strided } from "./lstm.js";
+import type { Block, Strided } from "./lstm.js";
 
-/** Offsets of W [O, N] and b [O] in the params and grads buffers. */
+/** Offsets of W [O, N] and b [O] in the parameter table (params and grads add their base). */
 export interface LinearParams {
   readonly w: number;
   readonly b: number;
@@ -18,31 +18,37 @@ export function linearForward(
   z: FloatArray,
   zOff: number,
   h: Strided,
-  params: FloatArray,
+  params: Block,
   p: LinearParams,
   R: number,
   N: number,
   O: number,
 ): void {
-  k.fillBias(z, zOff, O, params, p.b, null, 0, R, O); // (L1) z = b
-  k.gemm(z, zOff, O, h.buf, h.off, h.ld, false, params, p.w, N, true, R, O, N, 1); // (L2) z += h·Wᵀ
+  const w = params.buf;
+  const pb = params.off;
+  k.fillBias(z, zOff, O, w, pb + p.b, null, 0, R, O); // (L1) z = b
+  k.gemm(z, zOff, O, h.buf, h.off, h.ld, false, w, pb + p.w, N, true, R, O, N, 1); // (L2) z += h·Wᵀ
 }
 
 /** Inverts linearForward: dW += dzᵀ·h, db += Σ_r dz, dh [R, N] += dz·W. */
 export function linearBackward(
   k: Kernels,
-  grads: FloatArray,
+  grads: Block,
   dh: Strided,
   dz: FloatArray,
   dzOff: number,
   h: Strided,
-  params: FloatArray,
+  params: Block,
   p: LinearParams,
   R: number,
   N: number,
   O: number,
 ): void {
-  k.gemm(grads, p.w, N, dz, dzOff, O, true, h.buf, h.off, h.ld, false, O, N, R, 1); // inverts L2 for W
-  k.addColumnSums(grads, p.b, dz, dzOff, O, R, O); // inverts L1
-  k.gemm(dh.buf, dh.off, dh.ld, dz, dzOff, O, false, params, p.w, N, false, R, N, O, 1); // inverts L2 for h
+  const g = grads.buf;
+  const gb = grads.off;
+  const w = params.buf;
+  const pb = params.off;
+  k.gemm(g, gb + p.w, N, dz, dzOff, O, true, h.buf, h.off, h.ld, false, O, N, R, 1); // inverts L2 for W
+  k.addColumnSums(g, gb + p.b, dz, dzOff, O, R, O); // inverts L1
+  k.gemm(dh.buf, dh.off, dh.ld, dz, dzOff, O, false, w, pb + p.w, N, false, R, N, O, 1); // inverts L2 for h
 }

@@ -12,7 +12,7 @@ import type { FloatArray } from "../tensor/dtype.js";
 export interface LstmDirection {
   /** Consumes x from t = T−1 down to 0 (PyTorch's `_reverse` weights). */
   readonly reverse: boolean;
-  /** Offsets into the params and grads buffers (same layout). */
+  /** Offsets into the parameter table; params and grads add their own base (Block.off). */
   readonly wIh: number; // [G, I]
   readonly wHh: number; // [G, H]
   readonly bIh: number; // [G]
@@ -52,7 +52,7 @@ export function lstmForward(
   x: Strided,
   h0: Block,
   c0: Block,
-  params: FloatArray,
+  params: Block,
   d: LstmDirection,
   T: number,
   B: number,
@@ -60,9 +60,11 @@ export function lstmForward(
   H: number,
 ): void {
   const G = 4 * H;
+  const p = params.buf;
+  const pb = params.off;
   // (F1) a_t = W_ih x_t + b_ih + b_hh for all t at once: one [T·B, I]·[I, G] product.
-  k.fillBias(act, d.gates, G, params, d.bIh, params, d.bHh, T * B, G);
-  k.gemm(act, d.gates, G, x.buf, x.off, x.ld, false, params, d.wIh, I, true, T * B, G, I, 1);
+  k.fillBias(act, d.gates, G, p, pb + d.bIh, p, pb + d.bHh, T * B, G);
+  k.gemm(act, d.gates, G, x.buf, x.off, x.ld, false, p, pb + d.wIh, I, true, T * B, G, I, 1);
 
   for (let s = 0; s < T; s++) {
     const t = d.reverse ? T - 1 - s : s;
@@ -75,7 +77,7 @@ export function lstmForward(
     const cPrevBuf = s === 0 ? c0.buf : act;
     const cPrevOff = s === 0 ? c0.off : d.c + tPrev * B * H;
     // (F2) a_t += W_hh h_{t-1}
-    k.gemm(act, gT, G, hPrevBuf, hPrevOff, hPrevLd, false, params, d.wHh, H, true, B, G, H, 1);
+    k.gemm(act, gT, G, hPrevBuf, hPrevOff, hPrevLd, false, p, pb + d.wHh, H, true, B, G, H, 1);
     // (F3) gates = σ/tanh(a_t); (F4) c_t = f⊙c_{t-1} + i⊙g; (F5) h_t = o⊙tanh(c_t)
     k.lstmCellForward(
       act, gT,
@@ -106,7 +108,8 @@ export interface LstmScratch {
 
 /**
  * Backward through the whole sequence, from the last consumed step to the first.
- * Accumulates (+=) into grads (this direction's weights), dx [T, B, I], dh0 and dc0 [B, H].
+ * Accumulates (+=) into grads (this direction's weights), dx [T, B, I] (skipped when null, e.g.
+ * for one-hot inputs nobody differentiates), dh0 and dc0 [B, H].
  *
  * Inputs: dy [T, B, H] (stride dy.ld): ∂loss/∂h_t from above (the head or the next layer);
  *         dhN, dcN [B, H]: ∂loss/∂h_n, ∂loss/∂c_n (null when the loss does not use them);
@@ -114,8 +117,8 @@ export interface LstmScratch {
  */
 export function lstmBackward(
   k: Kernels,
-  grads: FloatArray,
-  dx: Strided,
+  grads: Block,
+  dx: Strided | null,
   dh0: Block,
   dc0: Block,
   scratch: LstmScratch,
@@ -127,7 +130,7 @@ export function lstmBackward(
   y: Strided,
   h0: Block,
   c0: Block,
-  params: FloatArray,
+  params: Block,
   d: LstmDirection,
   T: number,
   B: number,
@@ -136,6 +139,11 @@ export function lstmBackward(
 ): void {
   const G = 4 * H;
   const s0 = scratch.buf;
+  const p = params.buf;
+  const pb = params.off;
+  const g = grads.buf;
+  const gb = grads.off;
+  const dPre = scratch.dPre;
   // The carries start from what the loss sends into the final state (inverts F6).
   if (dhN) s0.set(dhN.buf.subarray(dhN.off, dhN.off + B * H), scratch.dh);
   else s0.fill(0, scratch.dh, scratch.dh + B * H);
@@ -149,7 +157,7 @@ export function lstmBackward(
     const cPrevOff = s === 0 ? c0.off : d.c + tPrev * B * H;
     // Inverts F5, F4, F3: dPre_t from dh = dy_t + dh_{t+1→t}, and the carry dc_t⊙f to step t−1.
     k.lstmCellBackward(
-      s0, scratch.dPre + t * B * G,
+      s0, dPre + t * B * G,
       s0, scratch.dc,
       dy.buf, dy.off + t * B * dy.ld, dy.ld,
       s0, scratch.dh,
@@ -159,23 +167,8 @@ export function lstmBackward(
       B, H,
     ); // prettier-ignore
     // Inverts F2 for h_{t-1}: the gradient carried to the previous step, dh = dPre_t · W_hh.
-    k.gemm(
-      s0,
-      scratch.dh,
-      H,
-      s0,
-      scratch.dPre + t * B * G,
-      G,
-      false,
-      params,
-      d.wHh,
-      H,
-      false,
-      B,
-      H,
-      G,
-      0,
-    );
+    // prettier-ignore
+    k.gemm(s0, scratch.dh, H, s0, dPre + t * B * G, G, false, p, pb + d.wHh, H, false, B, H, G, 0);
   }
   // What reaches the initial state (inverts the s = 0 case of F2 and F4).
   for (let j = 0; j < B * H; j++) {
@@ -188,61 +181,17 @@ export function lstmBackward(
   if (T > 1) {
     const dpFrom = d.reverse ? 0 : B * G; // t = 0…T−2 (reverse) or 1…T−1 (forward)
     const hFrom = d.reverse ? y.off + B * y.ld : y.off; // their h_{t-1}: y at t+1 or t−1
-    k.gemm(
-      grads,
-      d.wHh,
-      H,
-      s0,
-      scratch.dPre + dpFrom,
-      G,
-      true,
-      y.buf,
-      hFrom,
-      y.ld,
-      false,
-      G,
-      H,
-      (T - 1) * B,
-      1,
-    );
+    // prettier-ignore
+    k.gemm(g, gb + d.wHh, H, s0, dPre + dpFrom, G, true, y.buf, hFrom, y.ld, false, G, H, (T - 1) * B, 1);
   }
   const tFirst = d.reverse ? T - 1 : 0;
-  k.gemm(
-    grads,
-    d.wHh,
-    H,
-    s0,
-    scratch.dPre + tFirst * B * G,
-    G,
-    true,
-    h0.buf,
-    h0.off,
-    H,
-    false,
-    G,
-    H,
-    B,
-    1,
-  );
+  // prettier-ignore
+  k.gemm(g, gb + d.wHh, H, s0, dPre + tFirst * B * G, G, true, h0.buf, h0.off, H, false, G, H, B, 1);
   // Inverts F1: dW_ih += dPreᵀ · x, db_ih += Σ dPre, db_hh += Σ dPre, dx += dPre · W_ih.
-  k.gemm(grads, d.wIh, I, s0, scratch.dPre, G, true, x.buf, x.off, x.ld, false, G, I, T * B, 1);
-  k.addColumnSums(grads, d.bIh, s0, scratch.dPre, G, T * B, G);
-  k.addColumnSums(grads, d.bHh, s0, scratch.dPre, G, T * B, G);
-  k.gemm(
-    dx.buf,
-    dx.off,
-    dx.ld,
-    s0,
-    scratch.dPre,
-    G,
-    false,
-    params,
-    d.wIh,
-    I,
-    false,
-    T * B,
-    I,
-    G,
-    1,
-  );
+  // prettier-ignore
+  k.gemm(g, gb + d.wIh, I, s0, dPre, G, true, x.buf, x.off, x.ld, false, G, I, T * B, 1);
+  k.addColumnSums(g, gb + d.bIh, s0, dPre, G, T * B, G);
+  k.addColumnSums(g, gb + d.bHh, s0, dPre, G, T * B, G);
+  // prettier-ignore
+  if (dx) k.gemm(dx.buf, dx.off, dx.ld, s0, dPre, G, false, p, pb + d.wIh, I, false, T * B, I, G, 1);
 }

@@ -6,8 +6,15 @@ import type { FloatArray } from "../tensor/dtype.js";
 import { ConfigError, DataError, NonFiniteError } from "../tensor/errors.js";
 import { checkFinite, checkLength } from "../tensor/shape.js";
 
-export type LossKind = "sum_sq" | "mse_last" | "xent";
-export const LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse_last", "xent"];
+/**
+ * sum_sq: ½Σ(z − y)² over every step; mse: the mean of (z − y)² over every step (F.mse_loss);
+ * mse_last: the mean over the last step only (sequence-to-one); xent: mean softmax
+ * cross-entropy over every step.
+ */
+export type LossKind = "sum_sq" | "mse" | "mse_last" | "xent";
+export const LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse", "mse_last", "xent"];
+/** The losses the golden-fixture format defines. */
+export const FIXTURE_LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse_last", "xent"];
 
 export function isLossKind(v: unknown): v is LossKind {
   return typeof v === "string" && (LOSS_KINDS as readonly string[]).includes(v);

@@ -6,6 +6,7 @@
  * Letters: B batch, T time, I input, H hidden, L layers, D directions, O head outputs.
  */
 import { getBackend, type Kernels } from "../backend/index.js";
+import type { KernelMemory } from "../backend/kernels.js";
 import { linearBackward, linearForward, type LinearParams } from "../layers/linear.js";
 import {
   lstmBackward,
@@ -89,11 +90,19 @@ interface Pass {
   readout: Readout;
 }
 
-/** Everything sized by (T, B): one flat buffer, one offset table. */
+/**
+ * Everything sized by (T, B): one flat region, one offset table. The region is its own array
+ * (reference backend) or a slice of the backend's memory (WebAssembly), which may be replaced
+ * when that memory grows, so the buffer is fetched at the start of every call.
+ */
 class Workspace {
   readonly table = new OffsetTable(16);
-  readonly buf: FloatArray;
   readonly dirs: LstmDirection[][] = []; // [layer][direction]
+  /** First element of this workspace in `buf`. */
+  private base = 0;
+  private getBuf: () => FloatArray = () => {
+    throw new LstmError("E_INTERNAL", "workspace used before allocation");
+  };
 
   constructor(
     readonly cfg: ModelConfig,
@@ -101,6 +110,7 @@ class Workspace {
     readonly B: number,
     dtype: DType,
     paramTable: OffsetTable,
+    memory: KernelMemory | null,
   ) {
     const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = cfg;
     const D = numDirections(cfg);
@@ -145,14 +155,32 @@ class Workspace {
     t.add("dcN", [L * D, B, H]);
     if (t.total > MAX_ELEMENTS * 4)
       throw new ConfigError("seqLen×batch", `workspace of ${t.total} elements is too large`);
-    this.buf = t.alloc(dtype);
+    if (memory) {
+      this.base = memory.alloc(t.total);
+      this.getBuf = () => memory.view();
+    } else {
+      const own = t.alloc(dtype);
+      this.getBuf = () => own;
+    }
+    for (const row of this.dirs)
+      for (const d of row)
+        Object.assign(d, {
+          gates: d.gates + this.base,
+          c: d.c + this.base,
+          tanhC: d.tanhC + this.base,
+        });
   }
 
+  /** The buffer holding this workspace (fetch once per call: growth may replace it). */
+  get buf(): FloatArray {
+    return this.getBuf();
+  }
   off(name: string): number {
-    return this.table.get(name).offset;
+    return this.base + this.table.get(name).offset;
   }
   view(name: string): FloatArray {
-    return this.table.view(this.buf, name);
+    const s = this.table.get(name);
+    return this.getBuf().subarray(this.base + s.offset, this.base + s.offset + s.size);
   }
 }
 
@@ -167,6 +195,11 @@ export class LstmModel {
   /** ∂loss/∂params, same layout; accumulates until zeroGrad(). */
   readonly grads: FloatArray;
   private readonly head: LinearParams;
+  /** Backend-owned memory (WebAssembly), or null when kernels take plain arrays. */
+  private readonly memory: KernelMemory | null = null;
+  /** Where the params mirror and the grads scratch live in `memory`. */
+  private readonly memParams: number = 0;
+  private readonly memGrads: number = 0;
   private ws: Workspace | null = null;
   /** Recently used workspaces by shape (training, evaluation and sampling shapes alternate). */
   private readonly cache: Workspace[] = [];
@@ -177,7 +210,7 @@ export class LstmModel {
     this.dtype = options.dtype ?? "float32";
     if (this.dtype !== "float32" && this.dtype !== "float64")
       throw new ConfigError("dtype", `must be "float32" or "float64", got ${String(this.dtype)}`);
-    this.kernels = getBackend(options.backend);
+    this.kernels = chooseBackend(options.backend, this.dtype);
     this.layout = paramLayout(this.config);
     this.params = this.layout.alloc(this.dtype);
     this.grads = this.layout.alloc(this.dtype);
@@ -185,6 +218,30 @@ export class LstmModel {
       w: this.layout.get("head.weight").offset,
       b: this.layout.get("head.bias").offset,
     };
+    if (this.kernels.createMemory) {
+      this.memory = this.kernels.createMemory();
+      this.memParams = this.memory.alloc(this.layout.total);
+      this.memGrads = this.memory.alloc(this.layout.total);
+    }
+  }
+
+  /**
+   * The parameters where the kernels read them: `params` itself, or a copy in the backend's
+   * memory refreshed now (P floats: negligible beside the T·B·P work of a pass).
+   */
+  private kernelParams(): Block {
+    if (!this.memory) return { buf: this.params, off: 0 };
+    const buf = this.memory.view();
+    buf.set(this.params, this.memParams);
+    return { buf, off: this.memParams };
+  }
+
+  /** Where backward accumulates parameter gradients; `grads` itself, or a zeroed scratch. */
+  private kernelGrads(): Block {
+    if (!this.memory) return { buf: this.grads, off: 0 };
+    const buf = this.memory.view();
+    buf.fill(0, this.memGrads, this.memGrads + this.layout.total);
+    return { buf, off: this.memGrads };
   }
 
   /** Parameter names in PyTorch `named_parameters()` order. */
@@ -274,7 +331,7 @@ export class LstmModel {
   private workspace(T: number, B: number): Workspace {
     let ws = this.cache.find((w) => w.T === T && w.B === B);
     if (!ws) {
-      ws = new Workspace(this.config, T, B, this.dtype, this.layout);
+      ws = new Workspace(this.config, T, B, this.dtype, this.layout, this.memory);
       this.cache.unshift(ws);
       if (this.cache.length > 4) this.cache.pop();
     }
@@ -295,8 +352,9 @@ export class LstmModel {
     checkLength("x", x, batchFirst ? [B, T, I] : [T, B, I], batchFirst ? "[B, T, I]" : "[T, B, I]");
     checkFinite("x", x);
     for (const s of this.layout.list()) checkFinite(s.name, this.layout.view(this.params, s.name));
-    const ws = this.workspace(T, B);
+    const ws = this.workspace(T, B); // may grow backend memory: fetch buffers after it
     const buf = ws.buf;
+    const params = this.kernelParams();
     const k = this.kernels;
 
     // Inputs into the workspace (time-major, model dtype).
@@ -330,7 +388,7 @@ export class LstmModel {
           xIn,
           { buf, off: ws.off("h0") + slab },
           { buf, off: ws.off("c0") + slab },
-          this.params,
+          params,
           ws.dirs[l][d],
           T,
           B,
@@ -348,7 +406,7 @@ export class LstmModel {
       off: readout === "all" ? yLast : yLast + (T - 1) * B * D * H,
       ld: D * H,
     };
-    linearForward(k, buf, ws.off("z"), hRows, this.params, this.head, R, D * H, O);
+    linearForward(k, buf, ws.off("z"), hRows, params, this.head, R, D * H, O);
 
     this.last = { T, B, batchFirst, readout };
     let y = ws.view(`y${L - 1}`);
@@ -378,6 +436,9 @@ export class LstmModel {
     const buf = ws.buf;
     const k = this.kernels;
     const R = readout === "all" ? T * B : B;
+    // The parameters forward used (the backend copy made then) and where gradients accumulate.
+    const params: Block = this.memory ? { buf, off: this.memParams } : { buf: this.params, off: 0 };
+    const grads = this.kernelGrads();
 
     const outShape = readout === "last" ? [B, O] : batchFirst ? [B, T, O] : [T, B, O];
     checkLength("dOutput", dOutput, outShape);
@@ -398,12 +459,12 @@ export class LstmModel {
     const rowOff = readout === "all" ? 0 : (T - 1) * B * D * H;
     linearBackward(
       k,
-      this.grads,
+      grads,
       { buf, off: dYLast + rowOff, ld: D * H },
       buf,
       ws.off("dz"),
       { buf, off: yLast + rowOff, ld: D * H },
-      this.params,
+      params,
       this.head,
       R,
       D * H,
@@ -435,7 +496,7 @@ export class LstmModel {
         const blk = (name: string): Block => ({ buf, off: ws.off(name) + slab });
         lstmBackward(
           k,
-          this.grads,
+          grads,
           dxIn,
           blk("dh0"),
           blk("dc0"),
@@ -448,7 +509,7 @@ export class LstmModel {
           { buf, off: ws.off(`y${l}`) + d * H, ld: D * H },
           blk("h0"),
           blk("c0"),
-          this.params,
+          params,
           ws.dirs[l][d],
           T,
           B,
@@ -458,6 +519,12 @@ export class LstmModel {
       }
     }
 
+    if (this.memory) {
+      // grads += the backend's gradient scratch (backward accumulates, as with plain arrays).
+      const g = this.grads;
+      const from = this.memGrads;
+      for (let i = 0; i < g.length; i++) g[i] += buf[from + i];
+    }
     let dx = ws.view("dx");
     if (batchFirst) {
       transposeInto(buf, ws.off("dxOut"), dx, T, B, I);
@@ -465,6 +532,15 @@ export class LstmModel {
     }
     return { dx, dh0: ws.view("dh0"), dc0: ws.view("dc0") };
   }
+}
+
+/** The named backend, or the default one, or the reference when the default lacks this dtype. */
+function chooseBackend(name: string | undefined, dtype: DType): Kernels {
+  const k = getBackend(name);
+  if (k.dtypes.includes(dtype)) return k;
+  if (name !== undefined)
+    throw new ConfigError("backend", `"${name}" computes in ${k.dtypes.join(", ")}, not ${dtype}`);
+  return getBackend("js");
 }
 
 function checkDim(field: string, v: unknown): number {

@@ -22,7 +22,7 @@ export interface SequenceBatch {
   h0?: ArrayLike<number>;
   c0?: ArrayLike<number>;
   /**
-   * sum_sq: [T, B, O] (or [B, T, O]); mse_last: [B, O]; xent: class indices [T, B] (or [B, T]).
+   * sum_sq, mse: [T, B, O] (or [B, T, O]); mse_last: [B, O]; xent: class indices [T, B] (or [B, T]).
    */
   targets: ArrayLike<number>;
 }
@@ -47,7 +47,10 @@ export class Objective {
     readonly loss: LossKind,
   ) {
     if (!isLossKind(loss))
-      throw new ConfigError("loss", `must be one of sum_sq, mse_last, xent; got ${String(loss)}`);
+      throw new ConfigError(
+        "loss",
+        `must be one of sum_sq, mse, mse_last, xent; got ${String(loss)}`,
+      );
     this.dz = allocFloat(model.dtype, 0);
   }
 
@@ -69,6 +72,7 @@ export class Objective {
       case "sum_sq":
         loss = sumSquares(dz, z, b.targets);
         break;
+      case "mse":
       case "mse_last":
         loss = meanSquared(dz, z, b.targets);
         break;

@@ -1,0 +1,126 @@
+/**
+ * The benchmark workloads, run on this library. Every training workload is an LSTM with a linear
+ * head back to the input size and a mean-squared error against random targets over every step,
+ * trained with Adam (lr 1e-3) and full BPTT — the same in every library the benchmark compares.
+ *
+ *   A: B 32, T 50,  I 32,  H 128 — training step
+ *   B: B 64, T 100, I 128, H 256 — training step
+ *   C: B 1,  T 100, I 16,  H 64  — training step
+ *   D: inference, B 1, one step at a time with the state carried, I 32, H 256 (per step)
+ */
+import { LstmModel } from "../src/model/model.js";
+import { Objective } from "../src/model/objective.js";
+import { createOptimizer } from "../src/optim/optimizers.js";
+import { Rng } from "../src/tensor/rng.js";
+
+export type WorkloadName = "A" | "B" | "C" | "D";
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ["A", "B", "C", "D"];
+
+export interface Workload {
+  name: WorkloadName;
+  kind: "train" | "infer";
+  batch: number;
+  seqLen: number;
+  input: number;
+  hidden: number;
+  /** Timed repetitions (after warm-up). */
+  reps: number;
+}
+
+export const WORKLOADS: Record<WorkloadName, Workload> = {
+  A: { name: "A", kind: "train", batch: 32, seqLen: 50, input: 32, hidden: 128, reps: 20 },
+  B: { name: "B", kind: "train", batch: 64, seqLen: 100, input: 128, hidden: 256, reps: 5 },
+  C: { name: "C", kind: "train", batch: 1, seqLen: 100, input: 16, hidden: 64, reps: 30 },
+  D: { name: "D", kind: "infer", batch: 1, seqLen: 1, input: 32, hidden: 256, reps: 2000 },
+};
+
+/**
+ * Floating-point operations of one step: the LSTM's four gate products (2·4H·(I+H) per row and
+ * step) and the head (2·H·I), tripled for training (forward + two backward products).
+ */
+export function workloadFlops(w: Workload): number {
+  const perRow = 2 * 4 * w.hidden * (w.input + w.hidden) + 2 * w.hidden * w.input;
+  return perRow * w.seqLen * w.batch * (w.kind === "train" ? 3 : 1);
+}
+
+export interface WorkloadResult {
+  workload: WorkloadName;
+  library: string;
+  /** Median milliseconds per training step (A–C) or per generated step (D). */
+  msPerStep: number;
+  /** Sequence steps × batch processed per second. */
+  stepsTimesBatchPerSecond: number;
+  gflops: number;
+  reps: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export function summarize(w: Workload, library: string, times: number[]): WorkloadResult {
+  const ms = median(times);
+  return {
+    workload: w.name,
+    library,
+    msPerStep: ms,
+    stepsTimesBatchPerSecond: (w.seqLen * w.batch) / (ms / 1000),
+    gflops: workloadFlops(w) / (ms * 1e6),
+    reps: times.length,
+  };
+}
+
+/** Runs workload `w` on lstm-ts with the given backend (default: the fastest available). */
+export function runOurs(
+  w: Workload,
+  opts: { backend?: string; reps?: number } = {},
+): WorkloadResult {
+  const rng = new Rng(1);
+  const model = new LstmModel(
+    { inputSize: w.input, hiddenSize: w.hidden, outputSize: w.input },
+    { backend: opts.backend },
+  );
+  model.initDefault(rng);
+  const reps = opts.reps ?? w.reps;
+  const times: number[] = [];
+  if (w.kind === "train") {
+    const x = Float32Array.from({ length: w.seqLen * w.batch * w.input }, () => rng.normal());
+    const y = Float32Array.from({ length: w.seqLen * w.batch * w.input }, () => rng.normal());
+    const objective = new Objective(model, "mse");
+    const adam = createOptimizer({ kind: "adam", lr: 1e-3 }, model.numParams, model.dtype);
+    const batch = { x, seqLen: w.seqLen, batch: w.batch, targets: y };
+    const step = (): void => {
+      model.zeroGrad();
+      objective.run(batch);
+      adam.step(model.params, model.grads);
+    };
+    for (let i = 0; i < Math.min(3, reps); i++) step(); // warm-up: JIT, workspace allocation
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      step();
+      times.push(performance.now() - t0);
+    }
+  } else {
+    const S = model.config.numLayers * w.hidden;
+    const h = new Float32Array(S);
+    const c = new Float32Array(S);
+    const x = Float32Array.from({ length: w.input }, () => rng.normal());
+    const step = (): void => {
+      const r = model.forward(x, { seqLen: 1, batch: 1, h0: h, c0: c });
+      h.set(r.hN);
+      c.set(r.cN);
+      x.set(r.output); // the head maps back to the input size: feed the output in
+    };
+    for (let i = 0; i < 50; i++) step();
+    // Time blocks of 100 steps (single steps are below the timer's resolution).
+    const block = 100;
+    for (let r = 0; r < Math.max(1, Math.floor(reps / block)); r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < block; i++) step();
+      times.push((performance.now() - t0) / block);
+    }
+  }
+  return summarize(w, `lstm-ts (${model.kernels.name})`, times);
+}

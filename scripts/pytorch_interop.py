@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""PyTorch side of the lstm-ts interoperability check (test/interop.test.ts, docs/model-format.md).
+
+Needs torch (1.13 is enough); does not need the `safetensors` package: files are read and written
+with struct + json + torch.frombuffer, as in the fallback reader of docs/model-format.md.
+
+  pytorch_interop.py forward MODEL.safetensors INPUT.json [--dtype float32|float64]
+      Loads an lstm-ts model file into nn.LSTM + nn.Linear with load_state_dict(strict=True), runs
+      it on INPUT.json and prints {"torch", "dtype", "config", "y", "h_n", "c_n", "out"} as JSON.
+
+  pytorch_interop.py export OUT.safetensors --input-size I --hidden-size H [--num-layers L]
+          [--bidirectional] --output-size O [--seed S] [--lstm-name lstm] [--head-name head]
+          [--dtype float32|float64] [--input INPUT.json]
+      Builds a seeded nn.LSTM + nn.Linear, saves its state_dict as safetensors with torch's own
+      key names (`<lstm-name>.weight_ih_l0`, or bare `weight_ih_l0` with --lstm-name "";
+      `<head-name>.weight`, `<head-name>.bias`), and prints {"keys": [...]} plus, with --input,
+      that module's outputs on the input (computed before saving, in --dtype).
+
+INPUT.json: {"x": {"shape": [T, B, I], "data": [...]}, "h0"?: {...}, "c0"?: {...}}; x is
+time-major, h0/c0 are [L*D, B, H]. Every output array is {"shape": [...], "data": [...]} with
+data flat row-major. The head is applied at every time step: out is [T, B, O].
+"""
+import argparse
+import json
+import struct
+import sys
+
+import torch
+from torch import nn
+
+DTYPES = {"F32": torch.float32, "F64": torch.float64}
+NAMES = {torch.float32: "F32", torch.float64: "F64"}
+
+
+def load_safetensors(path):
+    """The fallback reader of docs/model-format.md: (tensors, metadata) from a safetensors file."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    metadata = header.pop("__metadata__", {})
+    tensors = {}
+    for name, t in header.items():
+        begin, end = t["data_offsets"]
+        buf = bytearray(raw[8 + n + begin : 8 + n + end])
+        tensors[name] = torch.frombuffer(buf, dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
+    return tensors, metadata
+
+
+def save_safetensors(path, tensors, metadata=None):
+    """Writes {name: tensor} (float32/float64, contiguous little-endian) as safetensors."""
+    header = {"__metadata__": metadata} if metadata else {}
+    blobs = []
+    offset = 0
+    for name, t in tensors.items():
+        a = t.detach().contiguous().cpu().numpy()
+        blob = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {
+            "dtype": NAMES[t.dtype],
+            "shape": list(t.shape),
+            "data_offsets": [offset, offset + len(blob)],
+        }
+        blobs.append(blob)
+        offset += len(blob)
+    text = json.dumps(header).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+class Net(nn.Module):
+    """The lstm-ts model: nn.LSTM (time-major) + nn.Linear head on every step."""
+
+    def __init__(self, input_size, hidden_size, num_layers, bidirectional, output_size):
+        super().__init__()
+        self.lstm = nn.LSTM(input_size, hidden_size, num_layers, bidirectional=bidirectional)
+        self.head = nn.Linear((2 if bidirectional else 1) * hidden_size, output_size)
+
+    def forward(self, x, state=None):
+        y, (h_n, c_n) = self.lstm(x, state)
+        return self.head(y), y, h_n, c_n
+
+
+def array(t):
+    return {"shape": list(t.shape), "data": t.detach().double().reshape(-1).tolist()}
+
+
+def tensor(a, dtype):
+    return torch.tensor(a["data"], dtype=torch.float64).reshape(a["shape"]).to(dtype)
+
+
+def run(lstm, head, inputs, dtype):
+    x = tensor(inputs["x"], dtype)
+    state = None
+    if "h0" in inputs or "c0" in inputs:
+        state = (tensor(inputs["h0"], dtype), tensor(inputs["c0"], dtype))
+    with torch.no_grad():
+        y, (h_n, c_n) = lstm(x, state)
+        out = head(y)
+    return {"y": array(y), "h_n": array(h_n), "c_n": array(c_n), "out": array(out)}
+
+
+def cmd_forward(args):
+    dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    tensors, meta = load_safetensors(args.model)
+    c = json.loads(meta["config"])
+    net = Net(c["input_size"], c["hidden_size"], c["num_layers"], c["bidirectional"], c["output_size"])
+    net.load_state_dict(tensors, strict=True)
+    net = net.to(dtype)
+    with open(args.input) as f:
+        inputs = json.load(f)
+    result = run(net.lstm, net.head, inputs, dtype)
+    result.update({"torch": torch.__version__, "dtype": args.dtype, "config": c})
+    json.dump(result, sys.stdout)
+
+
+def cmd_export(args):
+    dtype = torch.float64 if args.dtype == "float64" else torch.float32
+    torch.manual_seed(args.seed)
+    lstm = nn.LSTM(args.input_size, args.hidden_size, args.num_layers, bidirectional=args.bidirectional)
+    d = 2 if args.bidirectional else 1
+    head = nn.Linear(d * args.hidden_size, args.output_size)
+    # Give the biases a wider spread than the default init so a dropped bias cannot go unnoticed.
+    with torch.no_grad():
+        for name, p in list(lstm.named_parameters()) + list(head.named_parameters()):
+            if "bias" in name:
+                p.uniform_(-0.5, 0.5)
+    lstm, head = lstm.to(dtype), head.to(dtype)
+    state = {}
+    for k, v in lstm.state_dict().items():
+        state[f"{args.lstm_name}.{k}" if args.lstm_name else k] = v
+    for k, v in head.state_dict().items():
+        state[f"{args.head_name}.{k}"] = v
+    save_safetensors(args.out, state, {"format": "pt"})
+    result = {"torch": torch.__version__, "dtype": args.dtype, "keys": list(state)}
+    if args.input:
+        with open(args.input) as f:
+            result.update(run(lstm, head, json.load(f), dtype))
+    json.dump(result, sys.stdout)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("forward")
+    f.add_argument("model")
+    f.add_argument("input")
+    f.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    f.set_defaults(fn=cmd_forward)
+    e = sub.add_parser("export")
+    e.add_argument("out")
+    e.add_argument("--input-size", type=int, required=True)
+    e.add_argument("--hidden-size", type=int, required=True)
+    e.add_argument("--num-layers", type=int, default=1)
+    e.add_argument("--bidirectional", action="store_true")
+    e.add_argument("--output-size", type=int, required=True)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--lstm-name", default="lstm")
+    e.add_argument("--head-name", default="head")
+    e.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    e.add_argument("--input")
+    e.set_defaults(fn=cmd_export)
+    args = p.parse_args()
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()
