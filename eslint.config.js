@@ -8,12 +8,25 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { console: "readonly", process: "readonly" },
+      globals: {
+        console: "readonly",
+        process: "readonly",
+        performance: "readonly",
+        URL: "readonly",
+        Buffer: "readonly",
+        WebAssembly: "readonly",
+        setTimeout: "readonly",
+      },
     },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
       eqeqeq: ["error", "always"],
       "prefer-const": "error",
     },
+  },
+  {
+    // AssemblyScript: float constants are written with the digits of their f64 source.
+    files: ["assembly/**/*.ts"],
+    rules: { "no-loss-of-precision": "off", "@typescript-eslint/no-loss-of-precision": "off" },
   },
 );

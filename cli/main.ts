@@ -11,6 +11,7 @@ import { registerConvert } from "./convert.js";
 import { registerForecast } from "./forecast.js";
 import { registerEval } from "./eval.js";
 import { registerBench } from "./bench.js";
+import { registerReport } from "./report.js";
 import { userMessage } from "./util.js";
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerForecast(program);
   registerEval(program);
   registerBench(program);
+  registerReport(program);
   return program;
 }
 

@@ -3,7 +3,7 @@
  * checkpoints, --resume and the final save.
  */
 import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { Command, Option } from "commander";
 import cliProgress from "cli-progress";
 import { OPTIMIZER_KINDS, type OptimizerKind } from "../src/optim/optimizers.js";
@@ -27,6 +27,8 @@ import {
   type RunInfo,
 } from "../src/node.js";
 import { CliError, choiceOption, floatOption, intOption } from "./util.js";
+import { writeReport } from "./report.js";
+import { lossChart } from "../src/report/terminal.js";
 
 /** Every training flag, resolved (defaults filled). Stored in checkpoints to resume the same run. */
 export interface TrainFlags {
@@ -58,6 +60,7 @@ export interface TrainFlags {
   forgetBias?: number;
   json?: boolean;
   quiet?: boolean;
+  report?: string;
 }
 
 /** Flags that may change when resuming; the rest come from the checkpoint. */
@@ -186,7 +189,11 @@ export function addTrainOptions(
       "--json",
       "print machine-readable events (one JSON object per line) instead of a progress bar",
     )
-    .option("--quiet", "no progress output");
+    .option("--quiet", "no progress output")
+    .option(
+      "--report <file.html>",
+      "after training, write an HTML report (loss curves, forecasts or gate activations)",
+    );
 }
 
 /** The flags to use: on --resume, the checkpoint's flags with only the resumable ones replaced. */
@@ -282,6 +289,8 @@ export interface RunSpec {
   summarize?: (s: TrainSummary) => Record<string, unknown>;
   /** Commands to suggest once the model is saved. */
   next?: (out: string) => string[];
+  /** The data trained on (text or CSV) and its name, for --report. */
+  reportData?: () => { data: string; dataName: string };
 }
 
 /** Trains, shows progress, handles Ctrl-C and checkpoints, and saves the model. */
@@ -301,6 +310,8 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
     trainer.restore(spec.resumed.checkpoint);
   }
   const checkpointPath = f.checkpoint ?? (f.resume ? f.resume : undefined);
+  if (f.report && [f.out, checkpointPath].some((p) => p && resolve(p) === resolve(f.report!)))
+    throw new CliError(`--report ${f.report} would replace the model or checkpoint file`);
   for (const p of [f.out, checkpointPath]) if (p) mkdirSync(dirname(p), { recursive: true });
   const writeCheckpoint = (c: Checkpoint): void => {
     if (checkpointPath) saveCheckpoint(checkpointPath, model, meta, c, run);
@@ -435,11 +446,23 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
     ...(spec.summarize ? spec.summarize(summary) : {}),
   };
   saveModel(f.out, model, meta);
+  if (f.report) {
+    try {
+      writeReport(f.report, model, meta, { modelName: f.out, ...spec.reportData?.() });
+    } catch (e) {
+      throw new CliError(
+        `the model is saved in ${f.out}, but the report failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+  }
+  if (!f.quiet && !f.json && summary.history.length > 0)
+    out.write(lossChart(summary.history, { width: 72, height: 10 }) + "\n");
   if (!f.quiet && !f.json)
     out.write(
       `stopped (${summary.stopReason}) after ${summary.steps} steps in ${(summary.elapsedMs / 1000).toFixed(1)}s; ` +
         `best valid ${spec.lossName} ${summary.bestValidLoss?.toFixed(4) ?? "-"}${summary.restoredBest ? " (best weights restored)" : ""}\n` +
         `model: ${f.out}\n` +
+        (f.report ? `report: ${f.report}\n` : "") +
         (spec.next
           ? `next:\n${spec
               .next(f.out)

@@ -103,7 +103,8 @@ export function registerTrainSeries(program: Command): void {
         );
       return i;
     });
-    const series = parseCsvSeries(decodeText(bytes, file), file, {
+    const csv = decodeText(bytes, file);
+    const series = parseCsvSeries(csv, file, {
       columns,
       timeColumn: flags.timeColumn,
       missing: flags.missing,
@@ -173,6 +174,7 @@ export function registerTrainSeries(program: Command): void {
       dataSha256: sha256Hex(bytes),
       lossName: "MSE (scaled)",
       summarize: () => ({ data: file }),
+      reportData: () => ({ data: csv, dataName: file }),
     });
   });
 }

@@ -123,6 +123,7 @@ export function registerTrainText(program: Command): void {
           }
         },
         summarize: () => ({ data: file, characters: ids.length, unigramEntropy: baseline }),
+        reportData: () => ({ data: text, dataName: file }),
         next: (out) => [
           `npx lstm sample ${out} --prime "The " --length 400`,
           `npx lstm info ${out}`,

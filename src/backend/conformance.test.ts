@@ -1,19 +1,35 @@
 /**
  * One conformance suite for every registered backend: each kernel against a naive oracle
- * written from the definition, on odd sizes (not multiples of 4), strides and both dtypes.
+ * written from the definition, on odd sizes (not multiples of 4), strides and every dtype the
+ * backend lists. A backend that owns its memory (`createMemory`) gets every operand allocated
+ * there; sizes past its blocking (K > 256, N > 512, M > 128 for wasm) exercise the blocked paths
+ * and their edges.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { getBackend, listBackends } from "./index.js";
+import type { KernelMemory, Kernels } from "./kernels.js";
 import { Rng } from "../tensor/rng.js";
 import { allocFloat, type DType, type FloatArray } from "../tensor/dtype.js";
 
+/** [M, N, K] */
 const SIZES: [number, number, number][] = [
   [1, 1, 1],
   [3, 5, 7],
   [4, 8, 4],
   [9, 13, 6],
   [17, 3, 33],
+  [5, 7, 1],
+  [1, 17, 9],
+  [2, 9, 13],
+  [7, 16, 5],
+  [33, 24, 17],
+  [67, 129, 37],
+  [130, 9, 3], // M past one row block
+  [6, 11, 300], // K past one depth block: later blocks accumulate
+  [3, 530, 5], // N past one column block
+  [2, 4, 300], // few columns: dot products along K (op(B) = Bᵀ), K tails of 16 and 4
+  [1, 600, 37], // one row
 ];
 
 function randArray(rng: Rng, dtype: DType, n: number): FloatArray {
@@ -38,29 +54,75 @@ function close(
   }
 }
 
+/**
+ * Where a test's operands live. Without `createMemory` each operand is its own array at offset 0;
+ * with it, every operand is copied into one KernelMemory and addressed by (view, offset). Take
+ * `buf(i)` after the last `put` (allocation may grow the memory and replace the view).
+ */
+class Operands {
+  private readonly mem: KernelMemory | null;
+  private readonly arrays: FloatArray[] = [];
+  private readonly offs: number[] = [];
+
+  constructor(k: Kernels, mem?: KernelMemory) {
+    this.mem = mem ?? (k.createMemory ? k.createMemory() : null);
+  }
+
+  /** Stores a copy of `data`; returns its handle. */
+  put(data: FloatArray): number {
+    if (this.mem) {
+      const off = this.mem.alloc(data.length);
+      this.mem.view().set(data, off);
+      this.offs.push(off);
+      this.arrays.push(data);
+    } else {
+      this.offs.push(0);
+      this.arrays.push(data.slice());
+    }
+    return this.offs.length - 1;
+  }
+
+  buf(h: number): FloatArray {
+    return this.mem ? this.mem.view() : this.arrays[h];
+  }
+
+  off(h: number): number {
+    return this.offs[h];
+  }
+
+  /** The operand's current contents (a copy). */
+  get(h: number): FloatArray {
+    const n = this.arrays[h].length;
+    return this.mem
+      ? this.mem.view().slice(this.offs[h], this.offs[h] + n)
+      : this.arrays[h].slice();
+  }
+}
+
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
 
 for (const name of listBackends()) {
   const k = getBackend(name);
-  for (const dtype of ["float64", "float32"] as const) {
+  for (const dtype of k.dtypes) {
     const tol = dtype === "float64" ? 1e-12 : 1e-5;
     describe(`backend ${name} (${dtype})`, () => {
       it("gemm matches the definition for every transpose, stride, size and beta", () => {
         const rng = new Rng(7);
+        const mem = k.createMemory?.();
         for (const [m, n, kk] of SIZES)
           for (const transA of [false, true])
             for (const transB of [false, true])
               for (const beta of [0, 1] as const) {
-                const pad = 2; // leading dimensions wider than the rows
+                const pad = (m + n + kk) % 3; // leading dimensions wider than the rows
                 const lda = (transA ? m : kk) + pad;
-                const ldb = (transB ? kk : n) + pad;
-                const ldc = n + pad;
+                const ldb = (transB ? kk : n) + pad + 1;
+                const ldc = n + 2;
                 const aOff = 3;
                 const bOff = 1;
                 const cOff = 2;
                 const a = randArray(rng, dtype, aOff + (transA ? kk : m) * lda);
                 const b = randArray(rng, dtype, bOff + (transB ? n : kk) * ldb);
-                const c = randArray(rng, dtype, cOff + m * ldc);
+                const c = randArray(rng, dtype, cOff + m * ldc + 1);
                 const want = Float64Array.from(c);
                 for (let i = 0; i < m; i++)
                   for (let j = 0; j < n; j++) {
@@ -72,14 +134,41 @@ for (const name of listBackends()) {
                     }
                     want[cOff + i * ldc + j] = (beta ? c[cOff + i * ldc + j] : 0) + s;
                   }
-                k.gemm(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, m, n, kk, beta);
+                // beta 0 must not read C: NaN there may not leak into the result.
+                if (beta === 0)
+                  for (let i = 0; i < m; i++) c.fill(NaN, cOff + i * ldc, cOff + i * ldc + n);
+                const ops = new Operands(k, mem);
+                const [hc, ha, hb] = [ops.put(c), ops.put(a), ops.put(b)];
+                k.gemm(
+                  ops.buf(hc), ops.off(hc) + cOff, ldc,
+                  ops.buf(ha), ops.off(ha) + aOff, lda, transA,
+                  ops.buf(hb), ops.off(hb) + bOff, ldb, transB,
+                  m, n, kk, beta,
+                ); // prettier-ignore
+                // `want` also checks that elements around and between the rows are left alone.
                 close(
-                  c,
+                  ops.get(hc),
                   want,
                   tol * kk,
                   `gemm m=${m} n=${n} k=${kk} tA=${transA} tB=${transB} beta=${beta}`,
                 );
+                assert.deepEqual(ops.get(ha), a, "gemm leaves A alone");
+                assert.deepEqual(ops.get(hb), b, "gemm leaves B alone");
               }
+      });
+
+      it("gemm with k = 0 clears C for beta 0 and keeps it for beta 1", () => {
+        const rng = new Rng(5);
+        for (const beta of [0, 1] as const) {
+          const c = randArray(rng, dtype, 3 * 7);
+          const a = randArray(rng, dtype, 4);
+          const ops = new Operands(k);
+          const [hc, ha] = [ops.put(c), ops.put(a)];
+          k.gemm(ops.buf(hc), ops.off(hc), 7, ops.buf(ha), ops.off(ha), 1, false, ops.buf(ha), ops.off(ha), 5, false, 3, 5, 0, beta); // prettier-ignore
+          const want = Float64Array.from(c);
+          for (let i = 0; i < 3; i++) for (let j = 0; j < 5; j++) if (!beta) want[i * 7 + j] = 0;
+          close(ops.get(hc), want, 0, `gemm k=0 beta=${beta}`);
+        }
       });
 
       it("fillBias and addColumnSums", () => {
@@ -88,6 +177,10 @@ for (const name of listBackends()) {
           [1, 1],
           [5, 7],
           [3, 17],
+          [2, 4],
+          [9, 33],
+          [300, 13],
+          [67, 129],
         ]) {
           const ld = cols + 3;
           const b1 = randArray(rng, dtype, cols + 1);
@@ -96,14 +189,28 @@ for (const name of listBackends()) {
           const want = Float64Array.from(out);
           for (let r = 0; r < rows; r++)
             for (let j = 0; j < cols; j++) want[1 + r * ld + j] = b1[1 + j] + b2[2 + j];
-          k.fillBias(out, 1, ld, b1, 1, b2, 2, rows, cols);
-          close(out, want, tol, "fillBias");
+          const ops = new Operands(k);
+          const [ho, h1, h2] = [ops.put(out), ops.put(b1), ops.put(b2)];
+          k.fillBias(ops.buf(ho), ops.off(ho) + 1, ld, ops.buf(h1), ops.off(h1) + 1, ops.buf(h2), ops.off(h2) + 2, rows, cols); // prettier-ignore
+          const filled = ops.get(ho);
+          close(filled, want, tol, "fillBias");
+
+          // Without b2.
+          const out1 = randArray(rng, dtype, 1 + rows * ld);
+          const want1 = Float64Array.from(out1);
+          for (let r = 0; r < rows; r++)
+            for (let j = 0; j < cols; j++) want1[1 + r * ld + j] = b1[1 + j];
+          const ho1 = ops.put(out1);
+          k.fillBias(ops.buf(ho1), ops.off(ho1) + 1, ld, ops.buf(h1), ops.off(h1) + 1, null, 0, rows, cols); // prettier-ignore
+          close(ops.get(ho1), want1, 0, "fillBias without b2");
+
           const sums = randArray(rng, dtype, cols);
           const wantSums = Float64Array.from(sums);
           for (let j = 0; j < cols; j++)
-            for (let r = 0; r < rows; r++) wantSums[j] += out[1 + r * ld + j];
-          k.addColumnSums(sums, 0, out, 1, ld, rows, cols);
-          close(sums, wantSums, tol * rows, "addColumnSums");
+            for (let r = 0; r < rows; r++) wantSums[j] += filled[1 + r * ld + j];
+          const hs = ops.put(sums);
+          k.addColumnSums(ops.buf(hs), ops.off(hs), ops.buf(ho), ops.off(ho) + 1, ld, rows, cols);
+          close(ops.get(hs), wantSums, tol * rows, "addColumnSums");
         }
       });
 
@@ -113,40 +220,43 @@ for (const name of listBackends()) {
           [1, 1],
           [3, 5],
           [2, 9],
+          [4, 16],
+          [5, 33],
+          [3, 67],
+          [1, 2],
+          [2, 7],
         ]) {
           const pre = randArray(rng, dtype, B * 4 * H).map((v) => v * 3);
+          // A few saturating and exact-zero pre-activations.
+          pre[0] = 30;
+          if (pre.length > 3) pre[3] = -40;
+          if (pre.length > 5) pre[5] = 0;
           const cPrev = randArray(rng, dtype, B * H);
-          const gates = pre.slice();
-          const c = allocFloat(dtype, B * H);
-          const tc = allocFloat(dtype, B * H);
           const ldh = H + 2;
-          const h = allocFloat(dtype, B * ldh);
-          k.lstmCellForward(gates, 0, c, 0, tc, 0, h, 0, ldh, cPrev, 0, B, H);
           const dy = randArray(rng, dtype, B * ldh);
           const dhNext = randArray(rng, dtype, B * H);
-          const dc = randArray(rng, dtype, B * H);
-          const dcIn = Float64Array.from(dc);
-          const dPre = allocFloat(dtype, B * 4 * H);
+          const dcIn = randArray(rng, dtype, B * H);
+          const ops = new Operands(k);
+          const hg = ops.put(pre);
+          const hcp = ops.put(cPrev);
+          const hc = ops.put(allocFloat(dtype, B * H));
+          const htc = ops.put(allocFloat(dtype, B * H));
+          const hh = ops.put(randArray(rng, dtype, B * ldh));
+          const hdy = ops.put(dy);
+          const hdn = ops.put(dhNext);
+          const hdc = ops.put(dcIn);
+          const hdp = ops.put(allocFloat(dtype, B * 4 * H));
+          const hPad = Float64Array.from(ops.get(hh));
+          const at = (h: number) => [ops.buf(h), ops.off(h)] as const;
+          k.lstmCellForward(...at(hg), ...at(hc), ...at(htc), ...at(hh), ldh, ...at(hcp), B, H);
           k.lstmCellBackward(
-            dPre,
-            0,
-            dc,
-            0,
-            dy,
-            0,
-            ldh,
-            dhNext,
-            0,
-            gates,
-            0,
-            cPrev,
-            0,
-            tc,
-            0,
-            B,
-            H,
-          );
-          for (let b = 0; b < B; b++)
+            ...at(hdp), ...at(hdc), ...at(hdy), ldh, ...at(hdn),
+            ...at(hg), ...at(hcp), ...at(htc), B, H,
+          ); // prettier-ignore
+          const [gates, c, tc, h, dc, dPre] = [hg, hc, htc, hh, hdc, hdp].map((x) => ops.get(x));
+          for (let b = 0; b < B; b++) {
+            for (let j = H; j < ldh; j++)
+              assert.equal(h[b * ldh + j], hPad[b * ldh + j], "h padding left alone");
             for (let j = 0; j < H; j++) {
               const r = b * 4 * H;
               const i = sig(pre[r + j]);
@@ -187,8 +297,67 @@ for (const name of listBackends()) {
                 "backward",
               );
             }
+          }
         }
       });
+
+      if (k.createMemory) {
+        const create = k.createMemory.bind(k);
+
+        it("memory: 16-byte aligned zeroed allocations; growth keeps data and renews the view", () => {
+          const mem = create();
+          const first = mem.alloc(5);
+          assert.equal(first % 4, 0);
+          const v0 = mem.view();
+          assert.ok(v0.subarray(first, first + 5).every((x) => x === 0));
+          v0.set([1, 2, 3, 4, 5], first);
+          const big = mem.alloc(v0.length + 1000); // past the current memory: must grow
+          assert.equal(big % 4, 0);
+          assert.ok(big >= first + 5);
+          const v1 = mem.view();
+          assert.notEqual(v1.buffer, v0.buffer, "a grown memory gets a new view");
+          assert.ok(v1.length >= big + v0.length + 1000);
+          assert.deepEqual(Array.from(v1.subarray(first, first + 5)), [1, 2, 3, 4, 5]);
+          assert.ok(v1[big] === 0 && v1[big + v0.length + 999] === 0);
+          assert.equal(mem.alloc(0) % 4, 0);
+          // Kernels work on the renewed view; the stale one is refused.
+          const x = mem.alloc(4);
+          const v2 = mem.view();
+          v2.set([1, 2, 3, 4], x);
+          const s = mem.alloc(4);
+          const v3 = mem.view();
+          k.addColumnSums(v3, s, v3, x, 4, 1, 4);
+          assert.deepEqual(Array.from(v3.subarray(s, s + 4)), [1, 2, 3, 4]);
+          mem.alloc(1 << 22); // grows again: v3 is stale now
+          assert.throws(() => k.addColumnSums(v3, s, mem.view(), x, 4, 1, 4), /grown/);
+        });
+
+        it("memory: operands outside the backend's memory, or from another memory, throw", () => {
+          const mem = create();
+          const off = mem.alloc(64);
+          const v = mem.view();
+          const plain = new Float32Array(64);
+          assert.throws(() => k.addColumnSums(plain, 0, v, off, 8, 2, 8), /KernelMemory/);
+          assert.throws(() => k.addColumnSums(v, off, plain, 0, 8, 2, 8), /KernelMemory/);
+          assert.throws(
+            () => k.gemm(v, off, 4, v, off, 4, false, plain, 0, 4, false, 2, 2, 2, 0),
+            /KernelMemory/,
+          );
+          const other = create();
+          const o2 = other.alloc(64);
+          assert.throws(
+            () => k.gemm(v, off, 4, other.view(), o2, 4, false, v, off, 4, false, 2, 2, 2, 0),
+            /another/,
+          );
+          // Out-of-range offsets throw instead of touching other data.
+          assert.throws(() => k.addColumnSums(v, v.length - 2, v, off, 8, 2, 8), /outside/);
+          // A subarray of the view is fine: its byteOffset is honoured.
+          const sub = v.subarray(off + 8, off + 16);
+          sub.set([1, 1, 1, 1, 2, 2, 2, 2]);
+          k.addColumnSums(v, off, sub, 0, 4, 2, 4);
+          assert.deepEqual(Array.from(v.subarray(off, off + 4)), [3, 3, 3, 3]);
+        });
+      }
     });
   }
 }

@@ -1,10 +1,14 @@
 import type { Kernels } from "./kernels.js";
 import { referenceKernels } from "./js/reference.js";
+import { wasmKernels } from "./wasm/index.js";
 
-export type { Kernels } from "./kernels.js";
+export type { Kernels, KernelMemory } from "./kernels.js";
 export { referenceKernels } from "./js/reference.js";
+export { initWasm, wasmKernels, wasmSimdSupported } from "./wasm/index.js";
 
 const registry = new Map<string, Kernels>([[referenceKernels.name, referenceKernels]]);
+// WebAssembly SIMD (float32), where the engine supports it.
+if (wasmKernels) registry.set(wasmKernels.name, wasmKernels);
 
 /** Registers a backend under its name (a faster backend adds itself after its feature probe). */
 export function registerBackend(kernels: Kernels): void {

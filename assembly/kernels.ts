@@ -1,0 +1,899 @@
+/**
+ * The WebAssembly SIMD kernels of the "wasm" backend (AssemblyScript, float32 only).
+ *
+ * Every pointer is a byte address in this instance's linear memory; sizes and leading dimensions
+ * are in elements. The semantics are those of `Kernels` in src/backend/kernels.ts; the JS side
+ * (src/backend/wasm/index.ts) turns (Float32Array, element offset) operands into pointers.
+ *
+ * Memory map: [0, __heap_base) static data, then a fixed scratch area (packed B panels and small
+ * temporaries, see `scratchEnd`), then the operands the JS bump allocator hands out.
+ *
+ * Build: scripts/build-wasm.mjs (asc -O3 --runtime stub --enable simd --noAssert). No runtime, no
+ * allocator, no imports: the module is pure computation over its exported memory.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// GEMM: C[M,N] = beta·C + op(A)·op(B), blocked GotoBLAS style.
+//
+// op(B) is packed, per block of KC rows and NC columns, into panels of NR = 8 columns: panel
+// element (p, q) at p·8 + q, the last panel zero-padded. op(A) is read in place through two
+// strides (row step rsA, k step csA), which covers both A and Aᵀ without packing. The micro-kernel
+// keeps a 4×8 tile of C in eight f32x4 registers and, per k, broadcasts one element of each of
+// the four A rows against two vectors of the B panel.
+// ---------------------------------------------------------------------------------------------
+
+const NR: i32 = 8;
+const KC: i32 = 256;
+const NC: i32 = 512;
+const MC: i32 = 128;
+const DIRECT_M: i32 = 4;
+
+const PACK_BYTES: usize = <usize>(KC * NC) * 4;
+const TILE_BYTES: usize = 4 * 8 * 4;
+const TMP_BYTES: usize = 16 * 16;
+
+const scratchBase: usize = (__heap_base + 63) & ~(<usize>63);
+const packB: usize = scratchBase; // KC·NC floats of packed op(B)
+const tile: usize = packB + PACK_BYTES; // a 4×8 C tile for edge panels
+const tmp: usize = tile + TILE_BYTES; // 16 vectors for the element-wise kernels' tails
+
+/** First byte after the scratch area: the JS allocator starts here (16-byte aligned). */
+export function scratchEnd(): usize {
+  return tmp + TMP_BYTES;
+}
+
+/** 4 rows × 8 columns: C[0..4, 0..8] (=|+=) Σ_p A[r, p]·Bp[p, 0..8]. */
+function kern4x8(
+  a: usize,
+  rsA: usize,
+  csA: usize,
+  b: usize,
+  bs: usize,
+  kc: i32,
+  c: usize,
+  ldcB: usize,
+  acc: bool,
+): void {
+  let a0 = a;
+  let a1 = a + rsA;
+  let a2 = a1 + rsA;
+  let a3 = a2 + rsA;
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0);
+  let c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0);
+  let c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0);
+  let c31 = f32x4.splat(0);
+  let bp = b;
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let x = v128.load32_splat(a0);
+    c00 = f32x4.add(c00, f32x4.mul(x, b0));
+    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    x = v128.load32_splat(a1);
+    c10 = f32x4.add(c10, f32x4.mul(x, b0));
+    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    x = v128.load32_splat(a2);
+    c20 = f32x4.add(c20, f32x4.mul(x, b0));
+    c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    x = v128.load32_splat(a3);
+    c30 = f32x4.add(c30, f32x4.mul(x, b0));
+    c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    a0 += csA;
+    a1 += csA;
+    a2 += csA;
+    a3 += csA;
+    bp += bs;
+  }
+  let cp = c;
+  if (acc) {
+    c00 = f32x4.add(c00, v128.load(cp));
+    c01 = f32x4.add(c01, v128.load(cp, 16));
+  }
+  v128.store(cp, c00);
+  v128.store(cp, c01, 16);
+  cp += ldcB;
+  if (acc) {
+    c10 = f32x4.add(c10, v128.load(cp));
+    c11 = f32x4.add(c11, v128.load(cp, 16));
+  }
+  v128.store(cp, c10);
+  v128.store(cp, c11, 16);
+  cp += ldcB;
+  if (acc) {
+    c20 = f32x4.add(c20, v128.load(cp));
+    c21 = f32x4.add(c21, v128.load(cp, 16));
+  }
+  v128.store(cp, c20);
+  v128.store(cp, c21, 16);
+  cp += ldcB;
+  if (acc) {
+    c30 = f32x4.add(c30, v128.load(cp));
+    c31 = f32x4.add(c31, v128.load(cp, 16));
+  }
+  v128.store(cp, c30);
+  v128.store(cp, c31, 16);
+}
+
+/** 2 rows × 8 columns (the M remainder). */
+function kern2x8(
+  a: usize,
+  rsA: usize,
+  csA: usize,
+  b: usize,
+  bs: usize,
+  kc: i32,
+  c: usize,
+  ldcB: usize,
+  acc: bool,
+): void {
+  let a0 = a;
+  let a1 = a + rsA;
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0);
+  let c11 = f32x4.splat(0);
+  let bp = b;
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let x = v128.load32_splat(a0);
+    c00 = f32x4.add(c00, f32x4.mul(x, b0));
+    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    x = v128.load32_splat(a1);
+    c10 = f32x4.add(c10, f32x4.mul(x, b0));
+    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    a0 += csA;
+    a1 += csA;
+    bp += bs;
+  }
+  let cp = c;
+  if (acc) {
+    c00 = f32x4.add(c00, v128.load(cp));
+    c01 = f32x4.add(c01, v128.load(cp, 16));
+  }
+  v128.store(cp, c00);
+  v128.store(cp, c01, 16);
+  cp += ldcB;
+  if (acc) {
+    c10 = f32x4.add(c10, v128.load(cp));
+    c11 = f32x4.add(c11, v128.load(cp, 16));
+  }
+  v128.store(cp, c10);
+  v128.store(cp, c11, 16);
+}
+
+/** 1 row × 8 columns (the M remainder). */
+function kern1x8(a: usize, csA: usize, b: usize, bs: usize, kc: i32, c: usize, acc: bool): void {
+  let a0 = a;
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let bp = b;
+  for (let p = 0; p < kc; p++) {
+    const x = v128.load32_splat(a0);
+    c00 = f32x4.add(c00, f32x4.mul(x, v128.load(bp)));
+    c01 = f32x4.add(c01, f32x4.mul(x, v128.load(bp, 16)));
+    a0 += csA;
+    bp += bs;
+  }
+  if (acc) {
+    c00 = f32x4.add(c00, v128.load(c));
+    c01 = f32x4.add(c01, v128.load(c, 16));
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+}
+
+/** A rows×8 tile of C (rows 4, 2 or 1). */
+function tile8(
+  rows: i32,
+  a: usize,
+  rsA: usize,
+  csA: usize,
+  b: usize,
+  bs: usize,
+  kc: i32,
+  c: usize,
+  ldcB: usize,
+  acc: bool,
+): void {
+  if (rows === 4) kern4x8(a, rsA, csA, b, bs, kc, c, ldcB, acc);
+  else if (rows === 2) kern2x8(a, rsA, csA, b, bs, kc, c, ldcB, acc);
+  else kern1x8(a, csA, b, bs, kc, c, acc);
+}
+
+/** A rows×8 tile computed into `tile`, then its first nr columns merged into C. */
+function edgeTile(
+  rows: i32,
+  a: usize,
+  rsA: usize,
+  csA: usize,
+  b: usize,
+  kc: i32,
+  c: usize,
+  ldcB: usize,
+  nr: i32,
+  acc: bool,
+): void {
+  tile8(rows, a, rsA, csA, b, 32, kc, tile, 32, false);
+  for (let r = 0; r < rows; r++) {
+    const cr = c + <usize>r * ldcB;
+    const tr = tile + <usize>(r * 32);
+    for (let q = 0; q < nr; q++) {
+      const o = (<usize>q) << 2;
+      const v = load<f32>(tr + o);
+      store<f32>(cr + o, acc ? load<f32>(cr + o) + v : v);
+    }
+  }
+}
+
+/**
+ * Packs op(B)[pc..pc+kc, jc..jc+nc] into `packB`: panel t (columns jc+8t…) at t·kc·8 floats,
+ * element (p, q) at p·8 + q; columns past nc are zero.
+ */
+function pack(
+  b: usize,
+  ldb: i32,
+  transB: bool,
+  pc: i32,
+  jc: i32,
+  kc: i32,
+  nc: i32,
+  edgeOnly: bool,
+): void {
+  const ldbB = (<usize>ldb) << 2;
+  for (let jr = edgeOnly ? nc & ~(NR - 1) : 0; jr < nc; jr += NR) {
+    const nr = min(NR, nc - jr);
+    const dst = packB + <usize>(jr * kc) * 4;
+    if (!transB) {
+      // op(B)[p, j] = B[p, j]: rows of B are contiguous in j.
+      let src = b + <usize>pc * ldbB + ((<usize>(jc + jr)) << 2);
+      let d = dst;
+      if (nr === NR) {
+        for (let p = 0; p < kc; p++) {
+          v128.store(d, v128.load(src));
+          v128.store(d, v128.load(src, 16), 16);
+          src += ldbB;
+          d += 32;
+        }
+      } else {
+        for (let p = 0; p < kc; p++) {
+          v128.store(d, f32x4.splat(0));
+          v128.store(d, f32x4.splat(0), 16);
+          for (let q = 0; q < nr; q++)
+            store<f32>(d + ((<usize>q) << 2), load<f32>(src + ((<usize>q) << 2)));
+          src += ldbB;
+          d += 32;
+        }
+      }
+    } else {
+      // op(B)[p, j] = B[j, p]: transpose 4×4 blocks of the rows j…j+7.
+      const row0 = b + <usize>(jc + jr) * ldbB + ((<usize>pc) << 2);
+      let p = 0;
+      if (nr === NR) {
+        for (; p + 4 <= kc; p += 4) {
+          const s = row0 + ((<usize>p) << 2);
+          const d = dst + ((<usize>p) << 5);
+          transpose4(s, ldbB, d);
+          transpose4(s + 4 * ldbB, ldbB, d + 16);
+        }
+      }
+      for (; p < kc; p++) {
+        const d = dst + ((<usize>p) << 5);
+        const s = row0 + ((<usize>p) << 2);
+        for (let q = 0; q < NR; q++) {
+          store<f32>(d + ((<usize>q) << 2), q < nr ? load<f32>(s + <usize>q * ldbB) : 0);
+        }
+      }
+    }
+  }
+}
+
+/** Reads rows s, s+ld, s+2ld, s+3ld (4 floats each); writes columns 0..3 to d, d+32, d+64, d+96. */
+function transpose4(s: usize, ldB: usize, d: usize): void {
+  const r0 = v128.load(s);
+  const r1 = v128.load(s + ldB);
+  const r2 = v128.load(s + 2 * ldB);
+  const r3 = v128.load(s + 3 * ldB);
+  const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5);
+  const t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(d, f32x4.shuffle(t0, t2, 0, 1, 4, 5));
+  v128.store(d, f32x4.shuffle(t0, t2, 2, 3, 6, 7), 32);
+  v128.store(d, f32x4.shuffle(t1, t3, 0, 1, 4, 5), 64);
+  v128.store(d, f32x4.shuffle(t1, t3, 2, 3, 6, 7), 96);
+}
+
+/** C[i, j] (=|+=) Σ_p A[i, p]·B[j, p]: rows of A and B are contiguous in p. */
+function gemmDot(
+  c: usize,
+  ldcB: usize,
+  a: usize,
+  ldaB: usize,
+  b: usize,
+  ldbB: usize,
+  m: i32,
+  n: i32,
+  k: i32,
+  acc: bool,
+): void {
+  const k16 = k & ~15;
+  const k4 = k & ~3;
+  for (let i = 0; i < m; i++) {
+    const ai = a + <usize>i * ldaB;
+    const ci = c + <usize>i * ldcB;
+    for (let j = 0; j < n; j++) {
+      const bj = b + <usize>j * ldbB;
+      // Four independent accumulators hide the add latency.
+      let s0 = f32x4.splat(0);
+      let s1 = f32x4.splat(0);
+      let s2 = f32x4.splat(0);
+      let s3 = f32x4.splat(0);
+      let p = 0;
+      for (; p < k16; p += 16) {
+        const o = (<usize>p) << 2;
+        s0 = f32x4.add(s0, f32x4.mul(v128.load(ai + o), v128.load(bj + o)));
+        s1 = f32x4.add(s1, f32x4.mul(v128.load(ai + o, 16), v128.load(bj + o, 16)));
+        s2 = f32x4.add(s2, f32x4.mul(v128.load(ai + o, 32), v128.load(bj + o, 32)));
+        s3 = f32x4.add(s3, f32x4.mul(v128.load(ai + o, 48), v128.load(bj + o, 48)));
+      }
+      for (; p < k4; p += 4) {
+        const o = (<usize>p) << 2;
+        s0 = f32x4.add(s0, f32x4.mul(v128.load(ai + o), v128.load(bj + o)));
+      }
+      const v = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
+      let s =
+        f32x4.extract_lane(v, 0) +
+        f32x4.extract_lane(v, 1) +
+        (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
+      for (; p < k; p++) {
+        const o = (<usize>p) << 2;
+        s += load<f32>(ai + o) * load<f32>(bj + o);
+      }
+      const cj = ci + ((<usize>j) << 2);
+      store<f32>(cj, acc ? load<f32>(cj) + s : s);
+    }
+  }
+}
+
+/**
+ * C[M,N] = beta·C + op(A)[M,K]·op(B)[K,N]; beta 0 overwrites C without reading it.
+ * transA: A stored [K,M] (row stride lda); transB: B stored [N,K] (row stride ldb).
+ */
+export function gemm(
+  c: usize,
+  ldc: i32,
+  a: usize,
+  lda: i32,
+  transA: bool,
+  b: usize,
+  ldb: i32,
+  transB: bool,
+  m: i32,
+  n: i32,
+  k: i32,
+  beta: i32,
+): void {
+  if (m <= 0 || n <= 0) return;
+  const ldcB = (<usize>ldc) << 2;
+  if (k <= 0) {
+    if (beta === 0)
+      for (let i = 0; i < m; i++) memory.fill(c + <usize>i * ldcB, 0, (<usize>n) << 2);
+    return;
+  }
+  if (transB && !transA && (n <= 4 || m === 1)) {
+    // Few columns (a narrow head) or one row (a single sequence step): the 8-wide panels would
+    // mostly compute padding or packing, so take dot products along the contiguous K instead.
+    gemmDot(c, ldcB, a, (<usize>lda) << 2, b, (<usize>ldb) << 2, m, n, k, beta !== 0);
+    return;
+  }
+  // Without transB, B's rows already hold 8 contiguous columns: few rows of A do not repay packing.
+  const direct = !transB && m <= DIRECT_M;
+  const ldbB = (<usize>ldb) << 2;
+  const rsA: usize = transA ? 4 : (<usize>lda) << 2;
+  const csA: usize = transA ? (<usize>lda) << 2 : 4;
+  for (let jc = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      const acc = beta !== 0 || pc > 0;
+      pack(b, ldb, transB, pc, jc, kc, nc, direct);
+      for (let ic = 0; ic < m; ic += MC) {
+        const mc = min(MC, m - ic);
+        for (let jr = 0; jr < nc; jr += NR) {
+          const nr = min(NR, nc - jr);
+          // Full panels of B itself when direct, else the packed panel.
+          const bp = direct ? b + <usize>pc * ldbB + ((<usize>(jc + jr)) << 2) : packB + <usize>(jr * kc) * 4; // prettier-ignore
+          const bs = direct ? ldbB : 32;
+          const cCol = c + ((<usize>(jc + jr)) << 2);
+          for (let i = ic; i < ic + mc;) {
+            const left = ic + mc - i;
+            const rows = left >= 4 ? 4 : left >= 2 ? 2 : 1;
+            const ap = a + <usize>i * rsA + <usize>pc * csA;
+            const cp = cCol + <usize>i * ldcB;
+            if (nr === NR) tile8(rows, ap, rsA, csA, bp, bs, kc, cp, ldcB, acc);
+            else edgeTile(rows, ap, rsA, csA, packB + <usize>(jr * kc) * 4, kc, cp, ldcB, nr, acc);
+            i += rows;
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bias and column sums.
+// ---------------------------------------------------------------------------------------------
+
+/** out[r, j] = b1[j] + b2[j] (b2 only when hasB2) for r < rows, j < cols. */
+export function fillBias(
+  out: usize,
+  ldOut: i32,
+  b1: usize,
+  b2: usize,
+  hasB2: bool,
+  rows: i32,
+  cols: i32,
+): void {
+  if (rows <= 0 || cols <= 0) return;
+  const ldB = (<usize>ldOut) << 2;
+  const bytes = (<usize>cols) << 2;
+  // The first row holds the sum; every other row copies it.
+  let j = 0;
+  for (; j + 4 <= cols; j += 4) {
+    const o = (<usize>j) << 2;
+    const v = v128.load(b1 + o);
+    v128.store(out + o, hasB2 ? f32x4.add(v, v128.load(b2 + o)) : v);
+  }
+  for (; j < cols; j++) {
+    const o = (<usize>j) << 2;
+    const v = load<f32>(b1 + o);
+    store<f32>(out + o, hasB2 ? v + load<f32>(b2 + o) : v);
+  }
+  for (let r = 1; r < rows; r++) memory.copy(out + <usize>r * ldB, out, bytes);
+}
+
+/** f64x2 lanes 2, 3 of a f32x4. */
+function promoteHigh(v: v128): v128 {
+  return f64x2.promote_low_f32x4(f32x4.shuffle(v, v, 2, 3, 2, 3));
+}
+
+/** out[0..4] = (f64)out[0..4] + (lo, hi), rounded once, as the reference's `out[j] += s`. */
+function addSums4(out: usize, lo: v128, hi: v128): void {
+  const cur = v128.load(out);
+  const rlo = f64x2.add(f64x2.promote_low_f32x4(cur), lo);
+  const rhi = f64x2.add(promoteHigh(cur), hi);
+  v128.store(out, f32x4.shuffle(f32x4.demote_f64x2_zero(rlo), f32x4.demote_f64x2_zero(rhi), 0, 1, 4, 5)); // prettier-ignore
+}
+
+/** out[j] += Σ_r x[r, j], accumulated in float64 (like the reference) and rounded once. */
+export function addColumnSums(out: usize, x: usize, ldx: i32, rows: i32, cols: i32): void {
+  const ldB = (<usize>ldx) << 2;
+  let j = 0;
+  // Strips of 16 columns (a cache line) first, so each line of x is read once.
+  for (; j + 16 <= cols; j += 16) {
+    const o = (<usize>j) << 2;
+    let s0 = f64x2.splat(0);
+    let s1 = f64x2.splat(0);
+    let s2 = f64x2.splat(0);
+    let s3 = f64x2.splat(0);
+    let s4 = f64x2.splat(0);
+    let s5 = f64x2.splat(0);
+    let s6 = f64x2.splat(0);
+    let s7 = f64x2.splat(0);
+    let p = x + o;
+    for (let r = 0; r < rows; r++) {
+      const v0 = v128.load(p);
+      const v1 = v128.load(p, 16);
+      const v2 = v128.load(p, 32);
+      const v3 = v128.load(p, 48);
+      s0 = f64x2.add(s0, f64x2.promote_low_f32x4(v0));
+      s1 = f64x2.add(s1, promoteHigh(v0));
+      s2 = f64x2.add(s2, f64x2.promote_low_f32x4(v1));
+      s3 = f64x2.add(s3, promoteHigh(v1));
+      s4 = f64x2.add(s4, f64x2.promote_low_f32x4(v2));
+      s5 = f64x2.add(s5, promoteHigh(v2));
+      s6 = f64x2.add(s6, f64x2.promote_low_f32x4(v3));
+      s7 = f64x2.add(s7, promoteHigh(v3));
+      p += ldB;
+    }
+    addSums4(out + o, s0, s1);
+    addSums4(out + o + 16, s2, s3);
+    addSums4(out + o + 32, s4, s5);
+    addSums4(out + o + 48, s6, s7);
+  }
+  for (; j + 4 <= cols; j += 4) {
+    const o = (<usize>j) << 2;
+    let lo = f64x2.splat(0);
+    let hi = f64x2.splat(0);
+    let p = x + o;
+    for (let r = 0; r < rows; r++) {
+      const v = v128.load(p);
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(v));
+      hi = f64x2.add(hi, promoteHigh(v));
+      p += ldB;
+    }
+    addSums4(out + o, lo, hi);
+  }
+  for (; j < cols; j++) {
+    const o = (<usize>j) << 2;
+    let s: f64 = 0;
+    let p = x + o;
+    for (let r = 0; r < rows; r++) {
+      s += <f64>load<f32>(p);
+      p += ldB;
+    }
+    store<f32>(out + o, <f32>(<f64>load<f32>(out + o) + s));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LSTM cell. exp: Cephes expf (≈1 ulp); sigmoid 1/(1 + e^−x); tanh: an odd minimax polynomial
+// below 0.625, 1 − 2/(e^{2|x|} + 1) above, sign restored. Relative errors stay within a few ulp
+// (≲ 3e-7); NaN propagates; ±inf and huge inputs saturate.
+//
+// The exponentials run as separate passes over whole rows, two vectors per iteration, so the
+// long dependency chain of one exp overlaps with the next (about 1.5× the throughput of one
+// vector at a time); the cheap arithmetic that finishes sigmoid/tanh runs in a second pass.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Constants, four lanes each (static data): loading one is a single instruction, cheaper in V8
+ * than materializing a v128 constant in the loop.
+ */
+// prettier-ignore
+const K: usize = memory.data<f32>([
+  88.8, 88.8, 88.8, 88.8, // 0: exp argument clamp, high
+  -104.0, -104.0, -104.0, -104.0, // 16: low
+  12582912.0, 12582912.0, 12582912.0, 12582912.0, // 32: 1.5·2^23
+  1.442695041, 1.442695041, 1.442695041, 1.442695041, // 48: log2 e
+  0.693359375, 0.693359375, 0.693359375, 0.693359375, // 64: ln 2, high part
+  -2.1219444e-4, -2.1219444e-4, -2.1219444e-4, -2.1219444e-4, // 80: ln 2, low part
+  1.98756915e-4, 1.98756915e-4, 1.98756915e-4, 1.98756915e-4, // 96: exp polynomial
+  1.39819995e-3, 1.39819995e-3, 1.39819995e-3, 1.39819995e-3, // 112
+  8.33345191e-3, 8.33345191e-3, 8.33345191e-3, 8.33345191e-3, // 128
+  4.16657959e-2, 4.16657959e-2, 4.16657959e-2, 4.16657959e-2, // 144
+  1.66666655e-1, 1.66666655e-1, 1.66666655e-1, 1.66666655e-1, // 160
+  5.00000012e-1, 5.00000012e-1, 5.00000012e-1, 5.00000012e-1, // 176
+  1.0, 1.0, 1.0, 1.0, // 192
+  -1.0, -1.0, -1.0, -1.0, // 208: sigmoid argument scale
+  2.0, 2.0, 2.0, 2.0, // 224: tanh argument scale
+  0.625, 0.625, 0.625, 0.625, // 240: tanh polynomial range
+  -5.704988725e-3, -5.704988725e-3, -5.704988725e-3, -5.704988725e-3, // 256: tanh polynomial
+  2.063908987e-2, 2.063908987e-2, 2.063908987e-2, 2.063908987e-2, // 272
+  -5.373971537e-2, -5.373971537e-2, -5.373971537e-2, -5.373971537e-2, // 288
+  1.333144158e-1, 1.333144158e-1, 1.333144158e-1, 1.333144158e-1, // 304
+  -3.333328068e-1, -3.333328068e-1, -3.333328068e-1, -3.333328068e-1, // 320
+], 16);
+/** Lane masks: all bits (keep x) and all but the sign (|x|). */
+const MASKS: usize = memory.data<i32>([-1, -1, -1, -1, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff], 16); // prettier-ignore
+
+const SIGMOID_ARG: i32 = 0; // e^−x
+const TANH_ARG: i32 = 1; // e^{2|x|}
+
+/**
+ * dst[j] = exp(−src[j]) (SIGMOID_ARG) or exp(2|src[j]|) (TANH_ARG) for 8·groups floats, two
+ * vectors per iteration. dst may equal src.
+ */
+function expGroups(dst: usize, src: usize, groups: i32, arg: i32): void {
+  const mask = v128.load(MASKS + ((<usize>arg) << 4));
+  const scale = v128.load(K + 208 + ((<usize>arg) << 4));
+  let s = src;
+  let d = dst;
+  for (let q = 0; q < groups; q++) {
+    const hi = v128.load(K, 0);
+    const lo = v128.load(K, 16);
+    const x0 = f32x4.pmax(f32x4.pmin(f32x4.mul(v128.and(v128.load(s), mask), scale), hi), lo);
+    const x1 = f32x4.pmax(f32x4.pmin(f32x4.mul(v128.and(v128.load(s, 16), mask), scale), hi), lo);
+    // Past 88.8 the result overflows to +inf, below −104 it underflows to 0; pmin/pmax keep NaN
+    // (their comparison is false) and are single instructions, unlike min/max.
+    // n = round(x·log2 e) by the 1.5·2^23 trick: the sum's low mantissa bits hold n.
+    const magic = v128.load(K, 32);
+    const log2e = v128.load(K, 48);
+    const t0 = f32x4.add(f32x4.mul(x0, log2e), magic);
+    const t1 = f32x4.add(f32x4.mul(x1, log2e), magic);
+    const n0 = f32x4.sub(t0, magic);
+    const n1 = f32x4.sub(t1, magic);
+    // r = x − n·ln2 in two steps (0.693359375 has 9 bits, so n·C1 is exact).
+    const ln2hi = v128.load(K, 64);
+    const ln2lo = v128.load(K, 80);
+    let r0 = f32x4.sub(x0, f32x4.mul(n0, ln2hi));
+    let r1 = f32x4.sub(x1, f32x4.mul(n1, ln2hi));
+    r0 = f32x4.sub(r0, f32x4.mul(n0, ln2lo));
+    r1 = f32x4.sub(r1, f32x4.mul(n1, ln2lo));
+    // e^r ≈ 1 + r + r²·P(r)
+    const p0 = v128.load(K, 96);
+    const p1 = v128.load(K, 112);
+    let y0 = f32x4.add(f32x4.mul(p0, r0), p1);
+    let y1 = f32x4.add(f32x4.mul(p0, r1), p1);
+    const p2 = v128.load(K, 128);
+    y0 = f32x4.add(f32x4.mul(y0, r0), p2);
+    y1 = f32x4.add(f32x4.mul(y1, r1), p2);
+    const p3 = v128.load(K, 144);
+    y0 = f32x4.add(f32x4.mul(y0, r0), p3);
+    y1 = f32x4.add(f32x4.mul(y1, r1), p3);
+    const p4 = v128.load(K, 160);
+    y0 = f32x4.add(f32x4.mul(y0, r0), p4);
+    y1 = f32x4.add(f32x4.mul(y1, r1), p4);
+    const p5 = v128.load(K, 176);
+    y0 = f32x4.add(f32x4.mul(y0, r0), p5);
+    y1 = f32x4.add(f32x4.mul(y1, r1), p5);
+    const one = v128.load(K, 192);
+    y0 = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(y0, r0), r0), r0), one);
+    y1 = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(y1, r1), r1), r1), one);
+    // y·2^n as y·2^a·2^b, a = n>>1, b = n − a: both factors stay normal for n ∈ [−150, 128], so
+    // subnormal results round once and overflow gives +inf. 2^a has the bits of 1.0 plus a<<23.
+    const i0 = i32x4.sub(t0, magic);
+    const i1 = i32x4.sub(t1, magic);
+    const a0 = i32x4.shr_s(i0, 1);
+    const a1 = i32x4.shr_s(i1, 1);
+    const b0 = i32x4.sub(i0, a0);
+    const b1 = i32x4.sub(i1, a1);
+    y0 = f32x4.mul(y0, i32x4.add(i32x4.shl(a0, 23), one));
+    y1 = f32x4.mul(y1, i32x4.add(i32x4.shl(a1, 23), one));
+    v128.store(d, f32x4.mul(y0, i32x4.add(i32x4.shl(b0, 23), one)));
+    v128.store(d, f32x4.mul(y1, i32x4.add(i32x4.shl(b1, 23), one)), 16);
+    s += 32;
+    d += 32;
+  }
+}
+
+/** Copies n floats (a short tail: a plain loop beats memory.copy, a call into the engine). */
+function copyFloats(dst: usize, src: usize, n: i32): void {
+  for (let j = 0; j < n; j++)
+    store<f32>(dst + ((<usize>j) << 2), load<f32>(src + ((<usize>j) << 2)));
+}
+
+/** expGroups for any n: the last n % 8 floats go through a zero-padded slot in `tmp`. */
+function expPass(dst: usize, src: usize, n: i32, arg: i32): void {
+  const groups = n >> 3;
+  expGroups(dst, src, groups, arg);
+  const rem = n & 7;
+  if (rem > 0) {
+    const o = (<usize>(groups << 3)) << 2;
+    v128.store(tmp, f32x4.splat(0));
+    v128.store(tmp, f32x4.splat(0), 16);
+    copyFloats(tmp, src + o, rem);
+    expGroups(tmp, tmp, 1, arg);
+    copyFloats(dst + o, tmp, rem);
+  }
+}
+
+/** sigmoid(x) from e = e^−x. */
+function sigmoidFrom(e: v128): v128 {
+  const one = v128.load(K, 192);
+  return f32x4.div(one, f32x4.add(one, e));
+}
+
+/** tanh(x) from x and e = e^{2|x|}. */
+function tanhFrom(x: v128, e: v128): v128 {
+  const one = v128.load(K, 192);
+  const ax = v128.and(x, v128.load(MASKS, 16));
+  const big = f32x4.sub(one, f32x4.div(v128.load(K, 224), f32x4.add(e, one)));
+  const u = f32x4.mul(ax, ax);
+  let p = f32x4.add(f32x4.mul(v128.load(K, 256), u), v128.load(K, 272));
+  p = f32x4.add(f32x4.mul(p, u), v128.load(K, 288));
+  p = f32x4.add(f32x4.mul(p, u), v128.load(K, 304));
+  p = f32x4.add(f32x4.mul(p, u), v128.load(K, 320));
+  const small = f32x4.add(ax, f32x4.mul(f32x4.mul(ax, u), p));
+  const t = v128.bitselect(small, big, f32x4.lt(ax, v128.load(K, 240)));
+  return v128.or(t, v128.andnot(x, v128.load(MASKS, 16))); // the sign of x
+}
+
+/**
+ * Exported for tests: out[j] = sigmoid(x[j]) (kind 0), tanh (1) or exp (2), j < n, through the
+ * same passes the cell uses (out must not overlap x).
+ */
+export function mathTest(out: usize, x: usize, n: i32, kind: i32): void {
+  if (kind === 2) {
+    // e^x = e^−(−x)
+    for (let j: usize = 0; j < (<usize>n) << 2; j += 4) store<f32>(out + j, -load<f32>(x + j));
+    expPass(out, out, n, SIGMOID_ARG);
+    return;
+  }
+  expPass(out, x, n, kind === 0 ? SIGMOID_ARG : TANH_ARG);
+  const n4 = n & ~3;
+  for (let j = 0; j < n4; j += 4) {
+    const o = (<usize>j) << 2;
+    const e = v128.load(out + o);
+    v128.store(out + o, kind === 0 ? sigmoidFrom(e) : tanhFrom(v128.load(x + o), e));
+  }
+  for (let j = n4; j < n; j++) {
+    const o = (<usize>j) << 2;
+    const e = f32x4.splat(load<f32>(out + o));
+    const v = kind === 0 ? sigmoidFrom(e) : tanhFrom(f32x4.splat(load<f32>(x + o)), e);
+    store<f32>(out + o, f32x4.extract_lane(v, 0));
+  }
+}
+
+/**
+ * Four lanes of the cell after the exponentials: gates hold e^−a (i, f, o) and the raw a_g, eg
+ * holds e^{2|a_g|}. Writes i, f, g, o back, c = f⊙c_prev + i⊙g.
+ */
+function cellGates4(
+  gi: usize,
+  gf: usize,
+  gg: usize,
+  go: usize,
+  eg: usize,
+  c: usize,
+  cp: usize,
+): void {
+  const i = sigmoidFrom(v128.load(gi));
+  const f = sigmoidFrom(v128.load(gf));
+  const g = tanhFrom(v128.load(gg), v128.load(eg));
+  v128.store(gi, i);
+  v128.store(gf, f);
+  v128.store(gg, g);
+  v128.store(go, sigmoidFrom(v128.load(go)));
+  v128.store(c, f32x4.add(f32x4.mul(f, v128.load(cp)), f32x4.mul(i, g)));
+}
+
+/** Four lanes: tc = tanh(c) from c and ec = e^{2|c|} (ec may be tc), h = o⊙tc. */
+function cellOut4(tc: usize, ec: usize, c: usize, o: usize, h: usize): void {
+  const t = tanhFrom(v128.load(c), v128.load(ec));
+  v128.store(tc, t);
+  v128.store(h, f32x4.mul(v128.load(o), t));
+}
+
+/** Copies n < 4 floats from src into a zeroed 16-byte slot. */
+function tailIn(slot: usize, src: usize, n: i32): usize {
+  v128.store(slot, f32x4.splat(0));
+  copyFloats(slot, src, n);
+  return slot;
+}
+
+function tailOut(dst: usize, slot: usize, n: i32): void {
+  copyFloats(dst, slot, n);
+}
+
+/**
+ * See Kernels.lstmCellForward; gates row b is [i | f | g | o], each `hidden` wide. The tanhC row
+ * first holds e^{2|a_g|}, then e^{2|c|}, then tanh(c).
+ */
+export function lstmCellForward(
+  gates: usize,
+  c: usize,
+  tanhC: usize,
+  h: usize,
+  ldh: i32,
+  cPrev: usize,
+  batch: i32,
+  hidden: i32,
+): void {
+  const H = hidden;
+  const hB = (<usize>H) << 2;
+  const ldhB = (<usize>ldh) << 2;
+  const h4 = H & ~3;
+  const rem = H - h4;
+  const r = (<usize>h4) << 2; // byte offset of the tail
+  for (let b = 0; b < batch; b++) {
+    const gi = gates + <usize>b * 4 * hB;
+    const gf = gi + hB;
+    const gg = gf + hB;
+    const go = gg + hB;
+    const cb = c + <usize>b * hB;
+    const tb = tanhC + <usize>b * hB;
+    const hb = h + <usize>b * ldhB;
+    const pb = cPrev + <usize>b * hB;
+    expPass(gi, gi, 2 * H, SIGMOID_ARG); // i and f blocks are adjacent
+    expPass(go, go, H, SIGMOID_ARG);
+    expPass(tb, gg, H, TANH_ARG);
+    for (let j: usize = 0; j < r; j += 16) cellGates4(gi + j, gf + j, gg + j, go + j, tb + j, cb + j, pb + j); // prettier-ignore
+    if (rem > 0) {
+      const si = tailIn(tmp, gi + r, rem);
+      const sf = tailIn(tmp + 16, gf + r, rem);
+      const sg = tailIn(tmp + 32, gg + r, rem);
+      const so = tailIn(tmp + 48, go + r, rem);
+      const se = tailIn(tmp + 64, tb + r, rem);
+      const sp = tailIn(tmp + 80, pb + r, rem);
+      cellGates4(si, sf, sg, so, se, tmp + 96, sp);
+      tailOut(gi + r, si, rem);
+      tailOut(gf + r, sf, rem);
+      tailOut(gg + r, sg, rem);
+      tailOut(go + r, so, rem);
+      tailOut(cb + r, tmp + 96, rem);
+    }
+    expPass(tb, cb, H, TANH_ARG);
+    for (let j: usize = 0; j < r; j += 16) cellOut4(tb + j, tb + j, cb + j, go + j, hb + j);
+    if (rem > 0) {
+      const se = tailIn(tmp, tb + r, rem);
+      const sc = tailIn(tmp + 16, cb + r, rem);
+      const so = tailIn(tmp + 32, go + r, rem);
+      cellOut4(se, se, sc, so, tmp + 48);
+      tailOut(tb + r, se, rem);
+      tailOut(hb + r, tmp + 48, rem);
+    }
+  }
+}
+
+/** Four lanes of the backward cell. */
+function cellBwd4(
+  di: usize,
+  df: usize,
+  dg: usize,
+  do_: usize,
+  dc: usize,
+  dy: usize,
+  dhn: usize,
+  gi: usize,
+  gf: usize,
+  gg: usize,
+  go: usize,
+  cp: usize,
+  tc: usize,
+): void {
+  const one = f32x4.splat(1.0);
+  const i = v128.load(gi);
+  const f = v128.load(gf);
+  const g = v128.load(gg);
+  const o = v128.load(go);
+  const t = v128.load(tc);
+  const dh = f32x4.add(v128.load(dy), v128.load(dhn));
+  const dct = f32x4.add(
+    v128.load(dc),
+    f32x4.mul(f32x4.mul(dh, o), f32x4.sub(one, f32x4.mul(t, t))),
+  );
+  v128.store(dc, f32x4.mul(dct, f));
+  v128.store(di, f32x4.mul(f32x4.mul(f32x4.mul(dct, g), i), f32x4.sub(one, i)));
+  v128.store(df, f32x4.mul(f32x4.mul(f32x4.mul(dct, v128.load(cp)), f), f32x4.sub(one, f)));
+  v128.store(dg, f32x4.mul(f32x4.mul(dct, i), f32x4.sub(one, f32x4.mul(g, g))));
+  v128.store(do_, f32x4.mul(f32x4.mul(f32x4.mul(dh, t), o), f32x4.sub(one, o)));
+}
+
+/** See Kernels.lstmCellBackward. */
+export function lstmCellBackward(
+  dPre: usize,
+  dc: usize,
+  dy: usize,
+  ldy: i32,
+  dhNext: usize,
+  gates: usize,
+  cPrev: usize,
+  tanhC: usize,
+  batch: i32,
+  hidden: i32,
+): void {
+  const hB = (<usize>hidden) << 2;
+  const ldyB = (<usize>ldy) << 2;
+  const h4 = hidden & ~3;
+  const rem = hidden - h4;
+  for (let b = 0; b < batch; b++) {
+    const g0 = gates + <usize>b * 4 * hB;
+    const d0 = dPre + <usize>b * 4 * hB;
+    const rb = <usize>b * hB;
+    const dyb = dy + <usize>b * ldyB;
+    for (let j = 0; j < h4; j += 4) {
+      const o = (<usize>j) << 2;
+      cellBwd4(
+        d0 + o, d0 + hB + o, d0 + 2 * hB + o, d0 + 3 * hB + o,
+        dc + rb + o, dyb + o, dhNext + rb + o,
+        g0 + o, g0 + hB + o, g0 + 2 * hB + o, g0 + 3 * hB + o,
+        cPrev + rb + o, tanhC + rb + o,
+      ); // prettier-ignore
+    }
+    if (rem > 0) {
+      const o = (<usize>h4) << 2;
+      const dcs = tailIn(tmp, dc + rb + o, rem);
+      const dys = tailIn(tmp + 16, dyb + o, rem);
+      const dhs = tailIn(tmp + 32, dhNext + rb + o, rem);
+      const gi = tailIn(tmp + 48, g0 + o, rem);
+      const gf = tailIn(tmp + 64, g0 + hB + o, rem);
+      const gg = tailIn(tmp + 80, g0 + 2 * hB + o, rem);
+      const go = tailIn(tmp + 96, g0 + 3 * hB + o, rem);
+      const cps = tailIn(tmp + 112, cPrev + rb + o, rem);
+      const tcs = tailIn(tmp + 128, tanhC + rb + o, rem);
+      const out = tmp + 144;
+      cellBwd4(out, out + 16, out + 32, out + 48, dcs, dys, dhs, gi, gf, gg, go, cps, tcs);
+      tailOut(dc + rb + o, dcs, rem);
+      tailOut(d0 + o, out, rem);
+      tailOut(d0 + hB + o, out + 16, rem);
+      tailOut(d0 + 2 * hB + o, out + 32, rem);
+      tailOut(d0 + 3 * hB + o, out + 48, rem);
+    }
+  }
+}

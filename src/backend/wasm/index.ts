@@ -1,0 +1,412 @@
+/**
+ * The "wasm" backend: the kernels of assembly/kernels.ts compiled to WebAssembly SIMD (float32).
+ *
+ * Operands live in WebAssembly linear memory. `createMemory()` instantiates the module with its own
+ * memory and returns a bump allocator over it; every Float32Array passed to a kernel must be a
+ * view of such a memory (`memory.view()` or a subarray of it). A kernel finds the instance from
+ * the operand's ArrayBuffer and calls its export with byte pointers. Operands from elsewhere (a
+ * plain Float32Array, another instance, a view made before the memory grew) throw.
+ *
+ * Loading: the binary is embedded as base64 (binary.generated.ts, written by
+ * scripts/build-wasm.mjs). The module compiles once, on the first `createMemory()`, with the
+ * synchronous `new WebAssembly.Module`; instances are made with `new WebAssembly.Instance`. Node
+ * and workers allow both at any size. Browsers refuse synchronous compilation and instantiation of
+ * modules over 4 KB on the main thread: there, `await initWasm()` first (it compiles
+ * asynchronously and prepares instances that later `createMemory()` calls take), or run the model
+ * in a Worker.
+ */
+import type { FloatArray } from "../../tensor/dtype.js";
+import type { KernelMemory, Kernels } from "../kernels.js";
+import { wasmBase64 } from "./binary.generated.js";
+
+/** The part of the WebAssembly JS API this file uses (the TS config has no DOM lib). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmInstance {
+  readonly exports: Record<string, unknown>;
+}
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  compile(bytes: Uint8Array): Promise<unknown>;
+  instantiate(module: unknown): Promise<WasmInstance>;
+  Module: new (bytes: Uint8Array) => unknown;
+  Instance: new (module: unknown) => WasmInstance;
+}
+
+/** The exports of assembly/kernels.ts; pointers are byte addresses, booleans 0/1. */
+interface KernelExports {
+  memory: WasmMemory;
+  scratchEnd(): number;
+  gemm(
+    c: number,
+    ldc: number,
+    a: number,
+    lda: number,
+    transA: number,
+    b: number,
+    ldb: number,
+    transB: number,
+    m: number,
+    n: number,
+    k: number,
+    beta: number,
+  ): void;
+  fillBias(
+    out: number,
+    ldOut: number,
+    b1: number,
+    b2: number,
+    hasB2: number,
+    rows: number,
+    cols: number,
+  ): void;
+  addColumnSums(out: number, x: number, ldx: number, rows: number, cols: number): void;
+  lstmCellForward(
+    gates: number,
+    c: number,
+    tanhC: number,
+    h: number,
+    ldh: number,
+    cPrev: number,
+    batch: number,
+    hidden: number,
+  ): void;
+  lstmCellBackward(
+    dPre: number,
+    dc: number,
+    dy: number,
+    ldy: number,
+    dhNext: number,
+    gates: number,
+    cPrev: number,
+    tanhC: number,
+    batch: number,
+    hidden: number,
+  ): void;
+  mathTest(out: number, x: number, n: number, kind: number): void;
+}
+
+const PAGE = 65536;
+
+const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+/**
+ * A minimal module whose one function uses v128 (i32.const 0; i8x16.splat; i8x16.popcnt): it
+ * validates exactly when the engine supports fixed-width SIMD.
+ */
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15,
+  253, 98, 11,
+]);
+
+/** Whether this engine runs WebAssembly with SIMD (the feature probe; no compilation). */
+export const wasmSimdSupported: boolean = (() => {
+  try {
+    return wasmApi !== undefined && wasmApi.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+})();
+
+function decodeBase64(s: string): Uint8Array {
+  const table = new Uint8Array(128);
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (let i = 0; i < 64; i++) table[alphabet.charCodeAt(i)] = i;
+  let n = s.length;
+  while (n > 0 && s[n - 1] === "=") n--;
+  const out = new Uint8Array((n * 3) >> 2);
+  let o = 0;
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < n; i++) {
+    acc = (acc << 6) | table[s.charCodeAt(i)];
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >> bits) & 0xff;
+    }
+  }
+  return out;
+}
+
+let compiled: unknown = null;
+const prepared: WasmInstance[] = [];
+
+function api(): WasmApi {
+  if (!wasmApi || !wasmSimdSupported)
+    throw new Error("the wasm backend needs WebAssembly with SIMD, which this engine lacks");
+  return wasmApi;
+}
+
+function moduleSync(): unknown {
+  if (compiled === null) compiled = new (api().Module)(decodeBase64(wasmBase64));
+  return compiled;
+}
+
+/**
+ * Compiles the module asynchronously and prepares `instances` instances for the next
+ * `createMemory()` calls. Needed on a browser's main thread, where synchronous compilation of a
+ * module this size is refused; harmless elsewhere. Resolves to false when SIMD is unavailable.
+ */
+export async function initWasm(instances = 1): Promise<boolean> {
+  if (!wasmSimdSupported) return false;
+  const w = api();
+  if (compiled === null) compiled = await w.compile(decodeBase64(wasmBase64));
+  while (prepared.length < instances) prepared.push(await w.instantiate(compiled));
+  return true;
+}
+
+/** One instance: its memory, its exports, and the bump allocator's next free byte. */
+class Instance {
+  readonly ex: KernelExports;
+  /** The buffer of the memory as of the last growth; older buffers are detached. */
+  buffer: ArrayBuffer;
+  view: Float32Array;
+  /** First byte the allocator hands out; below it lie static data and the kernels' scratch. */
+  readonly base: number;
+  next: number;
+
+  constructor(raw: WasmInstance) {
+    this.ex = raw.exports as unknown as KernelExports;
+    this.base = this.ex.scratchEnd();
+    this.next = this.base;
+    this.buffer = this.ex.memory.buffer;
+    this.view = new Float32Array(this.buffer);
+    this.reserve(this.next);
+  }
+
+  /** Grows the memory to at least `bytes` bytes, renewing the buffer and the view. */
+  reserve(bytes: number): void {
+    const have = this.ex.memory.buffer.byteLength;
+    if (bytes > have) {
+      // Grow by at least half (up to 1 GiB at a time), so many small allocations stay cheap;
+      // near the limit, by exactly what is needed.
+      const need = Math.ceil((bytes - have) / PAGE);
+      const pages = Math.max(need, Math.min(Math.ceil(have / PAGE / 2), 16384));
+      try {
+        this.ex.memory.grow(pages);
+      } catch {
+        try {
+          this.ex.memory.grow(need);
+        } catch (e) {
+          throw new RangeError(
+            `wasm backend: cannot grow the memory to ${bytes} bytes (${(e as Error).message})`,
+          );
+        }
+      }
+    }
+    if (this.ex.memory.buffer !== this.buffer) {
+      this.buffer = this.ex.memory.buffer;
+      this.view = new Float32Array(this.buffer);
+      owners.set(this.buffer, this);
+    }
+  }
+}
+
+const owners = new WeakMap<ArrayBuffer, Instance>();
+
+/** A fresh instance with its own memory: the KernelMemory every operand must come from. */
+function createMemory(): KernelMemory {
+  const raw = prepared.pop() ?? new (api().Instance)(moduleSync());
+  const inst = new Instance(raw);
+  owners.set(inst.buffer, inst);
+  return {
+    alloc(n: number): number {
+      if (!Number.isInteger(n) || n < 0) throw new RangeError(`alloc: bad size ${n}`);
+      const start = inst.next;
+      const end = start + Math.ceil(n / 4) * 16;
+      if (end > 2 ** 32) throw new RangeError(`alloc: ${n} floats exceed the 4 GiB address space`);
+      inst.reserve(end);
+      inst.next = end;
+      return start / 4;
+    },
+    view(): Float32Array {
+      return inst.view;
+    },
+  };
+}
+
+/** The instance `a` belongs to; throws unless `a` is a Float32Array over an instance's memory. */
+function owner(a: FloatArray, what: string): Instance {
+  const inst = a instanceof Float32Array ? owners.get(a.buffer as ArrayBuffer) : undefined;
+  if (inst === undefined)
+    throw new Error(
+      `wasm backend: operand ${what} is not a Float32Array view of a wasm KernelMemory ` +
+        "(allocate it with createMemory().alloc and pass createMemory().view())",
+    );
+  if (inst.buffer !== a.buffer)
+    throw new Error(
+      `wasm backend: operand ${what} views a memory buffer that has since grown; ` +
+        "call memory.view() again after alloc",
+    );
+  return inst;
+}
+
+/**
+ * Checks that `a` lives in the same memory as `first`, which resolved to `inst` (models pass one
+ * view for every operand, so this is usually one comparison).
+ */
+function same(inst: Instance, first: FloatArray, a: FloatArray, what: string): void {
+  if (a !== first && owner(a, what) !== inst)
+    throw new Error(`wasm backend: operand ${what} belongs to another KernelMemory`);
+}
+
+/**
+ * Byte pointer of a[off] after checking that elements off … off + (rows−1)·ld + cols − 1 lie in `a`
+ * and above the module's scratch area, so a bad offset throws instead of reading or writing other
+ * data in the memory.
+ */
+function ptr(
+  inst: Instance,
+  a: FloatArray,
+  off: number,
+  ld: number,
+  rows: number,
+  cols: number,
+  what: string,
+): number {
+  const p = a.byteOffset + off * 4;
+  if (rows > 0 && cols > 0) {
+    const last = off + (rows - 1) * ld + cols - 1;
+    if (!(Number.isInteger(off) && off >= 0 && last < a.length && p >= inst.base))
+      throw new RangeError(
+        `wasm backend: ${what} (offset ${off}, ld ${ld}, ${rows}×${cols}) is outside its array ` +
+          `of ${a.length} or below the allocator's start`,
+      );
+  }
+  return p;
+}
+
+/** A non-negative int32 (the exports take i32): NaN, fractions and 2³¹+ fail. */
+const isSize = (n: number): boolean => n === (n | 0) && n >= 0;
+
+function sizes(a: number, b: number, c: number, d = 0, e = 0, f = 0): void {
+  if (!(isSize(a) && isSize(b) && isSize(c) && isSize(d) && isSize(e) && isSize(f)))
+    throw new RangeError(`wasm backend: bad size or leading dimension in ${[a, b, c, d, e, f]}`);
+}
+
+const kernels: Kernels = {
+  name: "wasm",
+  dtypes: ["float32"],
+  createMemory,
+
+  gemm(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, m, n, k, beta) {
+    sizes(m, n, k, ldc, lda, ldb);
+    const inst = owner(c, "C");
+    same(inst, c, a, "A");
+    same(inst, c, b, "B");
+    const pc = ptr(inst, c, cOff, ldc, m, n, "C");
+    const pa = transA ? ptr(inst, a, aOff, lda, k, m, "A") : ptr(inst, a, aOff, lda, m, k, "A");
+    const pb = transB ? ptr(inst, b, bOff, ldb, n, k, "B") : ptr(inst, b, bOff, ldb, k, n, "B");
+    if (m === 0 || n === 0) return;
+    inst.ex.gemm(pc, ldc, pa, lda, transA ? 1 : 0, pb, ldb, transB ? 1 : 0, m, n, k, beta ? 1 : 0);
+  },
+
+  fillBias(out, outOff, ldOut, b1, b1Off, b2, b2Off, rows, cols) {
+    sizes(rows, cols, ldOut);
+    const inst = owner(out, "out");
+    same(inst, out, b1, "b1");
+    const p1 = ptr(inst, b1, b1Off, 0, 1, cols, "b1");
+    let p2 = 0;
+    if (b2) {
+      same(inst, out, b2, "b2");
+      p2 = ptr(inst, b2, b2Off, 0, 1, cols, "b2");
+    }
+    const po = ptr(inst, out, outOff, ldOut, rows, cols, "out");
+    inst.ex.fillBias(po, ldOut, p1, p2, b2 ? 1 : 0, rows, cols);
+  },
+
+  addColumnSums(out, outOff, x, xOff, ldx, rows, cols) {
+    sizes(rows, cols, ldx);
+    const inst = owner(out, "out");
+    same(inst, out, x, "x");
+    const po = ptr(inst, out, outOff, 0, 1, cols, "out");
+    const px = ptr(inst, x, xOff, ldx, rows, cols, "x");
+    inst.ex.addColumnSums(po, px, ldx, rows, cols);
+  },
+
+  lstmCellForward(gates, gOff, c, cOff, tanhC, tcOff, h, hOff, ldh, cPrev, cpOff, batch, hidden) {
+    sizes(batch, hidden, ldh);
+    const inst = owner(gates, "gates");
+    same(inst, gates, c, "c");
+    same(inst, gates, tanhC, "tanhC");
+    same(inst, gates, h, "h");
+    same(inst, gates, cPrev, "cPrev");
+    const H = hidden;
+    inst.ex.lstmCellForward(
+      ptr(inst, gates, gOff, 4 * H, batch, 4 * H, "gates"),
+      ptr(inst, c, cOff, H, batch, H, "c"),
+      ptr(inst, tanhC, tcOff, H, batch, H, "tanhC"),
+      ptr(inst, h, hOff, ldh, batch, H, "h"),
+      ldh,
+      ptr(inst, cPrev, cpOff, H, batch, H, "cPrev"),
+      batch,
+      hidden,
+    );
+  },
+
+  lstmCellBackward(
+    dPre,
+    dpOff,
+    dc,
+    dcOff,
+    dy,
+    dyOff,
+    ldy,
+    dhNext,
+    dhOff,
+    gates,
+    gOff,
+    cPrev,
+    cpOff,
+    tanhC,
+    tcOff,
+    batch,
+    hidden,
+  ) {
+    sizes(batch, hidden, ldy);
+    const inst = owner(dPre, "dPre");
+    same(inst, dPre, dc, "dc");
+    same(inst, dPre, dy, "dy");
+    same(inst, dPre, dhNext, "dhNext");
+    same(inst, dPre, gates, "gates");
+    same(inst, dPre, cPrev, "cPrev");
+    same(inst, dPre, tanhC, "tanhC");
+    const H = hidden;
+    inst.ex.lstmCellBackward(
+      ptr(inst, dPre, dpOff, 4 * H, batch, 4 * H, "dPre"),
+      ptr(inst, dc, dcOff, H, batch, H, "dc"),
+      ptr(inst, dy, dyOff, ldy, batch, H, "dy"),
+      ldy,
+      ptr(inst, dhNext, dhOff, H, batch, H, "dhNext"),
+      ptr(inst, gates, gOff, 4 * H, batch, 4 * H, "gates"),
+      ptr(inst, cPrev, cpOff, H, batch, H, "cPrev"),
+      ptr(inst, tanhC, tcOff, H, batch, H, "tanhC"),
+      batch,
+      hidden,
+    );
+  },
+};
+
+/** The wasm backend, or null where WebAssembly SIMD is unavailable. */
+export const wasmKernels: Kernels | null = wasmSimdSupported ? kernels : null;
+
+/**
+ * For tests: the module's vector sigmoid (kind 0), tanh (1) and exp (2) applied to `x` (length a
+ * multiple of 4) inside `memory`, which must come from `wasmKernels.createMemory()`.
+ */
+export function wasmMathForTest(
+  memory: KernelMemory,
+  kind: 0 | 1 | 2,
+  x: ArrayLike<number>,
+): Float32Array {
+  const n = x.length;
+  const xo = memory.alloc(n);
+  const oo = memory.alloc(n);
+  const v = memory.view();
+  v.set(x, xo);
+  owner(v, "x").ex.mathTest(oo * 4, xo * 4, n, kind);
+  return memory.view().slice(oo, oo + n);
+}
