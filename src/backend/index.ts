@@ -15,9 +15,12 @@ export function registerBackend(kernels: Kernels): void {
   registry.set(kernels.name, kernels);
 }
 
-/** The backend called `name`, or the default one. */
+/**
+ * The backend called `name`, or the default: WebAssembly SIMD where the engine validates it
+ * (float32), else the reference. A model whose dtype the default lacks falls back to "js".
+ */
 export function getBackend(name?: string): Kernels {
-  if (name === undefined) return referenceKernels;
+  if (name === undefined) return wasmKernels ?? referenceKernels;
   const k = registry.get(name);
   if (!k)
     throw new RangeError(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { LstmModel } from "./model.js";
+import { getBackend, listBackends } from "../backend/index.js";
 import { Objective } from "./objective.js";
 import { ConfigError, LstmError, NonFiniteError, ShapeError } from "../tensor/errors.js";
 import { Rng } from "../tensor/rng.js";
@@ -160,11 +161,17 @@ describe("LstmModel", () => {
   });
 
   it("reuses its workspace for a repeated shape", () => {
-    const m = new LstmModel({ inputSize: 1, hiddenSize: 2, outputSize: 1 });
-    const r1 = m.forward(new Float32Array(6), { seqLen: 3, batch: 2 });
-    const r2 = m.forward(new Float32Array(6), { seqLen: 3, batch: 2 });
-    assert.equal(r1.y.buffer, r2.y.buffer);
-    const r3 = m.forward(new Float32Array(8), { seqLen: 4, batch: 2 });
-    assert.notEqual(r3.y.buffer, r1.y.buffer);
+    for (const backend of listBackends().filter((b) => getBackend(b).dtypes.includes("float32"))) {
+      const m = new LstmModel({ inputSize: 1, hiddenSize: 2, outputSize: 1 }, { backend });
+      const r1 = m.forward(new Float32Array(6), { seqLen: 3, batch: 2 });
+      const where = (a: Float32Array | Float64Array): string => `${a.byteOffset}/${a.length}`;
+      const first = where(r1.y);
+      const r2 = m.forward(new Float32Array(6), { seqLen: 3, batch: 2 });
+      assert.equal(where(r2.y), first, backend);
+      const r3 = m.forward(new Float32Array(8), { seqLen: 4, batch: 2 });
+      assert.notEqual(where(r3.y), first, backend);
+      const r4 = m.forward(new Float32Array(6), { seqLen: 3, batch: 2 });
+      assert.equal(where(r4.y), first, `${backend}: the earlier shape's workspace is cached`);
+    }
   });
 });

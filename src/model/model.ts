@@ -16,7 +16,7 @@ import {
   type Strided,
 } from "../layers/lstm.js";
 import type { DType, FloatArray } from "../tensor/dtype.js";
-import { ConfigError, LstmError, ShapeError } from "../tensor/errors.js";
+import { ConfigError, LstmError, NonFiniteError, ShapeError } from "../tensor/errors.js";
 import { OffsetTable } from "../tensor/offsets.js";
 import type { Rng } from "../tensor/rng.js";
 import { checkFinite, checkLength, sameShape } from "../tensor/shape.js";
@@ -53,6 +53,11 @@ export interface ForwardOptions {
   c0?: ArrayLike<number>;
   /** Default "all". */
   readout?: Readout;
+  /**
+   * Check every parameter for NaN/±Infinity first (default true). That is O(P) per call: a
+   * streaming caller running one step at a time may check once and then pass false.
+   */
+  checkParams?: boolean;
 }
 
 /** Views into the workspace: valid until the next forward or backward; copy to keep. */
@@ -190,16 +195,21 @@ export class LstmModel {
   readonly kernels: Kernels;
   /** Offset table shared by params and grads (PyTorch names and order). */
   readonly layout: OffsetTable;
-  /** All parameters, concatenated in `paramNames()` order. */
-  readonly params: FloatArray;
-  /** ∂loss/∂params, same layout; accumulates until zeroGrad(). */
-  readonly grads: FloatArray;
   private readonly head: LinearParams;
-  /** Backend-owned memory (WebAssembly), or null when kernels take plain arrays. */
+  /**
+   * Backend-owned memory (WebAssembly), or null when kernels take plain arrays. With it, params,
+   * grads and workspaces all live in that memory, so kernels read the weights in place.
+   */
   private readonly memory: KernelMemory | null = null;
-  /** Where the params mirror and the grads scratch live in `memory`. */
-  private readonly memParams: number = 0;
-  private readonly memGrads: number = 0;
+  /** Element offsets of params and grads in their buffer (0 for plain arrays). */
+  private readonly pOff: number = 0;
+  private readonly gOff: number = 0;
+  private ownParams: FloatArray | null = null;
+  private ownGrads: FloatArray | null = null;
+  /** Views of params and grads in `memory`, renewed when a growth replaces its buffer. */
+  private viewBuf: FloatArray | null = null;
+  private pView: FloatArray | null = null;
+  private gView: FloatArray | null = null;
   private ws: Workspace | null = null;
   /** Recently used workspaces by shape (training, evaluation and sampling shapes alternate). */
   private readonly cache: Workspace[] = [];
@@ -212,36 +222,57 @@ export class LstmModel {
       throw new ConfigError("dtype", `must be "float32" or "float64", got ${String(this.dtype)}`);
     this.kernels = chooseBackend(options.backend, this.dtype);
     this.layout = paramLayout(this.config);
-    this.params = this.layout.alloc(this.dtype);
-    this.grads = this.layout.alloc(this.dtype);
     this.head = {
       w: this.layout.get("head.weight").offset,
       b: this.layout.get("head.bias").offset,
     };
     if (this.kernels.createMemory) {
       this.memory = this.kernels.createMemory();
-      this.memParams = this.memory.alloc(this.layout.total);
-      this.memGrads = this.memory.alloc(this.layout.total);
+      this.pOff = this.memory.alloc(this.layout.total);
+      this.gOff = this.memory.alloc(this.layout.total);
+    } else {
+      this.ownParams = this.layout.alloc(this.dtype);
+      this.ownGrads = this.layout.alloc(this.dtype);
     }
   }
 
   /**
-   * The parameters where the kernels read them: `params` itself, or a copy in the backend's
-   * memory refreshed now (P floats: negligible beside the T·B·P work of a pass).
+   * All parameters, concatenated in `paramNames()` order (a live view). With the wasm backend
+   * it views WebAssembly memory: a forward on a new (T, B) shape may grow that memory and
+   * replace its buffer, so read `model.params` again after one rather than keeping an old view.
    */
-  private kernelParams(): Block {
-    if (!this.memory) return { buf: this.params, off: 0 };
-    const buf = this.memory.view();
-    buf.set(this.params, this.memParams);
-    return { buf, off: this.memParams };
+  get params(): FloatArray {
+    if (this.ownParams) return this.ownParams;
+    this.refreshViews();
+    return this.pView!;
   }
 
-  /** Where backward accumulates parameter gradients; `grads` itself, or a zeroed scratch. */
+  /** ∂loss/∂params, same layout (a live view, see `params`); accumulates until zeroGrad(). */
+  get grads(): FloatArray {
+    if (this.ownGrads) return this.ownGrads;
+    this.refreshViews();
+    return this.gView!;
+  }
+
+  private refreshViews(): void {
+    const buf = this.memory!.view();
+    if (buf === this.viewBuf) return;
+    const P = this.layout.total;
+    this.viewBuf = buf;
+    this.pView = buf.subarray(this.pOff, this.pOff + P);
+    this.gView = buf.subarray(this.gOff, this.gOff + P);
+  }
+
+  /** The parameters and gradients as the kernels address them. */
+  private kernelParams(): Block {
+    return this.memory
+      ? { buf: this.memory.view(), off: this.pOff }
+      : { buf: this.ownParams!, off: 0 };
+  }
   private kernelGrads(): Block {
-    if (!this.memory) return { buf: this.grads, off: 0 };
-    const buf = this.memory.view();
-    buf.fill(0, this.memGrads, this.memGrads + this.layout.total);
-    return { buf, off: this.memGrads };
+    return this.memory
+      ? { buf: this.memory.view(), off: this.gOff }
+      : { buf: this.ownGrads!, off: 0 };
   }
 
   /** Parameter names in PyTorch `named_parameters()` order. */
@@ -320,6 +351,13 @@ export class LstmModel {
     return { gates: ws.view(`gates_${s}`).slice(), c: ws.view(`c_${s}`).slice(), h };
   }
 
+  /** Throws NonFiniteError naming the first parameter tensor holding NaN or ±Infinity. */
+  checkParams(): void {
+    const p = this.params;
+    for (const s of this.layout.list())
+      checkFinite(s.name, p.subarray(s.offset, s.offset + s.size));
+  }
+
   private checkName(name: string): void {
     if (!this.layout.has(name))
       throw new ConfigError(
@@ -351,7 +389,7 @@ export class LstmModel {
       throw new ConfigError("readout", `must be "all" or "last", got ${String(readout)}`);
     checkLength("x", x, batchFirst ? [B, T, I] : [T, B, I], batchFirst ? "[B, T, I]" : "[T, B, I]");
     checkFinite("x", x);
-    for (const s of this.layout.list()) checkFinite(s.name, this.layout.view(this.params, s.name));
+    if (opts.checkParams ?? true) this.checkParams();
     const ws = this.workspace(T, B); // may grow backend memory: fetch buffers after it
     const buf = ws.buf;
     const params = this.kernelParams();
@@ -411,6 +449,13 @@ export class LstmModel {
     this.last = { T, B, batchFirst, readout };
     let y = ws.view(`y${L - 1}`);
     let output = ws.view("z").subarray(0, R * O);
+    // Finite inputs and weights give a finite output unless the head overflows float32;
+    // with checkParams off, this is also where a bad weight shows up (and is then named).
+    if (!allFinite(output)) {
+      this.checkParams();
+      const i = output.findIndex((v) => !Number.isFinite(v));
+      throw new NonFiniteError("output", i, output[i], "the head output overflowed");
+    }
     if (batchFirst) {
       transposeInto(buf, ws.off("yOut"), y, T, B, D * H);
       y = ws.view("yOut");
@@ -437,7 +482,7 @@ export class LstmModel {
     const k = this.kernels;
     const R = readout === "all" ? T * B : B;
     // The parameters forward used (the backend copy made then) and where gradients accumulate.
-    const params: Block = this.memory ? { buf, off: this.memParams } : { buf: this.params, off: 0 };
+    const params = this.kernelParams();
     const grads = this.kernelGrads();
 
     const outShape = readout === "last" ? [B, O] : batchFirst ? [B, T, O] : [T, B, O];
@@ -519,12 +564,6 @@ export class LstmModel {
       }
     }
 
-    if (this.memory) {
-      // grads += the backend's gradient scratch (backward accumulates, as with plain arrays).
-      const g = this.grads;
-      const from = this.memGrads;
-      for (let i = 0; i < g.length; i++) g[i] += buf[from + i];
-    }
     let dx = ws.view("dx");
     if (batchFirst) {
       transposeInto(buf, ws.off("dxOut"), dx, T, B, I);
@@ -541,6 +580,11 @@ function chooseBackend(name: string | undefined, dtype: DType): Kernels {
   if (name !== undefined)
     throw new ConfigError("backend", `"${name}" computes in ${k.dtypes.join(", ")}, not ${dtype}`);
   return getBackend("js");
+}
+
+function allFinite(a: FloatArray): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return false;
+  return true;
 }
 
 function checkDim(field: string, v: unknown): number {

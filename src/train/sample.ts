@@ -44,13 +44,14 @@ export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): st
   const probs = new Float64Array(V);
   const order = new Int32Array(V);
   const primeIds = vocab.encode(o.prime ?? "", { source: "prime" });
+  model.checkParams(); // once: the weights do not change while sampling
   // Start from the first prime character, or from a uniformly drawn one without a prime.
   let id = primeIds.length > 0 ? primeIds[0] : o.rng.int(V);
   let logits: ArrayLike<number> = new Float64Array(V);
   const step = (input: number): void => {
     x.fill(0);
     x[input] = 1;
-    const r = model.forward(x, { seqLen: 1, batch: 1, h0: h, c0: c });
+    const r = model.forward(x, { seqLen: 1, batch: 1, h0: h, c0: c, checkParams: false });
     h.set(r.hN);
     c.set(r.cN);
     logits = r.output;
