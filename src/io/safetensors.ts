@@ -264,11 +264,15 @@ export function decodeSafetensors(
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);
   if (n64 > BigInt(maxHeaderBytes)) {
-    fail(`header length ${n64} exceeds the limit of ${maxHeaderBytes} bytes`);
+    fail(
+      `header length ${n64} exceeds the limit of ${maxHeaderBytes} bytes (not a safetensors file?)`,
+    );
   }
   const n = Number(n64);
   if (8 + n > bytes.length) {
-    fail(`header length ${n} runs past the end of the file (${bytes.length} bytes)`);
+    fail(
+      `header length ${n} runs past the end of the file (${bytes.length} bytes; truncated, or not a safetensors file)`,
+    );
   }
 
   // Header JSON.
