@@ -38,7 +38,9 @@ export interface TrainFlags {
   batch: number;
   lr: number;
   optimizer: OptimizerKind;
-  momentum: number;
+  momentum?: number;
+  stepSize?: number;
+  gamma: number;
   weightDecay?: number;
   clip: number;
   clipValue?: number;
@@ -107,7 +109,17 @@ export function addTrainOptions(
         .choices(OPTIMIZER_KINDS)
         .default("adam"),
     )
-    .option("--momentum <x>", "momentum for sgd and rmsprop", floatOption("--momentum", 0, 1), 0)
+    .option(
+      "--momentum <x>",
+      "momentum for sgd and rmsprop (default 0)",
+      floatOption("--momentum", 0, 1),
+    )
+    .option(
+      "--step-size <n>",
+      "--schedule step: decay every n steps (default: a third of the budget)",
+      intOption("--step-size", 1),
+    )
+    .option("--gamma <x>", "--schedule step: decay factor", floatOption("--gamma", 1e-6, 1), 0.3)
     .option(
       "--weight-decay <x>",
       "weight decay (L2; decoupled for adamw)",
@@ -249,16 +261,20 @@ export function trainOptions(f: TrainFlags, stepsPerEpoch: number): TrainOptions
       minLrFactor: 0.01,
     };
   } else if (f.schedule === "step") {
-    const size = Number.isFinite(budgetSteps)
-      ? Math.max(1, Math.floor((budgetSteps - f.warmup) / 3))
-      : stepsPerEpoch;
-    schedule = { kind: "step", warmupSteps: f.warmup, stepSize: size, gamma: 0.3 };
+    const size =
+      f.stepSize ??
+      (Number.isFinite(budgetSteps)
+        ? Math.max(1, Math.floor((budgetSteps - f.warmup) / 3))
+        : stepsPerEpoch);
+    schedule = { kind: "step", warmupSteps: f.warmup, stepSize: size, gamma: f.gamma };
   }
+  if (f.momentum !== undefined && f.optimizer !== "sgd" && f.optimizer !== "rmsprop")
+    throw new CliError(`--momentum applies to sgd and rmsprop, not ${f.optimizer}`);
   return {
     optimizer: {
       kind: f.optimizer,
       lr: f.lr,
-      ...(f.optimizer === "sgd" || f.optimizer === "rmsprop" ? { momentum: f.momentum } : {}),
+      ...(f.momentum !== undefined ? { momentum: f.momentum } : {}),
       ...(f.weightDecay !== undefined ? { weightDecay: f.weightDecay } : {}),
     },
     schedule,
@@ -297,9 +313,13 @@ export interface RunSpec {
 export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
   const { model, task, flags: f, meta } = spec;
   const options = trainOptions(f, task.stepsPerEpoch);
+  // A resumed run keeps the learning-rate schedule it started with (a cosine or step schedule
+  // is laid out over the original budget), so resuming never changes the curve.
+  const savedSchedule = spec.resumed?.run.options.resolvedSchedule as ScheduleConfig | undefined;
+  if (savedSchedule) options.schedule = savedSchedule;
   const trainer = new Trainer(model, task, options);
   const run: RunInfo = {
-    options: f as unknown as Record<string, unknown>,
+    options: { ...(f as unknown as Record<string, unknown>), resolvedSchedule: options.schedule },
     dataSha256: spec.dataSha256,
   };
   if (spec.resumed) {

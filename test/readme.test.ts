@@ -1,7 +1,7 @@
 /** Every ```js example in README.md runs as written (importing the package by its name). */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ROOT } from "./helpers.js";
@@ -18,6 +18,7 @@ blocks.forEach((code, i) => {
     const file = join(dir, `example-${i + 1}.mjs`);
     writeFileSync(file, code);
     const r = spawnSync(process.execPath, [file], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    rmSync(dir, { recursive: true, force: true });
     assert.equal(r.status, 0, `example ${i + 1} failed:\n${r.stderr}`);
     // Each `// text` comment after a console.log is the output the example promises.
     for (const m of code.matchAll(/console\.log\(e\.message\); \/\/ (.+)/g))

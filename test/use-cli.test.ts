@@ -49,14 +49,21 @@ test("Mauna Loa CO2: two columns in, forecasts in ppm with dated rows", () => {
   const model = join(tmp, "co2.safetensors");
   ok([
     "train-series", data("co2_monthly_mauna_loa.csv"), "--column", "CO2,adjusted CO2", "--target", "CO2",
-    "--horizon", "12", "--seq-len", "24", "--relative", "--steps", "150", "--quiet", "--out", model,
+    "--horizon", "12", "--seq-len", "24", "--relative", "--missing", "interpolate", "--steps", "150",
+    "--quiet", "--out", model,
   ]); // prettier-ignore
-  const r = JSON.parse(ok(["eval", model, data("co2_monthly_mauna_loa.csv"), "--json"]));
+  // Five months are absent from the file: without --missing the gap is named, not ignored.
+  const gap = runCli(["eval", model, data("co2_monthly_mauna_loa.csv")]);
+  assert.equal(gap.status, 1);
+  assert.match(gap.stderr, /1 time step missing between 1958-05-01 and 1958-07-01/);
+  const r = JSON.parse(
+    ok(["eval", model, data("co2_monthly_mauna_loa.csv"), "--json", "--missing", "interpolate"]),
+  );
   assert.ok(
     r.mape < r.baselines.lastValue.mape,
     `model ${r.mape} vs last value ${r.baselines.lastValue.mape}`,
   );
-  const csv = ok(["forecast", model, data("co2_monthly_mauna_loa.csv")])
+  const csv = ok(["forecast", model, data("co2_monthly_mauna_loa.csv"), "--missing", "interpolate"])
     .trim()
     .split("\n");
   assert.equal(csv[0], "Date,CO2");

@@ -1,4 +1,5 @@
 import type { Kernels } from "./kernels.js";
+import { ConfigError } from "../tensor/errors.js";
 import { referenceKernels } from "./js/reference.js";
 import { wasmKernels } from "./wasm/index.js";
 
@@ -23,7 +24,8 @@ export function getBackend(name?: string): Kernels {
   if (name === undefined) return wasmKernels ?? referenceKernels;
   const k = registry.get(name);
   if (!k)
-    throw new RangeError(
+    throw new ConfigError(
+      "backend",
       `unknown backend "${name}"; available: ${[...registry.keys()].join(", ")}`,
     );
   return k;

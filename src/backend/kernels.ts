@@ -123,4 +123,6 @@ export interface KernelMemory {
   alloc(n: number): number;
   /** A Float32Array over the whole current memory. Growing replaces it: call again after alloc. */
   view(): Float32Array;
+  /** Returns a block from `alloc(n)` (same n) for reuse. */
+  free?(offset: number, n: number): void;
 }

@@ -327,8 +327,28 @@ test("airpassengers.csv: 144 months, scaled on train, windows for every split", 
 });
 
 test("co2_monthly_mauna_loa.csv: a column name with a space, two columns", { skip: skipNoData }, () => {
+  // Five months are absent from the file (1958-06, 1958-10, 1964-02 to 1964-04): by default
+  // that is an error naming the first gap; "drop" keeps the 741 rows as they are.
+  dataError(
+    () => parseCsvSeries(readData("co2_monthly_mauna_loa.csv"), "co2_monthly_mauna_loa.csv", { columns: ["CO2"] }),
+    "co2_monthly_mauna_loa.csv: 1 time step missing between 1958-05-01 and 1958-07-01 (line 5): 1958-06-01 " +
+      "(3 gaps, 5 rows in all); use --missing interpolate (fill them) or --missing drop (ignore the gaps)",
+  );
+  const filled = parseCsvSeries(readData("co2_monthly_mauna_loa.csv"), "co2_monthly_mauna_loa.csv", {
+    columns: ["CO2"],
+    missing: "interpolate",
+  });
+  assert.equal(filled.times!.length, 746);
+  assert.equal(filled.timeGaps, 5);
+  const at = filled.times!.indexOf("1958-06-01");
+  assert.equal(filled.times![at + 1], "1958-07-01");
+  assert.ok(Math.abs(filled.values[at] - (filled.values[at - 1] + filled.values[at + 1]) / 2) < 1e-9);
+  assert.deepEqual(filled.times!.slice(filled.times!.indexOf("1964-01-01"), filled.times!.indexOf("1964-01-01") + 5), [
+    "1964-01-01", "1964-02-01", "1964-03-01", "1964-04-01", "1964-05-01",
+  ]); // prettier-ignore
   const s = parseCsvSeries(readData("co2_monthly_mauna_loa.csv"), "co2_monthly_mauna_loa.csv", {
     columns: ["CO2", "adjusted CO2"],
+    missing: "drop",
   });
   assert.equal(s.timeColumn, "Date");
   assert.equal(s.values.length, 741 * 2);

@@ -7,6 +7,7 @@
  * B windows in a batch.
  */
 import { parse } from "csv-parse/sync";
+import { findTimeGaps } from "./time.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { ConfigError, DataError, FormatError, ShapeError } from "../tensor/errors.js";
 import type { Rng } from "../tensor/rng.js";
@@ -45,6 +46,8 @@ export interface CsvSeries {
   gaps: number[];
   /** Rows removed by `missing: "drop"`. */
   droppedRows: number;
+  /** Rows inserted where the time column skips steps (`missing: "interpolate"`). */
+  timeGaps: number;
 }
 
 /** Cell texts (after trimming) read as missing values. */
@@ -239,7 +242,7 @@ export function parseCsvSeries(text: string, source: string, opts: CsvSeriesOpti
   const out = keep === null ? values : new Float64Array(kept.length * C);
   if (keep !== null)
     kept.forEach((r, i) => out.set(values.subarray(r * C, (r + 1) * C), i * C));
-  return {
+  const parsed: CsvSeries = {
     times: timeIdx < 0 ? null : kept.map((r) => rows[r].record[timeIdx].trim()),
     columns: [...columns],
     values: out,
@@ -247,7 +250,56 @@ export function parseCsvSeries(text: string, source: string, opts: CsvSeriesOpti
     lines: Int32Array.from(kept, (r) => rows[r].info.lines),
     gaps,
     droppedRows: n - kept.length,
+    timeGaps: 0,
   };
+  return fillTimeGaps(parsed, source, missing);
+}
+
+/**
+ * Rows missing from the time column (a month absent from monthly data): an error by default,
+ * naming the gap; "interpolate" inserts the missing rows with values interpolated linearly
+ * between their neighbours; "drop" keeps the rows as they are (the gap is ignored).
+ */
+function fillTimeGaps(s: CsvSeries, source: string, policy: MissingPolicy): CsvSeries {
+  if (!s.times || policy === "drop") return s;
+  const found = findTimeGaps(s.times, source, s.lines);
+  if (found.length === 0) return s;
+  const total = found.reduce((a, g) => a + g.missing, 0);
+  if (policy === "error") {
+    const g = found[0];
+    throw new DataError(
+      `${source}: ${g.missing} time step${g.missing > 1 ? "s" : ""} missing between ${s.times[g.row - 1]} and ` +
+        `${s.times[g.row]} (line ${s.lines[g.row]}): ${g.stamps.slice(0, 3).join(", ")}${g.missing > 3 ? ", …" : ""}` +
+        `${found.length > 1 ? ` (${found.length} gaps, ${total} rows in all)` : ""}; ` +
+        "use --missing interpolate (fill them) or --missing drop (ignore the gaps)",
+    );
+  }
+  const C = s.columns.length;
+  const N = s.times.length + total;
+  const values = new Float64Array(N * C);
+  const times: string[] = [];
+  const lines = new Int32Array(N);
+  let r = 0;
+  let gi = 0;
+  for (let i = 0; i < s.times.length; i++) {
+    const g = found[gi];
+    if (g && g.row === i) {
+      for (let j = 0; j < g.missing; j++) {
+        const w = (j + 1) / (g.missing + 1);
+        for (let c = 0; c < C; c++)
+          values[r * C + c] = (1 - w) * s.values[(i - 1) * C + c] + w * s.values[i * C + c];
+        times.push(g.stamps[j]);
+        lines[r] = 0; // not in the file
+        r++;
+      }
+      gi++;
+    }
+    values.set(s.values.subarray(i * C, (i + 1) * C), r * C);
+    times.push(s.times[i]);
+    lines[r] = s.lines[i];
+    r++;
+  }
+  return { ...s, times, values, lines, timeGaps: total };
 }
 
 /** Linear fill of the NaNs of column c, in row position; edges take the nearest value. */

@@ -13,6 +13,7 @@ import type { Checkpoint } from "../train/trainer.js";
 import type { DType, FloatArray } from "../tensor/dtype.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { checkFinite } from "../tensor/shape.js";
+import { isOptimizerKind } from "../optim/optimizers.js";
 import { decodeSafetensors, encodeSafetensors, type DecodedTensor } from "./safetensors.js";
 
 export const MODEL_FORMAT = "lstm-ts-model";
@@ -143,9 +144,17 @@ function floatData(source: string, name: string, t: DecodedTensor): Float32Array
   return t.data as Float32Array | Float64Array;
 }
 
-function loadParams(source: string, model: LstmModel, tensors: Map<string, DecodedTensor>): void {
-  const layout = paramLayout(model.config);
-  for (const slot of layout.list()) {
+/**
+ * Checks every parameter tensor of `config` in the file (present, float, shape, finite) before
+ * anything the size of the model is allocated; returns (offset, data) pairs to copy.
+ */
+function checkParams(
+  source: string,
+  config: ModelConfig,
+  tensors: Map<string, DecodedTensor>,
+): [number, Float32Array | Float64Array][] {
+  const out: [number, Float32Array | Float64Array][] = [];
+  for (const slot of paramLayout(config).list()) {
     const t = tensors.get(slot.name);
     if (!t) throw new FormatError(source, `missing tensor "${slot.name}"`);
     const data = floatData(source, slot.name, t);
@@ -159,8 +168,14 @@ function loadParams(source: string, model: LstmModel, tensors: Map<string, Decod
     } catch {
       throw new FormatError(source, `tensor "${slot.name}" holds NaN or Infinity`);
     }
-    model.params.set(data, slot.offset);
+    out.push([slot.offset, data]);
   }
+  return out;
+}
+
+function copyParams(model: LstmModel, checked: [number, Float32Array | Float64Array][]): void {
+  const params = model.params;
+  for (const [offset, data] of checked) params.set(data, offset);
 }
 
 /** Reads a model file (or a checkpoint, which contains one). */
@@ -180,8 +195,9 @@ export function decodeModel(
     );
   const config = readConfig(source, metadata);
   const meta = readMeta(source, metadata, config);
+  const checked = checkParams(source, config, tensors); // before the model is allocated
   const model = new LstmModel(config, { dtype });
-  loadParams(source, model, tensors);
+  copyParams(model, checked);
   return { model, meta };
 }
 
@@ -248,8 +264,26 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): LoadedCheck
     throw new FormatError(source, `unknown dtype "${dtype}"`);
   const config = readConfig(source, metadata);
   const meta = readMeta(source, metadata, config);
+  const checked = checkParams(source, config, tensors);
+  const trainer = readTrainerState(source, parseJson(source, "trainer", metadata.trainer));
+  const opt = parseJson(source, "optimizer", metadata.optimizer) as {
+    kind: unknown;
+    stepCount: unknown;
+  } | null;
+  if (!opt || typeof opt !== "object" || !isOptimizerKind(opt.kind) || !isCount(opt.stepCount))
+    throw new FormatError(source, "optimizer metadata must be {kind, stepCount}");
+  const run = parseJson(source, "run", metadata.run) as RunInfo | null;
+  if (
+    !run ||
+    typeof run !== "object" ||
+    !isObject(run.options) ||
+    typeof run.dataSha256 !== "string"
+  )
+    throw new FormatError(source, "run metadata must be {options, dataSha256}");
+  const taskJson = parseJson(source, "task_state", metadata.task_state);
+  if (!isObject(taskJson)) throw new FormatError(source, "task_state must be a JSON object");
   const model = new LstmModel(config, { dtype });
-  loadParams(source, model, tensors);
+  copyParams(model, checked);
   const P = model.numParams;
   /** A 1-D float tensor as the model dtype; `length` checks its size when given. */
   const vec = (name: string, length?: number): FloatArray => {
@@ -265,11 +299,6 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): LoadedCheck
     out.set(data);
     return out;
   };
-  const trainer = parseJson(source, "trainer", metadata.trainer) as Checkpoint["trainer"];
-  const opt = parseJson(source, "optimizer", metadata.optimizer) as {
-    kind: string;
-    stepCount: number;
-  };
   const buffers: Record<string, FloatArray> = {};
   const taskTensors: Record<string, FloatArray> = {};
   for (const name of tensors.keys()) {
@@ -279,17 +308,67 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): LoadedCheck
   const checkpoint: Checkpoint = {
     params: model.params.slice(),
     trainer,
-    optimizer: {
-      kind: opt.kind as Checkpoint["optimizer"]["kind"],
-      stepCount: opt.stepCount,
-      buffers,
-    },
+    optimizer: { kind: opt.kind, stepCount: opt.stepCount, buffers },
     bestParams: tensors.has("trainer.best_params") ? vec("trainer.best_params", P) : null,
-    task: {
-      json: parseJson(source, "task_state", metadata.task_state) as Record<string, unknown>,
-      tensors: taskTensors,
-    },
+    task: { json: taskJson, tensors: taskTensors },
   };
-  const run = parseJson(source, "run", metadata.run) as RunInfo;
   return { model, meta, checkpoint, run };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isCount(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
+}
+
+/** Validates the trainer state stored in a checkpoint, field by field. */
+function readTrainerState(source: string, v: unknown): Checkpoint["trainer"] {
+  const fail = (what: string): never => {
+    throw new FormatError(source, `trainer state: ${what}`);
+  };
+  if (!isObject(v)) return fail("must be a JSON object");
+  const num = (k: string, ok: (x: number) => boolean): number => {
+    const x = v[k];
+    if (typeof x !== "number" || !ok(x)) fail(`${k} is ${JSON.stringify(x)}`);
+    return x as number;
+  };
+  const nullable = (k: string, ok: (x: number) => boolean): number | null =>
+    v[k] === null ? null : num(k, ok);
+  const count = (x: number): boolean => isCount(x);
+  const finite = (x: number): boolean => Number.isFinite(x);
+  const rng = v.rng;
+  if (
+    !Array.isArray(rng) ||
+    rng.length !== 4 ||
+    !rng.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)
+  )
+    fail("rng must be four uint32 words");
+  const history = v.history;
+  if (
+    !Array.isArray(history) ||
+    !history.every(
+      (h) =>
+        isObject(h) &&
+        isCount(h.step) &&
+        typeof h.trainLoss === "number" &&
+        (h.validLoss === null || typeof h.validLoss === "number"),
+    )
+  )
+    fail("history must be a list of {step, trainLoss, validLoss}");
+  return {
+    step: num("step", count),
+    lrFactor: num("lrFactor", (x) => x > 0 && x <= 1),
+    badSteps: num("badSteps", count),
+    bestValid: nullable("bestValid", finite),
+    bestStep: nullable("bestStep", count),
+    evalsSinceBest: num("evalsSinceBest", count),
+    lossSum: num("lossSum", finite),
+    lossCount: num("lossCount", count),
+    rng: rng as [number, number, number, number],
+    history: history as Checkpoint["trainer"]["history"],
+    elapsedMs: num("elapsedMs", (x) => x >= 0),
+    nonFiniteSteps: num("nonFiniteSteps", count),
+  };
 }

@@ -174,4 +174,20 @@ describe("LstmModel", () => {
       assert.equal(where(r4.y), first, `${backend}: the earlier shape's workspace is cached`);
     }
   });
+
+  it("keeps backend memory bounded while cycling through many shapes", () => {
+    if (!listBackends().includes("wasm")) return;
+    const m = new LstmModel({ inputSize: 3, hiddenSize: 16, outputSize: 2 }, { backend: "wasm" });
+    const cycle = (): number => {
+      for (let T = 1; T <= 60; T++) m.forward(new Float32Array(T * 2 * 3), { seqLen: T, batch: 2 });
+      return m.params.buffer.byteLength;
+    };
+    const after1 = cycle();
+    const after3 = (cycle(), cycle());
+    assert.equal(
+      after3,
+      after1,
+      "evicted workspaces are reused, so a second pass allocates nothing new",
+    );
+  });
 });

@@ -161,8 +161,10 @@ class Workspace {
     if (t.total > MAX_ELEMENTS * 4)
       throw new ConfigError("seqLen×batch", `workspace of ${t.total} elements is too large`);
     if (memory) {
-      this.base = memory.alloc(t.total);
+      const base = memory.alloc(t.total);
+      this.base = base;
       this.getBuf = () => memory.view();
+      this.releaseFn = () => memory.free?.(base, t.total);
     } else {
       const own = t.alloc(dtype);
       this.getBuf = () => own;
@@ -175,6 +177,12 @@ class Workspace {
           tanhC: d.tanhC + this.base,
         });
   }
+
+  /** Gives the region back to the backend's memory (the workspace is not used again). */
+  release(): void {
+    this.releaseFn();
+  }
+  private releaseFn: () => void = () => {};
 
   /** The buffer holding this workspace (fetch once per call: growth may replace it). */
   get buf(): FloatArray {
@@ -371,7 +379,7 @@ export class LstmModel {
     if (!ws) {
       ws = new Workspace(this.config, T, B, this.dtype, this.layout, this.memory);
       this.cache.unshift(ws);
-      if (this.cache.length > 4) this.cache.pop();
+      if (this.cache.length > 4) this.cache.pop()!.release();
     }
     this.ws = ws;
     return ws;

@@ -125,10 +125,14 @@ export function forecastSeries(
       for (let h = 0; h < take; h++)
         for (let j = 0; j < Ct; j++) pred[h * Ct + j] += window[(T - 1) * C + targetIdx[j]];
     if (recursive) {
-      // Slide the window: drop `take` rows, append the predicted rows (still scaled).
-      window.copyWithin(0, take * C);
-      window.set(pred, (T - take) * C);
-      if (take > T) window.set(pred.subarray((take - T) * C), 0);
+      // Slide the window: drop `take` rows, append the predicted rows (still scaled; here every
+      // column is a target, so a predicted row is a full input row). When more rows were
+      // predicted than the window holds, it keeps the last T of them.
+      if (take >= T) window.set(pred.subarray((take - T) * C, take * C), 0);
+      else {
+        window.copyWithin(0, take * C);
+        window.set(pred, (T - take) * C);
+      }
     }
     sm.scaler.inverse(pred, undefined, targetIdx);
     if (sm.transform === "log") for (let i = 0; i < pred.length; i++) pred[i] = Math.exp(pred[i]);

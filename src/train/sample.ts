@@ -45,8 +45,12 @@ export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): st
   const order = new Int32Array(V);
   const primeIds = vocab.encode(o.prime ?? "", { source: "prime" });
   model.checkParams(); // once: the weights do not change while sampling
-  // Start from the first prime character, or from a uniformly drawn one without a prime.
-  let id = primeIds.length > 0 ? primeIds[0] : o.rng.int(V);
+  // Without a prime, start as at the beginning of a line when the vocabulary has "\n" (that
+  // newline is context, not output); otherwise the first character is drawn uniformly and is
+  // the first character of the output.
+  const newline = vocab.index("\n");
+  let id = primeIds.length > 0 ? primeIds[0] : newline >= 0 ? newline : o.rng.int(V);
+  const emitStart = primeIds.length === 0 && newline < 0;
   let logits: ArrayLike<number> = new Float64Array(V);
   const step = (input: number): void => {
     x.fill(0);
@@ -59,7 +63,13 @@ export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): st
   for (let i = 0; i < primeIds.length; i++) step(primeIds[i]);
   if (primeIds.length === 0) step(id);
   let out = "";
-  for (let n = 0; n < o.length; n++) {
+  let first = 0;
+  if (emitStart && o.length > 0) {
+    out = vocab.chars[id];
+    o.onChar?.(out);
+    first = 1; // one character (maybe two UTF-16 units) already out
+  }
+  for (let n = first; n < o.length; n++) {
     id = pick(logits, probs, order, temperature, topK, o.rng);
     const ch = vocab.chars[id];
     out += ch;

@@ -106,7 +106,10 @@ export class TextTask implements TrainTask {
   }
 
   saveState(): TaskState {
-    return { json: { window: this.window, epoch: this.epoch }, tensors: { h: this.h, c: this.c } };
+    return {
+      json: { window: this.window, epoch: this.epoch },
+      tensors: { h: this.h.slice(), c: this.c.slice() },
+    };
   }
 
   loadState(s: TaskState): void {
@@ -136,7 +139,10 @@ export class TextTask implements TrainTask {
 
 /**
  * Mean cross-entropy of predicting each id from the ids before it, with B streams of windows
- * of T and the state carried (fewer streams when the text is short). Null for too little text.
+ * of T and the state carried (fewer streams when the text is short). Without a window limit the
+ * shorter last window of each stream is included too, so with B = 1 every id after the first is
+ * predicted exactly once from all the ids before it; with B > 1 the last (N − 1) mod B ids are
+ * left out. Null for fewer than 2 ids.
  */
 export function streamCrossEntropy(
   model: LstmModel,
@@ -159,14 +165,33 @@ export function streamCrossEntropy(
   const x = allocFloat(model.dtype, T * B * V);
   const objective = new Objective(model, "xent");
   const n = Math.min(batches.windowsPerEpoch, maxWindows);
-  let sum = 0;
-  for (let k = 0; k < n; k++) {
-    batches.window(k, xIds, yIds);
-    oneHot(x, xIds, V);
-    const r = objective.run({ x, seqLen: T, batch: B, h0: h, c0: c, targets: yIds }, false);
-    sum += r.loss;
+  let sum = 0; // Σ loss × positions
+  let count = 0;
+  const run = (len: number): void => {
+    const xs = x.subarray(0, len * B * V);
+    oneHot(xs, xIds.subarray(0, len * B), V);
+    const r = objective.run(
+      { x: xs, seqLen: len, batch: B, h0: h, c0: c, targets: yIds.subarray(0, len * B) },
+      false,
+    );
+    sum += r.loss * len * B;
+    count += len * B;
     h.set(r.forward.hN);
     c.set(r.forward.cN);
+  };
+  for (let k = 0; k < n; k++) {
+    batches.window(k, xIds, yIds);
+    run(T);
   }
-  return sum / n;
+  const tail = batches.streamLength - n * T; // the rest of each stream, shorter than T
+  if (maxWindows === Infinity && tail > 0) {
+    const L = batches.streamLength;
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < tail; t++) {
+        xIds[t * B + b] = ids[b * L + n * T + t];
+        yIds[t * B + b] = ids[b * L + n * T + t + 1];
+      }
+    run(tail);
+  }
+  return sum / count;
 }

@@ -19,7 +19,7 @@ import {
 } from "../optim/optimizers.js";
 import { lrAt, type ScheduleConfig } from "../optim/schedule.js";
 import type { FloatArray } from "../tensor/dtype.js";
-import { ConfigError, LstmError } from "../tensor/errors.js";
+import { ConfigError, LstmError, NonFiniteError } from "../tensor/errors.js";
 import { Rng } from "../tensor/rng.js";
 import type { StopReason, TrainEvent, TrainListener } from "./events.js";
 
@@ -133,7 +133,6 @@ export class Trainer {
   private st: TrainerState;
   private bestParams: FloatArray | null = null;
   private readonly prevParams: FloatArray;
-  private readonly prevOptBuffers: Record<string, FloatArray> = {};
   private stopRequested = false;
   /** Training with a clock other than performance.now (tests). */
   now: () => number = () => performance.now();
@@ -292,7 +291,14 @@ export class Trainer {
     const batch = this.task.nextBatch(this.rng);
     model.zeroGrad();
     // Forward first: a non-finite loss must not reach backward (whose inputs must be finite).
-    const result = this.objective.run(batch, false);
+    let result: LossResult;
+    try {
+      result = this.objective.run(batch, false);
+    } catch (e) {
+      // The head output overflowed (weights too large): the same as a non-finite loss.
+      if (!(e instanceof NonFiniteError) || e.tensor !== "output") throw e;
+      result = { loss: NaN, forward: null as unknown as LossResult["forward"] };
+    }
     let bad: "loss" | "gradient" | "params" | null = Number.isFinite(result.loss) ? null : "loss";
     let gradNorm = NaN;
     if (!bad) {
@@ -305,24 +311,14 @@ export class Trainer {
       if (!Number.isFinite(gradNorm)) bad = "gradient";
     }
     if (!bad) {
-      // Keep the pre-step state (into buffers allocated once) to undo an update that
-      // produced non-finite weights.
+      // Keep the weights (into a buffer allocated once) to undo an update that overflows them.
+      // The optimizer's moments keep this step's gradient: it was finite, only the step was
+      // too large, and the rate is cut if it happens again.
       this.prevParams.set(model.params);
-      const prevOpt = this.optimizer.state();
-      for (const [k, v] of Object.entries(prevOpt.buffers)) {
-        const keep = (this.prevOptBuffers[k] ??= v.slice());
-        keep.set(v);
-      }
-      const prevCount = prevOpt.stepCount;
       this.optimizer.step(model.params, model.grads);
       if (!allFinite(model.params)) {
         bad = "params";
         model.params.set(this.prevParams);
-        this.optimizer.loadState({
-          kind: prevOpt.kind,
-          stepCount: prevCount,
-          buffers: this.prevOptBuffers,
-        });
       }
     }
     if (bad) {

@@ -212,15 +212,45 @@ function createMemory(): KernelMemory {
   const raw = prepared.pop() ?? new (api().Instance)(moduleSync());
   const inst = new Instance(raw);
   owners.set(inst.buffer, inst);
+  // Freed blocks [byte start, byte end), sorted and coalesced; reused first-fit before the
+  // memory grows, so a model that cycles through many shapes does not grow without bound.
+  const free: [number, number][] = [];
   return {
     alloc(n: number): number {
       if (!Number.isInteger(n) || n < 0) throw new RangeError(`alloc: bad size ${n}`);
+      const bytes = Math.ceil(n / 4) * 16;
+      const hit = free.findIndex(([s, e]) => e - s >= bytes);
+      if (hit >= 0) {
+        const start = free[hit][0];
+        if (free[hit][1] - start === bytes) free.splice(hit, 1);
+        else free[hit][0] = start + bytes;
+        return start / 4;
+      }
       const start = inst.next;
-      const end = start + Math.ceil(n / 4) * 16;
+      const end = start + bytes;
       if (end > 2 ** 32) throw new RangeError(`alloc: ${n} floats exceed the 4 GiB address space`);
       inst.reserve(end);
       inst.next = end;
       return start / 4;
+    },
+    free(offset: number, n: number): void {
+      let s = offset * 4;
+      let e = s + Math.ceil(n / 4) * 16;
+      let i = free.findIndex(([fs]) => fs > s);
+      if (i < 0) i = free.length;
+      // Merge with the free neighbours on either side.
+      if (i > 0 && free[i - 1][1] === s) {
+        i--;
+        s = free[i][0];
+        free.splice(i, 1);
+      }
+      if (i < free.length && free[i][0] === e) {
+        e = free[i][1];
+        free.splice(i, 1);
+      }
+      if (e === inst.next)
+        inst.next = s; // the top block returns to the bump pointer
+      else free.splice(i, 0, [s, e]);
     },
     view(): Float32Array {
       return inst.view;
