@@ -145,3 +145,32 @@ test("info rejects a corrupt model file", () => {
   assert.equal(r.status, 1);
   assert.match(r.stderr, /corrupt\.safetensors: .*header/);
 });
+
+test("a checkpoint with corrupt metadata is rejected with a clear message", async () => {
+  const { decodeSafetensors, encodeSafetensors } = await import("../src/io/safetensors.js");
+  const ck = join(tmp, "good.ckpt");
+  assert.equal(
+    runCli(series(join(tmp, "g.safetensors"), "--steps", "3", "--checkpoint", ck)).status,
+    0,
+  );
+  const { metadata, tensors } = decodeSafetensors(readFileSync(ck), ck);
+  const list = [...tensors].map(([name, t]) => ({
+    name,
+    dtype: t.dtype,
+    shape: t.shape,
+    data: t.data,
+  }));
+  for (const [key, value, message] of [
+    ["trainer", "{}", /trainer state: rng must be four uint32 words/],
+    ["trainer", "[1, 2]", /trainer state: must be a JSON object/],
+    ["run", "null", /run metadata must be \{options, dataSha256\}/],
+    ["optimizer", '{"kind": "lion", "stepCount": 3}', /optimizer metadata/],
+  ] as const) {
+    const bad = join(tmp, `bad-${key}.ckpt`);
+    writeFileSync(bad, encodeSafetensors(list as never, { ...metadata, [key]: value }));
+    const r = runCli(series(join(tmp, "r.safetensors"), "--resume", bad, "--steps", "6"));
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+});
