@@ -1,5 +1,6 @@
 /** `lstm eval MODEL FILE`: how well a model predicts a text or a series, beside naive baselines. */
 import type { Command } from "commander";
+import cliProgress from "cli-progress";
 import { parseCsvSeries, type MissingPolicy } from "../src/data/series.js";
 import { decodeText, unigramEntropy, Vocab } from "../src/data/text.js";
 import { evaluateForecasts, guessSeason, readSeriesMeta } from "../src/train/forecast.js";
@@ -67,7 +68,20 @@ export function registerEval(program: Command): void {
         const ids = report.ids;
         if (ids.length < 2)
           throw new CliError(`${file}: fewer than 2 known characters to evaluate`);
-        const loss = streamCrossEntropy(model, ids, 1, 256)!;
+        // One stream from a zero state: a progress bar on a terminal, as it can take a while.
+        const bar =
+          !f.json && process.stderr.isTTY
+            ? new cliProgress.SingleBar(
+                {
+                  format: " {bar} {percentage}% | {value}/{total} characters | ETA {eta_formatted}",
+                  stream: process.stderr,
+                },
+                cliProgress.Presets.shades_classic,
+              )
+            : null;
+        bar?.start(ids.length - 1, 0);
+        const loss = streamCrossEntropy(model, ids, 1, 256, Infinity, (done) => bar?.update(done))!;
+        bar?.stop();
         const unigram = unigramEntropy(ids, vocab.size);
         const result = {
           file,

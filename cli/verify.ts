@@ -12,7 +12,17 @@ interface VerifyFlags {
   backend?: string;
 }
 
-type Row = VerifyResult | { file: string; dtype: DType; ok: false; error: string };
+/** A file that could not be checked keeps the JSON shape: no tensors, no error size, a message. */
+type Row =
+  | VerifyResult
+  | {
+      file: string;
+      dtype: DType;
+      ok: false;
+      maxScaledError: null;
+      tensors: Record<string, number>;
+      error: string;
+    };
 
 export function registerVerify(program: Command): void {
   program
@@ -45,7 +55,14 @@ export function registerVerify(program: Command): void {
         } catch (e) {
           const msg = userMessage(e);
           if (msg === null) throw e;
-          rows = dtypes.map((dtype) => ({ file, dtype, ok: false, error: msg }));
+          rows = dtypes.map((dtype) => ({
+            file,
+            dtype,
+            ok: false,
+            maxScaledError: null,
+            tensors: {},
+            error: msg,
+          }));
         }
         for (const row of rows) {
           if (!row.ok) failed++;

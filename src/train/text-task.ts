@@ -150,6 +150,8 @@ export function streamCrossEntropy(
   batch: number,
   seqLen: number,
   maxWindows = Infinity,
+  /** Called after each window with the positions predicted so far and in all. */
+  onProgress?: (done: number, total: number) => void,
 ): number | null {
   if (ids.length < 2) return null;
   const V = model.config.inputSize;
@@ -165,6 +167,7 @@ export function streamCrossEntropy(
   const x = allocFloat(model.dtype, T * B * V);
   const objective = new Objective(model, "xent");
   const n = Math.min(batches.windowsPerEpoch, maxWindows);
+  const totalPositions = maxWindows === Infinity ? batches.streamLength * B : n * T * B;
   let sum = 0; // Σ loss × positions
   let count = 0;
   const run = (len: number): void => {
@@ -176,6 +179,7 @@ export function streamCrossEntropy(
     );
     sum += r.loss * len * B;
     count += len * B;
+    onProgress?.(count, totalPositions);
     h.set(r.forward.hN);
     c.set(r.forward.cN);
   };
