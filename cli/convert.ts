@@ -1,19 +1,24 @@
 /**
- * `lstm convert IN --out OUT`: imports an nn.LSTM state_dict (PyTorch safetensors) or Keras LSTM
- * weights (keras-lstm JSON) as an lstm-ts model file, or exports a model as keras-lstm JSON.
- * The converters are src/io/convert.ts; docs/model-format.md describes every format.
+ * `lstm convert IN --out OUT`: imports an nn.LSTM state_dict (PyTorch safetensors), a TensorFlow.js
+ * Layers model (model.json + weight shards) or Keras LSTM weights (keras-lstm JSON) as an lstm-ts
+ * model file, or exports a model as a TensorFlow.js Layers model or keras-lstm JSON.
+ * The converters are src/io/convert.ts and src/io/tfjs.ts; docs/model-format.md describes every
+ * format.
  */
-import { readFileSync } from "node:fs";
-import { basename, resolve } from "node:path";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import {
   buildMeta,
   checkConverted,
   exportKeras,
+  exportTfjs,
   importKeras,
   importPytorchSafetensors,
+  importTfjs,
   parseVocab,
   sniffFormat,
+  TFJS_WEIGHTS_PATH,
   type ConvertTask,
   type ImportedModel,
 } from "../src/io/convert.js";
@@ -22,8 +27,8 @@ import { paramsSha256, saveModel, writeFileAtomic } from "../src/node.js";
 import { FormatError } from "../src/tensor/errors.js";
 import { choiceOption, CliError } from "./util.js";
 
-const FROM = ["auto", "lstm", "pytorch", "keras"] as const;
-const TO = ["lstm", "keras"] as const;
+const FROM = ["auto", "lstm", "pytorch", "keras", "tfjs"] as const;
+const TO = ["lstm", "keras", "tfjs"] as const;
 const TASKS = ["text", "series", "generic"] as const;
 
 interface ConvertFlags {
@@ -73,26 +78,111 @@ const NAMES = {
   lstm: "lstm-ts model",
   pytorch: "PyTorch nn.LSTM state_dict",
   keras: "keras-lstm JSON",
+  tfjs: "TensorFlow.js Layers model",
 };
+
+const isDir = (path: string) => {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+};
+
+/** A TF.js input: a directory holding model.json, or the model.json file itself. */
+function tfjsModelJsonPath(input: string): string {
+  if (!isDir(input)) return input;
+  const p = join(input, "model.json");
+  try {
+    if (statSync(p).isFile()) return p;
+  } catch {
+    // reported below
+  }
+  throw new CliError(
+    `${input} is a directory without a model.json (a TensorFlow.js model directory)`,
+  );
+}
+
+/** Reads a TF.js model.json and its shards (paths relative to model.json's directory). */
+function readTfjs(modelJson: string, bytes: Uint8Array): ImportedModel {
+  const dir = dirname(modelJson);
+  const size = (p: string) => {
+    try {
+      const st = statSync(join(dir, p));
+      if (!st.isFile()) throw new CliError(`${join(dir, p)}: weight shard is not a file`);
+      return st.size;
+    } catch (e) {
+      if (e instanceof CliError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new CliError(
+        `cannot read weight shard ${join(dir, p)} (listed in ${modelJson}): ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
+      );
+    }
+  };
+  return importTfjs(
+    readJson(modelJson, bytes),
+    { size, read: (p) => readBytes(join(dir, p)) },
+    modelJson,
+  );
+}
+
+/** Writes a TF.js Layers model into `dir` (created if needed): the shard first, then model.json. */
+function writeTfjs(dir: string, model: ImportedModel["model"], meta: ModelMeta): void {
+  let isDirectory: boolean | undefined; // undefined: nothing there yet
+  try {
+    isDirectory = statSync(dir).isDirectory();
+  } catch {
+    isDirectory = undefined;
+  }
+  if (isDirectory === false)
+    throw new CliError(
+      `--out ${dir} is a file; --to tfjs writes a directory (model.json + ${TFJS_WEIGHTS_PATH})`,
+    );
+  if (isDirectory === undefined)
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch (e) {
+      throw new CliError(`cannot create directory ${dir}: ${(e as Error).message}`);
+    }
+  const { modelJson, weightsPath, weights } = exportTfjs(model, meta);
+  writeFileAtomic(join(dir, weightsPath), weights);
+  writeFileAtomic(join(dir, "model.json"), `${JSON.stringify(modelJson)}\n`);
+}
 
 export function registerConvert(program: Command): void {
   program
     .command("convert")
-    .summary("import PyTorch or Keras LSTM weights as a model file, or export one as Keras JSON")
+    .summary(
+      "import PyTorch, TensorFlow.js or Keras LSTM weights as a model file, or export a model to TF.js or Keras",
+    )
     .description(
       "Convert LSTM weights between frameworks (formats: docs/model-format.md).\n\n" +
         "--from pytorch IN.safetensors: an nn.LSTM (+ nn.Linear head) state_dict\n" +
         "  saved with safetensors; keys with or without a module prefix (lstm.,\n" +
         "  rnn., ...); the head as head.*, fc.*, linear.* or decoder.* (or give\n" +
         "  --head-prefix). Sizes are inferred from the shapes.\n" +
+        "--from tfjs DIR (or DIR/model.json): a TensorFlow.js Layers model, as\n" +
+        "  model.save() or tensorflowjs_converter --input_format keras writes it:\n" +
+        "  LSTM or Bidirectional(LSTM, merge_mode concat) layers (sigmoid\n" +
+        "  recurrent activation, not hard_sigmoid) and one Dense head, maybe in\n" +
+        "  TimeDistributed. Weights are matched by layer and name suffix.\n" +
         "--from keras IN.json: keras-lstm JSON (Keras/TF.js kernel,\n" +
         "  recurrent_kernel, bias; Bidirectional as backward_layer; a Dense head).\n" +
+        "--to tfjs --out DIR: write DIR/model.json + DIR/group1-shard1of1.bin, a\n" +
+        "  Sequential for tf.loadLayersModel (input [batch, time, I], output\n" +
+        "  [batch, time, O]; LSTM bias = bias_ih + bias_hh).\n" +
         "--to keras: write keras-lstm JSON (bias = bias_ih + bias_hh).\n\n" +
         "Without --from the input format is detected from the file. The output\n" +
         "is written atomically, and only after every check has passed.",
     )
-    .argument("<input>", "model file, PyTorch safetensors state_dict, or keras-lstm JSON")
-    .requiredOption("--out <file>", "output file (.safetensors model, or .json with --to keras)")
+    .argument(
+      "<input>",
+      "model file, PyTorch safetensors state_dict, TF.js model directory or model.json, or keras-lstm JSON",
+    )
+    .requiredOption(
+      "--out <file>",
+      "output: a .safetensors model, a .json file with --to keras, a directory with --to tfjs",
+    )
     .option(
       "--from <format>",
       `input format: ${FROM.join(", ")}`,
@@ -123,22 +213,26 @@ export function registerConvert(program: Command): void {
     )
     .option("--json", "print one JSON object")
     .action((input: string, flags: ConvertFlags) => {
-      if (resolve(flags.out) === resolve(input))
-        throw new CliError(`--out ${flags.out} is the input file; write the conversion elsewhere`);
-      const bytes = readBytes(input);
+      const to = flags.to;
       let from = flags.from;
+      // A TF.js model is a directory or its model.json; everything else is one file.
+      const inputFile =
+        from === "tfjs" || (from === "auto" && isDir(input)) ? tfjsModelJsonPath(input) : input;
+      const outFile = to === "tfjs" ? join(flags.out, "model.json") : flags.out;
+      if (resolve(outFile) === resolve(inputFile) || resolve(flags.out) === resolve(input))
+        throw new CliError(`--out ${flags.out} is the input file; write the conversion elsewhere`);
+      const bytes = readBytes(inputFile);
       if (from === "auto") {
         const sniffed = sniffFormat(bytes);
         if (!sniffed)
           throw new CliError(
-            `${input}: neither a safetensors file nor a JSON object; give --from pytorch or --from keras`,
+            `${input}: neither a safetensors file nor a JSON object; give --from pytorch, --from tfjs or --from keras`,
           );
         from = sniffed;
       }
-      const to = flags.to;
       if (from === "lstm" && to === "lstm")
         throw new CliError(
-          `${input} is already an lstm-ts model: nothing to convert (give --to keras, or --from pytorch|keras for other files)`,
+          `${input} is already an lstm-ts model: nothing to convert (give --to tfjs or --to keras, or --from pytorch|tfjs|keras for other files)`,
         );
       if (from !== "pytorch" && (flags.lstmPrefix !== undefined || flags.headPrefix !== undefined))
         throw new CliError("--lstm-prefix and --head-prefix are for --from pytorch");
@@ -157,6 +251,9 @@ export function registerConvert(program: Command): void {
           lstmPrefix: flags.lstmPrefix,
           headPrefix: flags.headPrefix,
         });
+      } else if (from === "tfjs") {
+        imported = readTfjs(inputFile, bytes);
+        base = imported.meta;
       } else {
         imported = importKeras(readJson(input, bytes), input);
         base = imported.meta;
@@ -178,12 +275,14 @@ export function registerConvert(program: Command): void {
               ? (base?.training ?? undefined)
               : { convertedFrom: from, source: basename(input) },
         },
-        flags.series ?? input,
+        flags.series ?? inputFile,
       );
 
       if (to === "lstm") {
         checkConverted(model, meta, flags.out);
         saveModel(flags.out, model, meta);
+      } else if (to === "tfjs") {
+        writeTfjs(flags.out, model, meta);
       } else {
         writeFileAtomic(flags.out, `${JSON.stringify(exportKeras(model, meta))}\n`);
       }

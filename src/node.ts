@@ -113,3 +113,18 @@ export type {
   PytorchImportOptions,
   SourceTensor,
 } from "./io/convert.js";
+export {
+  exportTfjs,
+  importTfjs,
+  isTfjsModelJson,
+  TFJS_FORMAT,
+  TFJS_META_KEY,
+  TFJS_WEIGHTS_PATH,
+} from "./io/convert.js";
+export type {
+  TfjsExport,
+  TfjsModelJson,
+  TfjsShards,
+  TfjsWeightSpec,
+  TfjsWeightsGroup,
+} from "./io/convert.js";

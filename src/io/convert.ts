@@ -6,6 +6,8 @@
  * - PyTorch: an `nn.LSTM` (+ one `nn.Linear` head) `state_dict` saved as safetensors, with or
  *   without a module prefix (`weight_ih_l0`, `lstm.weight_ih_l0`, `rnn.weight_ih_l0`, …). Sizes are
  *   inferred from the shapes and every shape is checked.
+ * - TensorFlow.js Layers models (model.json + weight shards, also what tensorflowjs_converter makes
+ *   from a Keras .h5): src/io/tfjs.ts, re-exported here.
  * - Keras / TensorFlow.js: the "keras-lstm" JSON format defined here. Keras stores W_ihᵀ
  *   (`kernel` [I, 4H]) and W_hhᵀ (`recurrent_kernel` [H, 4H]) with gate columns i, f, c, o (c is
  *   the candidate, PyTorch's g, so the order is PyTorch's) and ONE bias [4H]: importing sets
@@ -19,6 +21,23 @@ import { ConfigError, FormatError, LstmError } from "../tensor/errors.js";
 import type { ModelMeta } from "./model-file.js";
 import { decodeModel, encodeModel } from "./model-file.js";
 import { decodeSafetensors, type DecodedTensor } from "./safetensors.js";
+import { isTfjsModelJson } from "./tfjs.js";
+
+export {
+  exportTfjs,
+  importTfjs,
+  isTfjsModelJson,
+  TFJS_FORMAT,
+  TFJS_META_KEY,
+  TFJS_WEIGHTS_PATH,
+} from "./tfjs.js";
+export type {
+  TfjsExport,
+  TfjsModelJson,
+  TfjsShards,
+  TfjsWeightSpec,
+  TfjsWeightsGroup,
+} from "./tfjs.js";
 
 export type ConvertTask = ModelMeta["task"];
 
@@ -35,7 +54,7 @@ export const HEAD_PREFIXES = ["head", "fc", "linear", "decoder"] as const;
 
 /** What an importer found, for the CLI's summary. */
 export interface ImportReport {
-  /** "pytorch" or "keras". */
+  /** "pytorch", "keras" or "tfjs". */
   from: string;
   config: ModelConfig;
   /** PyTorch: the module prefix of the LSTM keys ("" for bare keys) and of the head. */
@@ -50,7 +69,7 @@ export interface ImportReport {
 export interface ImportedModel {
   model: LstmModel;
   report: ImportReport;
-  /** Metadata the source carried (the keras-lstm `meta` field), if any. */
+  /** Metadata the source carried (keras-lstm `meta`, TF.js userDefinedMetadata["lstm-ts"]), if any. */
   meta?: Partial<ModelMeta>;
 }
 
@@ -834,9 +853,10 @@ export function checkConverted(model: LstmModel, meta: ModelMeta, target: string
 
 /**
  * What a file holds, from its first bytes: "lstm" (an lstm-ts model or checkpoint), "pytorch"
- * (any other safetensors file), "keras" (a JSON object) or null.
+ * (any other safetensors file), "tfjs" (a TensorFlow.js model.json: a JSON object with
+ * `modelTopology` or `weightsManifest`), "keras" (any other JSON object) or null.
  */
-export function sniffFormat(bytes: Uint8Array): "lstm" | "pytorch" | "keras" | null {
+export function sniffFormat(bytes: Uint8Array): "lstm" | "pytorch" | "keras" | "tfjs" | null {
   if (bytes.length >= 9 && bytes[8] === 0x7b) {
     const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
     if (n <= bytes.length - 8) {
@@ -858,5 +878,11 @@ export function sniffFormat(bytes: Uint8Array): "lstm" | "pytorch" | "keras" | n
     (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)
   )
     i++;
-  return bytes[i] === 0x7b ? "keras" : null;
+  if (bytes[i] !== 0x7b) return null;
+  try {
+    if (isTfjsModelJson(JSON.parse(new TextDecoder().decode(bytes.subarray(i))))) return "tfjs";
+  } catch {
+    // not valid JSON: the keras-lstm reader reports it
+  }
+  return "keras";
 }

@@ -1,0 +1,456 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  exportTfjs,
+  importTfjs,
+  isTfjsModelJson,
+  sniffFormat,
+  TFJS_WEIGHTS_PATH,
+  type TfjsModelJson,
+  type TfjsShards,
+} from "./convert.js";
+import type { ModelMeta } from "./model-file.js";
+import { LstmModel } from "../model/model.js";
+import type { ModelConfigInput } from "../model/config.js";
+import { FormatError } from "../tensor/errors.js";
+import { Rng } from "../tensor/rng.js";
+
+const BIDI: ModelConfigInput = {
+  inputSize: 3,
+  hiddenSize: 4,
+  numLayers: 2,
+  bidirectional: true,
+  outputSize: 2,
+};
+const UNI: ModelConfigInput = { inputSize: 5, hiddenSize: 3, numLayers: 2, outputSize: 4 };
+const META: ModelMeta = { task: "generic", input: { kind: "dense" } };
+
+function randomModel(cfg: ModelConfigInput, seed: number): LstmModel {
+  const m = new LstmModel(cfg);
+  const rng = new Rng(seed);
+  m.initDefault(rng);
+  for (const n of m.paramNames())
+    if (n.includes("bias")) m.param(n).forEach((_, i, a) => (a[i] = rng.range(-0.5, 0.5)));
+  return m;
+}
+
+function outputs(m: LstmModel, T = 5, B = 2): number[] {
+  const rng = new Rng(9);
+  const x = Float32Array.from({ length: T * B * m.config.inputSize }, () => rng.range(-1, 1));
+  return Array.from(m.forward(x, { seqLen: T, batch: B }).output);
+}
+
+function close(a: number[], b: number[], tol = 1e-6) {
+  assert.equal(a.length, b.length);
+  let err = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  assert.ok(err / den <= tol, `scaled error ${err / den}`);
+}
+
+/** An exported model as JSON (deep copy, safe to edit) and its shard. */
+function exported(cfg: ModelConfigInput = BIDI, seed = 1) {
+  const m = randomModel(cfg, seed);
+  const e = exportTfjs(m, META);
+  return {
+    m,
+    json: JSON.parse(JSON.stringify(e.modelJson)) as TfjsModelJson,
+    shards: new Map([[TFJS_WEIGHTS_PATH, e.weights]]),
+  };
+}
+
+type Layer = { class_name: string; config: Record<string, unknown> };
+const layersOf = (j: TfjsModelJson) => (j.modelTopology.config as { layers: Layer[] }).layers;
+
+function rejects(json: unknown, shards: ReadonlyMap<string, Uint8Array>, re: RegExp) {
+  assert.throws(
+    () => importTfjs(json, shards, "m/model.json"),
+    (e: unknown) => {
+      assert.ok(e instanceof FormatError, String(e));
+      assert.match(e.message, /^m\/model\.json: /);
+      assert.match(e.message, re);
+      return true;
+    },
+  );
+}
+
+describe("TensorFlow.js Layers models", () => {
+  it("export then import gives the same outputs, unidirectional and bidirectional", () => {
+    for (const cfg of [UNI, BIDI]) {
+      const { m, json, shards } = exported(cfg, 3);
+      const back = importTfjs(json, shards, "model.json");
+      assert.deepEqual(back.model.config, m.config);
+      close(outputs(back.model), outputs(m));
+      assert.deepEqual(back.meta, { task: "generic", input: { kind: "dense" } });
+      assert.equal(back.report.from, "tfjs");
+      assert.ok(back.report.notes.some((n) => /bias_hh = 0/.test(n)));
+      // bias_ih + bias_hh is exported as the one Keras bias.
+      const s = "l0";
+      const sum = Array.from(m.param(`lstm.bias_ih_${s}`), (v, i) =>
+        Math.fround(v + m.param(`lstm.bias_hh_${s}`)[i]),
+      );
+      assert.deepEqual(Array.from(back.model.param(`lstm.bias_ih_${s}`)), sum);
+      assert.ok(back.model.param(`lstm.bias_hh_${s}`).every((v) => v === 0));
+    }
+  });
+
+  it("writes a Sequential with the names tf.loadLayersModel expects", () => {
+    const { json } = exported(BIDI);
+    assert.equal(json.format, "layers-model");
+    const layers = layersOf(json);
+    assert.deepEqual(
+      layers.map((l) => l.class_name),
+      ["Bidirectional", "Bidirectional", "TimeDistributed"],
+    );
+    assert.deepEqual(layers[0].config.batch_input_shape, [null, null, 3]);
+    assert.deepEqual(
+      json.weightsManifest[0].weights.map((w) => `${w.name} ${w.shape.join("x")}`),
+      [
+        "bidirectional/forward_lstm/kernel 3x16",
+        "bidirectional/forward_lstm/recurrent_kernel 4x16",
+        "bidirectional/forward_lstm/bias 16",
+        "bidirectional/backward_lstm/kernel 3x16",
+        "bidirectional/backward_lstm/recurrent_kernel 4x16",
+        "bidirectional/backward_lstm/bias 16",
+        "bidirectional_1/forward_lstm_1/kernel 8x16",
+        "bidirectional_1/forward_lstm_1/recurrent_kernel 4x16",
+        "bidirectional_1/forward_lstm_1/bias 16",
+        "bidirectional_1/backward_lstm_1/kernel 8x16",
+        "bidirectional_1/backward_lstm_1/recurrent_kernel 4x16",
+        "bidirectional_1/backward_lstm_1/bias 16",
+        "time_distributed/kernel 8x2",
+        "time_distributed/bias 2",
+      ],
+    );
+    // float32 bytes of every parameter but bias_hh (Keras has one bias): L·D·4H fewer values.
+    const { weights } = exportTfjs(randomModel(BIDI, 1));
+    assert.equal(weights.length, 4 * (new LstmModel(BIDI).numParams - 2 * 2 * 16));
+  });
+
+  it("matches weights by layer and suffix: Keras names, any order, several groups and shards", () => {
+    const { m, json, shards } = exported(UNI, 5);
+    const bytes = shards.get(TFJS_WEIGHTS_PATH)!;
+    const specs = json.weightsManifest[0].weights;
+    let off = 0;
+    const items = specs.map((w) => {
+      const n = 4 * w.shape.reduce((a, b) => a * b, 1);
+      const b = bytes.subarray(off, off + n);
+      off += n;
+      const [layer, role] = w.name.split("/");
+      const cell = layer === "time_distributed" ? "" : `${layer.replace("lstm", "lstm_cell")}/`;
+      return { spec: { ...w, name: `${layer}/${cell}${role}` }, b };
+    });
+    items.reverse();
+    // Two groups, the second in three shards.
+    const g1 = items.slice(0, 3);
+    const g2 = items.slice(3);
+    const g2bytes = Buffer.concat(g2.map((i) => i.b));
+    const cut = [0, 40, 100, g2bytes.length];
+    const map = new Map<string, Uint8Array>([["a.bin", Buffer.concat(g1.map((i) => i.b))]]);
+    for (let k = 0; k < 3; k++) map.set(`b/${k}.bin`, g2bytes.subarray(cut[k], cut[k + 1]));
+    json.weightsManifest = [
+      { paths: ["a.bin"], weights: g1.map((i) => i.spec) },
+      { paths: ["b/0.bin", "b/1.bin", "b/2.bin"], weights: g2.map((i) => i.spec) },
+    ];
+    assert.ok(json.weightsManifest[1].weights.some((w) => w.name === "lstm/lstm_cell/kernel"));
+    close(outputs(importTfjs(json, map, "model.json").model), outputs(m));
+  });
+
+  it("falls back to layer order when the names do not name the layers", () => {
+    const { m, json, shards } = exported(UNI, 6);
+    json.weightsManifest[0].weights.forEach(
+      (w, i) => (w.name = `w${i}/${w.name.split("/").pop()}`),
+    );
+    close(outputs(importTfjs(json, shards, "model.json").model), outputs(m));
+    // A name without a recognisable suffix is named in the error.
+    json.weightsManifest[0].weights[1].name = "w1/weights";
+    rejects(
+      json,
+      shards,
+      /weight "w1\/weights" \(manifest entry 1\) belongs to layer 0 .*kernel, recurrent_kernel, bias/,
+    );
+  });
+
+  it("reads Keras 3 names (vars/N), tensorflowjs_converter's model_config and a functional chain", () => {
+    const { m, json, shards } = exported(BIDI, 7);
+    for (const w of json.weightsManifest[0].weights) {
+      const segs = w.name.split("/");
+      const idx = { kernel: 0, recurrent_kernel: 1, bias: segs[0] === "time_distributed" ? 1 : 2 }[
+        segs[segs.length - 1] as "kernel"
+      ];
+      w.name =
+        segs.length === 3
+          ? `layers/${segs[0]}/${segs[1].split("_")[0]}_layer/cell/vars/${idx}`
+          : `layers/${segs[0]}/layer/vars/${idx}`;
+    }
+    const layers = layersOf(json);
+    const names = ["input_layer", ...layers.map((l) => l.config.name as string)];
+    const fn = [
+      {
+        class_name: "InputLayer",
+        name: "input_layer",
+        config: { batch_shape: [null, 7, 3], name: "input_layer" },
+        inbound_nodes: [],
+      },
+      ...layers.map((l, i) => ({
+        ...l,
+        name: names[i + 1],
+        inbound_nodes: [
+          {
+            args: [
+              {
+                class_name: "__keras_tensor__",
+                config: { shape: [null, 7, 3], keras_history: [names[i], 0, 0] },
+              },
+            ],
+            kwargs: {},
+          },
+        ],
+      })),
+    ];
+    json.modelTopology = {
+      keras_version: "3.3.3",
+      model_config: {
+        class_name: "Functional",
+        config: { name: "f", layers: fn, output_layers: [names[3], 0, 0] },
+      },
+    };
+    close(outputs(importTfjs(json, shards, "model.json").model), outputs(m));
+
+    // Keras 2 form of inbound_nodes; a branch is rejected.
+    const k2 = fn.map((l, i) => ({
+      ...l,
+      inbound_nodes: i === 0 ? [] : [[[names[i - 1], 0, 0, {}]]],
+    }));
+    (json.modelTopology.model_config as Record<string, unknown>).config = {
+      name: "f",
+      layers: k2,
+      output_layers: [[names[3], 0, 0]],
+    };
+    close(outputs(importTfjs(json, shards, "model.json").model), outputs(m));
+    k2[3].inbound_nodes = [[[names[1], 0, 0, {}]]];
+    rejects(json, shards, /reads \["bidirectional"\], not the layer before it.*single chain/);
+  });
+
+  it("accepts Dropout, a Dense without TimeDistributed and a softmax head, with notes", () => {
+    const { m, json, shards } = exported(UNI, 8);
+    const layers = layersOf(json);
+    const td = layers.pop()!;
+    const dense = td.config.layer as Layer;
+    dense.config.activation = "softmax";
+    layers.push({ class_name: "Dropout", config: { name: "dropout", rate: 0.5 } }, dense);
+    for (const w of json.weightsManifest[0].weights)
+      w.name = w.name.replace("time_distributed", "dense");
+    const r = importTfjs(json, shards, "model.json");
+    close(outputs(r.model), outputs(m));
+    assert.ok(r.report.notes.some((n) => /softmax is not stored/.test(n)));
+    assert.ok(r.report.notes.some((n) => /Dropout layers skipped/.test(n)));
+  });
+
+  it("rejects what lstm-ts cannot represent, naming the layer", () => {
+    const cases: [string, (j: TfjsModelJson) => void, RegExp][] = [
+      [
+        "hard_sigmoid",
+        (j) =>
+          ((layersOf(j)[0].config.layer as Layer).config.recurrent_activation = "hard_sigmoid"),
+        /layer 0 \("bidirectional", Bidirectional\), forward layer: recurrent_activation is "hard_sigmoid".*recurrentActivation: 'sigmoid'/,
+      ],
+      [
+        "missing recurrent_activation",
+        (j) => delete (layersOf(j)[0].config.layer as Layer).config.recurrent_activation,
+        /recurrent_activation is not stated/,
+      ],
+      [
+        "relu",
+        (j) => ((layersOf(j)[1].config.layer as Layer).config.activation = "relu"),
+        /activation is "relu": only "tanh"/,
+      ],
+      [
+        "merge_mode sum",
+        (j) => (layersOf(j)[0].config.merge_mode = "sum"),
+        /merge_mode is "sum": only "concat"/,
+      ],
+      [
+        "GRU inside",
+        (j) => ((layersOf(j)[0].config.layer as Layer).class_name = "GRU"),
+        /GRU is not supported inside Bidirectional/,
+      ],
+      [
+        "an Embedding",
+        (j) => layersOf(j).unshift({ class_name: "Embedding", config: { name: "emb" } }),
+        /layer 0 \("emb", Embedding\): layer class Embedding is not supported/,
+      ],
+      ["no Dense", (j) => layersOf(j).pop(), /no Dense head after the LSTM layers/],
+      [
+        "softplus head",
+        (j) => ((layersOf(j)[2].config.layer as Layer).config.activation = "softplus"),
+        /activation is "softplus": the head must be linear/,
+      ],
+      [
+        "last bidirectional without sequences",
+        (j) => ((layersOf(j)[1].config.layer as Layer).config.return_sequences = false),
+        /return_sequences is false on a Bidirectional layer/,
+      ],
+      [
+        "inner without sequences",
+        (j) => ((layersOf(j)[0].config.layer as Layer).config.return_sequences = false),
+        /layer 0 .*return_sequences is false but another LSTM layer follows/,
+      ],
+      [
+        "units differ",
+        (j) => ((layersOf(j)[1].config.layer as Layer).config.units = 5),
+        /units 5 but layer 0 .* has 4: lstm-ts stacks layers of one hidden size/,
+      ],
+      [
+        "mixed directions",
+        (j) => (layersOf(j)[1] = layersOf(j)[1].config.layer as Layer),
+        /layer 1 \("lstm_1", LSTM\) is a plain LSTM but layer 0 .* is Bidirectional/,
+      ],
+      ["graph model", (j) => (j.format = "graph-model"), /a TensorFlow.js graph model/],
+      [
+        "no topology",
+        (j) => ((j as unknown as Record<string, unknown>).modelTopology = null),
+        /no modelTopology \(a weights-only manifest\)/,
+      ],
+      [
+        "kernel shape",
+        (j) => (j.weightsManifest[0].weights[7].shape = [4, 17]),
+        /weight "bidirectional_1\/forward_lstm_1\/recurrent_kernel" \(layer 1 \("bidirectional_1", Bidirectional\), forward\) has shape \[4, 17\], expected \[4, 16\]/,
+      ],
+      [
+        "second-layer kernel",
+        (j) => (j.weightsManifest[0].weights[6].shape = [4, 16]),
+        /weight "bidirectional_1\/forward_lstm_1\/kernel" .* has shape \[4, 16\], expected \[8, 16\] \(kernel \[D·H, 4H\]/,
+      ],
+      [
+        "declared input",
+        (j) => (layersOf(j)[0].config.batch_input_shape = [null, null, 9]),
+        /declares input size 9 but weight "bidirectional\/forward_lstm\/kernel" has shape \[3, 16\]/,
+      ],
+      [
+        "quantized",
+        (j) =>
+          Object.assign(j.weightsManifest[0].weights[0], {
+            quantization: { dtype: "uint8", scale: 1, min: 0 },
+          }),
+        /weight "bidirectional\/forward_lstm\/kernel" is quantized \("uint8"\)/,
+      ],
+      [
+        "int32",
+        (j) => (j.weightsManifest[0].weights[2].dtype = "int32"),
+        /weight "bidirectional\/forward_lstm\/bias" has dtype "int32": only float32/,
+      ],
+      [
+        "a missing weight",
+        (j) => j.weightsManifest[0].weights.splice(4, 1),
+        /layer 0 \("bidirectional", Bidirectional\) has 5 weights in the manifest .*expected 6/,
+      ],
+      [
+        "an extra weight",
+        (j) =>
+          j.weightsManifest[0].weights.push({ name: "other/kernel", shape: [1], dtype: "float32" }),
+        /weights not used by any layer: "other\/kernel"/,
+      ],
+      [
+        "duplicate role",
+        (j) => (j.weightsManifest[0].weights[1].name = "bidirectional/forward_lstm/kernel"),
+        /forward has two kernel weights/,
+      ],
+      [
+        "path escape",
+        (j) => (j.weightsManifest[0].paths = ["../secret.bin"]),
+        /weightsManifest\[0\]\.paths\[0\] is "\.\.\/secret\.bin": shard paths must be relative/,
+      ],
+      [
+        "URL",
+        (j) => (j.weightsManifest[0].paths = ["https://example.com/w.bin"]),
+        /shard paths must be relative/,
+      ],
+      [
+        "lone go_backwards",
+        (j) => {
+          const l = layersOf(j);
+          for (let k = 0; k < 2; k++) l[k] = l[k].config.layer as Layer;
+          (l[0].config as Record<string, unknown>).go_backwards = true;
+        },
+        /go_backwards is true: a lone backwards LSTM/,
+      ],
+      [
+        "return_state",
+        (j) => ((layersOf(j)[0].config.layer as Layer).config.return_state = true),
+        /return_state is true/,
+      ],
+      [
+        "Sequential config",
+        (j) => (j.modelTopology.class_name = "Graph"),
+        /modelTopology is a "Graph"/,
+      ],
+    ];
+    for (const [name, edit, re] of cases) {
+      const { json, shards } = exported(BIDI, 2);
+      edit(json);
+      assert.doesNotThrow(() => JSON.stringify(json), name);
+      rejects(json, shards, re);
+    }
+  });
+
+  it("checks the shard sizes against the manifest before reading", () => {
+    const { json, shards } = exported(UNI, 4);
+    const full = shards.get(TFJS_WEIGHTS_PATH)!;
+    let reads = 0;
+    const reader = (n: number): TfjsShards => ({
+      size: () => n,
+      read: () => {
+        reads++;
+        return full.subarray(0, n);
+      },
+    });
+    assert.throws(
+      () => importTfjs(json, reader(full.length - 4), "model.json"),
+      new RegExp(
+        `the shards of weightsManifest\\[0\\] \\(group1-shard1of1.bin\\) hold ${full.length - 4} bytes, but its weights \\(lstm/kernel \\[5, 12\\], .*\\) need ${full.length} \\(float32\\)`,
+      ),
+    );
+    assert.throws(() => importTfjs(json, reader(full.length + 4), "model.json"), /hold \d+ bytes/);
+    assert.equal(reads, 0);
+    assert.throws(
+      () => importTfjs(json, new Map(), "model.json"),
+      /weight shard "group1-shard1of1.bin" \(weightsManifest\[0\]\) is missing/,
+    );
+    // Non-finite values name the weight.
+    const bad = Uint8Array.from(full);
+    new DataView(bad.buffer).setFloat32(4 * 3, NaN, true);
+    assert.throws(
+      () => importTfjs(json, new Map([[TFJS_WEIGHTS_PATH, bad]]), "model.json"),
+      /weight "lstm\/kernel" holds NaN at index 3/,
+    );
+  });
+
+  it("is detected by sniffFormat and isTfjsModelJson", () => {
+    const { json } = exported(UNI);
+    const text = new TextEncoder().encode(JSON.stringify(json));
+    assert.equal(sniffFormat(text), "tfjs");
+    assert.equal(isTfjsModelJson(json), true);
+    assert.equal(isTfjsModelJson({ format: "keras-lstm", layers: [] }), false);
+    assert.equal(sniffFormat(new TextEncoder().encode('{"format":"keras-lstm"}')), "keras");
+    assert.equal(sniffFormat(new TextEncoder().encode('{"weightsManifest": [')), "keras");
+  });
+
+  it("carries a text model's vocabulary in userDefinedMetadata", () => {
+    const m = randomModel({ inputSize: 3, hiddenSize: 2, outputSize: 3 }, 1);
+    const meta: ModelMeta = { task: "text", input: { kind: "one-hot" }, vocab: ["a", "b", "\n"] };
+    const e = exportTfjs(m, meta);
+    assert.deepEqual(e.modelJson.userDefinedMetadata, {
+      "lstm-ts": { task: "text", input: { kind: "one-hot" }, vocab: ["a", "b", "\n"] },
+    });
+    const back = importTfjs(e.modelJson, new Map([[e.weightsPath, e.weights]]), "model.json");
+    assert.deepEqual(back.meta, {
+      task: "text",
+      input: { kind: "one-hot" },
+      vocab: ["a", "b", "\n"],
+    });
+  });
+});

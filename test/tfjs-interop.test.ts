@@ -1,0 +1,481 @@
+/**
+ * TensorFlow.js interop, checked against TensorFlow.js itself (@tensorflow/tfjs, pure-JS "cpu"
+ * backend, in this process): tf.sequential LSTM models with random weights are saved with
+ * model.save() through a small file handler, imported with `lstm convert --from tfjs`, and our
+ * forward pass is compared with model.predict(); our models exported with `lstm convert --to tfjs`
+ * are loaded with tf.loadLayersModel() and compared the same way. Skipped when @tensorflow/tfjs
+ * cannot be imported.
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import type * as TfModule from "@tensorflow/tfjs";
+import {
+  loadModel,
+  LstmModel,
+  Rng,
+  saveModel,
+  type ModelConfigInput,
+  type ModelMeta,
+} from "../src/node.js";
+import { runCli } from "./helpers.js";
+
+type Tf = typeof TfModule;
+let tf: Tf | undefined;
+let SKIP: string | false = false;
+try {
+  tf = (await import("@tensorflow/tfjs")) as Tf;
+  tf.enableProdMode(); // no "install tfjs-node" banner
+  await tf.setBackend("cpu");
+  await tf.ready();
+} catch (e) {
+  SKIP = `@tensorflow/tfjs cannot be imported (${(e as Error).message.split("\n")[0]}): TF.js interop not checked`;
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "lstm-tfjs-"));
+/** Scaled max error allowed between TF.js and lstm-ts (both float32). */
+const TOL = 1e-5;
+
+function scaledError(a: ArrayLike<number>, e: ArrayLike<number>): number {
+  assert.equal(a.length, e.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < e.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - e[i]));
+    den = Math.max(den, Math.abs(e[i]));
+  }
+  return num / Math.max(den, 1e-30);
+}
+
+function randomInput(n: number, seed: number): Float32Array {
+  const rng = new Rng(seed);
+  return Float32Array.from({ length: n }, () => rng.range(-1, 1));
+}
+
+/** [B, T, C] → [T, B, C]. */
+function toTimeMajor(x: ArrayLike<number>, B: number, T: number, C: number): Float32Array {
+  const out = new Float32Array(B * T * C);
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < T; t++)
+      for (let c = 0; c < C; c++) out[(t * B + b) * C + c] = x[(b * T + t) * C + c];
+  return out;
+}
+
+interface TfSpec {
+  I: number;
+  H: number;
+  L: number;
+  O: number;
+  bidi?: boolean;
+  /** return_sequences of the last LSTM layer (default true). */
+  lastSequences?: boolean;
+  /** Wrap the Dense head in TimeDistributed (default true; ignored when lastSequences is false). */
+  timeDistributed?: boolean;
+  recurrentActivation?: "sigmoid" | "hardSigmoid";
+  seed: number;
+}
+
+function tfModel(s: TfSpec): TfModule.Sequential {
+  const t = tf!;
+  const init = () => t.initializers.zeros();
+  const model = t.sequential();
+  for (let l = 0; l < s.L; l++) {
+    const cfg = {
+      units: s.H,
+      returnSequences: l < s.L - 1 || s.lastSequences !== false,
+      recurrentActivation: s.recurrentActivation ?? "sigmoid",
+      kernelInitializer: init(),
+      recurrentInitializer: init(),
+      biasInitializer: init(),
+    };
+    const input = l === 0 ? { inputShape: [null, s.I] } : {};
+    model.add(
+      s.bidi
+        ? t.layers.bidirectional({ layer: t.layers.lstm(cfg), mergeMode: "concat", ...input })
+        : t.layers.lstm({ ...cfg, ...input }),
+    );
+  }
+  const dense = t.layers.dense({ units: s.O, kernelInitializer: init(), biasInitializer: init() });
+  model.add(
+    s.lastSequences !== false && s.timeDistributed !== false
+      ? t.layers.timeDistributed({ layer: dense })
+      : dense,
+  );
+  // Random weights, drawn afterwards: initializer seeds would give a Bidirectional layer's two
+  // directions the same values, and then a swap of the directions would go unnoticed.
+  const rng = new Rng(s.seed);
+  model.setWeights(
+    model.getWeights().map((w) =>
+      t.tensor(
+        Float32Array.from({ length: w.size }, () => rng.range(-0.6, 0.6)),
+        w.shape,
+      ),
+    ),
+  );
+  return model;
+}
+
+function concatBytes(parts: readonly ArrayBuffer[]): Uint8Array {
+  const n = parts.reduce((a, p) => a + p.byteLength, 0);
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(new Uint8Array(p), o);
+    o += p.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Saves like tf.io's file:// handler (model.json + shards in `dir`). With `groups` > 1 the weights
+ * are split into that many manifest groups, and each group into shards of `shardBytes` bytes.
+ */
+async function saveTfjs(
+  model: TfModule.LayersModel,
+  dir: string,
+  opts: { groups?: number; shardBytes?: number } = {},
+): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await model.save(
+    tf!.io.withSaveHandler(async (a) => {
+      const data = concatBytes(
+        Array.isArray(a.weightData) ? a.weightData : a.weightData ? [a.weightData] : [],
+      );
+      const specs = a.weightSpecs ?? [];
+      const nGroups = opts.groups ?? 1;
+      const per = Math.ceil(specs.length / nGroups);
+      const manifest = [];
+      let offset = 0;
+      for (let g = 0; g < nGroups; g++) {
+        const weights = specs.slice(g * per, (g + 1) * per);
+        const bytes = weights.reduce((n, w) => n + 4 * w.shape.reduce((x, y) => x * y, 1), 0);
+        const groupData = data.subarray(offset, offset + bytes);
+        offset += bytes;
+        const shard = opts.shardBytes ?? Math.max(bytes, 1);
+        const count = Math.max(1, Math.ceil(bytes / shard));
+        const paths: string[] = [];
+        for (let k = 0; k < count; k++) {
+          const p = `group${g + 1}-shard${k + 1}of${count}.bin`;
+          writeFileSync(join(dir, p), groupData.subarray(k * shard, (k + 1) * shard));
+          paths.push(p);
+        }
+        manifest.push({ paths, weights });
+      }
+      assert.equal(offset, data.length);
+      const json = {
+        format: a.format,
+        generatedBy: a.generatedBy,
+        convertedBy: a.convertedBy ?? null,
+        modelTopology: a.modelTopology,
+        weightsManifest: manifest,
+      };
+      writeFileSync(join(dir, "model.json"), JSON.stringify(json));
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" } };
+    }),
+  );
+}
+
+/** Loads like tf.io's file:// handler: model.json and its shards from `dir`. */
+async function loadTfjs(dir: string): Promise<TfModule.LayersModel> {
+  const json = JSON.parse(readFileSync(join(dir, "model.json"), "utf8")) as {
+    modelTopology: object;
+    weightsManifest: { paths: string[]; weights: TfModule.io.WeightsManifestEntry[] }[];
+    format?: string;
+    generatedBy?: string;
+    convertedBy?: string | null;
+    userDefinedMetadata?: { [key: string]: object };
+  };
+  const bytes = concatBytes(
+    json.weightsManifest.flatMap((g) =>
+      g.paths.map((p) => {
+        const b = readFileSync(join(dir, p));
+        return b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
+      }),
+    ),
+  );
+  const handler: TfModule.io.IOHandler = {
+    load: async () => ({
+      modelTopology: json.modelTopology,
+      weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
+      weightData: bytes.buffer as ArrayBuffer,
+      format: json.format,
+      generatedBy: json.generatedBy,
+      convertedBy: json.convertedBy ?? undefined,
+      userDefinedMetadata: json.userDefinedMetadata,
+    }),
+  };
+  return tf!.loadLayersModel(handler, { strict: true });
+}
+
+function predict(model: TfModule.LayersModel, xBatchFirst: Float32Array, shape: number[]) {
+  const t = tf!;
+  return t
+    .tidy(() => {
+      const y = model.predict(t.tensor3d(xBatchFirst, shape as [number, number, number]));
+      return (Array.isArray(y) ? y[0] : y).dataSync() as Float32Array;
+    })
+    .slice();
+}
+
+/** Our forward on time-major x ([T, B, I]); readout "all" gives [T, B, O], "last" [B, O]. */
+function ours(m: LstmModel, xTimeMajor: Float32Array, T: number, B: number, last = false) {
+  return Float32Array.from(
+    m.forward(xTimeMajor, { seqLen: T, batch: B, readout: last ? "last" : "all" }).output,
+  );
+}
+
+function convertFromTfjs(input: string, out: string) {
+  const r = runCli(["convert", "--from", "tfjs", input, "--out", out, "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { from: string; config: Record<string, unknown>; notes: string[] };
+}
+
+const errors: string[] = [];
+
+const CASES: { name: string; spec: TfSpec; save?: { groups?: number; shardBytes?: number } }[] = [
+  { name: "1 layer, TimeDistributed(Dense)", spec: { I: 3, H: 5, L: 1, O: 4, seed: 11 } },
+  {
+    name: "2 layers, Dense on the sequence, 2 manifest groups in 96-byte shards",
+    spec: { I: 4, H: 6, L: 2, O: 3, timeDistributed: false, seed: 21 },
+    save: { groups: 2, shardBytes: 96 },
+  },
+  { name: "2 Bidirectional layers", spec: { I: 3, H: 4, L: 2, O: 2, bidi: true, seed: 31 } },
+  {
+    name: "1 layer, return_sequences=false (readout last)",
+    spec: { I: 2, H: 7, L: 1, O: 3, lastSequences: false, seed: 41 },
+  },
+];
+
+for (const c of CASES) {
+  test(
+    `lstm convert --from tfjs: ${c.name} gives model.predict's outputs`,
+    { skip: SKIP },
+    async (t: TestContext) => {
+      const { I, O, lastSequences } = c.spec;
+      const model = tfModel(c.spec);
+      const dir = join(tmp, `tf-${c.spec.seed}`);
+      await saveTfjs(model, dir, c.save);
+      const out = join(tmp, `from-tf-${c.spec.seed}.safetensors`);
+      const summary = convertFromTfjs(dir, out);
+      assert.equal(summary.from, "tfjs");
+      const ourModel = loadModel(out).model;
+      const B = 3;
+      const T = 6;
+      const x = randomInput(B * T * I, c.spec.seed);
+      const expected = predict(model, x, [B, T, I]); // [B, T, O] or [B, O]
+      const last = lastSequences === false;
+      const got = ours(ourModel, toTimeMajor(x, B, T, I), T, B, last);
+      const err = scaledError(got, last ? expected : toTimeMajor(expected, B, T, O));
+      errors.push(`${c.name}: ${err.toExponential(2)}`);
+      t.diagnostic(`scaled max error ${err.toExponential(2)}`);
+      assert.ok(err <= TOL, `scaled error ${err} > ${TOL}`);
+      model.dispose();
+    },
+  );
+}
+
+test(
+  "lstm convert --from tfjs reads tensorflowjs_converter's Keras layout (model_config, InputLayer, Keras 2 names, weights out of order)",
+  { skip: SKIP },
+  async () => {
+    const spec: TfSpec = { I: 3, H: 4, L: 2, O: 2, bidi: true, seed: 51 };
+    const model = tfModel(spec);
+    const dir = join(tmp, "keras-layout");
+    await saveTfjs(model, dir);
+    const j = JSON.parse(readFileSync(join(dir, "model.json"), "utf8"));
+    const layers = j.modelTopology.config.layers as {
+      class_name: string;
+      config: Record<string, unknown>;
+    }[];
+    // Keras 2 names: bidirectional, bidirectional_1, time_distributed; an InputLayer first.
+    const rename = new Map<string, string>();
+    layers.forEach((l, i) => {
+      const name = ["bidirectional", "bidirectional_1", "time_distributed"][i];
+      rename.set(l.config.name as string, name);
+      l.config.name = name;
+      delete l.config.batch_input_shape;
+    });
+    layers.unshift({
+      class_name: "InputLayer",
+      config: { batch_input_shape: [null, null, spec.I], dtype: "float32", name: "input_1" },
+    });
+    // Weights as Keras 2 names them ("bidirectional/forward_lstm/lstm_cell_1/kernel:0" less ":0").
+    // The converter lists the layers in h5py's name order, not layer order.
+    const specs = j.weightsManifest[0].weights as { name: string; shape: number[] }[];
+    const data = readFileSync(join(dir, "group1-shard1of1.bin"));
+    let off = 0;
+    const items = specs.map((w) => {
+      const n = 4 * w.shape.reduce((a, b) => a * b, 1);
+      const bytes = data.subarray(off, off + n);
+      off += n;
+      const segs = w.name.split("/");
+      const layer = rename.get(segs[0])!;
+      const dir2 =
+        segs.length === 3
+          ? `${segs[1].startsWith("forward") ? "forward" : "backward"}_lstm/lstm_cell/`
+          : "";
+      return { name: `${layer}/${dir2}${segs[segs.length - 1]}`, shape: w.shape, bytes, layer };
+    });
+    assert.equal(off, data.length);
+    // Reverse name order: layers, directions and kernel/recurrent_kernel/bias all out of order.
+    items.sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+    writeFileSync(join(dir, "group1-shard1of1.bin"), Buffer.concat(items.map((i) => i.bytes)));
+    j.weightsManifest[0].weights = items.map((i) => ({
+      name: i.name,
+      shape: i.shape,
+      dtype: "float32",
+    }));
+    j.modelTopology = {
+      keras_version: "2.15.0",
+      backend: "tensorflow",
+      model_config: { class_name: "Sequential", config: { name: "sequential", layers } },
+    };
+    j.generatedBy = "keras v2.15.0";
+    writeFileSync(join(dir, "model.json"), JSON.stringify(j));
+
+    const out = join(tmp, "keras-layout.safetensors");
+    convertFromTfjs(join(dir, "model.json"), out);
+    const B = 2;
+    const T = 5;
+    const x = randomInput(B * T * spec.I, 7);
+    const expected = predict(model, x, [B, T, spec.I]);
+    const got = ours(loadModel(out).model, toTimeMajor(x, B, T, spec.I), T, B);
+    const err = scaledError(got, toTimeMajor(expected, B, T, spec.O));
+    errors.push(`Keras converter layout (bidirectional, 2 layers): ${err.toExponential(2)}`);
+    assert.ok(err <= TOL, `scaled error ${err} > ${TOL}`);
+    model.dispose();
+  },
+);
+
+function randomModel(cfg: ModelConfigInput, seed: number): LstmModel {
+  const m = new LstmModel(cfg);
+  const rng = new Rng(seed);
+  m.initDefault(rng);
+  for (const n of m.paramNames())
+    if (n.includes("bias")) m.param(n).forEach((_, i, a) => (a[i] = rng.range(-0.5, 0.5)));
+  return m;
+}
+
+for (const [name, cfg] of [
+  ["1 layer", { inputSize: 3, hiddenSize: 5, numLayers: 1, outputSize: 4 }],
+  ["2 layers", { inputSize: 4, hiddenSize: 3, numLayers: 2, outputSize: 2 }],
+  [
+    "2 bidirectional layers",
+    { inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, outputSize: 3 },
+  ],
+] as [string, ModelConfigInput][]) {
+  test(
+    `lstm convert --to tfjs: ${name} loads with tf.loadLayersModel and predicts our outputs`,
+    { skip: SKIP },
+    async () => {
+      const m = randomModel(cfg, 100 + cfg.hiddenSize);
+      const meta: ModelMeta = { task: "generic", input: { kind: "dense" } };
+      const src = join(tmp, `ours-${name.replace(/ /g, "-")}.safetensors`);
+      saveModel(src, m, meta);
+      const dir = join(tmp, `to-tf-${name.replace(/ /g, "-")}`);
+      const r = runCli(["convert", src, "--to", "tfjs", "--out", dir]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(readdirSync(dir).sort(), ["group1-shard1of1.bin", "model.json"]);
+      const model = await loadTfjs(dir);
+      const { inputSize: I, outputSize: O } = cfg;
+      const B = 2;
+      const T = 7;
+      const x = randomInput(B * T * I, 5);
+      const expected = predict(model, x, [B, T, I]);
+      const got = ours(m, toTimeMajor(x, B, T, I), T, B);
+      const err = scaledError(toTimeMajor(expected, B, T, O), got);
+      errors.push(`--to tfjs, ${name}: ${err.toExponential(2)}`);
+      assert.ok(err <= TOL, `scaled error ${err} > ${TOL}`);
+
+      // And back: --from tfjs gives the same outputs (bias_ih + bias_hh now in bias_ih).
+      const back = join(tmp, `back-${name.replace(/ /g, "-")}.safetensors`);
+      convertFromTfjs(dir, back);
+      const again = ours(loadModel(back).model, toTimeMajor(x, B, T, I), T, B);
+      assert.ok(scaledError(again, got) <= TOL);
+      model.dispose();
+    },
+  );
+}
+
+test(
+  "lstm convert --from tfjs rejects tf.layers.lstm's default hardSigmoid with a clear message",
+  { skip: SKIP },
+  async () => {
+    const model = tfModel({ I: 2, H: 3, L: 1, O: 2, recurrentActivation: "hardSigmoid", seed: 61 });
+    const dir = join(tmp, "hard");
+    await saveTfjs(model, dir);
+    const out = join(tmp, "hard.safetensors");
+    const r = runCli(["convert", dir, "--out", out]); // format detected from the directory
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /recurrent_activation is "hard_sigmoid"/);
+    assert.match(r.stderr, /recurrentActivation: 'sigmoid'/);
+    assert.throws(() => readFileSync(out));
+    model.dispose();
+  },
+);
+
+test("TF.js interop errors", { skip: SKIP }, (t) => {
+  t.diagnostic(errors.join("; "));
+});
+
+test("lstm convert --to tfjs / --from tfjs on the command line: metadata, detection and errors", () => {
+  const m = randomModel({ inputSize: 3, hiddenSize: 2, outputSize: 3 }, 7);
+  const src = join(tmp, "text.safetensors");
+  saveModel(src, m, { task: "text", input: { kind: "one-hot" }, vocab: ["a", "b", "\n"] });
+  const dir = join(tmp, "text-tfjs", "nested");
+  let r = runCli(["convert", src, "--to", "tfjs", "--out", dir, "--json"]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).to, "tfjs");
+  const j = JSON.parse(readFileSync(join(dir, "model.json"), "utf8"));
+  assert.equal(j.format, "layers-model");
+  assert.deepEqual(j.weightsManifest[0].paths, ["group1-shard1of1.bin"]);
+  assert.deepEqual(j.userDefinedMetadata["lstm-ts"].vocab, ["a", "b", "\n"]);
+
+  // Detected from the directory and from model.json; the vocabulary comes back.
+  for (const input of [dir, join(dir, "model.json")]) {
+    const back = join(tmp, "text-back.safetensors");
+    r = runCli(["convert", input, "--out", back]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /TensorFlow\.js Layers model/);
+    assert.match(r.stdout, /note: Keras has one bias per gate/);
+    const loaded = loadModel(back);
+    assert.equal(loaded.meta.task, "text");
+    assert.deepEqual(loaded.meta.vocab, ["a", "b", "\n"]);
+    assert.equal(loaded.meta.training?.convertedFrom, "tfjs");
+  }
+
+  const file = join(tmp, "a-file");
+  writeFileSync(file, "x");
+  const empty = join(tmp, "empty-dir");
+  mkdirSync(empty, { recursive: true });
+  const broken = join(tmp, "broken-tfjs");
+  mkdirSync(broken, { recursive: true });
+  writeFileSync(join(broken, "model.json"), JSON.stringify(j));
+  const out = join(tmp, "never.safetensors");
+  const cases: [string[], RegExp][] = [
+    [
+      ["convert", src, "--to", "tfjs", "--out", file],
+      /--out .*a-file is a file; --to tfjs writes a directory/,
+    ],
+    [
+      ["convert", dir, "--to", "tfjs", "--out", dir],
+      /is the input file; write the conversion elsewhere/,
+    ],
+    [
+      ["convert", "--from", "tfjs", empty, "--out", out],
+      /empty-dir is a directory without a model\.json/,
+    ],
+    [
+      ["convert", broken, "--out", out],
+      /cannot read weight shard .*group1-shard1of1\.bin \(listed in .*model\.json\): no such file/,
+    ],
+  ];
+  for (const [args, re] of cases) {
+    r = runCli(args);
+    assert.equal(r.status, 1, `${args.join(" ")}: ${r.stdout}`);
+    assert.match(r.stderr, re);
+  }
+  assert.throws(() => readFileSync(out));
+});
