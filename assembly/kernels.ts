@@ -8,8 +8,14 @@
  * Memory map: [0, __heap_base) static data, then a fixed scratch area (packed B panels and small
  * temporaries, see `scratchEnd`), then the operands the JS bump allocator hands out.
  *
+ * Two builds share this source: one with its own memory, and one that imports a shared memory
+ * (--enable threads --importMemory --sharedMemory) so several instances, one per thread, compute
+ * on the same operands. Only `gemm` runs on other threads, each with a scratch of its own; the
+ * static scratch and the element-wise kernels belong to the instance on the owning thread.
+ *
  * Build: scripts/build-wasm.mjs (asc -O3 --runtime stub --enable simd --noAssert). No runtime, no
- * allocator, no imports: the module is pure computation over its exported memory.
+ * allocator, no imports (the threaded build imports only its memory): the module is pure
+ * computation over its memory.
  */
 
 // ---------------------------------------------------------------------------------------------
@@ -31,15 +37,29 @@ const DIRECT_M: i32 = 4;
 const PACK_BYTES: usize = <usize>(KC * NC) * 4;
 const TILE_BYTES: usize = 4 * 8 * 4;
 const TMP_BYTES: usize = 16 * 16;
+/** One gemm scratch: KC·NC floats of packed op(B), then a 4×8 C tile for edge panels. */
+const GEMM_SCRATCH_BYTES: usize = PACK_BYTES + TILE_BYTES;
 
 const scratchBase: usize = (__heap_base + 63) & ~(<usize>63);
-const packB: usize = scratchBase; // KC·NC floats of packed op(B)
-const tile: usize = packB + PACK_BYTES; // a 4×8 C tile for edge panels
-const tmp: usize = tile + TILE_BYTES; // 16 vectors for the element-wise kernels' tails
+const mainScratch: usize = scratchBase; // the owning thread's gemm scratch
+// 16 vectors for the element-wise kernels' tails
+const tmp: usize = mainScratch + GEMM_SCRATCH_BYTES;
 
 /** First byte after the scratch area: the JS allocator starts here (16-byte aligned). */
 export function scratchEnd(): usize {
   return tmp + TMP_BYTES;
+}
+
+/**
+ * The static gemm scratch (for the thread that owns the instance). Other threads sharing the
+ * memory pass scratch areas of `gemmScratchBytes()` bytes that the JS allocator handed out.
+ */
+export function gemmScratch(): usize {
+  return mainScratch;
+}
+
+export function gemmScratchBytes(): usize {
+  return GEMM_SCRATCH_BYTES;
 }
 
 /** 4 rows × 8 columns: C[0..4, 0..8] (=|+=) Σ_p A[r, p]·Bp[p, 0..8]. */
@@ -207,6 +227,7 @@ function tile8(
 
 /** A rows×8 tile computed into `tile`, then its first nr columns merged into C. */
 function edgeTile(
+  tile: usize,
   rows: i32,
   a: usize,
   rsA: usize,
@@ -231,10 +252,11 @@ function edgeTile(
 }
 
 /**
- * Packs op(B)[pc..pc+kc, jc..jc+nc] into `packB`: panel t (columns jc+8t…) at t·kc·8 floats,
- * element (p, q) at p·8 + q; columns past nc are zero.
+ * Packs op(B)[pc..pc+kc, jc..jc+nc] into `packB` (a gemm scratch): panel t (columns jc+8t…) at
+ * t·kc·8 floats, element (p, q) at p·8 + q; columns past nc are zero.
  */
 function pack(
+  packB: usize,
   b: usize,
   ldb: i32,
   transB: bool,
@@ -363,6 +385,12 @@ function gemmDot(
 /**
  * C[M,N] = beta·C + op(A)[M,K]·op(B)[K,N]; beta 0 overwrites C without reading it.
  * transA: A stored [K,M] (row stride lda); transB: B stored [N,K] (row stride ldb).
+ *
+ * Computes only rows [i0, i1) and columns [j0, j1) of C, packing op(B) into `scratch`
+ * (gemmScratchBytes() bytes; `gemmScratch()` for the instance's own). Threads sharing one memory
+ * split a product into disjoint slices, each with its own scratch. Every element of C comes out
+ * bit-identical however the product is sliced: the path (dot products or panels) is chosen from
+ * the whole M and N, and each element sums its K terms in the same order on every path's kernels.
  */
 export function gemm(
   c: usize,
@@ -377,20 +405,59 @@ export function gemm(
   n: i32,
   k: i32,
   beta: i32,
+  i0: i32,
+  i1: i32,
+  j0: i32,
+  j1: i32,
+  scratch: usize,
 ): void {
-  if (m <= 0 || n <= 0) return;
+  if (i0 < 0) i0 = 0;
+  if (j0 < 0) j0 = 0;
+  if (i1 > m) i1 = m;
+  if (j1 > n) j1 = n;
+  if (i1 <= i0 || j1 <= j0) return;
   const ldcB = (<usize>ldc) << 2;
+  const ldaB = (<usize>lda) << 2;
+  const ldbB = (<usize>ldb) << 2;
+  const rsA: usize = transA ? 4 : ldaB;
+  // The slice: row i0 of op(A) and C, column j0 of op(B) and C.
+  const cs = c + <usize>i0 * ldcB + ((<usize>j0) << 2);
+  const as = a + <usize>i0 * rsA;
+  const bs = b + (transB ? <usize>j0 * ldbB : (<usize>j0) << 2);
+  const ms = i1 - i0;
+  const ns = j1 - j0;
   if (k <= 0) {
     if (beta === 0)
-      for (let i = 0; i < m; i++) memory.fill(c + <usize>i * ldcB, 0, (<usize>n) << 2);
+      for (let i = 0; i < ms; i++) memory.fill(cs + <usize>i * ldcB, 0, (<usize>ns) << 2);
     return;
   }
   if (transB && !transA && (n <= 4 || m === 1)) {
     // Few columns (a narrow head) or one row (a single sequence step): the 8-wide panels would
     // mostly compute padding or packing, so take dot products along the contiguous K instead.
-    gemmDot(c, ldcB, a, (<usize>lda) << 2, b, (<usize>ldb) << 2, m, n, k, beta !== 0);
+    gemmDot(cs, ldcB, as, ldaB, bs, ldbB, ms, ns, k, beta !== 0);
     return;
   }
+  gemmPanels(cs, ldcB, as, lda, transA, bs, ldb, transB, ms, ns, k, beta !== 0, scratch);
+}
+
+/** The blocked product of `gemm` on the whole of its (already sliced) operands. */
+function gemmPanels(
+  c: usize,
+  ldcB: usize,
+  a: usize,
+  lda: i32,
+  transA: bool,
+  b: usize,
+  ldb: i32,
+  transB: bool,
+  m: i32,
+  n: i32,
+  k: i32,
+  accumulate: bool,
+  scratch: usize,
+): void {
+  const packB = scratch;
+  const tile = scratch + PACK_BYTES;
   // Without transB, B's rows already hold 8 contiguous columns: few rows of A do not repay packing.
   const direct = !transB && m <= DIRECT_M;
   const ldbB = (<usize>ldb) << 2;
@@ -400,8 +467,8 @@ export function gemm(
     const nc = min(NC, n - jc);
     for (let pc = 0; pc < k; pc += KC) {
       const kc = min(KC, k - pc);
-      const acc = beta !== 0 || pc > 0;
-      pack(b, ldb, transB, pc, jc, kc, nc, direct);
+      const acc = accumulate || pc > 0;
+      pack(packB, b, ldb, transB, pc, jc, kc, nc, direct);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min(MC, m - ic);
         for (let jr = 0; jr < nc; jr += NR) {
@@ -416,7 +483,7 @@ export function gemm(
             const ap = a + <usize>i * rsA + <usize>pc * csA;
             const cp = cCol + <usize>i * ldcB;
             if (nr === NR) tile8(rows, ap, rsA, csA, bp, bs, kc, cp, ldcB, acc);
-            else edgeTile(rows, ap, rsA, csA, packB + <usize>(jr * kc) * 4, kc, cp, ldcB, nr, acc);
+            else edgeTile(tile, rows, ap, rsA, csA, packB + <usize>(jr * kc) * 4, kc, cp, ldcB, nr, acc); // prettier-ignore
             i += rows;
           }
         }

@@ -52,6 +52,8 @@ export interface WorkloadResult {
   stepsTimesBatchPerSecond: number;
   gflops: number;
   reps: number;
+  /** Threads lstm-ts computed with (runOurs only). */
+  threads?: number;
 }
 
 function median(xs: number[]): number {
@@ -72,15 +74,18 @@ export function summarize(w: Workload, library: string, times: number[]): Worklo
   };
 }
 
-/** Runs workload `w` on lstm-ts with the given backend (default: the fastest available). */
+/**
+ * Runs workload `w` on lstm-ts with the given backend (default: the fastest available) and
+ * threads (default 1; see ModelOptions.threads).
+ */
 export function runOurs(
   w: Workload,
-  opts: { backend?: string; reps?: number } = {},
+  opts: { backend?: string; reps?: number; threads?: number } = {},
 ): WorkloadResult {
   const rng = new Rng(1);
   const model = new LstmModel(
     { inputSize: w.input, hiddenSize: w.hidden, outputSize: w.input },
-    { backend: opts.backend },
+    { backend: opts.backend, threads: opts.threads },
   );
   model.initDefault(rng);
   const reps = opts.reps ?? w.reps;
@@ -123,5 +128,8 @@ export function runOurs(
       times.push((performance.now() - t0) / block);
     }
   }
-  return summarize(w, `lstm-ts (${model.kernels.name})`, times);
+  const threads = model.threads;
+  model.dispose();
+  const library = `lstm-ts (${model.kernels.name}${threads > 1 ? `, ${threads} threads` : ""})`;
+  return { ...summarize(w, library, times), threads };
 }

@@ -17,7 +17,7 @@ export function registerBench(program: Command): void {
     .option("--backend <name>", "kernel backend (default: the fastest available)")
     .option(
       "--threads <n>",
-      "worker threads (this build computes on one thread; accepted for scripts)",
+      "threads for the large matrix products (wasm backend; 1 where workers or SharedArrayBuffer are unavailable)",
       intOption("--threads", 1, 64),
       1,
     )
@@ -32,8 +32,8 @@ export function registerBench(program: Command): void {
         threads: number;
       }) => {
         const w = WORKLOADS[f.workload];
-        const r = runOurs(w, { backend: f.backend, reps: f.reps });
-        if (f.json) console.log(JSON.stringify({ ...r, threads: 1 }));
+        const r = runOurs(w, { backend: f.backend, reps: f.reps, threads: f.threads });
+        if (f.json) console.log(JSON.stringify(r));
         else
           console.log(
             `workload ${w.name} (${w.kind}, B ${w.batch}, T ${w.seqLen}, I ${w.input}, H ${w.hidden}) on ${r.library}: ` +

@@ -4,6 +4,10 @@
  * base64 string in src/backend/wasm/binary.generated.ts, so Node, the CLI and browsers load the
  * module the same way, with no file path to resolve. `npm run build` runs this before tsc.
  *
+ * Two builds of the same source are embedded: `wasmBase64` owns its memory (one thread), and
+ * `wasmThreadsBase64` imports a shared memory (env.memory, THREADS_INITIAL_PAGES initial and
+ * THREADS_MAXIMUM_PAGES maximum 64 KiB pages) that several instances, one per thread, compute in.
+ *
  * The generated file records a hash of the source, the compiler version and the flags; when they
  * have not changed the compile is skipped (it takes a few seconds). `--force` recompiles anyway.
  * The file is git-ignored: a clean clone gets it from `npm ci` (prepare → build).
@@ -18,7 +22,7 @@ import { fileURLToPath, URL } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const source = "assembly/kernels.ts";
 const target = "src/backend/wasm/binary.generated.ts";
-const flags = [
+const common = [
   "--optimizeLevel",
   "3",
   "--shrinkLevel",
@@ -26,15 +30,37 @@ const flags = [
   "--converge",
   "--runtime",
   "stub",
-  "--enable",
-  "simd",
   "--noAssert",
   "--noColors",
 ];
+/**
+ * The shared memory's limits. Initial: static data plus one gemm scratch (about 0.6 MiB) fit in
+ * 1 MiB. Maximum: 1 GiB. A shared memory is reserved at its maximum up front (it never moves,
+ * so its buffer never detaches), which 32-bit and mobile browsers may refuse for larger limits;
+ * models past 1 GiB of weights and workspace use one thread.
+ */
+const THREADS_INITIAL_PAGES = 16;
+const THREADS_MAXIMUM_PAGES = 16384;
+const variants = {
+  single: [...common, "--enable", "simd"],
+  threads: [
+    ...common,
+    "--enable",
+    "simd,threads",
+    "--importMemory",
+    "--sharedMemory",
+    "--initialMemory",
+    String(THREADS_INITIAL_PAGES),
+    "--maximumMemory",
+    String(THREADS_MAXIMUM_PAGES),
+  ],
+};
 /** The functions src/backend/wasm/index.ts calls. */
 const requiredExports = [
   "memory",
   "scratchEnd",
+  "gemmScratch",
+  "gemmScratchBytes",
   "gemm",
   "fillBias",
   "addColumnSums",
@@ -47,7 +73,7 @@ const force = process.argv.includes("--force");
 const ascVersion = createRequire(import.meta.url)("assemblyscript/package.json").version;
 const text = readFileSync(join(root, source), "utf8");
 const hash = createHash("sha256")
-  .update(`${ascVersion}\0${flags.join(" ")}\0${text}`)
+  .update(`${ascVersion}\0${JSON.stringify(variants)}\0${text}`)
   .digest("hex")
   .slice(0, 16);
 const targetPath = join(root, target);
@@ -58,57 +84,86 @@ if (!force && existsSync(targetPath) && readFileSync(targetPath, "utf8").include
 }
 
 const { default: asc } = await import("assemblyscript/asc");
-let binary = null;
-const stderr = asc.createMemoryStream();
-const { error } = await asc.main([source, "--outFile", "kernels.wasm", ...flags], {
-  stdout: asc.createMemoryStream(),
-  stderr,
-  readFile: (name, baseDir) => {
-    try {
-      return readFileSync(join(baseDir, name), "utf8");
-    } catch {
-      return null;
-    }
-  },
-  writeFile: (name, contents) => {
-    if (name.endsWith(".wasm")) binary = contents;
-  },
-  listFiles: () => [],
-  reportDiagnostic: undefined,
-});
-const log = stderr.toString();
-if (error || !binary) {
-  process.stderr.write(log);
-  console.error(`build-wasm: compiling ${source} failed${error ? `: ${error.message}` : ""}`);
-  process.exit(1);
-}
-if (log.trim()) process.stderr.write(log);
 
-// The module must be self-contained: no imports (no runtime, no abort), and the exports we call.
-const module = new WebAssembly.Module(binary);
-const imports = WebAssembly.Module.imports(module);
-if (imports.length > 0) {
-  console.error(`build-wasm: unexpected imports ${imports.map((i) => `${i.module}.${i.name}`)}`);
-  process.exit(1);
-}
-const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
-const missing = requiredExports.filter((name) => !exported.has(name));
-if (missing.length > 0) {
-  console.error(`build-wasm: missing exports ${missing.join(", ")}`);
-  process.exit(1);
+/** Compiles one variant; exits on errors or on imports other than `allowedImports`. */
+async function compile(flags, allowedImports) {
+  let binary = null;
+  const stderr = asc.createMemoryStream();
+  const { error } = await asc.main([source, "--outFile", "kernels.wasm", ...flags], {
+    stdout: asc.createMemoryStream(),
+    stderr,
+    readFile: (name, baseDir) => {
+      try {
+        return readFileSync(join(baseDir, name), "utf8");
+      } catch {
+        return null;
+      }
+    },
+    writeFile: (name, contents) => {
+      if (name.endsWith(".wasm")) binary = contents;
+    },
+    listFiles: () => [],
+    reportDiagnostic: undefined,
+  });
+  const log = stderr.toString();
+  if (error || !binary) {
+    process.stderr.write(log);
+    console.error(`build-wasm: compiling ${source} failed${error ? `: ${error.message}` : ""}`);
+    process.exit(1);
+  }
+  if (log.trim()) process.stderr.write(log);
+
+  // The module must be self-contained: no imports (no runtime, no abort) but its memory where
+  // allowed, and the exports we call.
+  const module = new WebAssembly.Module(binary);
+  const imports = WebAssembly.Module.imports(module)
+    .map((i) => `${i.module}.${i.name}`)
+    .filter((name) => !allowedImports.includes(name));
+  if (imports.length > 0) {
+    console.error(`build-wasm: unexpected imports ${imports.join(", ")}`);
+    process.exit(1);
+  }
+  const exported = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+  const missing = requiredExports.filter((name) => !exported.has(name));
+  if (missing.length > 0) {
+    console.error(`build-wasm: missing exports ${missing.join(", ")}`);
+    process.exit(1);
+  }
+  return binary;
 }
 
-const base64 = Buffer.from(binary).toString("base64");
-const lines = [];
-for (let i = 0; i < base64.length; i += 96) lines.push(`  "${base64.slice(i, i + 96)}"`);
+function base64Lines(binary) {
+  const base64 = Buffer.from(binary).toString("base64");
+  const lines = [];
+  for (let i = 0; i < base64.length; i += 96) lines.push(`  "${base64.slice(i, i + 96)}"`);
+  return lines.join(" +\n");
+}
+
+const single = await compile(variants.single, []);
+const threads = await compile(variants.threads, ["env.memory"]);
 const out = `// Generated by scripts/build-wasm.mjs from ${source}: do not edit, do not commit.
 ${stamp}
-// assemblyscript ${ascVersion}; asc ${flags.join(" ")}
+// assemblyscript ${ascVersion}
+// single: asc ${variants.single.join(" ")}
+// threads: asc ${variants.threads.join(" ")}
 
-/** The "wasm" backend's WebAssembly module (${binary.length} bytes), base64-encoded. */
+/** The "wasm" backend's WebAssembly module (${single.length} bytes), base64-encoded. */
 export const wasmBase64 =
-${lines.join(" +\n")};
+${base64Lines(single)};
+
+/**
+ * The same kernels importing a shared memory (env.memory) for multi-threaded use
+ * (${threads.length} bytes), base64-encoded.
+ */
+export const wasmThreadsBase64 =
+${base64Lines(threads)};
+
+/** The shared memory's initial and maximum sizes in 64 KiB pages (the module's import limits). */
+export const wasmThreadsInitialPages = ${THREADS_INITIAL_PAGES};
+export const wasmThreadsMaximumPages = ${THREADS_MAXIMUM_PAGES};
 `;
 mkdirSync(dirname(targetPath), { recursive: true });
 writeFileSync(targetPath, out);
-console.log(`build-wasm: ${source} → ${target} (${binary.length} bytes)`);
+console.log(
+  `build-wasm: ${source} → ${target} (${single.length} bytes; threaded ${threads.length} bytes)`,
+);

@@ -17,8 +17,14 @@ export { Objective, readoutFor } from "./model/objective.js";
 export type { LossResult, SequenceBatch } from "./model/objective.js";
 export { meanSquared, softmaxCrossEntropy, sumSquares, LOSS_KINDS } from "./loss/losses.js";
 export type { LossKind } from "./loss/losses.js";
-export { getBackend, listBackends, registerBackend, referenceKernels } from "./backend/index.js";
-export type { Kernels } from "./backend/index.js";
+export {
+  getBackend,
+  initWasm,
+  listBackends,
+  registerBackend,
+  referenceKernels,
+} from "./backend/index.js";
+export type { KernelMemory, Kernels, MemoryOptions } from "./backend/index.js";
 export { Rng } from "./tensor/rng.js";
 export type { DType, FloatArray } from "./tensor/dtype.js";
 export {

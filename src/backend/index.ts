@@ -3,7 +3,7 @@ import { ConfigError } from "../tensor/errors.js";
 import { referenceKernels } from "./js/reference.js";
 import { wasmKernels } from "./wasm/index.js";
 
-export type { Kernels, KernelMemory } from "./kernels.js";
+export type { Kernels, KernelMemory, MemoryOptions } from "./kernels.js";
 export { referenceKernels } from "./js/reference.js";
 export { initWasm, wasmKernels, wasmSimdSupported } from "./wasm/index.js";
 

@@ -18,7 +18,7 @@ export interface Kernels {
    * A model then allocates params, grads and workspace from one `KernelMemory` and passes
    * `memory.view()` with element offsets to every kernel.
    */
-  createMemory?(): KernelMemory;
+  createMemory?(options?: MemoryOptions): KernelMemory;
 
   /**
    * C[M,N] = beta·C + op(A)[M,K] · op(B)[K,N], with beta 0 (overwrite) or 1 (accumulate).
@@ -117,6 +117,15 @@ export interface Kernels {
   ): void;
 }
 
+export interface MemoryOptions {
+  /**
+   * Threads the kernels may use on operands of this memory (default 1). The wasm backend splits
+   * large matrix products across workers sharing the memory, with results identical to one
+   * thread; where threads are unavailable it uses one, silently.
+   */
+  threads?: number;
+}
+
 /** Float32 memory owned by a backend (e.g. one WebAssembly instance's linear memory). */
 export interface KernelMemory {
   /** Reserves n float32 elements, 16-byte aligned; returns the element offset. May grow memory. */
@@ -125,4 +134,11 @@ export interface KernelMemory {
   view(): Float32Array;
   /** Returns a block from `alloc(n)` (same n) for reuse. */
   free?(offset: number, n: number): void;
+  /** Threads the kernels use on this memory (1 where threads were not asked for or unavailable). */
+  readonly threads?: number;
+  /**
+   * Stops the worker threads, if any (the memory stays usable, on one thread). Dropped memories
+   * are also cleaned up on garbage collection; idle workers never keep a Node process alive.
+   */
+  dispose?(): void;
 }

@@ -26,14 +26,21 @@ export interface VerifyResult {
 
 export interface VerifyOptions {
   backend?: string;
+  /** Threads for the forward and backward pass (ModelOptions.threads; default 1). */
+  threads?: number;
 }
 
 /** Builds a model of the fixture's config and dtype holding the fixture's parameters. */
-export function modelFromFixture(f: Fixture, dtype: DType, backend?: string): LstmModel {
+export function modelFromFixture(
+  f: Fixture,
+  dtype: DType,
+  backend?: string,
+  threads?: number,
+): LstmModel {
   // A backend that does not compute in this dtype (wasm: float32 only) leaves it to the reference.
   const usable =
     backend !== undefined && getBackend(backend).dtypes.includes(dtype) ? backend : undefined;
-  const model = new LstmModel(f.config, { dtype, backend: usable });
+  const model = new LstmModel(f.config, { dtype, backend: usable, threads });
   for (const name of f.paramOrder) model.setParam(name, f.params[name].data, f.params[name].shape);
   return model;
 }
@@ -45,7 +52,7 @@ export function verifyFixture(
   opts: VerifyOptions = {},
 ): VerifyResult {
   const tensors: Record<string, number> = {};
-  const model = modelFromFixture(f, dtype, opts.backend);
+  const model = modelFromFixture(f, dtype, opts.backend, opts.threads);
   const objective = new Objective(model, f.loss);
   model.zeroGrad();
   const { loss, forward, backward } = objective.run({
@@ -79,6 +86,7 @@ export function verifyFixture(
   // Optimizer steps and gradient clipping (optim_* and clip_* files only).
   Object.assign(tensors, replayOptimizers(f, dtype, { backend: opts.backend, file }));
 
+  model.dispose();
   const maxScaledError = Math.max(...Object.values(tensors));
   return { file, dtype, ok: maxScaledError <= TOLERANCE[dtype], maxScaledError, tensors };
 }

@@ -35,6 +35,15 @@ export interface ModelOptions {
   dtype?: DType;
   /** Kernel backend name (default: the fastest available). */
   backend?: string;
+  /**
+   * Threads for the large matrix products (default 1): the wasm backend splits them across
+   * threads − 1 workers sharing the model's memory, with results bit-identical to one thread.
+   * Node: worker_threads. Browsers: Web Workers, which need a cross-origin isolated page for
+   * SharedArrayBuffer, and `await initWasm({ threads })` first on the main thread. Where threads
+   * are unavailable, and on backends without their own memory ("js"), the model silently uses
+   * one thread (`model.threads` says how many it uses). Call `dispose()` to stop the workers early.
+   */
+  threads?: number;
 }
 
 /** Which time steps the head reads: every step (sequence-to-sequence) or the last index only. */
@@ -234,14 +243,31 @@ export class LstmModel {
       w: this.layout.get("head.weight").offset,
       b: this.layout.get("head.bias").offset,
     };
+    const threads = options.threads ?? 1;
+    if (!Number.isInteger(threads) || threads < 1 || threads > 64)
+      throw new ConfigError("threads", `must be an integer in [1, 64], got ${String(threads)}`);
     if (this.kernels.createMemory) {
-      this.memory = this.kernels.createMemory();
+      this.memory = this.kernels.createMemory(threads > 1 ? { threads } : undefined);
       this.pOff = this.memory.alloc(this.layout.total);
       this.gOff = this.memory.alloc(this.layout.total);
     } else {
       this.ownParams = this.layout.alloc(this.dtype);
       this.ownGrads = this.layout.alloc(this.dtype);
     }
+  }
+
+  /** Threads the kernels use for this model (1 unless `threads` was asked for and available). */
+  get threads(): number {
+    return this.memory?.threads ?? 1;
+  }
+
+  /**
+   * Stops the model's worker threads, if any. The model stays usable, on one thread. Workers of a
+   * model that is dropped without this are stopped when it is garbage-collected, and idle ones
+   * never keep a Node process alive.
+   */
+  dispose(): void {
+    this.memory?.dispose?.();
   }
 
   /**

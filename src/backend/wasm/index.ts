@@ -14,10 +14,33 @@
  * modules over 4 KB on the main thread: there, `await initWasm()` first (it compiles
  * asynchronously and prepares instances that later `createMemory()` calls take), or run the model
  * in a Worker.
+ *
+ * Threads: `createMemory({ threads: n })` with n > 1 instantiates the threaded build of the same
+ * kernels over a shared memory (maximum `wasmThreadsMaximumPages` pages, 1 GiB) and starts n − 1
+ * workers (threads.ts), each with its own instance and gemm scratch in that memory. Matrix
+ * products of at least `wasmThreadSettings.minFlopsPerThread` floating-point operations per
+ * thread are split by rows of C (M ≥ N) or by columns in multiples of 8, one slice per thread;
+ * every other kernel, and smaller products, run on the calling thread. Each element of C is
+ * computed by one thread with the same summation order, so results are bit-identical to one
+ * thread. Where threads are unavailable (no SharedArrayBuffer, e.g. a browser page that is not
+ * cross-origin isolated; no Worker; a shared memory the engine refuses) the memory silently uses
+ * one thread (`memory.threads` says which). In browsers `await initWasm({ threads: n })` first.
  */
 import type { FloatArray } from "../../tensor/dtype.js";
-import type { KernelMemory, Kernels } from "../kernels.js";
-import { wasmBase64 } from "./binary.generated.js";
+import type { KernelMemory, Kernels, MemoryOptions } from "../kernels.js";
+import {
+  wasmBase64,
+  wasmThreadsBase64,
+  wasmThreadsInitialPages,
+  wasmThreadsMaximumPages,
+} from "./binary.generated.js";
+import {
+  loadNodeWorkers,
+  MAX_WORKERS,
+  ThreadPool,
+  threadsSupported,
+  type Slice,
+} from "./threads.js";
 
 /** The part of the WebAssembly JS API this file uses (the TS config has no DOM lib). */
 interface WasmMemory {
@@ -27,18 +50,22 @@ interface WasmMemory {
 interface WasmInstance {
   readonly exports: Record<string, unknown>;
 }
+type WasmImports = Record<string, Record<string, unknown>>;
 interface WasmApi {
   validate(bytes: Uint8Array): boolean;
   compile(bytes: Uint8Array): Promise<unknown>;
-  instantiate(module: unknown): Promise<WasmInstance>;
+  instantiate(module: unknown, imports?: WasmImports): Promise<WasmInstance>;
   Module: new (bytes: Uint8Array) => unknown;
-  Instance: new (module: unknown) => WasmInstance;
+  Instance: new (module: unknown, imports?: WasmImports) => WasmInstance;
+  Memory: new (limits: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 }
 
 /** The exports of assembly/kernels.ts; pointers are byte addresses, booleans 0/1. */
 interface KernelExports {
   memory: WasmMemory;
   scratchEnd(): number;
+  gemmScratch(): number;
+  gemmScratchBytes(): number;
   gemm(
     c: number,
     ldc: number,
@@ -52,6 +79,11 @@ interface KernelExports {
     n: number,
     k: number,
     beta: number,
+    i0: number,
+    i1: number,
+    j0: number,
+    j1: number,
+    scratch: number,
   ): void;
   fillBias(
     out: number,
@@ -133,6 +165,9 @@ function decodeBase64(s: string): Uint8Array {
 
 let compiled: unknown = null;
 const prepared: WasmInstance[] = [];
+let compiledThreads: unknown = null;
+/** Threaded instances made by initWasm, each over its own shared memory. */
+const preparedThreads: WasmInstance[] = [];
 
 function api(): WasmApi {
   if (!wasmApi || !wasmSimdSupported)
@@ -145,18 +180,64 @@ function moduleSync(): unknown {
   return compiled;
 }
 
+/** A fresh shared memory for the threaded build (throws where the engine refuses one). */
+function sharedMemory(): WasmMemory {
+  return new (api().Memory)({
+    initial: wasmThreadsInitialPages,
+    maximum: wasmThreadsMaximumPages,
+    shared: true,
+  });
+}
+
 /**
  * Compiles the module asynchronously and prepares `instances` instances for the next
  * `createMemory()` calls. Needed on a browser's main thread, where synchronous compilation of a
- * module this size is refused; harmless elsewhere. Resolves to false when SIMD is unavailable.
+ * module this size is refused; harmless elsewhere. With `threads` > 1 it prepares the threaded
+ * build for `createMemory({ threads })` instead (and, on Node before 20.16, loads
+ * worker_threads). Resolves to false when SIMD is unavailable.
  */
-export async function initWasm(instances = 1): Promise<boolean> {
+export async function initWasm(
+  options: number | { instances?: number; threads?: number } = 1,
+): Promise<boolean> {
   if (!wasmSimdSupported) return false;
+  const { instances = 1, threads = 1 } =
+    typeof options === "number" ? { instances: options } : options;
   const w = api();
+  if (threads > 1) {
+    await loadNodeWorkers();
+    if (threadsSupported()) {
+      try {
+        if (compiledThreads === null)
+          compiledThreads = await w.compile(decodeBase64(wasmThreadsBase64));
+        while (preparedThreads.length < instances) {
+          const memory = sharedMemory();
+          preparedThreads.push(await w.instantiate(compiledThreads, { env: { memory } }));
+        }
+        return true;
+      } catch {
+        // no shared memory here: createMemory falls back to one thread
+      }
+    }
+  }
   if (compiled === null) compiled = await w.compile(decodeBase64(wasmBase64));
   while (prepared.length < instances) prepared.push(await w.instantiate(compiled));
   return true;
 }
+
+/**
+ * Tuning of the threaded gemm (exported for tests and measurements, not part of the package
+ * API). A product is split only into slices of at least `minFlopsPerThread` floating-point
+ * operations (2·M·N·K in all) while the workers are awake, `minFlopsPerThreadAsleep` when they
+ * sleep: small products, whose synchronisation would cost more than they save, stay on one
+ * thread, and waking a sleeping worker (from tens of microseconds to half a millisecond in a
+ * virtual machine) pays only for a large product. Workers spin `spinMs` after each job before
+ * they sleep (read when a memory's workers start).
+ */
+export const wasmThreadSettings = {
+  minFlopsPerThread: 1 << 19,
+  minFlopsPerThreadAsleep: 1 << 24,
+  spinMs: 2,
+};
 
 /** One instance: its memory, its exports, and the bump allocator's next free byte. */
 class Instance {
@@ -167,10 +248,15 @@ class Instance {
   /** First byte the allocator hands out; below it lie static data and the kernels' scratch. */
   readonly base: number;
   next: number;
+  /** This thread's gemm scratch (static, below `base`). */
+  readonly scratch: number;
+  /** Workers sharing the memory (threaded build only). */
+  pool: ThreadPool | null = null;
 
   constructor(raw: WasmInstance) {
     this.ex = raw.exports as unknown as KernelExports;
     this.base = this.ex.scratchEnd();
+    this.scratch = this.ex.gemmScratch();
     this.next = this.base;
     this.buffer = this.ex.memory.buffer;
     this.view = new Float32Array(this.buffer);
@@ -191,8 +277,11 @@ class Instance {
         try {
           this.ex.memory.grow(need);
         } catch (e) {
+          const limit = this.pool
+            ? ` (a threaded memory holds at most ${wasmThreadsMaximumPages / 16} MiB)`
+            : "";
           throw new RangeError(
-            `wasm backend: cannot grow the memory to ${bytes} bytes (${(e as Error).message})`,
+            `wasm backend: cannot grow the memory to ${bytes} bytes${limit} (${(e as Error).message})`,
           );
         }
       }
@@ -203,19 +292,87 @@ class Instance {
       owners.set(this.buffer, this);
     }
   }
+
+  /** The full product, split across the pool's threads when it is large enough. */
+  gemm(
+    c: number,
+    ldc: number,
+    a: number,
+    lda: number,
+    transA: number,
+    b: number,
+    ldb: number,
+    transB: number,
+    m: number,
+    n: number,
+    k: number,
+    beta: number,
+  ): void {
+    const pool = this.pool;
+    if (pool !== null) {
+      const flops = 2 * m * n * k;
+      const { minFlopsPerThread: warm, minFlopsPerThreadAsleep: asleep } = wasmThreadSettings;
+      // Rows in multiples of 4 (the micro-kernel's height) or columns in multiples of 8 (a panel).
+      const byRows = m >= n;
+      const unit = byRows ? 4 : 8;
+      const units = Math.ceil((byRows ? m : n) / unit);
+      let parts = Math.min(pool.available(), units, Math.floor(flops / warm));
+      if (parts > 1 && !pool.awake(parts - 1))
+        parts = Math.min(parts, Math.floor(flops / Math.max(warm, asleep)));
+      if (parts > 1) {
+        const slices: Slice[] = [];
+        for (let p = 0; p < parts; p++) {
+          const lo = Math.min(Math.round((p * units) / parts) * unit, byRows ? m : n);
+          const hi = Math.min(Math.round(((p + 1) * units) / parts) * unit, byRows ? m : n);
+          slices.push(byRows ? [lo, hi, 0, n] : [0, m, lo, hi]);
+        }
+        const args = [c, ldc, a, lda, transA, b, ldb, transB, m, n, k, beta] as const;
+        pool.run([...args], slices, (s) => this.ex.gemm(...args, ...s, this.scratch));
+        return;
+      }
+    }
+    this.ex.gemm(c, ldc, a, lda, transA, b, ldb, transB, m, n, k, beta, 0, m, 0, n, this.scratch);
+  }
 }
 
 const owners = new WeakMap<ArrayBuffer, Instance>();
 
-/** A fresh instance with its own memory: the KernelMemory every operand must come from. */
-function createMemory(): KernelMemory {
-  const raw = prepared.pop() ?? new (api().Instance)(moduleSync());
+/** Terminates the workers of memories that were dropped without `dispose()`. */
+const finalizer = new FinalizationRegistry<ThreadPool>((pool) => pool.dispose());
+
+/**
+ * The threaded build's instance over a fresh shared memory, or null where that is unavailable
+ * (no SharedArrayBuffer or workers, a refused shared memory, no synchronous compilation).
+ */
+function threadedInstance(): WasmInstance | null {
+  const ready = preparedThreads.pop();
+  if (ready) return ready;
+  if (!threadsSupported()) return null;
+  try {
+    const w = api();
+    compiledThreads ??= new w.Module(decodeBase64(wasmThreadsBase64));
+    return new w.Instance(compiledThreads, { env: { memory: sharedMemory() } });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A fresh instance with its own memory: the KernelMemory every operand must come from. With
+ * `threads` > 1, a shared memory and threads − 1 workers where the environment allows.
+ */
+function createMemory(options: MemoryOptions = {}): KernelMemory {
+  const threads = options.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WORKERS + 1)
+    throw new RangeError(`wasm backend: threads must be an integer in [1, ${MAX_WORKERS + 1}]`);
+  const shared = threads > 1 ? threadedInstance() : null;
+  const raw = shared ?? prepared.pop() ?? new (api().Instance)(moduleSync());
   const inst = new Instance(raw);
   owners.set(inst.buffer, inst);
   // Freed blocks [byte start, byte end), sorted and coalesced; reused first-fit before the
   // memory grows, so a model that cycles through many shapes does not grow without bound.
   const free: [number, number][] = [];
-  return {
+  const memory: KernelMemory & { threads: number } = {
     alloc(n: number): number {
       if (!Number.isInteger(n) || n < 0) throw new RangeError(`alloc: bad size ${n}`);
       const bytes = Math.ceil(n / 4) * 16;
@@ -255,7 +412,34 @@ function createMemory(): KernelMemory {
     view(): Float32Array {
       return inst.view;
     },
+    threads: 1,
+    dispose(): void {
+      if (inst.pool) {
+        inst.pool.dispose();
+        finalizer.unregister(inst.pool);
+        inst.pool = null;
+        memory.threads = 1;
+      }
+    },
   };
+  if (shared) {
+    // Each worker packs into a scratch of its own, allocated like any operand.
+    const bytes = inst.ex.gemmScratchBytes();
+    const scratches: number[] = [];
+    for (let t = 1; t < threads; t++) scratches.push(memory.alloc(bytes / 4) * 4);
+    try {
+      const spin = wasmThreadSettings.spinMs;
+      const pool = new ThreadPool(compiledThreads, inst.ex.memory, scratches, spin);
+      if (pool.threads() > 1) {
+        inst.pool = pool;
+        memory.threads = pool.threads();
+        finalizer.register(memory, pool, pool);
+      } else pool.dispose();
+    } catch {
+      // no workers after all: one thread over the shared memory
+    }
+  }
+  return memory;
 }
 
 /** The instance `a` belongs to; throws unless `a` is a Float32Array over an instance's memory. */
@@ -331,7 +515,7 @@ const kernels: Kernels = {
     const pa = transA ? ptr(inst, a, aOff, lda, k, m, "A") : ptr(inst, a, aOff, lda, m, k, "A");
     const pb = transB ? ptr(inst, b, bOff, ldb, n, k, "B") : ptr(inst, b, bOff, ldb, k, n, "B");
     if (m === 0 || n === 0) return;
-    inst.ex.gemm(pc, ldc, pa, lda, transA ? 1 : 0, pb, ldb, transB ? 1 : 0, m, n, k, beta ? 1 : 0);
+    inst.gemm(pc, ldc, pa, lda, transA ? 1 : 0, pb, ldb, transB ? 1 : 0, m, n, k, beta ? 1 : 0);
   },
 
   fillBias(out, outOff, ldOut, b1, b1Off, b2, b2Off, rows, cols) {
@@ -439,4 +623,9 @@ export function wasmMathForTest(
   v.set(x, xo);
   owner(v, "x").ex.mathTest(oo * 4, xo * 4, n, kind);
   return memory.view().slice(oo, oo + n);
+}
+
+/** For tests: how many products a memory from `createMemory({ threads })` split across threads. */
+export function wasmThreadJobsForTest(memory: KernelMemory): number {
+  return owner(memory.view(), "memory").pool?.jobs ?? 0;
 }

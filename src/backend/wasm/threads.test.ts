@@ -1,0 +1,227 @@
+/**
+ * The wasm backend on several threads: split products against the definition and bit for bit
+ * against one thread (uneven splits, both split directions, the dot-product path, beta, K = 0),
+ * models built with threads: 2 against threads: 1 and the PyTorch fixtures, dispose, and a
+ * process with live workers exiting promptly.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import type { KernelMemory } from "../kernels.js";
+import { Rng } from "../../tensor/rng.js";
+import { parseFixture } from "../../check/fixture.js";
+import { verifyFixture } from "../../check/verify.js";
+import { LstmModel } from "../../model/model.js";
+import { Objective } from "../../model/objective.js";
+import { initWasm, wasmKernels, wasmThreadJobsForTest, wasmThreadSettings } from "./index.js";
+
+const wasm = wasmKernels!;
+const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+
+/** [M, N, K]: splits by rows (M ≥ N) and by columns, into uneven parts, past the block sizes. */
+const SIZES: [number, number, number][] = [
+  [2, 2, 3], // too small to split: one thread
+  [13, 5, 7], // rows 0–8 and 8–13
+  [5, 13, 9], // columns 0–8 and 8–13
+  [9, 3, 300], // few columns: dot products when op(B) = Bᵀ; K past a depth block
+  [1, 37, 33], // one row: dot products when op(B) = Bᵀ, split by columns
+  [3, 530, 5], // N past one column block
+  [131, 70, 261], // M past one row block, K past one depth block
+  [64, 1024, 256], // a per-step product of benchmark workload B
+  [6, 4, 0], // K = 0: beta 0 clears C
+  // The conformance suite's sizes.
+  [1, 1, 1],
+  [3, 5, 7],
+  [4, 8, 4],
+  [9, 13, 6],
+  [17, 3, 33],
+  [33, 24, 17],
+  [67, 129, 37],
+  [130, 9, 3],
+  [6, 11, 300],
+  [2, 4, 300],
+  [1, 600, 37],
+];
+
+/** C after gemm on copies of (a, b, c) in `mem`: the result and whether the product was split. */
+function product(
+  mem: KernelMemory,
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  lda: number,
+  ldb: number,
+  ldc: number,
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  beta: 0 | 1,
+): Float32Array {
+  const [oa, ob, oc] = [a, b, c].map((x) => mem.alloc(x.length));
+  const v = mem.view();
+  v.set(a, oa);
+  v.set(b, ob);
+  v.set(c, oc);
+  wasm.gemm(v, oc, ldc, v, oa, lda, transA, v, ob, ldb, transB, m, n, k, beta);
+  const out = mem.view().slice(oc, oc + c.length);
+  for (const [o, x] of [
+    [oa, a],
+    [ob, b],
+    [oc, c],
+  ] as const)
+    mem.free!(o, x.length);
+  return out;
+}
+
+describe("wasm backend on 2 threads", () => {
+  const saved = { ...wasmThreadSettings };
+  before(() => {
+    // Split every product that has two slices, whether the worker is awake or not.
+    wasmThreadSettings.minFlopsPerThread = 1;
+    wasmThreadSettings.minFlopsPerThreadAsleep = 1;
+  });
+  after(() => {
+    Object.assign(wasmThreadSettings, saved);
+  });
+
+  it("gemm matches the definition and one thread bit for bit, split by rows and by columns", () => {
+    const one = wasm.createMemory!();
+    const two = wasm.createMemory!({ threads: 2 });
+    assert.equal(one.threads, 1);
+    assert.equal(two.threads, 2, "Node 20 has worker_threads and SharedArrayBuffer");
+    const rng = new Rng(3);
+    for (const [m, n, k] of SIZES)
+      for (const transA of [false, true])
+        for (const transB of [false, true])
+          for (const beta of [0, 1] as const) {
+            const what = `m=${m} n=${n} k=${k} tA=${transA} tB=${transB} beta=${beta}`;
+            const lda = (transA ? m : k) + 1;
+            const ldb = (transB ? k : n) + 2;
+            const ldc = n + 3;
+            const rand = (len: number) => Float32Array.from({ length: len }, () => rng.range(-1, 1)); // prettier-ignore
+            const a = rand((transA ? k : m) * lda);
+            const b = rand((transB ? n : k) * ldb);
+            const c = rand(m * ldc);
+            const want = Float64Array.from(c);
+            for (let i = 0; i < m; i++)
+              for (let j = 0; j < n; j++) {
+                let s = 0;
+                for (let p = 0; p < k; p++)
+                  s +=
+                    (transA ? a[p * lda + i] : a[i * lda + p]) *
+                    (transB ? b[j * ldb + p] : b[p * ldb + j]);
+                want[i * ldc + j] = (beta ? c[i * ldc + j] : 0) + s;
+              }
+            const jobs = wasmThreadJobsForTest(two);
+            const got1 = product(one, a, b, c, lda, ldb, ldc, transA, transB, m, n, k, beta);
+            const got2 = product(two, a, b, c, lda, ldb, ldc, transA, transB, m, n, k, beta);
+            const split = wasmThreadJobsForTest(two) > jobs;
+            const units = m >= n ? Math.ceil(m / 4) : Math.ceil(n / 8); // rows by 4, columns by 8
+            assert.equal(split, k > 0 && units >= 2, `${what}: split`);
+            for (let i = 0; i < want.length; i++)
+              assert.ok(
+                Math.abs(got2[i] - want[i]) <= 1e-5 * Math.max(1, k) * Math.max(1, Math.abs(want[i])),
+                `${what}: C[${i}] ${got2[i]} vs ${want[i]}`,
+              ); // prettier-ignore
+            assert.deepEqual(
+              new Uint32Array(got2.buffer),
+              new Uint32Array(got1.buffer),
+              `${what}: bit-identical to one thread`,
+            );
+          }
+    two.dispose!();
+    assert.equal(two.threads, 1);
+    // After dispose the memory still computes, on one thread.
+    const a = Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 7) - 3);
+    const c = product(two, a, a, new Float32Array(64 * 64), 64, 64, 64, false, true, 64, 64, 64, 0); // prettier-ignore
+    const c1 = product(one, a, a, new Float32Array(64 * 64), 64, 64, 64, false, true, 64, 64, 64, 0); // prettier-ignore
+    assert.deepEqual(c, c1);
+  });
+
+  it("a model with threads: 2 gives the outputs and gradients of threads: 1, bit for bit", () => {
+    for (const file of [
+      "stacked_bidir_xent.json",
+      "long_sum_sq.json",
+      "batch_first_mse_last.json",
+    ]) {
+      const f = parseFixture(readFileSync(join(ROOT, "test/fixtures", file), "utf8"), file);
+      const run = (threads: number) => {
+        const model = new LstmModel(f.config, { backend: "wasm", threads });
+        assert.equal(model.threads, threads);
+        const memory = (model as unknown as { memory: KernelMemory }).memory;
+        for (const name of f.paramOrder) model.setParam(name, f.params[name].data);
+        model.zeroGrad();
+        const r = new Objective(model, f.loss).run({
+          x: f.inputs.x.data,
+          seqLen: f.seqLen,
+          batch: f.batch,
+          batchFirst: f.batchFirst,
+          h0: f.inputs.h0.data,
+          c0: f.inputs.c0.data,
+          targets: f.inputs.targets.data,
+        });
+        const out = {
+          loss: r.loss,
+          y: r.forward.y.slice(),
+          hN: r.forward.hN.slice(),
+          output: r.forward.output.slice(),
+          dx: r.backward!.dx.slice(),
+          dh0: r.backward!.dh0.slice(),
+          grads: model.grads.slice(),
+        };
+        assert.equal(wasmThreadJobsForTest(memory) > 0, threads > 1, "products were split");
+        model.dispose();
+        return out;
+      };
+      assert.deepEqual(run(2), run(1), file);
+      // The PyTorch reference, as `lstm verify --backend wasm` checks it.
+      const v = verifyFixture(f, "float32", file, { backend: "wasm", threads: 2 });
+      assert.ok(v.ok, `${file}: scaled error ${v.maxScaledError}`);
+    }
+  });
+
+  it("initWasm prepares the threaded build", async () => {
+    assert.equal(await initWasm({ threads: 2 }), true);
+    const mem = wasm.createMemory!({ threads: 3 });
+    assert.equal(mem.threads, 3);
+    mem.dispose!();
+  });
+
+  it("rejects bad thread counts", () => {
+    assert.throws(() => wasm.createMemory!({ threads: 0 }), RangeError);
+    assert.throws(() => wasm.createMemory!({ threads: 1.5 }), RangeError);
+    assert.throws(
+      () => new LstmModel({ inputSize: 1, hiddenSize: 1, outputSize: 1 }, { threads: 65 }),
+      /threads/,
+    );
+  });
+
+  it("workers do not keep the process alive: lstm bench --threads 2 exits promptly", () => {
+    const t0 = performance.now();
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, "dist/cli/main.js"), "bench", "--workload", "C", "--threads", "2", "--reps", "2", "--json"], // prettier-ignore
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).threads, 2);
+    assert.ok(performance.now() - t0 < 30_000);
+    // A model that is never disposed.
+    const code =
+      `import { LstmModel } from ${JSON.stringify(join(ROOT, "dist/src/index.js"))};` +
+      "const m = new LstmModel({ inputSize: 8, hiddenSize: 64, outputSize: 8 }, { threads: 2 });" +
+      "m.forward(new Float32Array(8 * 4 * 20), { seqLen: 20, batch: 4 });" +
+      "console.log(m.threads);";
+    const r2 = spawnSync(process.execPath, ["--input-type=module", "-e", code], {
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    assert.equal(r2.status, 0, r2.stderr);
+    assert.equal(r2.stdout.trim(), "2");
+  });
+});
