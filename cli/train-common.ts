@@ -62,6 +62,7 @@ export interface TrainFlags {
   forgetBias?: number;
   json?: boolean;
   quiet?: boolean;
+  threads: number;
   report?: string;
 }
 
@@ -76,6 +77,7 @@ const RESUMABLE = new Set([
   "resume",
   "json",
   "quiet",
+  "threads",
   "report",
   "sampleEvery",
 ]);
@@ -203,6 +205,12 @@ export function addTrainOptions(
     )
     .option("--quiet", "no progress output")
     .option(
+      "--threads <n>",
+      "threads for the large matrix products (wasm backend; the results are identical)",
+      intOption("--threads", 1, 64),
+      1,
+    )
+    .option(
       "--report <file.html>",
       "after training, write an HTML report (loss curves, forecasts or gate activations)",
     );
@@ -214,7 +222,7 @@ export function resolveFlags<F extends TrainFlags>(
   flags: F,
 ): { flags: F; resumed: ReturnType<typeof loadCheckpoint> | null } {
   if (!flags.resume) return { flags, resumed: null };
-  const resumed = loadCheckpoint(flags.resume);
+  const resumed = loadCheckpoint(flags.resume, { threads: flags.threads });
   const saved = resumed.run.options as unknown as F;
   const merged = { ...saved } as F;
   for (const key of Object.keys(flags) as (keyof F & string)[]) {

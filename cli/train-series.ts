@@ -127,12 +127,15 @@ export function registerTrainSeries(program: Command): void {
     const O = windows.train.outputSize;
     const model =
       resumed?.model ??
-      new LstmModel({
-        inputSize: C,
-        hiddenSize: flags.hidden,
-        numLayers: flags.layers,
-        outputSize: O,
-      });
+      new LstmModel(
+        {
+          inputSize: C,
+          hiddenSize: flags.hidden,
+          numLayers: flags.layers,
+          outputSize: O,
+        },
+        { threads: flags.threads },
+      );
     if (!resumed) initModel(model, flags);
     const task = new SeriesTask(
       model,

@@ -84,12 +84,15 @@ export function registerTrainText(program: Command): void {
       const V = vocab.size;
       const model =
         resumed?.model ??
-        new LstmModel({
-          inputSize: V,
-          hiddenSize: flags.hidden,
-          numLayers: flags.layers,
-          outputSize: V,
-        });
+        new LstmModel(
+          {
+            inputSize: V,
+            hiddenSize: flags.hidden,
+            numLayers: flags.layers,
+            outputSize: V,
+          },
+          { threads: flags.threads },
+        );
       if (!resumed) initModel(model, flags);
       const task = new TextTask(model, train, valid, { batch: flags.batch, seqLen: flags.seqLen });
       const baseline = unigramEntropy(train, V);

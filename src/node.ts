@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { LstmModel } from "./model/model.js";
+import type { LstmModel, ModelOptions } from "./model/model.js";
 import type { DType } from "./tensor/dtype.js";
 import { FormatError } from "./tensor/errors.js";
 import { writeFileAtomic } from "./io/atomic.js";
@@ -67,8 +67,11 @@ export function saveCheckpoint(
   writeFileAtomic(path, encodeCheckpoint(model, meta, ckpt, run));
 }
 
-export function loadCheckpoint(path: string): LoadedCheckpoint {
-  return decodeCheckpoint(readBytes(path), path);
+export function loadCheckpoint(
+  path: string,
+  options: Omit<ModelOptions, "dtype"> = {},
+): LoadedCheckpoint {
+  return decodeCheckpoint(readBytes(path), path, options);
 }
 
 /**

@@ -8,7 +8,7 @@
  * continues bit for bit.
  */
 import { makeConfig, paramLayout, type ModelConfig } from "../model/config.js";
-import { LstmModel } from "../model/model.js";
+import { LstmModel, type ModelOptions } from "../model/model.js";
 import type { Checkpoint } from "../train/trainer.js";
 import type { DType, FloatArray } from "../tensor/dtype.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
@@ -250,7 +250,12 @@ export interface LoadedCheckpoint extends LoadedModel {
   run: RunInfo;
 }
 
-export function decodeCheckpoint(bytes: Uint8Array, source: string): LoadedCheckpoint {
+export function decodeCheckpoint(
+  bytes: Uint8Array,
+  source: string,
+  /** Backend choices for the model (threads, backend); the dtype comes from the file. */
+  options: Omit<ModelOptions, "dtype"> = {},
+): LoadedCheckpoint {
   const { metadata, tensors } = decodeSafetensors(bytes, source);
   if (metadata.format !== CHECKPOINT_FORMAT)
     throw new FormatError(
@@ -282,7 +287,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source: string): LoadedCheck
     throw new FormatError(source, "run metadata must be {options, dataSha256}");
   const taskJson = parseJson(source, "task_state", metadata.task_state);
   if (!isObject(taskJson)) throw new FormatError(source, "task_state must be a JSON object");
-  const model = new LstmModel(config, { dtype });
+  const model = new LstmModel(config, { ...options, dtype });
   copyParams(model, checked);
   const P = model.numParams;
   /** A 1-D float tensor as the model dtype; `length` checks its size when given. */
