@@ -5,7 +5,7 @@
  * The converters are src/io/convert.ts and src/io/tfjs.ts; docs/model-format.md describes every
  * format.
  */
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Command } from "commander";
 import {
@@ -25,7 +25,7 @@ import {
 import { decodeModel, type ModelMeta } from "../src/io/model-file.js";
 import { paramsSha256, saveModel, writeFileAtomic } from "../src/node.js";
 import { FormatError } from "../src/tensor/errors.js";
-import { choiceOption, CliError } from "./util.js";
+import { choiceOption, CliError, readBytes } from "./util.js";
 
 const FROM = ["auto", "lstm", "pytorch", "keras", "tfjs"] as const;
 const TO = ["lstm", "keras", "tfjs"] as const;
@@ -41,23 +41,6 @@ interface ConvertFlags {
   series?: string;
   task?: ConvertTask;
   json?: boolean;
-}
-
-function readBytes(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : (e as Error).message;
-    throw new CliError(`cannot read ${path}: ${why}`);
-  }
 }
 
 function readJson(path: string, bytes = readBytes(path)): unknown {

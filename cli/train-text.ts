@@ -1,5 +1,4 @@
 /** `lstm train-text FILE`: a character-level language model on a text file. */
-import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { decodeText, splitTrainValid, unigramEntropy, Vocab } from "../src/data/text.js";
 import { LstmModel } from "../src/model/model.js";
@@ -14,7 +13,7 @@ import {
   runTraining,
   type TrainFlags,
 } from "./train-common.js";
-import { CliError, floatOption, intOption } from "./util.js";
+import { floatOption, intOption, readBytes } from "./util.js";
 
 interface TextFlags extends TrainFlags {
   sampleEvery: number;
@@ -22,16 +21,8 @@ interface TextFlags extends TrainFlags {
   temperature: number;
 }
 
-export function readDataFile(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(
-      `cannot read ${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message}`,
-    );
-  }
-}
+/** Reads a data file; file-system errors become one-line messages. */
+export const readDataFile = readBytes;
 
 export function registerTrainText(program: Command): void {
   const cmd = program

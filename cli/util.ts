@@ -34,10 +34,10 @@ export function choiceOption<T extends string>(name: string, choices: readonly T
 /** Error raised by a command for a user-facing problem (bad file, bad value). */
 export class CliError extends Error {}
 
-/** Reads a text file, turning file-system errors into a one-line message. */
-export function readTextFile(path: string): string {
+/** Reads a file, turning file-system errors into a one-line message. */
+export function readBytes(path: string): Uint8Array {
   try {
-    return readFileSync(path, "utf8");
+    return readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
@@ -50,6 +50,11 @@ export function readTextFile(path: string): string {
             : (e as Error).message;
     throw new CliError(`cannot read ${path}: ${why}`);
   }
+}
+
+/** Reads a UTF-8 text file (errors as for readBytes). */
+export function readTextFile(path: string): string {
+  return new TextDecoder().decode(readBytes(path));
 }
 
 /** Message for an error a user should see without a stack trace, or null for a bug. */
