@@ -1,0 +1,121 @@
+/**
+ * The same library in a browser: serves the repository over HTTP, opens the demo page (demo/index.html,
+ * demo/main.ts) in headless Chromium through playwright-core, and checks that it trained a
+ * character model with the wasm backend and wrote a sample. Skipped where Chromium is missing.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { extname, join, normalize, sep } from "node:path";
+import { test } from "node:test";
+import { chromium } from "playwright-core";
+import { ROOT } from "./helpers.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const BASE = ROOT.endsWith(sep) ? ROOT : ROOT + sep;
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+  ".wasm": "application/wasm",
+};
+
+interface DemoState {
+  done: boolean;
+  backend: string | null;
+  steps: number;
+  losses: number[];
+  sample: string | null;
+  vocab: string[];
+  error: string | null;
+}
+
+function serve(): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url ?? "/", "http://localhost").pathname);
+    const file = normalize(join(BASE, path));
+    if (!file.startsWith(BASE)) return void res.writeHead(403).end();
+    readFile(file).then(
+      (body) => {
+        res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+        res.end(body);
+      },
+      () => res.writeHead(404).end(),
+    );
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
+
+test(
+  "the demo page trains a character model in Chromium with the wasm backend",
+  {
+    skip: existsSync(CHROMIUM)
+      ? false
+      : `no Chromium at ${CHROMIUM} (install the chromium package or set CHROMIUM_PATH)`,
+    timeout: 120_000,
+  },
+  async () => {
+    const server = await serve();
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+      page.on("console", (m) => {
+        if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+      });
+      page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()}`));
+      page.on("response", (r) => {
+        if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+      });
+      const { port } = server.address() as AddressInfo;
+      await page.goto(`http://127.0.0.1:${port}/dist/demo/index.html`);
+      await page.waitForFunction(
+        "window.__demo !== undefined && window.__demo.done === true",
+        null,
+        {
+          timeout: 60_000,
+        },
+      );
+      const s = (await page.evaluate("window.__demo")) as DemoState;
+
+      assert.deepEqual(problems, []);
+      assert.equal(s.error, null);
+      assert.equal(s.backend, "wasm");
+      assert.ok(s.steps >= 200, `${s.steps} training steps`);
+      assert.equal(s.losses.length, s.steps);
+      assert.ok(s.losses.every(Number.isFinite), "every loss is finite");
+      const first = mean(s.losses.slice(0, 10));
+      const last = mean(s.losses.slice(-10));
+      // Uniform guessing over the ~40 characters costs ln 40 ≈ 3.7 nats; the model must learn.
+      assert.ok(last < first - 1, `loss fell from ${first.toFixed(3)} to ${last.toFixed(3)}`);
+      assert.equal(typeof s.sample, "string");
+      const sample = s.sample as string;
+      assert.ok(sample.length > 0, "the sample is not empty");
+      const vocab = new Set(s.vocab);
+      for (const ch of sample) assert.ok(vocab.has(ch), `sample character ${JSON.stringify(ch)}`);
+      // The page shows what it computed.
+      assert.equal(await page.textContent("#backend"), "wasm");
+      assert.equal(await page.textContent("#status"), "done");
+      assert.equal(await page.textContent("#sample"), sample);
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  },
+);
