@@ -42,12 +42,21 @@ const GEMM_SCRATCH_BYTES: usize = PACK_BYTES + TILE_BYTES;
 
 const scratchBase: usize = (__heap_base + 63) & ~(<usize>63);
 const mainScratch: usize = scratchBase; // the owning thread's gemm scratch
-// 16 vectors for the element-wise kernels' tails
-const tmp: usize = mainScratch + GEMM_SCRATCH_BYTES;
+// 16 vectors for the element-wise kernels' tails, right after this thread's gemm scratch (a
+// global of the instance: each thread sharing the memory has its own, see setScratch)
+let tmp: usize = mainScratch + GEMM_SCRATCH_BYTES;
 
 /** First byte after the scratch area: the JS allocator starts here (16-byte aligned). */
 export function scratchEnd(): usize {
-  return tmp + TMP_BYTES;
+  return mainScratch + GEMM_SCRATCH_BYTES + TMP_BYTES;
+}
+
+/**
+ * For an instance run by another thread over a shared memory: the element-wise kernels of this
+ * instance keep their tails in the `gemmScratchBytes()` area at `scratch` (after its gemm part).
+ */
+export function setScratch(scratch: usize): void {
+  tmp = scratch + GEMM_SCRATCH_BYTES;
 }
 
 /**
@@ -58,8 +67,9 @@ export function gemmScratch(): usize {
   return mainScratch;
 }
 
+/** One thread's scratch: the gemm scratch, then the element-wise kernels' tail vectors. */
 export function gemmScratchBytes(): usize {
-  return GEMM_SCRATCH_BYTES;
+  return GEMM_SCRATCH_BYTES + TMP_BYTES;
 }
 
 /** 4 rows × 8 columns: C[0..4, 0..8] (=|+=) Σ_p A[r, p]·Bp[p, 0..8]. */

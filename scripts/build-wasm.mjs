@@ -61,6 +61,7 @@ const requiredExports = [
   "scratchEnd",
   "gemmScratch",
   "gemmScratchBytes",
+  "setScratch",
   "gemm",
   "fillBias",
   "addColumnSums",

@@ -19,10 +19,11 @@
  * kernels over a shared memory (maximum `wasmThreadsMaximumPages` pages, 1 GiB) and starts n − 1
  * workers (threads.ts), each with its own instance and gemm scratch in that memory. Matrix
  * products of at least `wasmThreadSettings.minFlopsPerThread` floating-point operations per
- * thread are split by rows of C (M ≥ N) or by columns in multiples of 8, one slice per thread;
- * every other kernel, and smaller products, run on the calling thread. Each element of C is
- * computed by one thread with the same summation order, so results are bit-identical to one
- * thread. Where threads are unavailable (no SharedArrayBuffer, e.g. a browser page that is not
+ * thread are split by rows of C (M ≥ N) or by columns in multiples of 8, one slice per thread.
+ * The LSTM cell kernels (by batch rows), column sums (by strips of 16 columns) and bias rows (by
+ * rows) split likewise from `minElementsPerThread` elements per thread; smaller jobs run on the
+ * calling thread. Each output element is computed by one thread with the same operations and
+ * summation order, so results are bit-identical to one thread. Where threads are unavailable (no SharedArrayBuffer, e.g. a browser page that is not
  * cross-origin isolated; no Worker; a shared memory the engine refuses) the memory silently uses
  * one thread (`memory.threads` says which). In browsers `await initWasm({ threads: n })` first.
  */
@@ -37,6 +38,7 @@ import {
 import {
   loadNodeWorkers,
   MAX_WORKERS,
+  JobKind,
   ThreadPool,
   threadsSupported,
   type Slice,
@@ -66,6 +68,7 @@ interface KernelExports {
   scratchEnd(): number;
   gemmScratch(): number;
   gemmScratchBytes(): number;
+  setScratch(scratch: number): void;
   gemm(
     c: number,
     ldc: number,
@@ -236,8 +239,27 @@ export async function initWasm(
 export const wasmThreadSettings = {
   minFlopsPerThread: 1 << 19,
   minFlopsPerThreadAsleep: 1 << 24,
+  /**
+   * The same for the element-wise kernels (LSTM cell backward, column sums, bias rows), in
+   * elements per thread (about 1–2 ns each on one thread); an element of the cell forward, with
+   * its three exponentials, counts as 8, of a bias row as 1/4. The cell kernels and bias rows
+   * split by rows, column sums by strips of 16 columns.
+   */
+  minElementsPerThread: 1 << 13,
+  minElementsPerThreadAsleep: 1 << 18,
   spinMs: 2,
 };
+
+/**
+ * [lo, hi) of part p of `parts` over `total` in multiples of `unit` (the last part takes the
+ * remainder).
+ */
+function bounds(p: number, parts: number, total: number, unit: number): [number, number] {
+  const units = Math.ceil(total / unit);
+  const lo = Math.min(Math.round((p * units) / parts) * unit, total);
+  const hi = Math.min(Math.round(((p + 1) * units) / parts) * unit, total);
+  return [lo, hi];
+}
 
 /** One instance: its memory, its exports, and the bump allocator's next free byte. */
 class Instance {
@@ -327,11 +349,117 @@ class Instance {
           slices.push(byRows ? [lo, hi, 0, n] : [0, m, lo, hi]);
         }
         const args = [c, ldc, a, lda, transA, b, ldb, transB, m, n, k, beta] as const;
-        pool.run([...args], slices, (s) => this.ex.gemm(...args, ...s, this.scratch));
+        pool.run(JobKind.Gemm, args, slices, (s) => this.ex.gemm(...args, ...s, this.scratch));
         return;
       }
     }
     this.ex.gemm(c, ldc, a, lda, transA, b, ldb, transB, m, n, k, beta, 0, m, 0, n, this.scratch);
+  }
+
+  /**
+   * How many threads an element-wise job of `elements` elements over `units` separate units
+   * (rows or column strips) runs on: 1 without a pool or when it is too small to repay the
+   * synchronisation.
+   */
+  private parts(elements: number, units: number): number {
+    const pool = this.pool;
+    if (pool === null) return 1;
+    const { minElementsPerThread: warm, minElementsPerThreadAsleep: asleep } = wasmThreadSettings;
+    let parts = Math.min(pool.available(), units, Math.floor(elements / warm));
+    if (parts > 1 && !pool.awake(parts - 1))
+      parts = Math.min(parts, Math.floor(elements / Math.max(warm, asleep)));
+    return parts;
+  }
+
+  /** Runs `own(lo, hi)` over `total` rows (or columns in multiples of `unit`) on `parts` threads. */
+  private split(
+    kind: JobKind,
+    args: number[],
+    parts: number,
+    total: number,
+    unit: number,
+    byRows: boolean,
+    own: (lo: number, hi: number) => void,
+  ): void {
+    const slices: Slice[] = [];
+    for (let p = 0; p < parts; p++) {
+      const [lo, hi] = bounds(p, parts, total, unit);
+      slices.push(byRows ? [lo, hi, 0, 0] : [0, 0, lo, hi]);
+    }
+    this.pool!.run(kind, args, slices, (s) => (byRows ? own(s[0], s[1]) : own(s[2], s[3])));
+  }
+
+  cellForward(
+    g: number,
+    c: number,
+    tc: number,
+    h: number,
+    ldh: number,
+    cp: number,
+    batch: number,
+    H: number,
+  ): void {
+    const own = (i0: number, i1: number) => {
+      const hB = 4 * H * i0;
+      this.ex.lstmCellForward(g + 4 * hB, c + hB, tc + hB, h + 4 * ldh * i0, ldh, cp + hB, i1 - i0, H); // prettier-ignore
+    };
+    const parts = this.parts(8 * batch * H, batch);
+    if (parts > 1) {
+      const args = [g, c, tc, h, ldh, cp, batch, H];
+      this.split(JobKind.CellForward, args, parts, batch, 1, true, own);
+    } else own(0, batch);
+  }
+
+  cellBackward(
+    dp: number,
+    dc: number,
+    dy: number,
+    ldy: number,
+    dhn: number,
+    g: number,
+    cp: number,
+    tc: number,
+    batch: number,
+    H: number,
+  ): void {
+    const own = (i0: number, i1: number) => {
+      const hB = 4 * H * i0;
+      this.ex.lstmCellBackward(dp + 4 * hB, dc + hB, dy + 4 * ldy * i0, ldy, dhn + hB, g + 4 * hB, cp + hB, tc + hB, i1 - i0, H); // prettier-ignore
+    };
+    const parts = this.parts(batch * H, batch);
+    if (parts > 1) {
+      const args = [dp, dc, dy, ldy, dhn, g, cp, tc, batch, H];
+      this.split(JobKind.CellBackward, args, parts, batch, 1, true, own);
+    } else own(0, batch);
+  }
+
+  columnSums(out: number, x: number, ldx: number, rows: number, cols: number): void {
+    // Strips of 16 columns (the kernel's widest), so each thread reads whole cache lines.
+    const own = (j0: number, j1: number) =>
+      this.ex.addColumnSums(out + 4 * j0, x + 4 * j0, ldx, rows, j1 - j0);
+    const parts = this.parts(rows * cols, Math.ceil(cols / 16));
+    if (parts > 1) {
+      const args = [out, x, ldx, rows, cols];
+      this.split(JobKind.ColumnSums, args, parts, cols, 16, false, own);
+    } else own(0, cols);
+  }
+
+  fillBias(
+    out: number,
+    ldOut: number,
+    b1: number,
+    b2: number,
+    hasB2: number,
+    rows: number,
+    cols: number,
+  ): void {
+    const own = (i0: number, i1: number) =>
+      this.ex.fillBias(out + 4 * ldOut * i0, ldOut, b1, b2, hasB2, i1 - i0, cols);
+    const parts = this.parts((rows * cols) >> 2, rows);
+    if (parts > 1) {
+      const args = [out, ldOut, b1, b2, hasB2, rows, cols];
+      this.split(JobKind.FillBias, args, parts, rows, 1, true, own);
+    } else own(0, rows);
   }
 }
 
@@ -529,7 +657,7 @@ const kernels: Kernels = {
       p2 = ptr(inst, b2, b2Off, 0, 1, cols, "b2");
     }
     const po = ptr(inst, out, outOff, ldOut, rows, cols, "out");
-    inst.ex.fillBias(po, ldOut, p1, p2, b2 ? 1 : 0, rows, cols);
+    inst.fillBias(po, ldOut, p1, p2, b2 ? 1 : 0, rows, cols);
   },
 
   addColumnSums(out, outOff, x, xOff, ldx, rows, cols) {
@@ -538,7 +666,7 @@ const kernels: Kernels = {
     same(inst, out, x, "x");
     const po = ptr(inst, out, outOff, 0, 1, cols, "out");
     const px = ptr(inst, x, xOff, ldx, rows, cols, "x");
-    inst.ex.addColumnSums(po, px, ldx, rows, cols);
+    inst.columnSums(po, px, ldx, rows, cols);
   },
 
   lstmCellForward(gates, gOff, c, cOff, tanhC, tcOff, h, hOff, ldh, cPrev, cpOff, batch, hidden) {
@@ -549,7 +677,7 @@ const kernels: Kernels = {
     same(inst, gates, h, "h");
     same(inst, gates, cPrev, "cPrev");
     const H = hidden;
-    inst.ex.lstmCellForward(
+    inst.cellForward(
       ptr(inst, gates, gOff, 4 * H, batch, 4 * H, "gates"),
       ptr(inst, c, cOff, H, batch, H, "c"),
       ptr(inst, tanhC, tcOff, H, batch, H, "tanhC"),
@@ -589,7 +717,7 @@ const kernels: Kernels = {
     same(inst, dPre, cPrev, "cPrev");
     same(inst, dPre, tanhC, "tanhC");
     const H = hidden;
-    inst.ex.lstmCellBackward(
+    inst.cellBackward(
       ptr(inst, dPre, dpOff, 4 * H, batch, 4 * H, "dPre"),
       ptr(inst, dc, dcOff, H, batch, H, "dc"),
       ptr(inst, dy, dyOff, ldy, batch, H, "dy"),

@@ -84,6 +84,8 @@ describe("wasm backend on 2 threads", () => {
     // Split every product that has two slices, whether the worker is awake or not.
     wasmThreadSettings.minFlopsPerThread = 1;
     wasmThreadSettings.minFlopsPerThreadAsleep = 1;
+    wasmThreadSettings.minElementsPerThread = 1;
+    wasmThreadSettings.minElementsPerThreadAsleep = 1;
   });
   after(() => {
     Object.assign(wasmThreadSettings, saved);
@@ -141,6 +143,68 @@ describe("wasm backend on 2 threads", () => {
     const c = product(two, a, a, new Float32Array(64 * 64), 64, 64, 64, false, true, 64, 64, 64, 0); // prettier-ignore
     const c1 = product(one, a, a, new Float32Array(64 * 64), 64, 64, 64, false, true, 64, 64, 64, 0); // prettier-ignore
     assert.deepEqual(c, c1);
+  });
+
+  it("cell forward and backward, column sums and bias rows split bit-identical to one thread", () => {
+    const one = wasm.createMemory!();
+    const two = wasm.createMemory!({ threads: 2 });
+    const rng = new Rng(5);
+    const rand = (len: number, s = 3) => Float32Array.from({ length: len }, () => rng.range(-s, s)); // prettier-ignore
+    /** Runs `f` in `mem` on copies of `inputs`; returns the arrays afterwards, as bits. */
+    const inMem = (
+      mem: KernelMemory,
+      inputs: Float32Array[],
+      f: (v: Float32Array, offs: number[]) => void,
+    ): Uint32Array[] => {
+      const offs = inputs.map((x) => mem.alloc(x.length));
+      let v = mem.view();
+      inputs.forEach((x, i) => v.set(x, offs[i]));
+      f(v, offs);
+      v = mem.view();
+      const out = inputs.map((x, i) => new Uint32Array(v.slice(offs[i], offs[i] + x.length).buffer)); // prettier-ignore
+      inputs.forEach((x, i) => mem.free!(offs[i], x.length));
+      return out;
+    };
+    const both = (what: string, inputs: Float32Array[], f: (v: Float32Array, o: number[]) => void, splits: boolean) => {
+      const jobs = wasmThreadJobsForTest(two);
+      const r1 = inMem(one, inputs, f);
+      const r2 = inMem(two, inputs, f);
+      assert.equal(wasmThreadJobsForTest(two) > jobs, splits, `${what}: split`);
+      r1.forEach((x, i) => assert.deepEqual(r2[i], x, `${what}: array ${i} bit-identical`));
+    }; // prettier-ignore
+    for (const [B, H] of [
+      [1, 5], // one row: no split
+      [3, 5], // odd rows, hidden with a tail
+      [7, 13],
+      [5, 64],
+      [64, 256], // benchmark workload B's step
+    ]) {
+      const ldh = H + 3;
+      const what = `B=${B} H=${H}`;
+      // gates, c, tanhC, h, cPrev
+      const fwd = [rand(4 * B * H), rand(B * H), rand(B * H), rand(B * ldh), rand(B * H)];
+      both(`forward ${what}`, fwd, (v, [g, c, tc, h, cp]) =>
+        wasm.lstmCellForward(v, g, v, c, v, tc, v, h, ldh, v, cp, B, H), B > 1); // prettier-ignore
+      // dPre, dc, dy, dhNext, gates (in (0, 1) like activations), cPrev, tanhC
+      const bwd = [rand(4 * B * H), rand(B * H), rand(B * ldh), rand(B * H), rand(4 * B * H, 1), rand(B * H), rand(B * H, 1)]; // prettier-ignore
+      both(`backward ${what}`, bwd, (v, [dp, dc, dy, dhn, g, cp, tc]) =>
+        wasm.lstmCellBackward(v, dp, v, dc, v, dy, ldh, v, dhn, v, g, v, cp, v, tc, B, H), B > 1); // prettier-ignore
+    }
+    for (const [rows, cols] of [
+      [3, 15], // one strip of 16: no split
+      [7, 33],
+      [301, 17],
+      [101, 1024], // workload B's gates bias
+    ]) {
+      const ldx = cols + 1;
+      const what = `rows=${rows} cols=${cols}`;
+      both(`column sums ${what}`, [rand(cols), rand(rows * ldx)], (v, [o, x]) =>
+        wasm.addColumnSums(v, o, v, x, ldx, rows, cols), cols > 16); // prettier-ignore
+      for (const two2 of [false, true])
+        both(`fill bias ${what} b2=${two2}`, [rand(rows * ldx), rand(cols), rand(cols)], (v, [o, b1, b2]) =>
+          wasm.fillBias(v, o, ldx, v, b1, two2 ? v : null, b2, rows, cols), rows > 1); // prettier-ignore
+    }
+    two.dispose!();
   });
 
   it("a model with threads: 2 gives the outputs and gradients of threads: 1, bit for bit", () => {

@@ -1,7 +1,8 @@
 /**
  * Worker threads for the wasm backend: a pool of workers, each running its own instance of the
- * threaded module over one shared WebAssembly.Memory, that computes slices of a matrix product
- * while the calling thread computes its own slice.
+ * threaded module over one shared WebAssembly.Memory, that computes slices of a kernel (a matrix
+ * product, the LSTM cell forward or backward, column sums, bias rows) while the calling thread
+ * computes its own slice.
  *
  * Node: worker_threads (found synchronously with `process.getBuiltinModule`, Node ≥ 20.16, or
  * loaded once by `initWasm({ threads })` on older versions). Browsers: Web Workers made from a
@@ -9,7 +10,7 @@
  * neither is available, `threadsSupported()` is false and the backend computes on one thread.
  *
  * Protocol (one job at a time, per pool): a control block of int32 in a SharedArrayBuffer holds
- * the product's arguments, one [i0, i1, j0, j1] slice per worker, one generation counter per
+ * the job's kernel and arguments, one [i0, i1, j0, j1] slice per worker, one generation counter per
  * worker and a done counter. The caller writes the job, bumps the generation of each worker it
  * assigns a slice and notifies it, computes slice 0 itself, then waits until `done` counts every
  * assigned worker. Workers that are not ready yet (still starting) are not assigned: on a browser's
@@ -46,7 +47,8 @@ const DONE = 1;
 const ERROR = 2;
 const STOP = 3;
 const FAILED_COUNT = 4; // workers that could not instantiate the module
-const ARGS = 5; // 12: c, ldc, a, lda, transA, b, ldb, transB, m, n, k, beta
+const KIND = 5; // the job's kernel (JobKind)
+const ARGS = 6; // up to 12, the kernel's full-size arguments (see the worker's source)
 const GEN = ARGS + 12; // one per worker index 1…MAX_WORKERS
 const READY = GEN + MAX_WORKERS + 1;
 const AWAKE = READY + MAX_WORKERS + 1; // 1 while the worker spins (or computes), 0 asleep
@@ -56,9 +58,21 @@ const CONTROL_INTS = RANGES + 4 * (MAX_WORKERS + 1);
 /** Atomics.load polls of the caller before it sleeps waiting for the workers. */
 const MAIN_SPIN = 1 << 20;
 
+/** The kernels a job can run. */
+export const JobKind = {
+  Gemm: 0,
+  CellForward: 1,
+  CellBackward: 2,
+  ColumnSums: 3,
+  FillBias: 4,
+} as const;
+export type JobKind = (typeof JobKind)[keyof typeof JobKind];
+
 /**
  * The worker's code, a classic script for Node (`eval: true`, CommonJS: `require` exists) and
- * browsers (`onmessage` receives the WorkerData). It only computes `gemm` slices.
+ * browsers (`onmessage` receives the WorkerData). It computes slices of the kernels in JobKind:
+ * gemm by [i0, i1) × [j0, j1); the cell kernels and fillBias by rows [i0, i1), the pointers
+ * moved to row i0; addColumnSums by columns [j0, j1).
  */
 const WORKER_SOURCE = `"use strict";
 function start(d) {
@@ -71,6 +85,7 @@ function start(d) {
     Atomics.notify(ctrl, ${READY_COUNT});
     return;
   }
+  ex.setScratch(d.scratch);
   const me = d.index;
   const slot = ${GEN} + me;
   const awake = ${AWAKE} + me;
@@ -102,9 +117,35 @@ function start(d) {
     if (Atomics.load(ctrl, ${STOP}) !== 0) return;
     const a = ${ARGS};
     try {
-      ex.gemm(ctrl[a], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3], ctrl[a + 4], ctrl[a + 5],
-        ctrl[a + 6], ctrl[a + 7], ctrl[a + 8], ctrl[a + 9], ctrl[a + 10], ctrl[a + 11],
-        ctrl[r], ctrl[r + 1], ctrl[r + 2], ctrl[r + 3], d.scratch);
+      const kind = ctrl[${KIND}];
+      const i0 = ctrl[r];
+      const rows = ctrl[r + 1] - i0;
+      if (kind === ${JobKind.Gemm}) {
+        ex.gemm(ctrl[a], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3], ctrl[a + 4], ctrl[a + 5],
+          ctrl[a + 6], ctrl[a + 7], ctrl[a + 8], ctrl[a + 9], ctrl[a + 10], ctrl[a + 11],
+          i0, ctrl[r + 1], ctrl[r + 2], ctrl[r + 3], d.scratch);
+      } else if (kind === ${JobKind.CellForward}) {
+        // gates, c, tanhC, h, ldh, cPrev, batch, hidden
+        const hB = 4 * ctrl[a + 7];
+        ex.lstmCellForward(ctrl[a] + 4 * i0 * hB, ctrl[a + 1] + i0 * hB, ctrl[a + 2] + i0 * hB,
+          ctrl[a + 3] + 4 * i0 * ctrl[a + 4], ctrl[a + 4], ctrl[a + 5] + i0 * hB, rows, ctrl[a + 7]);
+      } else if (kind === ${JobKind.CellBackward}) {
+        // dPre, dc, dy, ldy, dhNext, gates, cPrev, tanhC, batch, hidden
+        const hB = 4 * ctrl[a + 9];
+        ex.lstmCellBackward(ctrl[a] + 4 * i0 * hB, ctrl[a + 1] + i0 * hB,
+          ctrl[a + 2] + 4 * i0 * ctrl[a + 3], ctrl[a + 3], ctrl[a + 4] + i0 * hB,
+          ctrl[a + 5] + 4 * i0 * hB, ctrl[a + 6] + i0 * hB, ctrl[a + 7] + i0 * hB, rows,
+          ctrl[a + 9]);
+      } else if (kind === ${JobKind.ColumnSums}) {
+        // out, x, ldx, rows, cols
+        const j0 = ctrl[r + 2];
+        ex.addColumnSums(ctrl[a] + 4 * j0, ctrl[a + 1] + 4 * j0, ctrl[a + 2], ctrl[a + 3],
+          ctrl[r + 3] - j0);
+      } else {
+        // fillBias: out, ldOut, b1, b2, hasB2, rows, cols
+        ex.fillBias(ctrl[a] + 4 * i0 * ctrl[a + 1], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3],
+          ctrl[a + 4], rows, ctrl[a + 6]);
+      }
     } catch (e) {
       Atomics.store(ctrl, ${ERROR}, 1);
     }
@@ -212,7 +253,10 @@ function waitChanged(ctrl: Int32Array, index: number, value: number, ms: number)
   }
 }
 
-/** The (full-size) arguments of one product, as the threaded module's `gemm` takes them. */
+/**
+ * The (full-size) arguments of one job, as the threaded module's kernel takes them (pointers in
+ * bytes); for gemm, these.
+ */
 export type GemmArgs = [
   c: number,
   ldc: number,
@@ -228,7 +272,7 @@ export type GemmArgs = [
   beta: number,
 ];
 
-/** A slice of C: rows [i0, i1), columns [j0, j1). */
+/** A slice of the output: rows [i0, i1), columns [j0, j1). */
 export type Slice = [i0: number, i1: number, j0: number, j1: number];
 
 export class ThreadPool {
@@ -236,7 +280,7 @@ export class ThreadPool {
   private workers: WorkerHandle[] = [];
   /** Worker indices (1…) known to be ready; grows until every worker has started. */
   private ready: number[] = [];
-  /** Products split across threads so far (tests check that the threaded path ran). */
+  /** Jobs split across threads so far (tests check that the threaded path ran). */
   jobs = 0;
 
   /**
@@ -303,15 +347,18 @@ export class ThreadPool {
   }
 
   /**
-   * Runs one product: slices[0] on this thread through `own`, slices[1…] on ready workers. The
-   * caller asks `available()` first and passes at most that many slices.
+   * Runs one job of `kind` over `args` (at most 12, int32): slices[0] on this thread through
+   * `own`, slices[1…] on ready workers. The caller asks `available()` first and passes at most
+   * that many slices.
    */
-  run(args: GemmArgs, slices: Slice[], own: (s: Slice) => void): void {
+  run(kind: JobKind, args: readonly number[], slices: Slice[], own: (s: Slice) => void): void {
     const ctrl = this.ctrl;
     const workers = this.readyWorkers();
     const n = slices.length - 1;
     if (n > workers.length) throw new Error("wasm backend: more slices than ready threads");
-    for (let i = 0; i < 12; i++) ctrl[ARGS + i] = args[i];
+    if (args.length > 12) throw new Error("wasm backend: too many job arguments");
+    ctrl[KIND] = kind;
+    for (let i = 0; i < args.length; i++) ctrl[ARGS + i] = args[i];
     for (let s = 1; s <= n; s++) {
       const r = RANGES + 4 * workers[s - 1];
       for (let q = 0; q < 4; q++) ctrl[r + q] = slices[s][q];
@@ -339,7 +386,7 @@ export class ThreadPool {
     }
     if (failed !== null) throw failed;
     if (Atomics.load(ctrl, ERROR) !== 0)
-      throw new Error("wasm backend: a worker thread failed in gemm");
+      throw new Error("wasm backend: a worker thread failed in a kernel");
   }
 
   /** Stops and terminates the workers; later products run on the calling thread only. */
