@@ -15,7 +15,13 @@
  *
  * Letters: I input, H hidden, L layers, D directions, O head outputs.
  */
-import { layerSuffix, makeConfig, numDirections, type ModelConfig } from "../model/config.js";
+import {
+  inferredConfig,
+  layerSuffix,
+  makeConfig,
+  numDirections,
+  type ModelConfig,
+} from "../model/config.js";
 import { LstmModel } from "../model/model.js";
 import { ConfigError, FormatError, LstmError } from "../tensor/errors.js";
 import type { ModelMeta } from "./model-file.js";
@@ -267,20 +273,7 @@ export function importPytorchTensors(
     );
   const O = hw.shape[0];
 
-  let config: ModelConfig;
-  try {
-    config = makeConfig({
-      inputSize: I,
-      hiddenSize: H,
-      numLayers: L,
-      bidirectional: D === 2,
-      outputSize: O,
-    });
-  } catch (e) {
-    if (e instanceof ConfigError)
-      return fail(`inferred sizes I=${I}, H=${H}, L=${L}, D=${D}, O=${O}: ${e.message}`);
-    throw e;
-  }
+  const config = inferredConfig({ I, H, L, D, O }, fail);
   const model = new LstmModel(config);
   const used = new Set<string>();
   const dtypes = new Set<string>();

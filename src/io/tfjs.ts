@@ -15,9 +15,9 @@
  *
  * Letters: I input, H hidden, L layers, D directions, O head outputs.
  */
-import { layerSuffix, makeConfig, numDirections, type ModelConfig } from "../model/config.js";
+import { inferredConfig, layerSuffix, numDirections } from "../model/config.js";
 import { LstmModel } from "../model/model.js";
-import { ConfigError, FormatError } from "../tensor/errors.js";
+import { FormatError } from "../tensor/errors.js";
 import type { ImportedModel } from "./convert.js";
 import type { ModelMeta } from "./model-file.js";
 
@@ -709,20 +709,7 @@ export function importTfjs(
     fail(
       `${plan.inputHint.where} declares input size ${plan.inputHint.dim} but weight ${str(k0.name)} has shape ${fmt(k0.shape)} (input size ${I})`,
     );
-  let config: ModelConfig;
-  try {
-    config = makeConfig({
-      inputSize: I,
-      hiddenSize: H,
-      numLayers: L,
-      bidirectional: D === 2,
-      outputSize: O,
-    });
-  } catch (e) {
-    if (e instanceof ConfigError)
-      return fail(`inferred sizes I=${I}, H=${H}, L=${L}, D=${D}, O=${O}: ${e.message}`);
-    throw e;
-  }
+  const config = inferredConfig({ I, H, L, D, O }, fail);
 
   // Every shape, before reading anything.
   const expect = (e: Entry, shape: number[], where: string, hint: string) => {

@@ -45,6 +45,30 @@ export function makeConfig(c: ModelConfigInput): ModelConfig {
   return cfg;
 }
 
+/**
+ * The config of sizes read off someone else's weights (an importer); a size makeConfig rejects
+ * goes to `fail` with every inferred size named.
+ */
+export function inferredConfig(
+  sizes: { I: number; H: number; L: number; D: number; O: number },
+  fail: (message: string) => never,
+): ModelConfig {
+  const { I, H, L, D, O } = sizes;
+  try {
+    return makeConfig({
+      inputSize: I,
+      hiddenSize: H,
+      numLayers: L,
+      bidirectional: D === 2,
+      outputSize: O,
+    });
+  } catch (e) {
+    if (e instanceof ConfigError)
+      return fail(`inferred sizes I=${I}, H=${H}, L=${L}, D=${D}, O=${O}: ${e.message}`);
+    throw e;
+  }
+}
+
 export function numDirections(c: ModelConfig): 1 | 2 {
   return c.bidirectional ? 2 : 1;
 }
