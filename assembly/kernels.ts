@@ -22,23 +22,30 @@
 // GEMM: C[M,N] = beta·C + op(A)·op(B), blocked GotoBLAS style.
 //
 // op(B) is packed, per block of KC rows and NC columns, into panels of NR = 8 columns: panel
-// element (p, q) at p·8 + q, the last panel zero-padded. op(A) is read in place through two
-// strides (row step rsA, k step csA), which covers both A and Aᵀ without packing. The micro-kernel
-// keeps a 4×8 tile of C in eight f32x4 registers and, per k, broadcasts one element of each of
-// the four A rows against two vectors of the B panel.
+// element (p, q) at p·8 + q, the last panel zero-padded. op(A) is packed, per block of MC rows
+// and KC columns, into panels of MR = 4 rows: panel element (p, r) at p·4 + r, so the
+// micro-kernel reads the four rows of one k through one pointer and constant offsets. The
+// micro-kernel keeps a 4×8 tile of C in eight f32x4 registers and, per k, broadcasts one element
+// of each of the four A rows against two vectors of the B panel.
+//
+// Where the engine has relaxed SIMD (the "relaxed" builds), each multiply-add is one fused
+// f32x4.relaxed_madd (an FMA instruction where the CPU has one); otherwise a mul then an add.
+// Either way every element of C sums its K products in the same order on every path.
 // ---------------------------------------------------------------------------------------------
 
 const NR: i32 = 8;
+const MR: i32 = 4;
 const KC: i32 = 256;
 const NC: i32 = 512;
 const MC: i32 = 128;
 const DIRECT_M: i32 = 4;
 
-const PACK_BYTES: usize = <usize>(KC * NC) * 4;
+const PACK_B_BYTES: usize = <usize>(KC * NC) * 4;
+const PACK_A_BYTES: usize = <usize>(MC * KC) * 4;
 const TILE_BYTES: usize = 4 * 8 * 4;
 const TMP_BYTES: usize = 16 * 16;
-/** One gemm scratch: KC·NC floats of packed op(B), then a 4×8 C tile for edge panels. */
-const GEMM_SCRATCH_BYTES: usize = PACK_BYTES + TILE_BYTES;
+/** One gemm scratch: KC·NC floats of packed op(B), MC·KC of packed op(A), a 4×8 C tile. */
+const GEMM_SCRATCH_BYTES: usize = PACK_B_BYTES + PACK_A_BYTES + TILE_BYTES;
 
 const scratchBase: usize = (__heap_base + 63) & ~(<usize>63);
 const mainScratch: usize = scratchBase; // the owning thread's gemm scratch
@@ -72,22 +79,27 @@ export function gemmScratchBytes(): usize {
   return GEMM_SCRATCH_BYTES + TMP_BYTES;
 }
 
-/** 4 rows × 8 columns: C[0..4, 0..8] (=|+=) Σ_p A[r, p]·Bp[p, 0..8]. */
-function kern4x8(
-  a: usize,
-  rsA: usize,
-  csA: usize,
-  b: usize,
-  bs: usize,
-  kc: i32,
-  c: usize,
-  ldcB: usize,
-  acc: bool,
-): void {
-  let a0 = a;
-  let a1 = a + rsA;
-  let a2 = a1 + rsA;
-  let a3 = a2 + rsA;
+/** Whether this build fuses multiply-adds (relaxed SIMD): 1 or 0. */
+export function fusedMultiplyAdd(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
+}
+
+/** acc + x·y, four lanes: fused (one rounding) in the relaxed builds, mul then add otherwise. */
+function madd(x: v128, y: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(x, y, acc);
+  return f32x4.add(acc, f32x4.mul(x, y));
+}
+
+/** Stores v to C (=|+=): C = v, or C + v when acc. */
+function put(c: usize, v: v128, acc: bool): void {
+  v128.store(c, acc ? f32x4.add(v128.load(c), v) : v);
+}
+
+/**
+ * 4 rows × 8 columns: C[0..4, 0..8] (=|+=) Σ_p Ap[p, 0..4]ᵀ·Bp[p, 0..8], A packed 4 floats per k
+ * (one panel), B panel rows `bs` bytes apart.
+ */
+function kern4x8(a: usize, b: usize, bs: usize, kc: i32, c: usize, ldcB: usize, acc: bool): void {
   let c00 = f32x4.splat(0);
   let c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0);
@@ -96,133 +108,90 @@ function kern4x8(
   let c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0);
   let c31 = f32x4.splat(0);
+  let ap = a;
   let bp = b;
-  for (let p = 0; p < kc; p++) {
+  const end = a + ((<usize>kc) << 4);
+  while (ap < end) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
-    let x = v128.load32_splat(a0);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0));
-    c01 = f32x4.add(c01, f32x4.mul(x, b1));
-    x = v128.load32_splat(a1);
-    c10 = f32x4.add(c10, f32x4.mul(x, b0));
-    c11 = f32x4.add(c11, f32x4.mul(x, b1));
-    x = v128.load32_splat(a2);
-    c20 = f32x4.add(c20, f32x4.mul(x, b0));
-    c21 = f32x4.add(c21, f32x4.mul(x, b1));
-    x = v128.load32_splat(a3);
-    c30 = f32x4.add(c30, f32x4.mul(x, b0));
-    c31 = f32x4.add(c31, f32x4.mul(x, b1));
-    a0 += csA;
-    a1 += csA;
-    a2 += csA;
-    a3 += csA;
+    let x = v128.load32_splat(ap);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.load32_splat(ap, 4);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.load32_splat(ap, 8);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.load32_splat(ap, 12);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    ap += 16;
     bp += bs;
   }
   let cp = c;
-  if (acc) {
-    c00 = f32x4.add(c00, v128.load(cp));
-    c01 = f32x4.add(c01, v128.load(cp, 16));
-  }
-  v128.store(cp, c00);
-  v128.store(cp, c01, 16);
+  put(cp, c00, acc);
+  put(cp + 16, c01, acc);
   cp += ldcB;
-  if (acc) {
-    c10 = f32x4.add(c10, v128.load(cp));
-    c11 = f32x4.add(c11, v128.load(cp, 16));
-  }
-  v128.store(cp, c10);
-  v128.store(cp, c11, 16);
+  put(cp, c10, acc);
+  put(cp + 16, c11, acc);
   cp += ldcB;
-  if (acc) {
-    c20 = f32x4.add(c20, v128.load(cp));
-    c21 = f32x4.add(c21, v128.load(cp, 16));
-  }
-  v128.store(cp, c20);
-  v128.store(cp, c21, 16);
+  put(cp, c20, acc);
+  put(cp + 16, c21, acc);
   cp += ldcB;
-  if (acc) {
-    c30 = f32x4.add(c30, v128.load(cp));
-    c31 = f32x4.add(c31, v128.load(cp, 16));
-  }
-  v128.store(cp, c30);
-  v128.store(cp, c31, 16);
+  put(cp, c30, acc);
+  put(cp + 16, c31, acc);
 }
 
-/** 2 rows × 8 columns (the M remainder). */
-function kern2x8(
-  a: usize,
-  rsA: usize,
-  csA: usize,
-  b: usize,
-  bs: usize,
-  kc: i32,
-  c: usize,
-  ldcB: usize,
-  acc: bool,
-): void {
-  let a0 = a;
-  let a1 = a + rsA;
+/** 2 rows × 8 columns (the M remainder): rows r and r+1 of a packed A panel, a = panel + 4r. */
+function kern2x8(a: usize, b: usize, bs: usize, kc: i32, c: usize, ldcB: usize, acc: bool): void {
   let c00 = f32x4.splat(0);
   let c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0);
   let c11 = f32x4.splat(0);
+  let ap = a;
   let bp = b;
-  for (let p = 0; p < kc; p++) {
+  const end = a + ((<usize>kc) << 4);
+  while (ap < end) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
-    let x = v128.load32_splat(a0);
-    c00 = f32x4.add(c00, f32x4.mul(x, b0));
-    c01 = f32x4.add(c01, f32x4.mul(x, b1));
-    x = v128.load32_splat(a1);
-    c10 = f32x4.add(c10, f32x4.mul(x, b0));
-    c11 = f32x4.add(c11, f32x4.mul(x, b1));
-    a0 += csA;
-    a1 += csA;
+    let x = v128.load32_splat(ap);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.load32_splat(ap, 4);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    ap += 16;
     bp += bs;
   }
-  let cp = c;
-  if (acc) {
-    c00 = f32x4.add(c00, v128.load(cp));
-    c01 = f32x4.add(c01, v128.load(cp, 16));
-  }
-  v128.store(cp, c00);
-  v128.store(cp, c01, 16);
-  cp += ldcB;
-  if (acc) {
-    c10 = f32x4.add(c10, v128.load(cp));
-    c11 = f32x4.add(c11, v128.load(cp, 16));
-  }
-  v128.store(cp, c10);
-  v128.store(cp, c11, 16);
+  put(c, c00, acc);
+  put(c + 16, c01, acc);
+  put(c + ldcB, c10, acc);
+  put(c + ldcB + 16, c11, acc);
 }
 
-/** 1 row × 8 columns (the M remainder). */
-function kern1x8(a: usize, csA: usize, b: usize, bs: usize, kc: i32, c: usize, acc: bool): void {
-  let a0 = a;
+/** 1 row × 8 columns (the M remainder): row r of a packed A panel, a = panel + 4r. */
+function kern1x8(a: usize, b: usize, bs: usize, kc: i32, c: usize, acc: bool): void {
   let c00 = f32x4.splat(0);
   let c01 = f32x4.splat(0);
+  let ap = a;
   let bp = b;
-  for (let p = 0; p < kc; p++) {
-    const x = v128.load32_splat(a0);
-    c00 = f32x4.add(c00, f32x4.mul(x, v128.load(bp)));
-    c01 = f32x4.add(c01, f32x4.mul(x, v128.load(bp, 16)));
-    a0 += csA;
+  const end = a + ((<usize>kc) << 4);
+  while (ap < end) {
+    const x = v128.load32_splat(ap);
+    c00 = madd(x, v128.load(bp), c00);
+    c01 = madd(x, v128.load(bp, 16), c01);
+    ap += 16;
     bp += bs;
   }
-  if (acc) {
-    c00 = f32x4.add(c00, v128.load(c));
-    c01 = f32x4.add(c01, v128.load(c, 16));
-  }
-  v128.store(c, c00);
-  v128.store(c, c01, 16);
+  put(c, c00, acc);
+  put(c + 16, c01, acc);
 }
 
-/** A rows×8 tile of C (rows 4, 2 or 1). */
+/** A rows×8 tile of C (rows 4, 2 or 1) from packed A at `a` (panel + 4·first row). */
 function tile8(
   rows: i32,
   a: usize,
-  rsA: usize,
-  csA: usize,
   b: usize,
   bs: usize,
   kc: i32,
@@ -230,9 +199,9 @@ function tile8(
   ldcB: usize,
   acc: bool,
 ): void {
-  if (rows === 4) kern4x8(a, rsA, csA, b, bs, kc, c, ldcB, acc);
-  else if (rows === 2) kern2x8(a, rsA, csA, b, bs, kc, c, ldcB, acc);
-  else kern1x8(a, csA, b, bs, kc, c, acc);
+  if (rows === 4) kern4x8(a, b, bs, kc, c, ldcB, acc);
+  else if (rows === 2) kern2x8(a, b, bs, kc, c, ldcB, acc);
+  else kern1x8(a, b, bs, kc, c, acc);
 }
 
 /** A rows×8 tile computed into `tile`, then its first nr columns merged into C. */
@@ -240,8 +209,6 @@ function edgeTile(
   tile: usize,
   rows: i32,
   a: usize,
-  rsA: usize,
-  csA: usize,
   b: usize,
   kc: i32,
   c: usize,
@@ -249,7 +216,7 @@ function edgeTile(
   nr: i32,
   acc: bool,
 ): void {
-  tile8(rows, a, rsA, csA, b, 32, kc, tile, 32, false);
+  tile8(rows, a, b, 32, kc, tile, 32, false);
   for (let r = 0; r < rows; r++) {
     const cr = c + <usize>r * ldcB;
     const tr = tile + <usize>(r * 32);
@@ -265,8 +232,8 @@ function edgeTile(
  * Packs op(B)[pc..pc+kc, jc..jc+nc] into `packB` (a gemm scratch): panel t (columns jc+8t…) at
  * t·kc·8 floats, element (p, q) at p·8 + q; columns past nc are zero.
  */
-function pack(
-  packB: usize,
+function packB(
+  dst0: usize,
   b: usize,
   ldb: i32,
   transB: bool,
@@ -279,7 +246,7 @@ function pack(
   const ldbB = (<usize>ldb) << 2;
   for (let jr = edgeOnly ? nc & ~(NR - 1) : 0; jr < nc; jr += NR) {
     const nr = min(NR, nc - jr);
-    const dst = packB + <usize>(jr * kc) * 4;
+    const dst = dst0 + <usize>(jr * kc) * 4;
     if (!transB) {
       // op(B)[p, j] = B[p, j]: rows of B are contiguous in j.
       let src = b + <usize>pc * ldbB + ((<usize>(jc + jr)) << 2);
@@ -309,8 +276,8 @@ function pack(
         for (; p + 4 <= kc; p += 4) {
           const s = row0 + ((<usize>p) << 2);
           const d = dst + ((<usize>p) << 5);
-          transpose4(s, ldbB, d);
-          transpose4(s + 4 * ldbB, ldbB, d + 16);
+          transpose4(s, ldbB, d, 32);
+          transpose4(s + 4 * ldbB, ldbB, d + 16, 32);
         }
       }
       for (; p < kc; p++) {
@@ -324,8 +291,49 @@ function pack(
   }
 }
 
-/** Reads rows s, s+ld, s+2ld, s+3ld (4 floats each); writes columns 0..3 to d, d+32, d+64, d+96. */
-function transpose4(s: usize, ldB: usize, d: usize): void {
+/**
+ * Packs op(A)[0..mc, 0..kc] (a points at its first element; rows rsA bytes apart, k steps csA)
+ * into `dst`: panel t (rows 4t…4t+3) at t·kc·4 floats, element (p, r) at p·4 + r. The rows past
+ * mc in the last panel are left as they were (the remainder kernels never read them).
+ */
+function packA(dst: usize, a: usize, rsA: usize, csA: usize, mc: i32, kc: i32): void {
+  for (let r0 = 0; r0 < mc; r0 += MR) {
+    const rows = min(MR, mc - r0);
+    const d0 = dst + <usize>(r0 * kc) * 4;
+    const a0 = a + <usize>r0 * rsA;
+    if (rows === MR && rsA === 4) {
+      // op(A) = Aᵀ stored [K, M]: the four rows of one k are contiguous.
+      let s = a0;
+      let d = d0;
+      for (let p = 0; p < kc; p++) {
+        v128.store(d, v128.load(s));
+        s += csA;
+        d += 16;
+      }
+    } else if (rows === MR && csA === 4) {
+      // A stored [M, K]: transpose 4×4 blocks of the four rows.
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) transpose4(a0 + ((<usize>p) << 2), rsA, d0 + ((<usize>p) << 4), 16); // prettier-ignore
+      for (; p < kc; p++) {
+        const s = a0 + ((<usize>p) << 2);
+        const d = d0 + ((<usize>p) << 4);
+        for (let r = 0; r < MR; r++) store<f32>(d + ((<usize>r) << 2), load<f32>(s + <usize>r * rsA)); // prettier-ignore
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        const s = a0 + <usize>p * csA;
+        const d = d0 + ((<usize>p) << 4);
+        for (let r = 0; r < rows; r++) store<f32>(d + ((<usize>r) << 2), load<f32>(s + <usize>r * rsA)); // prettier-ignore
+      }
+    }
+  }
+}
+
+/**
+ * Reads rows s, s+ld, s+2ld, s+3ld (4 floats each); writes their columns 0..3 as vectors to d,
+ * d+step, d+2·step, d+3·step.
+ */
+function transpose4(s: usize, ldB: usize, d: usize, step: usize): void {
   const r0 = v128.load(s);
   const r1 = v128.load(s + ldB);
   const r2 = v128.load(s + 2 * ldB);
@@ -335,12 +343,124 @@ function transpose4(s: usize, ldB: usize, d: usize): void {
   const t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5);
   const t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
   v128.store(d, f32x4.shuffle(t0, t2, 0, 1, 4, 5));
-  v128.store(d, f32x4.shuffle(t0, t2, 2, 3, 6, 7), 32);
-  v128.store(d, f32x4.shuffle(t1, t3, 0, 1, 4, 5), 64);
-  v128.store(d, f32x4.shuffle(t1, t3, 2, 3, 6, 7), 96);
+  v128.store(d + step, f32x4.shuffle(t0, t2, 2, 3, 6, 7));
+  v128.store(d + 2 * step, f32x4.shuffle(t1, t3, 0, 1, 4, 5));
+  v128.store(d + 3 * step, f32x4.shuffle(t1, t3, 2, 3, 6, 7));
 }
 
-/** C[i, j] (=|+=) Σ_p A[i, p]·B[j, p]: rows of A and B are contiguous in p. */
+/** The four lanes of t0…t3 each summed as (l0 + l2) + (l1 + l3): [Σt0, Σt1, Σt2, Σt3]. */
+function sum4(t0: v128, t1: v128, t2: v128, t3: v128): v128 {
+  const w01 = f32x4.add(f32x4.shuffle(t0, t1, 0, 4, 1, 5), f32x4.shuffle(t0, t1, 2, 6, 3, 7));
+  const w23 = f32x4.add(f32x4.shuffle(t2, t3, 0, 4, 1, 5), f32x4.shuffle(t2, t3, 2, 6, 3, 7));
+  return f32x4.add(f32x4.shuffle(w01, w23, 0, 1, 4, 5), f32x4.shuffle(w01, w23, 2, 3, 6, 7));
+}
+
+/**
+ * Eight dot products of length k: out[r·os] (=|+=) Σ_p x[p]·y_r[p] for the rows
+ * y_r = y + r·ys, r < 8 (os, ys in bytes). Each in the order of `dot1`.
+ */
+function dot8(out: usize, os: usize, x: usize, y: usize, ys: usize, k: i32, acc: bool): void {
+  let y0 = y;
+  let y1 = y0 + ys;
+  let y2 = y1 + ys;
+  let y3 = y2 + ys;
+  let y4 = y3 + ys;
+  let y5 = y4 + ys;
+  let y6 = y5 + ys;
+  let y7 = y6 + ys;
+  let s0 = f32x4.splat(0);
+  let s1 = f32x4.splat(0);
+  let s2 = f32x4.splat(0);
+  let s3 = f32x4.splat(0);
+  let s4 = f32x4.splat(0);
+  let s5 = f32x4.splat(0);
+  let s6 = f32x4.splat(0);
+  let s7 = f32x4.splat(0);
+  let xp = x;
+  const end = x + ((<usize>(k & ~3)) << 2);
+  while (xp < end) {
+    const v = v128.load(xp);
+    s0 = madd(v, v128.load(y0), s0);
+    s1 = madd(v, v128.load(y1), s1);
+    s2 = madd(v, v128.load(y2), s2);
+    s3 = madd(v, v128.load(y3), s3);
+    s4 = madd(v, v128.load(y4), s4);
+    s5 = madd(v, v128.load(y5), s5);
+    s6 = madd(v, v128.load(y6), s6);
+    s7 = madd(v, v128.load(y7), s7);
+    xp += 16;
+    y0 += 16;
+    y1 += 16;
+    y2 += 16;
+    y3 += 16;
+    y4 += 16;
+    y5 += 16;
+    y6 += 16;
+    y7 += 16;
+  }
+  let lo = sum4(s0, s1, s2, s3);
+  let hi = sum4(s4, s5, s6, s7);
+  // The last k mod 4 products, one by one (y_r still points at row r's tail).
+  for (let p = k & ~3; p < k; p++) {
+    const o = (<usize>(p - (k & ~3))) << 2;
+    const v = load<f32>(xp + o);
+    lo = f32x4.replace_lane(lo, 0, f32x4.extract_lane(lo, 0) + v * load<f32>(y0 + o));
+    lo = f32x4.replace_lane(lo, 1, f32x4.extract_lane(lo, 1) + v * load<f32>(y1 + o));
+    lo = f32x4.replace_lane(lo, 2, f32x4.extract_lane(lo, 2) + v * load<f32>(y2 + o));
+    lo = f32x4.replace_lane(lo, 3, f32x4.extract_lane(lo, 3) + v * load<f32>(y3 + o));
+    hi = f32x4.replace_lane(hi, 0, f32x4.extract_lane(hi, 0) + v * load<f32>(y4 + o));
+    hi = f32x4.replace_lane(hi, 1, f32x4.extract_lane(hi, 1) + v * load<f32>(y5 + o));
+    hi = f32x4.replace_lane(hi, 2, f32x4.extract_lane(hi, 2) + v * load<f32>(y6 + o));
+    hi = f32x4.replace_lane(hi, 3, f32x4.extract_lane(hi, 3) + v * load<f32>(y7 + o));
+  }
+  if (os === 4) {
+    put(out, lo, acc);
+    put(out + 16, hi, acc);
+  } else {
+    putLane(out, f32x4.extract_lane(lo, 0), acc);
+    putLane(out + os, f32x4.extract_lane(lo, 1), acc);
+    putLane(out + 2 * os, f32x4.extract_lane(lo, 2), acc);
+    putLane(out + 3 * os, f32x4.extract_lane(lo, 3), acc);
+    putLane(out + 4 * os, f32x4.extract_lane(hi, 0), acc);
+    putLane(out + 5 * os, f32x4.extract_lane(hi, 1), acc);
+    putLane(out + 6 * os, f32x4.extract_lane(hi, 2), acc);
+    putLane(out + 7 * os, f32x4.extract_lane(hi, 3), acc);
+  }
+}
+
+/**
+ * One dot product: out (=|+=) Σ_p x[p]·y[p], in the one order every element of `gemmDot` uses:
+ * a vector accumulator over the groups of 4 along p, its lanes summed as (l0 + l2) + (l1 + l3),
+ * then the last k mod 4 products one by one.
+ */
+function dot1(out: usize, x: usize, y: usize, k: i32, acc: bool): void {
+  let s = f32x4.splat(0);
+  const k4 = k & ~3;
+  const end = (<usize>k4) << 2;
+  for (let o: usize = 0; o < end; o += 16) s = madd(v128.load(x + o), v128.load(y + o), s);
+  let r =
+    f32x4.extract_lane(s, 0) +
+    f32x4.extract_lane(s, 2) +
+    (f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 3));
+  for (let p = k4; p < k; p++) {
+    const o = (<usize>p) << 2;
+    r += load<f32>(x + o) * load<f32>(y + o);
+  }
+  putLane(out, r, acc);
+}
+
+/** Stores v to C (=|+=) as one float. */
+function putLane(c: usize, v: f32, acc: bool): void {
+  store<f32>(c, acc ? load<f32>(c) + v : v);
+}
+
+/**
+ * C[i, j] (=|+=) Σ_p A[i, p]·B[j, p]: rows of A and B are contiguous in p (a matrix-vector
+ * product when M = 1, or a narrow head when N is small). Dot products go eight at a time, one
+ * row of A against eight rows of B (or, when N < 8, one row of B against eight rows of A), so a
+ * load of the shared row serves eight products; every element sums in the order of `dot1`
+ * whichever block it falls in.
+ */
 function gemmDot(
   c: usize,
   ldcB: usize,
@@ -353,41 +473,21 @@ function gemmDot(
   k: i32,
   acc: bool,
 ): void {
-  const k16 = k & ~15;
-  const k4 = k & ~3;
-  for (let i = 0; i < m; i++) {
-    const ai = a + <usize>i * ldaB;
-    const ci = c + <usize>i * ldcB;
+  if (n >= 8 || m < 8) {
+    for (let i = 0; i < m; i++) {
+      const ai = a + <usize>i * ldaB;
+      const ci = c + <usize>i * ldcB;
+      let j = 0;
+      for (; j + 8 <= n; j += 8) dot8(ci + ((<usize>j) << 2), 4, ai, b + <usize>j * ldbB, ldbB, k, acc); // prettier-ignore
+      for (; j < n; j++) dot1(ci + ((<usize>j) << 2), ai, b + <usize>j * ldbB, k, acc);
+    }
+  } else {
     for (let j = 0; j < n; j++) {
       const bj = b + <usize>j * ldbB;
-      // Four independent accumulators hide the add latency.
-      let s0 = f32x4.splat(0);
-      let s1 = f32x4.splat(0);
-      let s2 = f32x4.splat(0);
-      let s3 = f32x4.splat(0);
-      let p = 0;
-      for (; p < k16; p += 16) {
-        const o = (<usize>p) << 2;
-        s0 = f32x4.add(s0, f32x4.mul(v128.load(ai + o), v128.load(bj + o)));
-        s1 = f32x4.add(s1, f32x4.mul(v128.load(ai + o, 16), v128.load(bj + o, 16)));
-        s2 = f32x4.add(s2, f32x4.mul(v128.load(ai + o, 32), v128.load(bj + o, 32)));
-        s3 = f32x4.add(s3, f32x4.mul(v128.load(ai + o, 48), v128.load(bj + o, 48)));
-      }
-      for (; p < k4; p += 4) {
-        const o = (<usize>p) << 2;
-        s0 = f32x4.add(s0, f32x4.mul(v128.load(ai + o), v128.load(bj + o)));
-      }
-      const v = f32x4.add(f32x4.add(s0, s1), f32x4.add(s2, s3));
-      let s =
-        f32x4.extract_lane(v, 0) +
-        f32x4.extract_lane(v, 1) +
-        (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3));
-      for (; p < k; p++) {
-        const o = (<usize>p) << 2;
-        s += load<f32>(ai + o) * load<f32>(bj + o);
-      }
-      const cj = ci + ((<usize>j) << 2);
-      store<f32>(cj, acc ? load<f32>(cj) + s : s);
+      const cj = c + ((<usize>j) << 2);
+      let i = 0;
+      for (; i + 8 <= m; i += 8) dot8(cj + <usize>i * ldcB, ldcB, bj, a + <usize>i * ldaB, ldaB, k, acc); // prettier-ignore
+      for (; i < m; i++) dot1(cj + <usize>i * ldcB, bj, a + <usize>i * ldaB, k, acc);
     }
   }
 }
@@ -396,7 +496,7 @@ function gemmDot(
  * C[M,N] = beta·C + op(A)[M,K]·op(B)[K,N]; beta 0 overwrites C without reading it.
  * transA: A stored [K,M] (row stride lda); transB: B stored [N,K] (row stride ldb).
  *
- * Computes only rows [i0, i1) and columns [j0, j1) of C, packing op(B) into `scratch`
+ * Computes only rows [i0, i1) and columns [j0, j1) of C, packing into `scratch`
  * (gemmScratchBytes() bytes; `gemmScratch()` for the instance's own). Threads sharing one memory
  * split a product into disjoint slices, each with its own scratch. Every element of C comes out
  * bit-identical however the product is sliced: the path (dot products or panels) is chosen from
@@ -466,8 +566,9 @@ function gemmPanels(
   accumulate: bool,
   scratch: usize,
 ): void {
-  const packB = scratch;
-  const tile = scratch + PACK_BYTES;
+  const packedB = scratch;
+  const packedA = scratch + PACK_B_BYTES;
+  const tile = packedA + PACK_A_BYTES;
   // Without transB, B's rows already hold 8 contiguous columns: few rows of A do not repay packing.
   const direct = !transB && m <= DIRECT_M;
   const ldbB = (<usize>ldb) << 2;
@@ -478,22 +579,24 @@ function gemmPanels(
     for (let pc = 0; pc < k; pc += KC) {
       const kc = min(KC, k - pc);
       const acc = accumulate || pc > 0;
-      pack(packB, b, ldb, transB, pc, jc, kc, nc, direct);
+      packB(packedB, b, ldb, transB, pc, jc, kc, nc, direct);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min(MC, m - ic);
+        packA(packedA, a + <usize>ic * rsA + <usize>pc * csA, rsA, csA, mc, kc);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
           // Full panels of B itself when direct, else the packed panel.
-          const bp = direct ? b + <usize>pc * ldbB + ((<usize>(jc + jr)) << 2) : packB + <usize>(jr * kc) * 4; // prettier-ignore
+          const bp = direct ? b + <usize>pc * ldbB + ((<usize>(jc + jr)) << 2) : packedB + <usize>(jr * kc) * 4; // prettier-ignore
           const bs = direct ? ldbB : 32;
           const cCol = c + ((<usize>(jc + jr)) << 2);
-          for (let i = ic; i < ic + mc;) {
-            const left = ic + mc - i;
+          for (let i = 0; i < mc;) {
+            const left = mc - i;
             const rows = left >= 4 ? 4 : left >= 2 ? 2 : 1;
-            const ap = a + <usize>i * rsA + <usize>pc * csA;
-            const cp = cCol + <usize>i * ldcB;
-            if (nr === NR) tile8(rows, ap, rsA, csA, bp, bs, kc, cp, ldcB, acc);
-            else edgeTile(tile, rows, ap, rsA, csA, packB + <usize>(jr * kc) * 4, kc, cp, ldcB, nr, acc); // prettier-ignore
+            // Row i of the block: panel i/4, row i%4 within it.
+            const ap = packedA + <usize>((i & ~3) * kc) * 4 + ((<usize>(i & 3)) << 2);
+            const cp = cCol + <usize>(ic + i) * ldcB;
+            if (nr === NR) tile8(rows, ap, bp, bs, kc, cp, ldcB, acc);
+            else edgeTile(tile, rows, ap, packedB + <usize>(jr * kc) * 4, kc, cp, ldcB, nr, acc); // prettier-ignore
             i += rows;
           }
         }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Kernel throughput, js reference vs wasm SIMD, on LSTM shapes (float32, one thread).
- * Run after `npm run build`:  node bench/gemm.mjs [--quick]
+ * Kernel throughput, js reference vs wasm SIMD vs wasm relaxed SIMD (fused multiply-adds), on
+ * LSTM shapes (float32, one thread). Run after `npm run build`:  node bench/gemm.mjs [--quick]
  *
  * Shapes for batch B = 32, sequence T = 64, input I = 128, hidden H = 128 (G = 4H = 512):
  *   x·W_ihᵀ   (transB)   M = T·B = 2048, N = G, K = I      all steps' input products at once
@@ -11,17 +11,19 @@
  *   dPreᵀ·x   (transA)   M = G,          N = I, K = T·B    the weight gradient
  *   h·W_headᵀ (transB)   M = T·B, N = 1, K = H         a one-output head (dot-product path)
  *   h·W_hhᵀ   (transB)   M = 1, N = G, K = H           one step of a single sequence
+ *   h·W_hhᵀ   (transB)   M = 1, N = 1024, K = 256      one step of workload D (H = 256)
  * plus the same sizes for the remaining transpose combinations. Each figure is the median over
  * repeats (each repeat ≥ ~20 ms of calls); GFLOP/s counts 2·M·N·K per gemm. The cell kernels
  * report million cells (B·H elements) per second.
  */
+import "../dist/src/relaxed-simd.js"; // first: relaxed SIMD on Node 20–21
 import { performance } from "node:perf_hooks";
 import { getBackend, listBackends } from "../dist/src/backend/index.js";
 
 const quick = process.argv.includes("--quick");
-const js = getBackend("js");
-const wasm = listBackends().includes("wasm") ? getBackend("wasm") : null;
-if (!wasm) console.log("wasm backend unavailable (no WebAssembly SIMD): js only");
+const backends = ["js", "wasm", "wasm-relaxed"].filter((n) => listBackends().includes(n));
+const kernels = backends.map((n) => getBackend(n));
+if (backends.length < 3) console.log(`available backends: ${backends.join(", ")}`);
 
 /** Median seconds per call of fn. */
 function time(fn) {
@@ -86,6 +88,7 @@ const cases = [
   ["dPreᵀ·x", true, false, G, I, T * B],
   ["head N=1", false, true, T * B, 1, H],
   ["step B=1", false, true, 1, G, H],
+  ["step D", false, true, 1, 1024, 256],
   ["(shape)", false, false, T * B, G, I],
   ["(shape)", false, false, B, G, H],
   ["(shape)", true, false, T * B, G, I],
@@ -97,17 +100,18 @@ const cases = [
 ];
 
 const pad = (s, w) => String(s).padEnd(w);
-const num = (x) => x.toFixed(2).padStart(8);
+const num = (x) => x.toFixed(2).padStart(14);
+const header = (first) =>
+  `${first}${backends.map((n) => n.padStart(14)).join("")}  ${backends.length > 1 ? `best/js` : ""}`;
+const ratio = (rates) =>
+  rates.length > 1 ? `${(Math.max(...rates.slice(1)) / rates[0]).toFixed(1)}×` : "";
 console.log(`gemm GFLOP/s (float32, median; B=${B} T=${T} I=${I} H=${H})`);
-console.log(
-  `${pad("product", 11)}${pad("op", 8)}${pad("M×N×K", 16)}${"js".padStart(8)}${"wasm".padStart(8)}  speedup`,
-);
+console.log(header(`${pad("product", 11)}${pad("op", 8)}${pad("M×N×K", 16)}`));
 for (const [what, tA, tB, m, n, kk] of cases) {
   const op = `${tA ? "Aᵀ" : "A"}·${tB ? "Bᵀ" : "B"}`;
-  const rj = gemmRate(js, m, n, kk, tA, tB);
-  const rw = wasm ? gemmRate(wasm, m, n, kk, tA, tB) : NaN;
+  const rates = kernels.map((k) => gemmRate(k, m, n, kk, tA, tB));
   console.log(
-    `${pad(what, 11)}${pad(op, 8)}${pad(`${m}×${n}×${kk}`, 16)}${num(rj)}${num(rw)}  ${(rw / rj).toFixed(1)}×`,
+    `${pad(what, 11)}${pad(op, 8)}${pad(`${m}×${n}×${kk}`, 16)}${rates.map(num).join("")}  ${ratio(rates)}`,
   );
 }
 
@@ -146,21 +150,20 @@ function cellRates(k, batch, hidden) {
 }
 
 console.log(`\nLSTM cell, million cells/s (float32, median)`);
-console.log(
-  `${pad("kernel", 19)}${pad("B×H", 10)}${"js".padStart(8)}${"wasm".padStart(8)}  speedup`,
-);
+console.log(header(`${pad("kernel", 19)}${pad("B×H", 10)}`));
 for (const [batch, hidden] of [
   [32, 128],
   [32, 512],
   [1, 128],
 ]) {
-  const [fj, bj] = cellRates(js, batch, hidden);
-  const [fw, bw] = wasm ? cellRates(wasm, batch, hidden) : [NaN, NaN];
+  const rates = kernels.map((k) => cellRates(k, batch, hidden));
   const shape = `${batch}×${hidden}`;
+  const fwd = rates.map((r) => r[0]);
+  const bwd = rates.map((r) => r[1]);
   console.log(
-    `${pad("lstmCellForward", 19)}${pad(shape, 10)}${num(fj)}${num(fw)}  ${(fw / fj).toFixed(1)}×`,
+    `${pad("lstmCellForward", 19)}${pad(shape, 10)}${fwd.map(num).join("")}  ${ratio(fwd)}`,
   );
   console.log(
-    `${pad("lstmCellBackward", 19)}${pad(shape, 10)}${num(bj)}${num(bw)}  ${(bw / bj).toFixed(1)}×`,
+    `${pad("lstmCellBackward", 19)}${pad(shape, 10)}${bwd.map(num).join("")}  ${ratio(bwd)}`,
   );
 }

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** The `lstm` command line. One file per command; this file wires them and reports errors. */
+// First, before anything loads the kernels: relaxed SIMD on Node 20–21 (fused multiply-adds).
+import "../src/relaxed-simd.js";
 import { Command, CommanderError } from "commander";
 import { registerGradcheck } from "./gradcheck.js";
 import { registerVerify } from "./verify.js";

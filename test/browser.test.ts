@@ -14,6 +14,11 @@ import { chromium } from "playwright-core";
 import { ROOT } from "./helpers.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** A module using f32x4.relaxed_madd: validates exactly where the engine has relaxed SIMD. */
+const RELAXED_SIMD_PROBE = [
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 15,
+  65, 0, 253, 15, 65, 0, 253, 15, 253, 133, 2, 11,
+];
 const BASE = ROOT.endsWith(sep) ? ROOT : ROOT + sep;
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -96,7 +101,13 @@ test(
 
       assert.deepEqual(problems, []);
       assert.equal(s.error, null);
-      assert.equal(s.backend, "wasm");
+      // The default backend: the relaxed-SIMD build where the browser validates relaxed SIMD
+      // (f32x4.relaxed_madd), the plain SIMD build otherwise.
+      const relaxed = await page.evaluate(
+        `WebAssembly.validate(new Uint8Array(${JSON.stringify(RELAXED_SIMD_PROBE)}))`,
+      );
+      const expectedBackend = relaxed ? "wasm-relaxed" : "wasm";
+      assert.equal(s.backend, expectedBackend);
       assert.ok(s.steps >= 200, `${s.steps} training steps`);
       assert.equal(s.losses.length, s.steps);
       assert.ok(s.losses.every(Number.isFinite), "every loss is finite");
@@ -110,7 +121,7 @@ test(
       const vocab = new Set(s.vocab);
       for (const ch of sample) assert.ok(vocab.has(ch), `sample character ${JSON.stringify(ch)}`);
       // The page shows what it computed.
-      assert.equal(await page.textContent("#backend"), "wasm");
+      assert.equal(await page.textContent("#backend"), expectedBackend);
       assert.equal(await page.textContent("#status"), "done");
       assert.equal(await page.textContent("#sample"), sample);
     } finally {

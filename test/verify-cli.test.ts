@@ -52,6 +52,21 @@ for (const [dir, minFiles] of dirs) {
   });
 }
 
+// Both WebAssembly builds, whichever is the default (the CLI turns relaxed SIMD on for itself).
+for (const backend of ["wasm", "wasm-relaxed"]) {
+  test(`lstm verify --backend ${backend}: every fixture is ok in float32`, () => {
+    const files = dirs.flatMap(([d]) => fixtureFiles(d));
+    const r = runCli(["verify", "--json", "--dtype", "float32", "--backend", backend, ...files]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(rows.length, files.length);
+    for (const row of rows) assert.ok(row.ok && row.maxScaledError <= 1e-4, `${row.file}: ${row.maxScaledError}`); // prettier-ignore
+  });
+}
+
 test("lstm verify prints a table and exits 1 when a file is off or malformed", () => {
   const tmp = mkdtempSync(join(tmpdir(), "lstm-verify-"));
   const f = JSON.parse(readFileSync(join(ROOT, "test/fixtures/bidir_sum_sq.json"), "utf8"));

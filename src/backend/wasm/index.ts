@@ -31,7 +31,9 @@ import type { FloatArray } from "../../tensor/dtype.js";
 import type { KernelMemory, Kernels, MemoryOptions } from "../kernels.js";
 import {
   wasmBase64,
+  wasmRelaxedBase64,
   wasmThreadsBase64,
+  wasmThreadsRelaxedBase64,
   wasmThreadsInitialPages,
   wasmThreadsMaximumPages,
 } from "./binary.generated.js";
@@ -121,6 +123,7 @@ interface KernelExports {
     hidden: number,
   ): void;
   mathTest(out: number, x: number, n: number, kind: number): void;
+  fusedMultiplyAdd(): number;
 }
 
 const PAGE = 65536;
@@ -136,14 +139,32 @@ const SIMD_PROBE = new Uint8Array([
   253, 98, 11,
 ]);
 
-/** Whether this engine runs WebAssembly with SIMD (the feature probe; no compilation). */
-export const wasmSimdSupported: boolean = (() => {
+/**
+ * A minimal module whose one function computes f32x4.relaxed_madd of three splats: it validates
+ * exactly when the engine supports relaxed SIMD.
+ */
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 15,
+  65, 0, 253, 15, 65, 0, 253, 15, 253, 133, 2, 11,
+]);
+
+function validates(probe: Uint8Array): boolean {
   try {
-    return wasmApi !== undefined && wasmApi.validate(SIMD_PROBE);
+    return wasmApi !== undefined && wasmApi.validate(probe);
   } catch {
     return false;
   }
-})();
+}
+
+/** Whether this engine runs WebAssembly with SIMD (the feature probe; no compilation). */
+export const wasmSimdSupported: boolean = validates(SIMD_PROBE);
+
+/**
+ * Whether it also runs relaxed SIMD (the "wasm-relaxed" backend: fused multiply-adds). Chrome 114
+ * and Node 22 ship it; Node 18–21 have it behind --experimental-wasm-relaxed-simd (which the
+ * `lstm` CLI turns on for its own process).
+ */
+export const wasmRelaxedSimdSupported: boolean = wasmSimdSupported && validates(RELAXED_SIMD_PROBE);
 
 function decodeBase64(s: string): Uint8Array {
   const table = new Uint8Array(128);
@@ -166,11 +187,25 @@ function decodeBase64(s: string): Uint8Array {
   return out;
 }
 
-let compiled: unknown = null;
-const prepared: WasmInstance[] = [];
-let compiledThreads: unknown = null;
-/** Threaded instances made by initWasm, each over its own shared memory. */
-const preparedThreads: WasmInstance[] = [];
+/** One build pair of the kernels (own memory, shared memory) and what was compiled from it. */
+interface Build {
+  readonly name: "wasm" | "wasm-relaxed";
+  readonly base64: string;
+  readonly threadsBase64: string;
+  compiled: unknown;
+  /** Instances made by initWasm for the next createMemory calls. */
+  readonly prepared: WasmInstance[];
+  compiledThreads: unknown;
+  /** Threaded instances made by initWasm, each over its own shared memory. */
+  readonly preparedThreads: WasmInstance[];
+}
+
+function makeBuild(name: Build["name"], base64: string, threadsBase64: string): Build {
+  return { name, base64, threadsBase64, compiled: null, prepared: [], compiledThreads: null, preparedThreads: [] }; // prettier-ignore
+}
+
+const simdBuild = makeBuild("wasm", wasmBase64, wasmThreadsBase64);
+const relaxedBuild = makeBuild("wasm-relaxed", wasmRelaxedBase64, wasmThreadsRelaxedBase64);
 
 function api(): WasmApi {
   if (!wasmApi || !wasmSimdSupported)
@@ -178,9 +213,9 @@ function api(): WasmApi {
   return wasmApi;
 }
 
-function moduleSync(): unknown {
-  if (compiled === null) compiled = new (api().Module)(decodeBase64(wasmBase64));
-  return compiled;
+function moduleSync(build: Build): unknown {
+  if (build.compiled === null) build.compiled = new (api().Module)(decodeBase64(build.base64));
+  return build.compiled;
 }
 
 /** A fresh shared memory for the threaded build (throws where the engine refuses one). */
@@ -197,24 +232,30 @@ function sharedMemory(): WasmMemory {
  * `createMemory()` calls. Needed on a browser's main thread, where synchronous compilation of a
  * module this size is refused; harmless elsewhere. With `threads` > 1 it prepares the threaded
  * build for `createMemory({ threads })` instead (and, on Node before 20.16, loads
- * worker_threads). Resolves to false when SIMD is unavailable.
+ * worker_threads). `backend` picks the build: the default backend's ("wasm-relaxed" where the
+ * engine has relaxed SIMD, else "wasm"). Resolves to false when SIMD is unavailable.
  */
 export async function initWasm(
-  options: number | { instances?: number; threads?: number } = 1,
+  options: number | { instances?: number; threads?: number; backend?: "wasm" | "wasm-relaxed" } = 1,
 ): Promise<boolean> {
   if (!wasmSimdSupported) return false;
-  const { instances = 1, threads = 1 } =
-    typeof options === "number" ? { instances: options } : options;
+  const {
+    instances = 1,
+    threads = 1,
+    backend = wasmRelaxedSimdSupported ? "wasm-relaxed" : "wasm",
+  } = typeof options === "number" ? { instances: options } : options;
+  if (backend === "wasm-relaxed" && !wasmRelaxedSimdSupported) return false;
+  const build = backend === "wasm-relaxed" ? relaxedBuild : simdBuild;
   const w = api();
   if (threads > 1) {
     await loadNodeWorkers();
     if (threadsSupported()) {
       try {
-        if (compiledThreads === null)
-          compiledThreads = await w.compile(decodeBase64(wasmThreadsBase64));
-        while (preparedThreads.length < instances) {
+        if (build.compiledThreads === null)
+          build.compiledThreads = await w.compile(decodeBase64(build.threadsBase64));
+        while (build.preparedThreads.length < instances) {
           const memory = sharedMemory();
-          preparedThreads.push(await w.instantiate(compiledThreads, { env: { memory } }));
+          build.preparedThreads.push(await w.instantiate(build.compiledThreads, { env: { memory } })); // prettier-ignore
         }
         return true;
       } catch {
@@ -222,8 +263,8 @@ export async function initWasm(
       }
     }
   }
-  if (compiled === null) compiled = await w.compile(decodeBase64(wasmBase64));
-  while (prepared.length < instances) prepared.push(await w.instantiate(compiled));
+  if (build.compiled === null) build.compiled = await w.compile(decodeBase64(build.base64));
+  while (build.prepared.length < instances) build.prepared.push(await w.instantiate(build.compiled)); // prettier-ignore
   return true;
 }
 
@@ -233,11 +274,12 @@ export async function initWasm(
  * operations (2·M·N·K in all) while the workers are awake, `minFlopsPerThreadAsleep` when they
  * sleep: small products, whose synchronisation would cost more than they save, stay on one
  * thread, and waking a sleeping worker (from tens of microseconds to half a millisecond in a
- * virtual machine) pays only for a large product. Workers spin `spinMs` after each job before
- * they sleep (read when a memory's workers start).
+ * virtual machine) pays only for a large product, or for a stream of small ones (see
+ * `deferWhileAsleep`). Workers spin `spinMs` after each job before they sleep (read when a
+ * memory's workers start).
  */
 export const wasmThreadSettings = {
-  minFlopsPerThread: 1 << 19,
+  minFlopsPerThread: 1 << 18,
   minFlopsPerThreadAsleep: 1 << 24,
   /**
    * The same for the element-wise kernels (LSTM cell backward, column sums, bias rows), in
@@ -275,7 +317,11 @@ class Instance {
   /** Workers sharing the memory (threaded build only). */
   pool: ThreadPool | null = null;
 
-  constructor(raw: WasmInstance) {
+  constructor(
+    raw: WasmInstance,
+    /** The backend whose build this instance runs. */
+    readonly backend: Build["name"],
+  ) {
     this.ex = raw.exports as unknown as KernelExports;
     this.base = this.ex.scratchEnd();
     this.scratch = this.ex.gemmScratch();
@@ -340,7 +386,7 @@ class Instance {
       const units = Math.ceil((byRows ? m : n) / unit);
       let parts = Math.min(pool.available(), units, Math.floor(flops / warm));
       if (parts > 1 && !pool.awake(parts - 1))
-        parts = Math.min(parts, Math.floor(flops / Math.max(warm, asleep)));
+        parts = this.deferWhileAsleep(parts, flops, warm, asleep);
       if (parts > 1) {
         const slices: Slice[] = [];
         for (let p = 0; p < parts; p++) {
@@ -367,8 +413,32 @@ class Instance {
     const { minElementsPerThread: warm, minElementsPerThreadAsleep: asleep } = wasmThreadSettings;
     let parts = Math.min(pool.available(), units, Math.floor(elements / warm));
     if (parts > 1 && !pool.awake(parts - 1))
-      parts = Math.min(parts, Math.floor(elements / Math.max(warm, asleep)));
+      parts = this.deferWhileAsleep(parts, elements, warm, asleep);
     return parts;
+  }
+
+  /**
+   * Work (in the unit of `size`: flops or elements, as a fraction of `asleep`) that would have
+   * split had the workers been awake, since they were last woken.
+   */
+  private deferred = 0;
+
+  /**
+   * The parts for a job of `size` while the workers sleep: split only when the job repays a
+   * wake-up (`asleep` per thread). Smaller jobs run on this thread, but their work adds up: once
+   * a stream of them (a generation loop, one small step at a time) has done `asleep` worth, the
+   * workers are woken to spin, and the following jobs of the stream split.
+   */
+  private deferWhileAsleep(parts: number, size: number, warm: number, asleep: number): number {
+    const p = Math.min(parts, Math.floor(size / Math.max(warm, asleep)));
+    if (p <= 1) {
+      this.deferred += size / Math.max(warm, asleep);
+      if (this.deferred >= 1) {
+        this.deferred = 0;
+        this.pool?.wake();
+      }
+    }
+    return p;
   }
 
   /** Runs `own(lo, hi)` over `total` rows (or columns in multiples of `unit`) on `parts` threads. */
@@ -472,14 +542,14 @@ const finalizer = new FinalizationRegistry<ThreadPool>((pool) => pool.dispose())
  * The threaded build's instance over a fresh shared memory, or null where that is unavailable
  * (no SharedArrayBuffer or workers, a refused shared memory, no synchronous compilation).
  */
-function threadedInstance(): WasmInstance | null {
-  const ready = preparedThreads.pop();
+function threadedInstance(build: Build): WasmInstance | null {
+  const ready = build.preparedThreads.pop();
   if (ready) return ready;
   if (!threadsSupported()) return null;
   try {
     const w = api();
-    compiledThreads ??= new w.Module(decodeBase64(wasmThreadsBase64));
-    return new w.Instance(compiledThreads, { env: { memory: sharedMemory() } });
+    build.compiledThreads ??= new w.Module(decodeBase64(build.threadsBase64));
+    return new w.Instance(build.compiledThreads, { env: { memory: sharedMemory() } });
   } catch {
     return null;
   }
@@ -489,13 +559,13 @@ function threadedInstance(): WasmInstance | null {
  * A fresh instance with its own memory: the KernelMemory every operand must come from. With
  * `threads` > 1, a shared memory and threads − 1 workers where the environment allows.
  */
-function createMemory(options: MemoryOptions = {}): KernelMemory {
+function createMemory(build: Build, options: MemoryOptions = {}): KernelMemory {
   const threads = options.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WORKERS + 1)
-    throw new RangeError(`wasm backend: threads must be an integer in [1, ${MAX_WORKERS + 1}]`);
-  const shared = threads > 1 ? threadedInstance() : null;
-  const raw = shared ?? prepared.pop() ?? new (api().Instance)(moduleSync());
-  const inst = new Instance(raw);
+    throw new RangeError(`${build.name} backend: threads must be an integer in [1, ${MAX_WORKERS + 1}]`); // prettier-ignore
+  const shared = threads > 1 ? threadedInstance(build) : null;
+  const raw = shared ?? build.prepared.pop() ?? new (api().Instance)(moduleSync(build));
+  const inst = new Instance(raw, build.name);
   owners.set(inst.buffer, inst);
   // Freed blocks [byte start, byte end), sorted and coalesced; reused first-fit before the
   // memory grows, so a model that cycles through many shapes does not grow without bound.
@@ -557,7 +627,7 @@ function createMemory(options: MemoryOptions = {}): KernelMemory {
     for (let t = 1; t < threads; t++) scratches.push(memory.alloc(bytes / 4) * 4);
     try {
       const spin = wasmThreadSettings.spinMs;
-      const pool = new ThreadPool(compiledThreads, inst.ex.memory, scratches, spin);
+      const pool = new ThreadPool(build.compiledThreads, inst.ex.memory, scratches, spin);
       if (pool.threads() > 1) {
         inst.pool = pool;
         memory.threads = pool.threads();
@@ -571,7 +641,7 @@ function createMemory(options: MemoryOptions = {}): KernelMemory {
 }
 
 /** The instance `a` belongs to; throws unless `a` is a Float32Array over an instance's memory. */
-function owner(a: FloatArray, what: string): Instance {
+function ownerOf(a: FloatArray, what: string): Instance {
   const inst = a instanceof Float32Array ? owners.get(a.buffer as ArrayBuffer) : undefined;
   if (inst === undefined)
     throw new Error(
@@ -591,7 +661,7 @@ function owner(a: FloatArray, what: string): Instance {
  * view for every operand, so this is usually one comparison).
  */
 function same(inst: Instance, first: FloatArray, a: FloatArray, what: string): void {
-  if (a !== first && owner(a, what) !== inst)
+  if (a !== first && ownerOf(a, what) !== inst)
     throw new Error(`wasm backend: operand ${what} belongs to another KernelMemory`);
 }
 
@@ -629,111 +699,129 @@ function sizes(a: number, b: number, c: number, d = 0, e = 0, f = 0): void {
     throw new RangeError(`wasm backend: bad size or leading dimension in ${[a, b, c, d, e, f]}`);
 }
 
-const kernels: Kernels = {
-  name: "wasm",
-  dtypes: ["float32"],
-  createMemory,
+/** The kernels over the instances of `build`. */
+function makeKernels(build: Build): Kernels {
+  /** The instance `a` belongs to, which must run this build. */
+  const owner = (a: FloatArray, what: string): Instance => {
+    const inst = ownerOf(a, what);
+    if (inst.backend !== build.name)
+      throw new Error(`${build.name} backend: operand ${what} belongs to a ${inst.backend} memory`); // prettier-ignore
+    return inst;
+  };
+  return {
+    name: build.name,
+    dtypes: ["float32"],
+    createMemory: (options?: MemoryOptions) => createMemory(build, options),
 
-  gemm(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, m, n, k, beta) {
-    sizes(m, n, k, ldc, lda, ldb);
-    const inst = owner(c, "C");
-    same(inst, c, a, "A");
-    same(inst, c, b, "B");
-    const pc = ptr(inst, c, cOff, ldc, m, n, "C");
-    const pa = transA ? ptr(inst, a, aOff, lda, k, m, "A") : ptr(inst, a, aOff, lda, m, k, "A");
-    const pb = transB ? ptr(inst, b, bOff, ldb, n, k, "B") : ptr(inst, b, bOff, ldb, k, n, "B");
-    if (m === 0 || n === 0) return;
-    inst.gemm(pc, ldc, pa, lda, transA ? 1 : 0, pb, ldb, transB ? 1 : 0, m, n, k, beta ? 1 : 0);
-  },
+    gemm(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, m, n, k, beta) {
+      sizes(m, n, k, ldc, lda, ldb);
+      const inst = owner(c, "C");
+      same(inst, c, a, "A");
+      same(inst, c, b, "B");
+      const pc = ptr(inst, c, cOff, ldc, m, n, "C");
+      const pa = transA ? ptr(inst, a, aOff, lda, k, m, "A") : ptr(inst, a, aOff, lda, m, k, "A");
+      const pb = transB ? ptr(inst, b, bOff, ldb, n, k, "B") : ptr(inst, b, bOff, ldb, k, n, "B");
+      if (m === 0 || n === 0) return;
+      inst.gemm(pc, ldc, pa, lda, transA ? 1 : 0, pb, ldb, transB ? 1 : 0, m, n, k, beta ? 1 : 0);
+    },
 
-  fillBias(out, outOff, ldOut, b1, b1Off, b2, b2Off, rows, cols) {
-    sizes(rows, cols, ldOut);
-    const inst = owner(out, "out");
-    same(inst, out, b1, "b1");
-    const p1 = ptr(inst, b1, b1Off, 0, 1, cols, "b1");
-    let p2 = 0;
-    if (b2) {
-      same(inst, out, b2, "b2");
-      p2 = ptr(inst, b2, b2Off, 0, 1, cols, "b2");
-    }
-    const po = ptr(inst, out, outOff, ldOut, rows, cols, "out");
-    inst.fillBias(po, ldOut, p1, p2, b2 ? 1 : 0, rows, cols);
-  },
+    fillBias(out, outOff, ldOut, b1, b1Off, b2, b2Off, rows, cols) {
+      sizes(rows, cols, ldOut);
+      const inst = owner(out, "out");
+      same(inst, out, b1, "b1");
+      const p1 = ptr(inst, b1, b1Off, 0, 1, cols, "b1");
+      let p2 = 0;
+      if (b2) {
+        same(inst, out, b2, "b2");
+        p2 = ptr(inst, b2, b2Off, 0, 1, cols, "b2");
+      }
+      const po = ptr(inst, out, outOff, ldOut, rows, cols, "out");
+      inst.fillBias(po, ldOut, p1, p2, b2 ? 1 : 0, rows, cols);
+    },
 
-  addColumnSums(out, outOff, x, xOff, ldx, rows, cols) {
-    sizes(rows, cols, ldx);
-    const inst = owner(out, "out");
-    same(inst, out, x, "x");
-    const po = ptr(inst, out, outOff, 0, 1, cols, "out");
-    const px = ptr(inst, x, xOff, ldx, rows, cols, "x");
-    inst.columnSums(po, px, ldx, rows, cols);
-  },
+    addColumnSums(out, outOff, x, xOff, ldx, rows, cols) {
+      sizes(rows, cols, ldx);
+      const inst = owner(out, "out");
+      same(inst, out, x, "x");
+      const po = ptr(inst, out, outOff, 0, 1, cols, "out");
+      const px = ptr(inst, x, xOff, ldx, rows, cols, "x");
+      inst.columnSums(po, px, ldx, rows, cols);
+    },
 
-  lstmCellForward(gates, gOff, c, cOff, tanhC, tcOff, h, hOff, ldh, cPrev, cpOff, batch, hidden) {
-    sizes(batch, hidden, ldh);
-    const inst = owner(gates, "gates");
-    same(inst, gates, c, "c");
-    same(inst, gates, tanhC, "tanhC");
-    same(inst, gates, h, "h");
-    same(inst, gates, cPrev, "cPrev");
-    const H = hidden;
-    inst.cellForward(
-      ptr(inst, gates, gOff, 4 * H, batch, 4 * H, "gates"),
-      ptr(inst, c, cOff, H, batch, H, "c"),
-      ptr(inst, tanhC, tcOff, H, batch, H, "tanhC"),
-      ptr(inst, h, hOff, ldh, batch, H, "h"),
-      ldh,
-      ptr(inst, cPrev, cpOff, H, batch, H, "cPrev"),
-      batch,
-      hidden,
-    );
-  },
+    lstmCellForward(gates, gOff, c, cOff, tanhC, tcOff, h, hOff, ldh, cPrev, cpOff, batch, hidden) {
+      sizes(batch, hidden, ldh);
+      const inst = owner(gates, "gates");
+      same(inst, gates, c, "c");
+      same(inst, gates, tanhC, "tanhC");
+      same(inst, gates, h, "h");
+      same(inst, gates, cPrev, "cPrev");
+      const H = hidden;
+      inst.cellForward(
+        ptr(inst, gates, gOff, 4 * H, batch, 4 * H, "gates"),
+        ptr(inst, c, cOff, H, batch, H, "c"),
+        ptr(inst, tanhC, tcOff, H, batch, H, "tanhC"),
+        ptr(inst, h, hOff, ldh, batch, H, "h"),
+        ldh,
+        ptr(inst, cPrev, cpOff, H, batch, H, "cPrev"),
+        batch,
+        hidden,
+      );
+    },
 
-  lstmCellBackward(
-    dPre,
-    dpOff,
-    dc,
-    dcOff,
-    dy,
-    dyOff,
-    ldy,
-    dhNext,
-    dhOff,
-    gates,
-    gOff,
-    cPrev,
-    cpOff,
-    tanhC,
-    tcOff,
-    batch,
-    hidden,
-  ) {
-    sizes(batch, hidden, ldy);
-    const inst = owner(dPre, "dPre");
-    same(inst, dPre, dc, "dc");
-    same(inst, dPre, dy, "dy");
-    same(inst, dPre, dhNext, "dhNext");
-    same(inst, dPre, gates, "gates");
-    same(inst, dPre, cPrev, "cPrev");
-    same(inst, dPre, tanhC, "tanhC");
-    const H = hidden;
-    inst.cellBackward(
-      ptr(inst, dPre, dpOff, 4 * H, batch, 4 * H, "dPre"),
-      ptr(inst, dc, dcOff, H, batch, H, "dc"),
-      ptr(inst, dy, dyOff, ldy, batch, H, "dy"),
+    lstmCellBackward(
+      dPre,
+      dpOff,
+      dc,
+      dcOff,
+      dy,
+      dyOff,
       ldy,
-      ptr(inst, dhNext, dhOff, H, batch, H, "dhNext"),
-      ptr(inst, gates, gOff, 4 * H, batch, 4 * H, "gates"),
-      ptr(inst, cPrev, cpOff, H, batch, H, "cPrev"),
-      ptr(inst, tanhC, tcOff, H, batch, H, "tanhC"),
+      dhNext,
+      dhOff,
+      gates,
+      gOff,
+      cPrev,
+      cpOff,
+      tanhC,
+      tcOff,
       batch,
       hidden,
-    );
-  },
-};
+    ) {
+      sizes(batch, hidden, ldy);
+      const inst = owner(dPre, "dPre");
+      same(inst, dPre, dc, "dc");
+      same(inst, dPre, dy, "dy");
+      same(inst, dPre, dhNext, "dhNext");
+      same(inst, dPre, gates, "gates");
+      same(inst, dPre, cPrev, "cPrev");
+      same(inst, dPre, tanhC, "tanhC");
+      const H = hidden;
+      inst.cellBackward(
+        ptr(inst, dPre, dpOff, 4 * H, batch, 4 * H, "dPre"),
+        ptr(inst, dc, dcOff, H, batch, H, "dc"),
+        ptr(inst, dy, dyOff, ldy, batch, H, "dy"),
+        ldy,
+        ptr(inst, dhNext, dhOff, H, batch, H, "dhNext"),
+        ptr(inst, gates, gOff, 4 * H, batch, 4 * H, "gates"),
+        ptr(inst, cPrev, cpOff, H, batch, H, "cPrev"),
+        ptr(inst, tanhC, tcOff, H, batch, H, "tanhC"),
+        batch,
+        hidden,
+      );
+    },
+  };
+}
 
 /** The wasm backend, or null where WebAssembly SIMD is unavailable. */
-export const wasmKernels: Kernels | null = wasmSimdSupported ? kernels : null;
+export const wasmKernels: Kernels | null = wasmSimdSupported ? makeKernels(simdBuild) : null;
+
+/**
+ * The wasm-relaxed backend (the same kernels, the gemm's multiply-adds fused), or null where
+ * relaxed SIMD is unavailable.
+ */
+export const wasmRelaxedKernels: Kernels | null = wasmRelaxedSimdSupported
+  ? makeKernels(relaxedBuild)
+  : null;
 
 /**
  * For tests: the module's vector sigmoid (kind 0), tanh (1) and exp (2) applied to `x` (length a
@@ -749,11 +837,11 @@ export function wasmMathForTest(
   const oo = memory.alloc(n);
   const v = memory.view();
   v.set(x, xo);
-  owner(v, "x").ex.mathTest(oo * 4, xo * 4, n, kind);
+  ownerOf(v, "x").ex.mathTest(oo * 4, xo * 4, n, kind);
   return memory.view().slice(oo, oo + n);
 }
 
 /** For tests: how many products a memory from `createMemory({ threads })` split across threads. */
 export function wasmThreadJobsForTest(memory: KernelMemory): number {
-  return owner(memory.view(), "memory").pool?.jobs ?? 0;
+  return ownerOf(memory.view(), "memory").pool?.jobs ?? 0;
 }

@@ -10,15 +10,22 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import type { KernelMemory } from "../kernels.js";
+import type { KernelMemory, Kernels } from "../kernels.js";
 import { Rng } from "../../tensor/rng.js";
 import { parseFixture } from "../../check/fixture.js";
 import { verifyFixture } from "../../check/verify.js";
 import { LstmModel } from "../../model/model.js";
 import { Objective } from "../../model/objective.js";
-import { initWasm, wasmKernels, wasmThreadJobsForTest, wasmThreadSettings } from "./index.js";
+import {
+  initWasm,
+  wasmKernels,
+  wasmRelaxedKernels,
+  wasmThreadJobsForTest,
+  wasmThreadSettings,
+} from "./index.js";
 
-const wasm = wasmKernels!;
+/** Both builds where the engine has them (the test runner turns relaxed SIMD on). */
+const BUILDS = [wasmKernels!, wasmRelaxedKernels].filter((k): k is Kernels => k !== null);
 const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 
 /** [M, N, K]: splits by rows (M ≥ N) and by columns, into uneven parts, past the block sizes. */
@@ -48,6 +55,7 @@ const SIZES: [number, number, number][] = [
 
 /** C after gemm on copies of (a, b, c) in `mem`: the result and whether the product was split. */
 function product(
+  wasm: Kernels,
   mem: KernelMemory,
   a: Float32Array,
   b: Float32Array,
@@ -78,214 +86,250 @@ function product(
   return out;
 }
 
-describe("wasm backend on 2 threads", () => {
-  const saved = { ...wasmThreadSettings };
-  before(() => {
-    // Split every product that has two slices, whether the worker is awake or not.
-    wasmThreadSettings.minFlopsPerThread = 1;
-    wasmThreadSettings.minFlopsPerThreadAsleep = 1;
-    wasmThreadSettings.minElementsPerThread = 1;
-    wasmThreadSettings.minElementsPerThreadAsleep = 1;
-  });
-  after(() => {
-    Object.assign(wasmThreadSettings, saved);
-  });
+for (const wasm of BUILDS)
+  describe(`${wasm.name} backend on 2 threads`, () => {
+    const saved = { ...wasmThreadSettings };
+    before(() => {
+      // Split every product that has two slices, whether the worker is awake or not.
+      wasmThreadSettings.minFlopsPerThread = 1;
+      wasmThreadSettings.minFlopsPerThreadAsleep = 1;
+      wasmThreadSettings.minElementsPerThread = 1;
+      wasmThreadSettings.minElementsPerThreadAsleep = 1;
+    });
+    after(() => {
+      Object.assign(wasmThreadSettings, saved);
+    });
 
-  it("gemm matches the definition and one thread bit for bit, split by rows and by columns", () => {
-    const one = wasm.createMemory!();
-    const two = wasm.createMemory!({ threads: 2 });
-    assert.equal(one.threads, 1);
-    assert.equal(two.threads, 2, "Node 20 has worker_threads and SharedArrayBuffer");
-    const rng = new Rng(3);
-    for (const [m, n, k] of SIZES)
-      for (const transA of [false, true])
-        for (const transB of [false, true])
-          for (const beta of [0, 1] as const) {
-            const what = `m=${m} n=${n} k=${k} tA=${transA} tB=${transB} beta=${beta}`;
-            const lda = (transA ? m : k) + 1;
-            const ldb = (transB ? k : n) + 2;
-            const ldc = n + 3;
-            const rand = (len: number) => Float32Array.from({ length: len }, () => rng.range(-1, 1)); // prettier-ignore
-            const a = rand((transA ? k : m) * lda);
-            const b = rand((transB ? n : k) * ldb);
-            const c = rand(m * ldc);
-            const want = Float64Array.from(c);
-            for (let i = 0; i < m; i++)
-              for (let j = 0; j < n; j++) {
-                let s = 0;
-                for (let p = 0; p < k; p++)
-                  s +=
-                    (transA ? a[p * lda + i] : a[i * lda + p]) *
-                    (transB ? b[j * ldb + p] : b[p * ldb + j]);
-                want[i * ldc + j] = (beta ? c[i * ldc + j] : 0) + s;
-              }
-            const jobs = wasmThreadJobsForTest(two);
-            const got1 = product(one, a, b, c, lda, ldb, ldc, transA, transB, m, n, k, beta);
-            const got2 = product(two, a, b, c, lda, ldb, ldc, transA, transB, m, n, k, beta);
-            const split = wasmThreadJobsForTest(two) > jobs;
-            const units = m >= n ? Math.ceil(m / 4) : Math.ceil(n / 8); // rows by 4, columns by 8
-            assert.equal(split, k > 0 && units >= 2, `${what}: split`);
-            for (let i = 0; i < want.length; i++)
+    it("gemm matches the definition and one thread bit for bit, split by rows and by columns", () => {
+      const one = wasm.createMemory!();
+      const two = wasm.createMemory!({ threads: 2 });
+      assert.equal(one.threads, 1);
+      assert.equal(two.threads, 2, "Node 20 has worker_threads and SharedArrayBuffer");
+      const rng = new Rng(3);
+      for (const [m, n, k] of SIZES)
+        for (const transA of [false, true])
+          for (const transB of [false, true])
+            for (const beta of [0, 1] as const) {
+              const what = `m=${m} n=${n} k=${k} tA=${transA} tB=${transB} beta=${beta}`;
+              const lda = (transA ? m : k) + 1;
+              const ldb = (transB ? k : n) + 2;
+              const ldc = n + 3;
+              const rand = (len: number) => Float32Array.from({ length: len }, () => rng.range(-1, 1)); // prettier-ignore
+              const a = rand((transA ? k : m) * lda);
+              const b = rand((transB ? n : k) * ldb);
+              const c = rand(m * ldc);
+              const want = Float64Array.from(c);
+              for (let i = 0; i < m; i++)
+                for (let j = 0; j < n; j++) {
+                  let s = 0;
+                  for (let p = 0; p < k; p++)
+                    s +=
+                      (transA ? a[p * lda + i] : a[i * lda + p]) *
+                      (transB ? b[j * ldb + p] : b[p * ldb + j]);
+                  want[i * ldc + j] = (beta ? c[i * ldc + j] : 0) + s;
+                }
+              const run = (mem: KernelMemory) =>
+                product(wasm, mem, a, b, c, lda, ldb, ldc, transA, transB, m, n, k, beta);
+              const jobs = wasmThreadJobsForTest(two);
+              const got1 = run(one);
+              const got2 = run(two);
+              const split = wasmThreadJobsForTest(two) > jobs;
+              const units = m >= n ? Math.ceil(m / 4) : Math.ceil(n / 8); // rows by 4, columns by 8
+              assert.equal(split, k > 0 && units >= 2, `${what}: split`);
+              for (let i = 0; i < want.length; i++)
               assert.ok(
                 Math.abs(got2[i] - want[i]) <= 1e-5 * Math.max(1, k) * Math.max(1, Math.abs(want[i])),
                 `${what}: C[${i}] ${got2[i]} vs ${want[i]}`,
               ); // prettier-ignore
-            assert.deepEqual(
-              new Uint32Array(got2.buffer),
-              new Uint32Array(got1.buffer),
-              `${what}: bit-identical to one thread`,
-            );
-          }
-    two.dispose!();
-    assert.equal(two.threads, 1);
-    // After dispose the memory still computes, on one thread.
-    const a = Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 7) - 3);
-    const c = product(two, a, a, new Float32Array(64 * 64), 64, 64, 64, false, true, 64, 64, 64, 0); // prettier-ignore
-    const c1 = product(one, a, a, new Float32Array(64 * 64), 64, 64, 64, false, true, 64, 64, 64, 0); // prettier-ignore
-    assert.deepEqual(c, c1);
-  });
+              assert.deepEqual(
+                new Uint32Array(got2.buffer),
+                new Uint32Array(got1.buffer),
+                `${what}: bit-identical to one thread`,
+              );
+            }
+      two.dispose!();
+      assert.equal(two.threads, 1);
+      // After dispose the memory still computes, on one thread.
+      const a = Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 7) - 3);
+      const c = product(wasm, two, a, a, new Float32Array(64 * 64), 64, 64, 64, false, true, 64, 64, 64, 0); // prettier-ignore
+      const c1 = product(wasm, one, a, a, new Float32Array(64 * 64), 64, 64, 64, false, true, 64, 64, 64, 0); // prettier-ignore
+      assert.deepEqual(c, c1);
+    });
 
-  it("cell forward and backward, column sums and bias rows split bit-identical to one thread", () => {
-    const one = wasm.createMemory!();
-    const two = wasm.createMemory!({ threads: 2 });
-    const rng = new Rng(5);
-    const rand = (len: number, s = 3) => Float32Array.from({ length: len }, () => rng.range(-s, s)); // prettier-ignore
-    /** Runs `f` in `mem` on copies of `inputs`; returns the arrays afterwards, as bits. */
-    const inMem = (
-      mem: KernelMemory,
-      inputs: Float32Array[],
-      f: (v: Float32Array, offs: number[]) => void,
-    ): Uint32Array[] => {
-      const offs = inputs.map((x) => mem.alloc(x.length));
-      let v = mem.view();
-      inputs.forEach((x, i) => v.set(x, offs[i]));
-      f(v, offs);
-      v = mem.view();
-      const out = inputs.map((x, i) => new Uint32Array(v.slice(offs[i], offs[i] + x.length).buffer)); // prettier-ignore
-      inputs.forEach((x, i) => mem.free!(offs[i], x.length));
-      return out;
-    };
-    const both = (what: string, inputs: Float32Array[], f: (v: Float32Array, o: number[]) => void, splits: boolean) => {
+    it("cell forward and backward, column sums and bias rows split bit-identical to one thread", () => {
+      const one = wasm.createMemory!();
+      const two = wasm.createMemory!({ threads: 2 });
+      const rng = new Rng(5);
+      const rand = (len: number, s = 3) => Float32Array.from({ length: len }, () => rng.range(-s, s)); // prettier-ignore
+      /** Runs `f` in `mem` on copies of `inputs`; returns the arrays afterwards, as bits. */
+      const inMem = (
+        mem: KernelMemory,
+        inputs: Float32Array[],
+        f: (v: Float32Array, offs: number[]) => void,
+      ): Uint32Array[] => {
+        const offs = inputs.map((x) => mem.alloc(x.length));
+        let v = mem.view();
+        inputs.forEach((x, i) => v.set(x, offs[i]));
+        f(v, offs);
+        v = mem.view();
+        const out = inputs.map((x, i) => new Uint32Array(v.slice(offs[i], offs[i] + x.length).buffer)); // prettier-ignore
+        inputs.forEach((x, i) => mem.free!(offs[i], x.length));
+        return out;
+      };
+      const both = (what: string, inputs: Float32Array[], f: (v: Float32Array, o: number[]) => void, splits: boolean) => {
       const jobs = wasmThreadJobsForTest(two);
       const r1 = inMem(one, inputs, f);
       const r2 = inMem(two, inputs, f);
       assert.equal(wasmThreadJobsForTest(two) > jobs, splits, `${what}: split`);
       r1.forEach((x, i) => assert.deepEqual(r2[i], x, `${what}: array ${i} bit-identical`));
     }; // prettier-ignore
-    for (const [B, H] of [
-      [1, 5], // one row: no split
-      [3, 5], // odd rows, hidden with a tail
-      [7, 13],
-      [5, 64],
-      [64, 256], // benchmark workload B's step
-    ]) {
-      const ldh = H + 3;
-      const what = `B=${B} H=${H}`;
-      // gates, c, tanhC, h, cPrev
-      const fwd = [rand(4 * B * H), rand(B * H), rand(B * H), rand(B * ldh), rand(B * H)];
-      both(`forward ${what}`, fwd, (v, [g, c, tc, h, cp]) =>
+      for (const [B, H] of [
+        [1, 5], // one row: no split
+        [3, 5], // odd rows, hidden with a tail
+        [7, 13],
+        [5, 64],
+        [64, 256], // benchmark workload B's step
+      ]) {
+        const ldh = H + 3;
+        const what = `B=${B} H=${H}`;
+        // gates, c, tanhC, h, cPrev
+        const fwd = [rand(4 * B * H), rand(B * H), rand(B * H), rand(B * ldh), rand(B * H)];
+        both(`forward ${what}`, fwd, (v, [g, c, tc, h, cp]) =>
         wasm.lstmCellForward(v, g, v, c, v, tc, v, h, ldh, v, cp, B, H), B > 1); // prettier-ignore
-      // dPre, dc, dy, dhNext, gates (in (0, 1) like activations), cPrev, tanhC
-      const bwd = [rand(4 * B * H), rand(B * H), rand(B * ldh), rand(B * H), rand(4 * B * H, 1), rand(B * H), rand(B * H, 1)]; // prettier-ignore
-      both(`backward ${what}`, bwd, (v, [dp, dc, dy, dhn, g, cp, tc]) =>
+        // dPre, dc, dy, dhNext, gates (in (0, 1) like activations), cPrev, tanhC
+        const bwd = [rand(4 * B * H), rand(B * H), rand(B * ldh), rand(B * H), rand(4 * B * H, 1), rand(B * H), rand(B * H, 1)]; // prettier-ignore
+        both(`backward ${what}`, bwd, (v, [dp, dc, dy, dhn, g, cp, tc]) =>
         wasm.lstmCellBackward(v, dp, v, dc, v, dy, ldh, v, dhn, v, g, v, cp, v, tc, B, H), B > 1); // prettier-ignore
-    }
-    for (const [rows, cols] of [
-      [3, 15], // one strip of 16: no split
-      [7, 33],
-      [301, 17],
-      [101, 1024], // workload B's gates bias
-    ]) {
-      const ldx = cols + 1;
-      const what = `rows=${rows} cols=${cols}`;
-      both(`column sums ${what}`, [rand(cols), rand(rows * ldx)], (v, [o, x]) =>
+      }
+      for (const [rows, cols] of [
+        [3, 15], // one strip of 16: no split
+        [7, 33],
+        [301, 17],
+        [101, 1024], // workload B's gates bias
+      ]) {
+        const ldx = cols + 1;
+        const what = `rows=${rows} cols=${cols}`;
+        both(`column sums ${what}`, [rand(cols), rand(rows * ldx)], (v, [o, x]) =>
         wasm.addColumnSums(v, o, v, x, ldx, rows, cols), cols > 16); // prettier-ignore
-      for (const two2 of [false, true])
+        for (const two2 of [false, true])
         both(`fill bias ${what} b2=${two2}`, [rand(rows * ldx), rand(cols), rand(cols)], (v, [o, b1, b2]) =>
           wasm.fillBias(v, o, ldx, v, b1, two2 ? v : null, b2, rows, cols), rows > 1); // prettier-ignore
-    }
-    two.dispose!();
-  });
-
-  it("a model with threads: 2 gives the outputs and gradients of threads: 1, bit for bit", () => {
-    for (const file of [
-      "stacked_bidir_xent.json",
-      "long_sum_sq.json",
-      "batch_first_mse_last.json",
-    ]) {
-      const f = parseFixture(readFileSync(join(ROOT, "test/fixtures", file), "utf8"), file);
-      const run = (threads: number) => {
-        const model = new LstmModel(f.config, { backend: "wasm", threads });
-        assert.equal(model.threads, threads);
-        const memory = (model as unknown as { memory: KernelMemory }).memory;
-        for (const name of f.paramOrder) model.setParam(name, f.params[name].data);
-        model.zeroGrad();
-        const r = new Objective(model, f.loss).run({
-          x: f.inputs.x.data,
-          seqLen: f.seqLen,
-          batch: f.batch,
-          batchFirst: f.batchFirst,
-          h0: f.inputs.h0.data,
-          c0: f.inputs.c0.data,
-          targets: f.inputs.targets.data,
-        });
-        const out = {
-          loss: r.loss,
-          y: r.forward.y.slice(),
-          hN: r.forward.hN.slice(),
-          output: r.forward.output.slice(),
-          dx: r.backward!.dx.slice(),
-          dh0: r.backward!.dh0.slice(),
-          grads: model.grads.slice(),
-        };
-        assert.equal(wasmThreadJobsForTest(memory) > 0, threads > 1, "products were split");
-        model.dispose();
-        return out;
-      };
-      assert.deepEqual(run(2), run(1), file);
-      // The PyTorch reference, as `lstm verify --backend wasm` checks it.
-      const v = verifyFixture(f, "float32", file, { backend: "wasm", threads: 2 });
-      assert.ok(v.ok, `${file}: scaled error ${v.maxScaledError}`);
-    }
-  });
-
-  it("initWasm prepares the threaded build", async () => {
-    assert.equal(await initWasm({ threads: 2 }), true);
-    const mem = wasm.createMemory!({ threads: 3 });
-    assert.equal(mem.threads, 3);
-    mem.dispose!();
-  });
-
-  it("rejects bad thread counts", () => {
-    assert.throws(() => wasm.createMemory!({ threads: 0 }), RangeError);
-    assert.throws(() => wasm.createMemory!({ threads: 1.5 }), RangeError);
-    assert.throws(
-      () => new LstmModel({ inputSize: 1, hiddenSize: 1, outputSize: 1 }, { threads: 65 }),
-      /threads/,
-    );
-  });
-
-  it("workers do not keep the process alive: lstm bench --threads 2 exits promptly", () => {
-    const t0 = performance.now();
-    const r = spawnSync(
-      process.execPath,
-      [join(ROOT, "dist/cli/main.js"), "bench", "--workload", "C", "--threads", "2", "--reps", "2", "--json"], // prettier-ignore
-      { encoding: "utf8", timeout: 60_000 },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(JSON.parse(r.stdout).threads, 2);
-    assert.ok(performance.now() - t0 < 30_000);
-    // A model that is never disposed.
-    const code =
-      `import { LstmModel } from ${JSON.stringify(join(ROOT, "dist/src/index.js"))};` +
-      "const m = new LstmModel({ inputSize: 8, hiddenSize: 64, outputSize: 8 }, { threads: 2 });" +
-      "m.forward(new Float32Array(8 * 4 * 20), { seqLen: 20, batch: 4 });" +
-      "console.log(m.threads);";
-    const r2 = spawnSync(process.execPath, ["--input-type=module", "-e", code], {
-      encoding: "utf8",
-      timeout: 30_000,
+      }
+      two.dispose!();
     });
-    assert.equal(r2.status, 0, r2.stderr);
-    assert.equal(r2.stdout.trim(), "2");
+
+    it("a model with threads: 2 gives the outputs and gradients of threads: 1, bit for bit", () => {
+      for (const file of [
+        "stacked_bidir_xent.json",
+        "long_sum_sq.json",
+        "batch_first_mse_last.json",
+      ]) {
+        const f = parseFixture(readFileSync(join(ROOT, "test/fixtures", file), "utf8"), file);
+        const run = (threads: number) => {
+          const model = new LstmModel(f.config, { backend: wasm.name, threads });
+          assert.equal(model.threads, threads);
+          const memory = (model as unknown as { memory: KernelMemory }).memory;
+          for (const name of f.paramOrder) model.setParam(name, f.params[name].data);
+          model.zeroGrad();
+          const r = new Objective(model, f.loss).run({
+            x: f.inputs.x.data,
+            seqLen: f.seqLen,
+            batch: f.batch,
+            batchFirst: f.batchFirst,
+            h0: f.inputs.h0.data,
+            c0: f.inputs.c0.data,
+            targets: f.inputs.targets.data,
+          });
+          const out = {
+            loss: r.loss,
+            y: r.forward.y.slice(),
+            hN: r.forward.hN.slice(),
+            output: r.forward.output.slice(),
+            dx: r.backward!.dx.slice(),
+            dh0: r.backward!.dh0.slice(),
+            grads: model.grads.slice(),
+          };
+          assert.equal(wasmThreadJobsForTest(memory) > 0, threads > 1, "products were split");
+          model.dispose();
+          return out;
+        };
+        assert.deepEqual(run(2), run(1), file);
+        // The PyTorch reference, as `lstm verify --backend wasm` checks it.
+        const v = verifyFixture(f, "float32", file, { backend: wasm.name, threads: 2 });
+        assert.ok(v.ok, `${file}: scaled error ${v.maxScaledError}`);
+      }
+    });
+
+    it("initWasm prepares the threaded build", async () => {
+      assert.equal(await initWasm({ threads: 2, backend: wasm.name as "wasm" }), true);
+      const mem = wasm.createMemory!({ threads: 3 });
+      assert.equal(mem.threads, 3);
+      mem.dispose!();
+    });
+
+    it("rejects bad thread counts", () => {
+      assert.throws(() => wasm.createMemory!({ threads: 0 }), RangeError);
+      assert.throws(() => wasm.createMemory!({ threads: 1.5 }), RangeError);
+      assert.throws(
+        () => new LstmModel({ inputSize: 1, hiddenSize: 1, outputSize: 1 }, { threads: 65 }),
+        /threads/,
+      );
+    });
+
+    it("workers do not keep the process alive: lstm bench --threads 2 exits promptly", () => {
+      const t0 = performance.now();
+      const r = spawnSync(
+        process.execPath,
+        [join(ROOT, "dist/cli/main.js"), "bench", "--workload", "C", "--threads", "2", "--reps", "2", "--json"], // prettier-ignore
+        { encoding: "utf8", timeout: 60_000 },
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).threads, 2);
+      assert.ok(performance.now() - t0 < 30_000);
+      // A model that is never disposed.
+      const code =
+        `import { LstmModel } from ${JSON.stringify(join(ROOT, "dist/src/index.js"))};` +
+        "const m = new LstmModel({ inputSize: 8, hiddenSize: 64, outputSize: 8 }, { threads: 2 });" +
+        "m.forward(new Float32Array(8 * 4 * 20), { seqLen: 20, batch: 4 });" +
+        "console.log(m.threads);";
+      const r2 = spawnSync(process.execPath, ["--input-type=module", "-e", code], {
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      assert.equal(r2.status, 0, r2.stderr);
+      assert.equal(r2.stdout.trim(), "2");
+    });
+  });
+
+describe("sleeping workers and a stream of small products", () => {
+  const saved = { ...wasmThreadSettings };
+  after(() => {
+    Object.assign(wasmThreadSettings, saved);
+  });
+
+  it("products too small to repay a wake-up each run on one thread until their sum does", async () => {
+    wasmThreadSettings.minFlopsPerThread = 1 << 16;
+    wasmThreadSettings.minFlopsPerThreadAsleep = 1 << 24;
+    const wasm = BUILDS[BUILDS.length - 1];
+    const mem = wasm.createMemory!({ threads: 2 });
+    assert.equal(mem.threads, 2);
+    // One step of a batch-1 generation loop: 1×1024×256, 2¹⁹ flops (2⁸ of a wake-up's 2²⁴ per thread).
+    const [n, k] = [1024, 256];
+    const [ow, ox, oy] = [n * k, k, n].map((len) => mem.alloc(len));
+    const v = mem.view();
+    for (let i = 0; i < n * k; i++) v[ow + i] = Math.sin(i);
+    for (let i = 0; i < k; i++) v[ox + i] = Math.cos(i);
+    const step = () => wasm.gemm(v, oy, n, v, ox, k, false, v, ow, k, true, 1, n, k, 0);
+    await new Promise((r) => setTimeout(r, 50)); // the workers have stopped spinning and sleep
+    step();
+    const first = mem.view().slice(oy, oy + n);
+    assert.equal(wasmThreadJobsForTest(mem), 0, "a lone small product stays on this thread");
+    let steps = 1;
+    for (; steps < 20_000 && wasmThreadJobsForTest(mem) === 0; steps++) step();
+    // 2²⁴ / 2¹⁹ = 32 products' worth wakes the worker; it needs a moment to start spinning.
+    assert.ok(steps >= 32, `split after ${steps} products`);
+    assert.ok(wasmThreadJobsForTest(mem) > 0, "the stream woke the worker and then split");
+    assert.deepEqual(mem.view().slice(oy, oy + n), first, "split or not, the same bits");
+    mem.dispose!();
   });
 });

@@ -16,7 +16,8 @@
  * assigned worker. Workers that are not ready yet (still starting) are not assigned: on a browser's
  * main thread, where blocking is not allowed, the first products run on fewer threads. After a job
  * a worker spins for `spinMs` before it sleeps in Atomics.wait, and says which through its `awake`
- * flag, so the caller can leave products that would not repay a wake-up on its own thread.
+ * flag, so the caller can leave products that would not repay a wake-up on its own thread. A
+ * notify without a new generation (`wake()`) sets a sleeping worker spinning again.
  */
 
 /**
@@ -106,12 +107,10 @@ function start(d) {
     }
     if (g === gen) {
       Atomics.store(ctrl, awake, 0);
-      g = Atomics.load(ctrl, slot);
-      while (g === gen) {
-        Atomics.wait(ctrl, slot, gen);
-        g = Atomics.load(ctrl, slot);
-      }
+      // Woken by a job or by wake() (a notify with no job): either way, spin again.
+      if (Atomics.load(ctrl, slot) === gen) Atomics.wait(ctrl, slot, gen);
       Atomics.store(ctrl, awake, 1);
+      continue;
     }
     gen = g;
     if (Atomics.load(ctrl, ${STOP}) !== 0) return;
@@ -344,6 +343,16 @@ export class ThreadPool {
     for (let s = 0; s < count && s < workers.length; s++)
       if (Atomics.load(this.ctrl, AWAKE + workers[s]) === 0) return false;
     return true;
+  }
+
+  /**
+   * Wakes the ready workers that sleep, without a job: they spin for the next `spinMs`, so the
+   * products that follow split at once (the caller's way to pay one wake-up for a stream of
+   * products too small to repay one each).
+   */
+  wake(): void {
+    for (const w of this.readyWorkers())
+      if (Atomics.load(this.ctrl, AWAKE + w) === 0) Atomics.notify(this.ctrl, GEN + w);
   }
 
   /**

@@ -7,7 +7,15 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { referenceKernels } from "../js/reference.js";
 import { Rng } from "../../tensor/rng.js";
-import { initWasm, wasmKernels, wasmMathForTest, wasmSimdSupported } from "./index.js";
+import {
+  initWasm,
+  wasmKernels,
+  wasmMathForTest,
+  wasmRelaxedKernels,
+  wasmRelaxedSimdSupported,
+  wasmSimdSupported,
+} from "./index.js";
+import { getBackend, listBackends } from "../index.js";
 
 const wasm = wasmKernels!;
 const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
@@ -39,6 +47,24 @@ describe("wasm backend", () => {
     assert.ok(wasmKernels);
     assert.equal(wasm.name, "wasm");
     assert.deepEqual(wasm.dtypes, ["float32"]);
+  });
+
+  it("wasm-relaxed is registered and is the default where relaxed SIMD validates", () => {
+    // The test runner imports lstm-ts/relaxed-simd first, which turns it on in Node 20–21.
+    assert.equal(wasmRelaxedSimdSupported, true);
+    assert.ok(wasmRelaxedKernels);
+    assert.equal(wasmRelaxedKernels.name, "wasm-relaxed");
+    assert.deepEqual(wasmRelaxedKernels.dtypes, ["float32"]);
+    assert.deepEqual(listBackends(), ["js", "wasm", "wasm-relaxed"]);
+    assert.equal(getBackend().name, "wasm-relaxed");
+    // A memory of one build is not an operand of the other.
+    const mem = wasm.createMemory!();
+    const o = mem.alloc(16);
+    const v = mem.view();
+    assert.throws(
+      () => wasmRelaxedKernels!.gemm(v, o, 2, v, o, 2, false, v, o, 2, false, 2, 2, 2, 0),
+      /wasm-relaxed backend: operand C belongs to a wasm memory/,
+    );
   });
 
   it("vector sigmoid, tanh and exp are within 1e-6 relative of Math over their range", () => {
