@@ -1077,3 +1077,124 @@ export function lstmCellBackward(
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The recurrence of one LSTM direction over T steps, for batch rows [i0, i1): one call per
+// forward or backward pass instead of two kernel calls per step. Rows of the batch never mix
+// within the recurrence, so threads sharing the memory each take a block of rows for all T
+// steps, with no synchronisation between steps. Each step calls `gemm` (the path chosen from
+// the whole batch) and the cell kernel on the rows, so every element comes out as from the
+// per-step calls, bit for bit, however the rows are split.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Forward (F2–F5) for s = 0…T−1, t = s (or T−1−s when reverse), rows [i0, i1):
+ *   gates_t += h_{t−1}·W_hhᵀ; cell(gates_t, c_t, tanhC_t, y_t ← h_t; c_{t−1}),
+ * with h_{−1} = h0 and c_{−1} = c0 ([B, H] each). gates [T, B, 4H] hold W_ih x_t + biases on
+ * entry; c, tanhC [T, B, H]; y [T, B, H] with row stride ldy; w = W_hh [4H, H].
+ */
+export function lstmForwardSteps(
+  gates: usize,
+  c: usize,
+  tanhC: usize,
+  y: usize,
+  ldy: i32,
+  h0: usize,
+  c0: usize,
+  w: usize,
+  steps: i32,
+  batch: i32,
+  hidden: i32,
+  reverse: bool,
+  i0: i32,
+  i1: i32,
+  scratch: usize,
+): void {
+  if (i0 < 0) i0 = 0;
+  if (i1 > batch) i1 = batch;
+  if (i1 <= i0) return;
+  const H = hidden;
+  const G = 4 * H;
+  const hB = (<usize>H) << 2;
+  const gB = hB << 2;
+  const ldyB = (<usize>ldy) << 2;
+  const rows = i1 - i0;
+  const r0 = <usize>i0;
+  for (let s = 0; s < steps; s++) {
+    const t = <usize>(reverse ? steps - 1 - s : s);
+    const tp = reverse ? t + 1 : t - 1;
+    const step = <usize>batch;
+    const gT = gates + t * step * gB;
+    const hPrev = s === 0 ? h0 : y + tp * step * ldyB;
+    const cPrev = s === 0 ? c0 : c + tp * step * hB;
+    gemm(gT, G, hPrev, s === 0 ? H : ldy, false, w, H, true, batch, G, H, 1, i0, i1, 0, G, scratch);
+    lstmCellForward(
+      gT + r0 * gB,
+      c + (t * step + r0) * hB,
+      tanhC + (t * step + r0) * hB,
+      y + (t * step + r0) * ldyB,
+      ldy,
+      cPrev + r0 * hB,
+      rows,
+      H,
+    );
+  }
+}
+
+/**
+ * Backward through the recurrence (inverts F5–F2) for s = T−1…0, rows [i0, i1):
+ *   cellBackward(dPre_t, dc; dy_t, dh; gates_t, c_{t−1}, tanhC_t); dh = dPre_t·W_hh,
+ * with c_{−1} = c0. dh, dc [B, H] carry the gradients from step t+1 (the loss's on entry) and
+ * end as what reaches h0 and c0; dPre [T, B, 4H] receives ∂loss/∂a_t; dy [T, B, H] (row stride
+ * ldy); gates, c, tanhC as forward saved them.
+ */
+export function lstmBackwardSteps(
+  dPre: usize,
+  dh: usize,
+  dc: usize,
+  dy: usize,
+  ldy: i32,
+  gates: usize,
+  c: usize,
+  tanhC: usize,
+  c0: usize,
+  w: usize,
+  steps: i32,
+  batch: i32,
+  hidden: i32,
+  reverse: bool,
+  i0: i32,
+  i1: i32,
+  scratch: usize,
+): void {
+  if (i0 < 0) i0 = 0;
+  if (i1 > batch) i1 = batch;
+  if (i1 <= i0) return;
+  const H = hidden;
+  const G = 4 * H;
+  const hB = (<usize>H) << 2;
+  const gB = hB << 2;
+  const ldyB = (<usize>ldy) << 2;
+  const rows = i1 - i0;
+  const r0 = <usize>i0;
+  const step = <usize>batch;
+  for (let s = steps - 1; s >= 0; s--) {
+    const t = <usize>(reverse ? steps - 1 - s : s);
+    const tp = reverse ? t + 1 : t - 1;
+    const cPrev = s === 0 ? c0 : c + tp * step * hB;
+    const dPreT = dPre + t * step * gB;
+    lstmCellBackward(
+      dPreT + r0 * gB,
+      dc + r0 * hB,
+      dy + (t * step + r0) * ldyB,
+      ldy,
+      dh + r0 * hB,
+      gates + (t * step + r0) * gB,
+      cPrev + r0 * hB,
+      tanhC + (t * step + r0) * hB,
+      rows,
+      H,
+    );
+    gemm(dh, H, dPreT, G, false, w, H, false, batch, H, G, 0, i0, i1, 0, H, scratch);
+  }
+}

@@ -1,10 +1,13 @@
 /**
  * One library on one workload, in its own process (started by bench/run.ts):
  *
- *   node dist/bench/child.js lstm-ts|lstm-ts-mt|lstm-ts-js|tfjs-cpu|tfjs-wasm|brain.js A|B|C|D
+ *   node dist/bench/child.js lstm-ts|lstm-ts-mt|lstm-ts-simd|lstm-ts-js|tfjs-cpu|... A|B|C|D
  *
- * Speaks the protocol of bench/harness.ts on stdout.
+ * Speaks the protocol of bench/harness.ts on stdout. lstm-ts runs as the CLI does: with relaxed
+ * SIMD turned on (Node 20–21), so its default backend is wasm-relaxed; lstm-ts-simd forces the
+ * plain SIMD build (what a library user on Node 20 gets without lstm-ts/relaxed-simd).
  */
+import "../src/relaxed-simd.js"; // first, before the kernels load
 import { readFileSync } from "node:fs";
 import os from "node:os";
 import { emit, firstLine, JS_LIBRARIES, measure, type Library } from "./harness.js";
@@ -36,7 +39,7 @@ async function main(id: string, name: WorkloadName): Promise<void> {
     const { version } = JSON.parse(readFileSync(pkg, "utf8")) as { version: string };
     emit("info", { library: id, version });
     const opts = {
-      backend: id === "lstm-ts-js" ? "js" : undefined,
+      backend: id === "lstm-ts-js" ? "js" : id === "lstm-ts-simd" ? "wasm" : undefined,
       threads: id === "lstm-ts-mt" ? os.availableParallelism() : 1,
     };
     const r: WorkloadResult & { threads?: number } = runOurs(w, opts);

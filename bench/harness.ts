@@ -14,7 +14,7 @@
  * has, or a lower bound from the last "start" when no timed unit finished. bench/torch_bench.py
  * speaks the same protocol.
  */
-import type { Workload } from "./workloads.js";
+import { INFER_WARMUP_STEPS, type Workload } from "./workloads.js";
 
 export const MARK = "@@bench ";
 
@@ -22,6 +22,7 @@ export const MARK = "@@bench ";
 export const JS_LIBRARIES = [
   "lstm-ts", // default backend, one thread: the baseline of every speed-up
   "lstm-ts-mt", // default backend, one thread per core (where the build has threads)
+  "lstm-ts-simd", // the plain SIMD build (no fused multiply-adds), one thread
   "lstm-ts-js", // the reference backend
   "tfjs-cpu",
   "tfjs-wasm",
@@ -52,7 +53,7 @@ export const BUDGET_MS = 40_000;
 
 /**
  * Times a runner as runOurs does: training takes up to 3 warm-up steps (one when a step is
- * slower than 2 s), then `w.reps` timed steps; inference warms up with 50 steps and times
+ * slower than 2 s), then `w.reps` timed steps; inference warms up with INFER_WARMUP_STEPS and times
  * blocks of 100 (w.reps steps in all). Returns milliseconds per step of each timed unit.
  */
 export async function measure(r: Runner, w: Workload): Promise<number[]> {
@@ -75,8 +76,8 @@ export async function measure(r: Runner, w: Workload): Promise<number[]> {
     }
   } else if (r.kind === "infer") {
     const block = 100;
-    emit("start", { steps: 50 });
-    await r.steps(50);
+    emit("start", { steps: INFER_WARMUP_STEPS });
+    await r.steps(INFER_WARMUP_STEPS);
     for (let i = 0; i < Math.max(1, Math.floor(w.reps / block)); i++) {
       if (i > 0 && performance.now() - t0 > BUDGET_MS) break;
       emit("start", { steps: block });

@@ -6,6 +6,7 @@
  *
  * The training step is runOurs's: the same model, objective, Adam and data shapes.
  */
+import "../src/relaxed-simd.js"; // first, before the kernels load
 import { LstmModel } from "../src/model/model.js";
 import { Objective } from "../src/model/objective.js";
 import { createOptimizer } from "../src/optim/optimizers.js";

@@ -24,11 +24,14 @@ import time
 
 torch = None  # imported in main(), after OPENBLAS_NUM_THREADS is set
 
+# Untimed inference steps before timing, as bench/workloads.ts INFER_WARMUP_STEPS.
+INFER_WARMUP_STEPS = 500
+
 WORKLOADS = {
     "A": dict(kind="train", batch=32, seq_len=50, input=32, hidden=128, reps=20),
     "B": dict(kind="train", batch=64, seq_len=100, input=128, hidden=256, reps=5),
     "C": dict(kind="train", batch=1, seq_len=100, input=16, hidden=64, reps=30),
-    "D": dict(kind="infer", batch=1, seq_len=1, input=32, hidden=256, reps=2000),
+    "D": dict(kind="infer", batch=1, seq_len=1, input=32, hidden=256, reps=10000),
 }
 BUDGET_S = 40.0  # stop starting timed repetitions after this long (at least one is timed)
 
@@ -157,8 +160,8 @@ def run(name):
             emit("sample", ms=times[-1])
     else:
         block = infer_block(w)
-        emit("start", steps=50)
-        block(50)
+        emit("start", steps=INFER_WARMUP_STEPS)
+        block(INFER_WARMUP_STEPS)
         for i in range(max(1, w["reps"] // 100)):
             if i > 0 and time.perf_counter() - t0 > BUDGET_S:
                 break

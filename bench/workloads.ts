@@ -31,8 +31,14 @@ export const WORKLOADS: Record<WorkloadName, Workload> = {
   A: { name: "A", kind: "train", batch: 32, seqLen: 50, input: 32, hidden: 128, reps: 20 },
   B: { name: "B", kind: "train", batch: 64, seqLen: 100, input: 128, hidden: 256, reps: 5 },
   C: { name: "C", kind: "train", batch: 1, seqLen: 100, input: 16, hidden: 64, reps: 30 },
-  D: { name: "D", kind: "infer", batch: 1, seqLen: 1, input: 32, hidden: 256, reps: 2000 },
+  D: { name: "D", kind: "infer", batch: 1, seqLen: 1, input: 32, hidden: 256, reps: 10000 },
 };
+
+/**
+ * Untimed steps before inference is timed: JIT, caches, and (with threads) the workers woken by
+ * the stream of steps. The same in every library.
+ */
+export const INFER_WARMUP_STEPS = 500;
 
 /**
  * Floating-point operations of one step: the LSTM's four gate products (2·4H·(I+H) per row and
@@ -119,7 +125,7 @@ export function runOurs(
       c.set(r.cN);
       x.set(r.output); // the head maps back to the input size: feed the output in
     };
-    for (let i = 0; i < 50; i++) step();
+    for (let i = 0; i < INFER_WARMUP_STEPS; i++) step();
     // Time blocks of 100 steps (single steps are below the timer's resolution).
     const block = 100;
     for (let r = 0; r < Math.max(1, Math.floor(reps / block)); r++) {

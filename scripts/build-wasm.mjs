@@ -77,6 +77,8 @@ const requiredExports = [
   "addColumnSums",
   "lstmCellForward",
   "lstmCellBackward",
+  "lstmForwardSteps",
+  "lstmBackwardSteps",
 ];
 
 const force = process.argv.includes("--force");

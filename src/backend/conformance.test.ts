@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { getBackend, listBackends } from "./index.js";
+import { backwardSteps, forwardSteps } from "./steps.js";
 import type { KernelMemory, Kernels } from "./kernels.js";
 import { Rng } from "../tensor/rng.js";
 import { allocFloat, type DType, type FloatArray } from "../tensor/dtype.js";
@@ -100,6 +101,53 @@ class Operands {
 }
 
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
+
+function concat(dtype: "float32" | "float64", ...parts: FloatArray[]): FloatArray {
+  const out = allocFloat(
+    dtype,
+    parts.reduce((n, p) => n + p.length, 0),
+  );
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** The final h [B, H] of the LSTM recurrence from its definition, in float64. */
+function referenceRecurrence(
+  pre: FloatArray,
+  h0: FloatArray,
+  c0: FloatArray,
+  w: FloatArray,
+  T: number,
+  B: number,
+  H: number,
+  reverse: boolean,
+): Float64Array {
+  const h = Float64Array.from(h0);
+  const c = Float64Array.from(c0);
+  const G = 4 * H;
+  for (let s = 0; s < T; s++) {
+    const t = reverse ? T - 1 - s : s;
+    const hNext = new Float64Array(B * H);
+    for (let b = 0; b < B; b++) {
+      const a = (q: number, j: number) => {
+        let v = pre[(t * B + b) * G + q * H + j];
+        for (let p = 0; p < H; p++) v += w[(q * H + j) * H + p] * h[b * H + p];
+        return v;
+      };
+      for (let j = 0; j < H; j++) {
+        const [i, f, g, o] = [sig(a(0, j)), sig(a(1, j)), Math.tanh(a(2, j)), sig(a(3, j))];
+        c[b * H + j] = f * c[b * H + j] + i * g;
+        hNext[b * H + j] = o * Math.tanh(c[b * H + j]);
+      }
+    }
+    h.set(hNext);
+  }
+  return h;
+}
 
 for (const name of listBackends()) {
   const k = getBackend(name);
@@ -298,6 +346,79 @@ for (const name of listBackends()) {
               );
             }
           }
+        }
+      });
+
+      it("lstmForwardSteps and lstmBackwardSteps equal the per-step kernels, bit for bit", () => {
+        // The recurrence as one call against the same backend's gemm and cell kernels step by
+        // step (forwardSteps / backwardSteps of steps.ts): the same operations, so the same bits.
+        // The reference implements it as exactly those loops; the check that matters is for
+        // backends that run it in one call.
+        const rng = new Rng(13);
+        for (const [T, B, H, reverse] of [
+          [1, 1, 1, false],
+          [4, 3, 5, false],
+          [4, 3, 5, true],
+          [3, 1, 9, true],
+          [5, 2, 16, false],
+          [2, 5, 33, true],
+          [3, 7, 13, false],
+        ] as [number, number, number, boolean][]) {
+          const G = 4 * H;
+          const ldy = H + 3;
+          const gates = randArray(rng, dtype, T * B * G);
+          const h0 = randArray(rng, dtype, B * H);
+          const c0 = randArray(rng, dtype, B * H);
+          const w = randArray(rng, dtype, G * H).map((v) => v * 0.5);
+          const dy = randArray(rng, dtype, T * B * ldy);
+          const dh = randArray(rng, dtype, B * H);
+          const dc = randArray(rng, dtype, B * H);
+          const yPad = randArray(rng, dtype, T * B * ldy);
+          const run = (oneCall: boolean): FloatArray[] => {
+            const ops = new Operands(k);
+            // act: gates, c, tanhC; scratch: dPre, dh, dc
+            const act = ops.put(concat(dtype, gates, allocFloat(dtype, 2 * T * B * H)));
+            const y = ops.put(yPad);
+            const [hh0, hc0, hw, hdy] = [h0, c0, w, dy].map((x) => ops.put(x));
+            const sc = ops.put(concat(dtype, allocFloat(dtype, T * B * G), dh, dc));
+            const at = (h: number, off = 0) => [ops.buf(h), ops.off(h) + off] as const;
+            const [gOff, cOff, tcOff] = [0, T * B * G, T * B * G + T * B * H];
+            const [dhOff, dcOff] = [T * B * G, T * B * G + B * H]; // dPre at 0
+            const fwd = [
+              ...at(act), ops.off(act) + cOff, ops.off(act) + tcOff, ...at(y), ldy,
+              ...at(hh0), ...at(hc0), ...at(hw), T, B, H, reverse,
+            ] as const; // prettier-ignore
+            if (oneCall) k.lstmForwardSteps(...fwd);
+            else forwardSteps(k, ...fwd);
+            const bwd = [
+              ...at(sc), ops.off(sc) + dhOff, ops.off(sc) + dcOff, ...at(hdy), ldy,
+              ...at(act, gOff), ops.off(act) + cOff, ops.off(act) + tcOff,
+              ...at(hc0), ...at(hw), T, B, H, reverse,
+            ] as const; // prettier-ignore
+            if (oneCall) k.lstmBackwardSteps(...bwd);
+            else backwardSteps(k, ...bwd);
+            return [ops.get(act), ops.get(y), ops.get(sc)];
+          };
+          const one = run(true);
+          const steps = run(false);
+          const what = `T=${T} B=${B} H=${H} reverse=${reverse}`;
+          for (let i = 0; i < 3; i++)
+            assert.deepEqual(one[i], steps[i], `${what}: ${["act", "y", "scratch"][i]}`);
+          // And against the definition: h_t of the last consumed step from scratch.
+          const y = one[1];
+          for (let b = 0; b < B; b++)
+            for (let j = H; j < ldy; j++)
+              assert.equal(y[b * ldy + j], yPad[b * ldy + j], `${what}: y padding left alone`);
+          const hRef = referenceRecurrence(gates, h0, c0, w, T, B, H, reverse);
+          const tLast = reverse ? 0 : T - 1;
+          for (let b = 0; b < B; b++)
+            for (let j = 0; j < H; j++)
+              close(
+                [y[(tLast * B + b) * ldy + j]],
+                [hRef[b * H + j]],
+                tol * 10,
+                `${what}: h at the last step`,
+              );
         }
       });
 

@@ -66,28 +66,11 @@ export function lstmForward(
   k.fillBias(act, d.gates, G, p, pb + d.bIh, p, pb + d.bHh, T * B, G);
   k.gemm(act, d.gates, G, x.buf, x.off, x.ld, false, p, pb + d.wIh, I, true, T * B, G, I, 1);
 
-  for (let s = 0; s < T; s++) {
-    const t = d.reverse ? T - 1 - s : s;
-    const tPrev = d.reverse ? t + 1 : t - 1;
-    const gT = d.gates + t * B * G;
-    // h_{t-1}, c_{t-1}: the initial state on the first consumed step.
-    const hPrevBuf = s === 0 ? h0.buf : y.buf;
-    const hPrevOff = s === 0 ? h0.off : y.off + tPrev * B * y.ld;
-    const hPrevLd = s === 0 ? H : y.ld;
-    const cPrevBuf = s === 0 ? c0.buf : act;
-    const cPrevOff = s === 0 ? c0.off : d.c + tPrev * B * H;
-    // (F2) a_t += W_hh h_{t-1}
-    k.gemm(act, gT, G, hPrevBuf, hPrevOff, hPrevLd, false, p, pb + d.wHh, H, true, B, G, H, 1);
-    // (F3) gates = σ/tanh(a_t); (F4) c_t = f⊙c_{t-1} + i⊙g; (F5) h_t = o⊙tanh(c_t)
-    k.lstmCellForward(
-      act, gT,
-      act, d.c + t * B * H,
-      act, d.tanhC + t * B * H,
-      y.buf, y.off + t * B * y.ld, y.ld,
-      cPrevBuf, cPrevOff,
-      B, H,
-    ); // prettier-ignore
-  }
+  // (F2) a_t += W_hh h_{t-1}; (F3) gates = σ/tanh(a_t); (F4) c_t = f⊙c_{t-1} + i⊙g;
+  // (F5) h_t = o⊙tanh(c_t) — for every step in turn, h_{-1} = h0, c_{-1} = c0 (the loop is
+  // forwardSteps in src/backend/steps.ts; a backend may run it in one call).
+  // prettier-ignore
+  k.lstmForwardSteps(act, d.gates, d.c, d.tanhC, y.buf, y.off, y.ld, h0.buf, h0.off, c0.buf, c0.off, p, pb + d.wHh, T, B, H, d.reverse);
   // (F6) h_n, c_n: the state after the last consumed step (t = T−1 forward, t = 0 reversed).
   const tLast = d.reverse ? 0 : T - 1;
   for (let b = 0; b < B; b++) {
@@ -150,26 +133,11 @@ export function lstmBackward(
   if (dcN) s0.set(dcN.buf.subarray(dcN.off, dcN.off + B * H), scratch.dc);
   else s0.fill(0, scratch.dc, scratch.dc + B * H);
 
-  for (let s = T - 1; s >= 0; s--) {
-    const t = d.reverse ? T - 1 - s : s;
-    const tPrev = d.reverse ? t + 1 : t - 1;
-    const cPrevBuf = s === 0 ? c0.buf : act;
-    const cPrevOff = s === 0 ? c0.off : d.c + tPrev * B * H;
-    // Inverts F5, F4, F3: dPre_t from dh = dy_t + dh_{t+1→t}, and the carry dc_t⊙f to step t−1.
-    k.lstmCellBackward(
-      s0, dPre + t * B * G,
-      s0, scratch.dc,
-      dy.buf, dy.off + t * B * dy.ld, dy.ld,
-      s0, scratch.dh,
-      act, d.gates + t * B * G,
-      cPrevBuf, cPrevOff,
-      act, d.tanhC + t * B * H,
-      B, H,
-    ); // prettier-ignore
-    // Inverts F2 for h_{t-1}: the gradient carried to the previous step, dh = dPre_t · W_hh.
-    // prettier-ignore
-    k.gemm(s0, scratch.dh, H, s0, dPre + t * B * G, G, false, p, pb + d.wHh, H, false, B, H, G, 0);
-  }
+  // For s = T−1…0: inverts F5, F4, F3 (dPre_t from dh = dy_t + dh_{t+1→t}, the carry
+  // dc_t⊙f to step t−1), then F2 for h_{t-1} (dh = dPre_t · W_hh): backwardSteps in
+  // src/backend/steps.ts, or the backend's one-call version.
+  // prettier-ignore
+  k.lstmBackwardSteps(s0, dPre, scratch.dh, scratch.dc, dy.buf, dy.off, dy.ld, act, d.gates, d.c, d.tanhC, c0.buf, c0.off, p, pb + d.wHh, T, B, H, d.reverse);
   // What reaches the initial state (inverts the s = 0 case of F2 and F4).
   for (let j = 0; j < B * H; j++) {
     dh0.buf[dh0.off + j] += s0[scratch.dh + j];

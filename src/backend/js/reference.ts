@@ -1,4 +1,5 @@
 import type { Kernels } from "../kernels.js";
+import { backwardSteps, forwardSteps } from "../steps.js";
 
 /**
  * The plain TypeScript backend: the oracle every faster backend is tested against. Loops are
@@ -153,6 +154,16 @@ export const referenceKernels: Kernels = {
         dPre[d0 + 3 * H + j] = dO * o * (1 - o);
       }
     }
+  },
+
+  // The loops over the step kernels of `this`, so a backend made by overriding a step kernel
+  // of this one (a test's deliberately broken cell, say) runs its own step in the loop.
+  lstmForwardSteps(...args) {
+    forwardSteps(this, ...args);
+  },
+
+  lstmBackwardSteps(...args) {
+    backwardSteps(this, ...args);
   },
 };
 

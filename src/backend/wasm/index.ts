@@ -29,6 +29,7 @@
  */
 import type { FloatArray } from "../../tensor/dtype.js";
 import type { KernelMemory, Kernels, MemoryOptions } from "../kernels.js";
+import { backwardSteps, forwardSteps } from "../steps.js";
 import {
   wasmBase64,
   wasmRelaxedBase64,
@@ -121,6 +122,42 @@ interface KernelExports {
     tanhC: number,
     batch: number,
     hidden: number,
+  ): void;
+  lstmForwardSteps(
+    gates: number,
+    c: number,
+    tanhC: number,
+    y: number,
+    ldy: number,
+    h0: number,
+    c0: number,
+    w: number,
+    steps: number,
+    batch: number,
+    hidden: number,
+    reverse: number,
+    i0: number,
+    i1: number,
+    scratch: number,
+  ): void;
+  lstmBackwardSteps(
+    dPre: number,
+    dh: number,
+    dc: number,
+    dy: number,
+    ldy: number,
+    gates: number,
+    c: number,
+    tanhC: number,
+    c0: number,
+    w: number,
+    steps: number,
+    batch: number,
+    hidden: number,
+    reverse: number,
+    i0: number,
+    i1: number,
+    scratch: number,
   ): void;
   mathTest(out: number, x: number, n: number, kind: number): void;
   fusedMultiplyAdd(): number;
@@ -503,6 +540,50 @@ class Instance {
     } else own(0, batch);
   }
 
+  /**
+   * How many threads a recurrence over `batch` rows of `flops` runs on: by rows of the batch,
+   * each thread takes its rows through every step with no synchronisation in between.
+   */
+  private stepParts(flops: number, batch: number): number {
+    const pool = this.pool;
+    if (pool === null) return 1;
+    const { minFlopsPerThread: warm, minFlopsPerThreadAsleep: asleep } = wasmThreadSettings;
+    let parts = Math.min(pool.available(), batch, Math.floor(flops / warm));
+    if (parts > 1 && !pool.awake(parts - 1))
+      parts = this.deferWhileAsleep(parts, flops, warm, asleep);
+    return parts;
+  }
+
+  /**
+   * The forward recurrence in one call, its batch rows split across threads. A single sequence
+   * (B = 1) on several threads runs `stepByStep` instead, so each step's product splits by
+   * columns.
+   */
+  forwardSteps(
+    args: readonly [number, number, number, number, number, number, number, number, number, number, number, number], // prettier-ignore
+    stepByStep: () => void,
+  ): void {
+    const [, , , , , , , , T, B, H] = args;
+    const own = (i0: number, i1: number) => this.ex.lstmForwardSteps(...args, i0, i1, this.scratch); // prettier-ignore
+    const parts = this.stepParts(8 * T * B * H * H, B);
+    if (parts > 1) this.split(JobKind.ForwardSteps, [...args], parts, B, 1, true, own);
+    else if (B === 1 && this.pool !== null && this.pool.available() > 1) stepByStep();
+    else own(0, B);
+  }
+
+  /** The backward recurrence in one call, split like forwardSteps. */
+  backwardSteps(
+    args: readonly [number, number, number, number, number, number, number, number, number, number, number, number, number, number], // prettier-ignore
+    stepByStep: () => void,
+  ): void {
+    const [, , , , , , , , , , T, B, H] = args;
+    const own = (i0: number, i1: number) => this.ex.lstmBackwardSteps(...args, i0, i1, this.scratch); // prettier-ignore
+    const parts = this.stepParts(8 * T * B * H * H, B);
+    if (parts > 1) this.split(JobKind.BackwardSteps, [...args], parts, B, 1, true, own);
+    else if (B === 1 && this.pool !== null && this.pool.available() > 1) stepByStep();
+    else own(0, B);
+  }
+
   columnSums(out: number, x: number, ldx: number, rows: number, cols: number): void {
     // Strips of 16 columns (the kernel's widest), so each thread reads whole cache lines.
     const own = (j0: number, j1: number) =>
@@ -708,7 +789,7 @@ function makeKernels(build: Build): Kernels {
       throw new Error(`${build.name} backend: operand ${what} belongs to a ${inst.backend} memory`); // prettier-ignore
     return inst;
   };
-  return {
+  const kernels: Kernels = {
     name: build.name,
     dtypes: ["float32"],
     createMemory: (options?: MemoryOptions) => createMemory(build, options),
@@ -809,7 +890,110 @@ function makeKernels(build: Build): Kernels {
         hidden,
       );
     },
+
+    lstmForwardSteps(
+      act,
+      gOff,
+      cOff,
+      tcOff,
+      y,
+      yOff,
+      ldy,
+      h0,
+      h0Off,
+      c0,
+      c0Off,
+      w,
+      wOff,
+      T,
+      B,
+      H,
+      reverse,
+    ) {
+      // prettier-ignore
+      sizes(T, B, H, ldy);
+      const inst = owner(act, "act");
+      same(inst, act, y, "y");
+      same(inst, act, h0, "h0");
+      same(inst, act, c0, "c0");
+      same(inst, act, w, "W_hh");
+      const G = 4 * H;
+      const args = [
+        ptr(inst, act, gOff, G, T * B, G, "gates"),
+        ptr(inst, act, cOff, H, T * B, H, "c"),
+        ptr(inst, act, tcOff, H, T * B, H, "tanhC"),
+        ptr(inst, y, yOff, ldy, T * B, H, "y"),
+        ldy,
+        ptr(inst, h0, h0Off, H, B, H, "h0"),
+        ptr(inst, c0, c0Off, H, B, H, "c0"),
+        ptr(inst, w, wOff, H, G, H, "W_hh"),
+        T,
+        B,
+        H,
+        reverse ? 1 : 0,
+      ] as const;
+      if (T === 0 || B === 0 || H === 0) return;
+      inst.forwardSteps(
+        args,
+        () =>
+        forwardSteps(kernels, act, gOff, cOff, tcOff, y, yOff, ldy, h0, h0Off, c0, c0Off, w, wOff, T, B, H, reverse), // prettier-ignore
+      );
+    },
+
+    lstmBackwardSteps(
+      scratch,
+      dpOff,
+      dhOff,
+      dcOff,
+      dy,
+      dyOff,
+      ldy,
+      act,
+      gOff,
+      cOff,
+      tcOff,
+      c0,
+      c0Off,
+      w,
+      wOff,
+      T,
+      B,
+      H,
+      reverse,
+    ) {
+      // prettier-ignore
+      sizes(T, B, H, ldy);
+      const inst = owner(scratch, "scratch");
+      same(inst, scratch, dy, "dy");
+      same(inst, scratch, act, "act");
+      same(inst, scratch, c0, "c0");
+      same(inst, scratch, w, "W_hh");
+      const G = 4 * H;
+      const args = [
+        ptr(inst, scratch, dpOff, G, T * B, G, "dPre"),
+        ptr(inst, scratch, dhOff, H, B, H, "dh"),
+        ptr(inst, scratch, dcOff, H, B, H, "dc"),
+        ptr(inst, dy, dyOff, ldy, T * B, H, "dy"),
+        ldy,
+        ptr(inst, act, gOff, G, T * B, G, "gates"),
+        ptr(inst, act, cOff, H, T * B, H, "c"),
+        ptr(inst, act, tcOff, H, T * B, H, "tanhC"),
+        ptr(inst, c0, c0Off, H, B, H, "c0"),
+        ptr(inst, w, wOff, G, H, G, "W_hh"),
+        T,
+        B,
+        H,
+        reverse ? 1 : 0,
+      ] as const;
+      if (T === 0 || B === 0 || H === 0) return;
+      inst.backwardSteps(
+        args,
+        () =>
+        backwardSteps(kernels, scratch, dpOff, dhOff, dcOff, dy, dyOff, ldy, act, gOff, cOff, tcOff, c0, c0Off, w, wOff, T, B, H, reverse), // prettier-ignore
+      );
+    },
   };
+  return kernels;
 }
 
 /** The wasm backend, or null where WebAssembly SIMD is unavailable. */

@@ -218,6 +218,53 @@ for (const wasm of BUILDS)
       two.dispose!();
     });
 
+    it("the recurrence splits by batch rows for all steps, bit-identical to one thread", () => {
+      const rng = new Rng(9);
+      for (const [T, B, H, reverse] of [
+        [3, 2, 5, false], // one row each
+        [4, 7, 13, true], // uneven rows, hidden with a tail
+        [5, 1, 16, false], // one sequence: step by step, each product split by columns
+        [20, 32, 128, true], // workload A's shape, fewer steps
+      ] as [number, number, number, boolean][]) {
+        const G = 4 * H;
+        const ldy = H + 1;
+        const rand = (len: number) => Float32Array.from({ length: len }, () => rng.range(-1, 1)); // prettier-ignore
+        const inputs = {
+          act: rand(T * B * (G + 2 * H)),
+          y: rand(T * B * ldy),
+          h0: rand(B * H),
+          c0: rand(B * H),
+          w: rand(G * H),
+          dy: rand(T * B * ldy),
+          scratch: rand(T * B * G + 2 * B * H),
+        };
+        const run = (mem: KernelMemory): Float32Array[] => {
+          const names = Object.keys(inputs) as (keyof typeof inputs)[];
+          const offs = Object.fromEntries(names.map((n) => [n, mem.alloc(inputs[n].length)]));
+          let v = mem.view();
+          for (const n of names) v.set(inputs[n], offs[n]);
+          const [cOff, tcOff] = [offs.act + T * B * G, offs.act + T * B * (G + H)];
+          const [dhOff, dcOff] = [offs.scratch + T * B * G, offs.scratch + T * B * G + B * H];
+          wasm.lstmForwardSteps(v, offs.act, cOff, tcOff, v, offs.y, ldy, v, offs.h0, v, offs.c0, v, offs.w, T, B, H, reverse); // prettier-ignore
+          wasm.lstmBackwardSteps(v, offs.scratch, dhOff, dcOff, v, offs.dy, ldy, v, offs.act, cOff, tcOff, v, offs.c0, v, offs.w, T, B, H, reverse); // prettier-ignore
+          v = mem.view();
+          return names.map((n) => v.slice(offs[n], offs[n] + inputs[n].length));
+        };
+        const one = wasm.createMemory!();
+        const two = wasm.createMemory!({ threads: 2 });
+        const jobs = wasmThreadJobsForTest(two);
+        const r1 = run(one);
+        const r2 = run(two);
+        // B ≥ 2: two jobs (forward, backward); B = 1: every step's products split instead.
+        const splits = wasmThreadJobsForTest(two) - jobs;
+        assert.ok(B > 1 ? splits === 2 : splits >= 2 * T, `T=${T} B=${B}: ${splits} split jobs`);
+        r1.forEach((x, i) =>
+          assert.deepEqual(new Uint32Array(r2[i].buffer), new Uint32Array(x.buffer), `T=${T} B=${B} H=${H}: array ${i}`),
+        ); // prettier-ignore
+        two.dispose!();
+      }
+    });
+
     it("a model with threads: 2 gives the outputs and gradients of threads: 1, bit for bit", () => {
       for (const file of [
         "stacked_bidir_xent.json",

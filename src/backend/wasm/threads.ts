@@ -49,8 +49,9 @@ const ERROR = 2;
 const STOP = 3;
 const FAILED_COUNT = 4; // workers that could not instantiate the module
 const KIND = 5; // the job's kernel (JobKind)
-const ARGS = 6; // up to 12, the kernel's full-size arguments (see the worker's source)
-const GEN = ARGS + 12; // one per worker index 1…MAX_WORKERS
+const ARGS = 6; // up to 16, the kernel's full-size arguments (see the worker's source)
+const MAX_ARGS = 16;
+const GEN = ARGS + MAX_ARGS; // one per worker index 1…MAX_WORKERS
 const READY = GEN + MAX_WORKERS + 1;
 const AWAKE = READY + MAX_WORKERS + 1; // 1 while the worker spins (or computes), 0 asleep
 const RANGES = AWAKE + MAX_WORKERS + 1; // four per worker index
@@ -66,6 +67,8 @@ export const JobKind = {
   CellBackward: 2,
   ColumnSums: 3,
   FillBias: 4,
+  ForwardSteps: 5,
+  BackwardSteps: 6,
 } as const;
 export type JobKind = (typeof JobKind)[keyof typeof JobKind];
 
@@ -140,6 +143,16 @@ function start(d) {
         const j0 = ctrl[r + 2];
         ex.addColumnSums(ctrl[a] + 4 * j0, ctrl[a + 1] + 4 * j0, ctrl[a + 2], ctrl[a + 3],
           ctrl[r + 3] - j0);
+      } else if (kind === ${JobKind.ForwardSteps}) {
+        // gates, c, tanhC, y, ldy, h0, c0, w, steps, batch, hidden, reverse; rows [i0, i1)
+        ex.lstmForwardSteps(ctrl[a], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3], ctrl[a + 4],
+          ctrl[a + 5], ctrl[a + 6], ctrl[a + 7], ctrl[a + 8], ctrl[a + 9], ctrl[a + 10],
+          ctrl[a + 11], i0, ctrl[r + 1], d.scratch);
+      } else if (kind === ${JobKind.BackwardSteps}) {
+        // dPre, dh, dc, dy, ldy, gates, c, tanhC, c0, w, steps, batch, hidden, reverse
+        ex.lstmBackwardSteps(ctrl[a], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3], ctrl[a + 4],
+          ctrl[a + 5], ctrl[a + 6], ctrl[a + 7], ctrl[a + 8], ctrl[a + 9], ctrl[a + 10],
+          ctrl[a + 11], ctrl[a + 12], ctrl[a + 13], i0, ctrl[r + 1], d.scratch);
       } else {
         // fillBias: out, ldOut, b1, b2, hasB2, rows, cols
         ex.fillBias(ctrl[a] + 4 * i0 * ctrl[a + 1], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3],
@@ -356,7 +369,7 @@ export class ThreadPool {
   }
 
   /**
-   * Runs one job of `kind` over `args` (at most 12, int32): slices[0] on this thread through
+   * Runs one job of `kind` over `args` (at most 16, int32): slices[0] on this thread through
    * `own`, slices[1…] on ready workers. The caller asks `available()` first and passes at most
    * that many slices.
    */
@@ -365,7 +378,7 @@ export class ThreadPool {
     const workers = this.readyWorkers();
     const n = slices.length - 1;
     if (n > workers.length) throw new Error("wasm backend: more slices than ready threads");
-    if (args.length > 12) throw new Error("wasm backend: too many job arguments");
+    if (args.length > MAX_ARGS) throw new Error("wasm backend: too many job arguments");
     ctrl[KIND] = kind;
     for (let i = 0; i < args.length; i++) ctrl[ARGS + i] = args[i];
     for (let s = 1; s <= n; s++) {
