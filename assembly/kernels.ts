@@ -521,6 +521,42 @@ export function gemm(
   j1: i32,
   scratch: usize,
 ): void {
+  gemmSlice(c, ldc, a, lda, transA, b, ldb, transB, m, n, k, beta, i0, i1, j0, j1, scratch, 0);
+}
+
+/**
+ * Packs all of op(B)[K, N] into `dst` as `gemm` packs a block: panel t (columns 8t…8t+7) at
+ * t·K·8 floats, element (p, q) at p·8 + q, the last panel zero-padded (⌈N/8⌉·8·K floats). A
+ * product that reuses one op(B) many times (the recurrence's W_hh, once per step) packs it once.
+ */
+export function packPanels(dst: usize, b: usize, ldb: i32, transB: bool, k: i32, n: i32): void {
+  packB(dst, b, ldb, transB, 0, 0, k, n, false);
+}
+
+/**
+ * `gemm` with, when packedB ≠ 0, op(B) already packed there by `packPanels` (then the slice's
+ * columns must start at j0 = 0 or a multiple of 8). The same arithmetic either way.
+ */
+function gemmSlice(
+  c: usize,
+  ldc: i32,
+  a: usize,
+  lda: i32,
+  transA: bool,
+  b: usize,
+  ldb: i32,
+  transB: bool,
+  m: i32,
+  n: i32,
+  k: i32,
+  beta: i32,
+  i0: i32,
+  i1: i32,
+  j0: i32,
+  j1: i32,
+  scratch: usize,
+  packedB: usize,
+): void {
   if (i0 < 0) i0 = 0;
   if (j0 < 0) j0 = 0;
   if (i1 > m) i1 = m;
@@ -547,10 +583,14 @@ export function gemm(
     gemmDot(cs, ldcB, as, ldaB, bs, ldbB, ms, ns, k, beta !== 0);
     return;
   }
-  gemmPanels(cs, ldcB, as, lda, transA, bs, ldb, transB, ms, ns, k, beta !== 0, scratch);
+  const pre: usize = packedB === 0 ? 0 : packedB + <usize>(j0 * k) * 4;
+  gemmPanels(cs, ldcB, as, lda, transA, bs, ldb, transB, ms, ns, k, beta !== 0, scratch, pre);
 }
 
-/** The blocked product of `gemm` on the whole of its (already sliced) operands. */
+/**
+ * The blocked product of `gemm` on the whole of its (already sliced) operands; op(B) from
+ * `prepacked` (packPanels' layout, at the slice's first column) when not 0.
+ */
 function gemmPanels(
   c: usize,
   ldcB: usize,
@@ -565,12 +605,13 @@ function gemmPanels(
   k: i32,
   accumulate: bool,
   scratch: usize,
+  prepacked: usize,
 ): void {
   const packedB = scratch;
   const packedA = scratch + PACK_B_BYTES;
   const tile = packedA + PACK_A_BYTES;
   // Without transB, B's rows already hold 8 contiguous columns: few rows of A do not repay packing.
-  const direct = !transB && m <= DIRECT_M;
+  const direct = !transB && m <= DIRECT_M && prepacked === 0;
   const ldbB = (<usize>ldb) << 2;
   const rsA: usize = transA ? 4 : (<usize>lda) << 2;
   const csA: usize = transA ? (<usize>lda) << 2 : 4;
@@ -579,14 +620,16 @@ function gemmPanels(
     for (let pc = 0; pc < k; pc += KC) {
       const kc = min(KC, k - pc);
       const acc = accumulate || pc > 0;
-      packB(packedB, b, ldb, transB, pc, jc, kc, nc, direct);
+      if (prepacked === 0) packB(packedB, b, ldb, transB, pc, jc, kc, nc, direct);
       for (let ic = 0; ic < m; ic += MC) {
         const mc = min(MC, m - ic);
         packA(packedA, a + <usize>ic * rsA + <usize>pc * csA, rsA, csA, mc, kc);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = min(NR, nc - jr);
-          // Full panels of B itself when direct, else the packed panel.
-          const bp = direct ? b + <usize>pc * ldbB + ((<usize>(jc + jr)) << 2) : packedB + <usize>(jr * kc) * 4; // prettier-ignore
+          // The packed panel (this block's, or the prepacked one's rows pc…), or B itself when
+          // direct.
+          const panel = prepacked !== 0 ? prepacked + <usize>((jc + jr) * k + pc * NR) * 4 : packedB + <usize>(jr * kc) * 4; // prettier-ignore
+          const bp = direct ? b + <usize>pc * ldbB + ((<usize>(jc + jr)) << 2) : panel;
           const bs = direct ? ldbB : 32;
           const cCol = c + ((<usize>(jc + jr)) << 2);
           for (let i = 0; i < mc;) {
@@ -596,7 +639,7 @@ function gemmPanels(
             const ap = packedA + <usize>((i & ~3) * kc) * 4 + ((<usize>(i & 3)) << 2);
             const cp = cCol + <usize>(ic + i) * ldcB;
             if (nr === NR) tile8(rows, ap, bp, bs, kc, cp, ldcB, acc);
-            else edgeTile(tile, rows, ap, packedB + <usize>(jr * kc) * 4, kc, cp, ldcB, nr, acc); // prettier-ignore
+            else edgeTile(tile, rows, ap, panel, kc, cp, ldcB, nr, acc);
             i += rows;
           }
         }
@@ -1091,7 +1134,8 @@ export function lstmCellBackward(
  * Forward (F2–F5) for s = 0…T−1, t = s (or T−1−s when reverse), rows [i0, i1):
  *   gates_t += h_{t−1}·W_hhᵀ; cell(gates_t, c_t, tanhC_t, y_t ← h_t; c_{t−1}),
  * with h_{−1} = h0 and c_{−1} = c0 ([B, H] each). gates [T, B, 4H] hold W_ih x_t + biases on
- * entry; c, tanhC [T, B, H]; y [T, B, H] with row stride ldy; w = W_hh [4H, H].
+ * entry; c, tanhC [T, B, H]; y [T, B, H] with row stride ldy; w = W_hh [4H, H]; packed: 0, or
+ * W_hhᵀ as packPanels(packed, w, H, true, H, 4H) left it, which the steps then share.
  */
 export function lstmForwardSteps(
   gates: usize,
@@ -1106,6 +1150,7 @@ export function lstmForwardSteps(
   batch: i32,
   hidden: i32,
   reverse: bool,
+  packed: usize,
   i0: i32,
   i1: i32,
   scratch: usize,
@@ -1127,7 +1172,8 @@ export function lstmForwardSteps(
     const gT = gates + t * step * gB;
     const hPrev = s === 0 ? h0 : y + tp * step * ldyB;
     const cPrev = s === 0 ? c0 : c + tp * step * hB;
-    gemm(gT, G, hPrev, s === 0 ? H : ldy, false, w, H, true, batch, G, H, 1, i0, i1, 0, G, scratch);
+    // prettier-ignore
+    gemmSlice(gT, G, hPrev, s === 0 ? H : ldy, false, w, H, true, batch, G, H, 1, i0, i1, 0, G, scratch, packed);
     lstmCellForward(
       gT + r0 * gB,
       c + (t * step + r0) * hB,
@@ -1146,7 +1192,8 @@ export function lstmForwardSteps(
  *   cellBackward(dPre_t, dc; dy_t, dh; gates_t, c_{t−1}, tanhC_t); dh = dPre_t·W_hh,
  * with c_{−1} = c0. dh, dc [B, H] carry the gradients from step t+1 (the loss's on entry) and
  * end as what reaches h0 and c0; dPre [T, B, 4H] receives ∂loss/∂a_t; dy [T, B, H] (row stride
- * ldy); gates, c, tanhC as forward saved them.
+ * ldy); gates, c, tanhC as forward saved them; packed: 0, or W_hh as packPanels(packed, w, H,
+ * false, 4H, H) left it.
  */
 export function lstmBackwardSteps(
   dPre: usize,
@@ -1163,6 +1210,7 @@ export function lstmBackwardSteps(
   batch: i32,
   hidden: i32,
   reverse: bool,
+  packed: usize,
   i0: i32,
   i1: i32,
   scratch: usize,
@@ -1195,6 +1243,6 @@ export function lstmBackwardSteps(
       rows,
       H,
     );
-    gemm(dh, H, dPreT, G, false, w, H, false, batch, H, G, 0, i0, i1, 0, H, scratch);
+    gemmSlice(dh, H, dPreT, G, false, w, H, false, batch, H, G, 0, i0, i1, 0, H, scratch, packed);
   }
 }

@@ -23,7 +23,7 @@ function trainer(w: Workload): { model: LstmModel; step: () => void } {
   const n = w.seqLen * w.batch * w.input;
   const x = Float32Array.from({ length: n }, () => rng.normal());
   const y = Float32Array.from({ length: n }, () => rng.normal());
-  const objective = new Objective(model, "mse");
+  const objective = new Objective(model, "mse", { inputGrad: false });
   const adam = createOptimizer({ kind: "adam", lr: 1e-3 }, model.numParams, model.dtype);
   const batch = { x, seqLen: w.seqLen, batch: w.batch, targets: y };
   const step = (): void => {

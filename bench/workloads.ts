@@ -99,7 +99,8 @@ export function runOurs(
   if (w.kind === "train") {
     const x = Float32Array.from({ length: w.seqLen * w.batch * w.input }, () => rng.normal());
     const y = Float32Array.from({ length: w.seqLen * w.batch * w.input }, () => rng.normal());
-    const objective = new Objective(model, "mse");
+    // The weights' gradients only, as in every library compared (x is data, not a parameter).
+    const objective = new Objective(model, "mse", { inputGrad: false });
     const adam = createOptimizer({ kind: "adam", lr: 1e-3 }, model.numParams, model.dtype);
     const batch = { x, seqLen: w.seqLen, batch: w.batch, targets: y };
     const step = (): void => {

@@ -72,6 +72,7 @@ const requiredExports = [
   "gemmScratchBytes",
   "setScratch",
   "gemm",
+  "packPanels",
   "fusedMultiplyAdd",
   "fillBias",
   "addColumnSums",

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { getBackend, listBackends } from "./index.js";
-import { backwardSteps, forwardSteps } from "./steps.js";
+import { backwardSteps, forwardSteps, stepsWorkSize } from "./steps.js";
 import type { KernelMemory, Kernels } from "./kernels.js";
 import { Rng } from "../tensor/rng.js";
 import { allocFloat, type DType, type FloatArray } from "../tensor/dtype.js";
@@ -363,6 +363,7 @@ for (const name of listBackends()) {
           [5, 2, 16, false],
           [2, 5, 33, true],
           [3, 7, 13, false],
+          [3, 6, 70, true], // past a panel of 8 with a partial one (4H = 280)
         ] as [number, number, number, boolean][]) {
           const G = 4 * H;
           const ldy = H + 3;
@@ -381,19 +382,20 @@ for (const name of listBackends()) {
             const y = ops.put(yPad);
             const [hh0, hc0, hw, hdy] = [h0, c0, w, dy].map((x) => ops.put(x));
             const sc = ops.put(concat(dtype, allocFloat(dtype, T * B * G), dh, dc));
+            const work = ops.put(allocFloat(dtype, stepsWorkSize(H)));
             const at = (h: number, off = 0) => [ops.buf(h), ops.off(h) + off] as const;
             const [gOff, cOff, tcOff] = [0, T * B * G, T * B * G + T * B * H];
             const [dhOff, dcOff] = [T * B * G, T * B * G + B * H]; // dPre at 0
             const fwd = [
               ...at(act), ops.off(act) + cOff, ops.off(act) + tcOff, ...at(y), ldy,
-              ...at(hh0), ...at(hc0), ...at(hw), T, B, H, reverse,
+              ...at(hh0), ...at(hc0), ...at(hw), ...at(work), T, B, H, reverse,
             ] as const; // prettier-ignore
             if (oneCall) k.lstmForwardSteps(...fwd);
             else forwardSteps(k, ...fwd);
             const bwd = [
               ...at(sc), ops.off(sc) + dhOff, ops.off(sc) + dcOff, ...at(hdy), ldy,
               ...at(act, gOff), ops.off(act) + cOff, ops.off(act) + tcOff,
-              ...at(hc0), ...at(hw), T, B, H, reverse,
+              ...at(hc0), ...at(hw), ...at(work), T, B, H, reverse,
             ] as const; // prettier-ignore
             if (oneCall) k.lstmBackwardSteps(...bwd);
             else backwardSteps(k, ...bwd);

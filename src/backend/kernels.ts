@@ -121,7 +121,8 @@ export interface Kernels {
    * for s = 0…T−1 and t = s (T−1−s when reverse), gates_t += h_{t−1}·W_hhᵀ, then
    * lstmCellForward on step t, with h_{−1} = h0 and c_{−1} = c0 [B,H].
    * act holds gates [T,B,4H] (W_ih x_t + both biases on entry, activations on exit),
-   * c [T,B,H] and tanhC [T,B,H]; y [T,B,H] (row stride ldy) receives h_t; w is W_hh [4H,H].
+   * c [T,B,H] and tanhC [T,B,H]; y [T,B,H] (row stride ldy) receives h_t; w is W_hh [4H,H];
+   * work: stepsWorkSize(H) elements the backend may use (to pack W_hh once for all steps).
    * Results equal those of the per-step gemm and lstmCellForward calls (`forwardSteps` in
    * steps.ts composes it from them); a backend may run the whole loop in one call.
    */
@@ -139,6 +140,8 @@ export interface Kernels {
     c0Off: number,
     w: FloatArray,
     wOff: number,
+    work: FloatArray,
+    workOff: number,
     steps: number,
     batch: number,
     hidden: number,
@@ -150,8 +153,8 @@ export interface Kernels {
    * (dhNext = dh, c_{t−1} = c0 at s = 0), then dh = dPre_t·W_hh.
    * scratch holds dPre [T,B,4H] (written), dh and dc [B,H]: the gradients reaching h_t and c_t
    * from step t+1 (the loss's on entry), on exit what reaches h0 and c0. dy [T,B,H] (row stride
-   * ldy); act as lstmForwardSteps left it; w is W_hh [4H,H]. Equal to the per-step calls
-   * (`backwardSteps` in steps.ts).
+   * ldy); act as lstmForwardSteps left it; w is W_hh [4H,H]; work as for lstmForwardSteps.
+   * Equal to the per-step calls (`backwardSteps` in steps.ts).
    */
   lstmBackwardSteps(
     scratch: FloatArray,
@@ -169,6 +172,8 @@ export interface Kernels {
     c0Off: number,
     w: FloatArray,
     wOff: number,
+    work: FloatArray,
+    workOff: number,
     steps: number,
     batch: number,
     hidden: number,

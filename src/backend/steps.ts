@@ -8,6 +8,15 @@ import type { Kernels } from "./kernels.js";
 
 type StepKernels = Pick<Kernels, "gemm" | "lstmCellForward" | "lstmCellBackward">;
 
+/**
+ * Elements of the `work` operand of the steps kernels for hidden size H: room for W_hh [4H, H]
+ * packed in panels of 8 columns either way round (W_hhᵀ for forward, W_hh for backward).
+ */
+export function stepsWorkSize(hidden: number): number {
+  const H = hidden;
+  return Math.max(Math.ceil((4 * H) / 8) * 8 * H, Math.ceil(H / 8) * 8 * 4 * H);
+}
+
 /** Kernels.lstmForwardSteps from k's gemm and lstmCellForward (arguments as there). */
 export function forwardSteps(
   k: StepKernels,
@@ -24,6 +33,8 @@ export function forwardSteps(
   c0Off: number,
   w: FloatArray,
   wOff: number,
+  _work: FloatArray, // unused: the per-step products pack W_hh themselves
+  _workOff: number,
   T: number,
   B: number,
   H: number,
@@ -69,6 +80,8 @@ export function backwardSteps(
   c0Off: number,
   w: FloatArray,
   wOff: number,
+  _work: FloatArray, // unused: the per-step products pack W_hh themselves
+  _workOff: number,
   T: number,
   B: number,
   H: number,

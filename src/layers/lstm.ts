@@ -41,6 +41,7 @@ export interface Block {
  *
  * Outputs: y [T, B, H] (stride y.ld; h_t stored at the time index of the x_t it consumed),
  *          hN, cN [B, H] the state after the last consumed step, and the saved activations.
+ * Workspace: work [stepsWorkSize(H)] for the steps kernel.
  * Inputs:  x [T, B, I] (stride x.ld), h0, c0 [B, H].
  */
 export function lstmForward(
@@ -49,6 +50,7 @@ export function lstmForward(
   hN: Block,
   cN: Block,
   act: FloatArray,
+  work: Block,
   x: Strided,
   h0: Block,
   c0: Block,
@@ -70,7 +72,7 @@ export function lstmForward(
   // (F5) h_t = o⊙tanh(c_t) — for every step in turn, h_{-1} = h0, c_{-1} = c0 (the loop is
   // forwardSteps in src/backend/steps.ts; a backend may run it in one call).
   // prettier-ignore
-  k.lstmForwardSteps(act, d.gates, d.c, d.tanhC, y.buf, y.off, y.ld, h0.buf, h0.off, c0.buf, c0.off, p, pb + d.wHh, T, B, H, d.reverse);
+  k.lstmForwardSteps(act, d.gates, d.c, d.tanhC, y.buf, y.off, y.ld, h0.buf, h0.off, c0.buf, c0.off, p, pb + d.wHh, work.buf, work.off, T, B, H, d.reverse);
   // (F6) h_n, c_n: the state after the last consumed step (t = T−1 forward, t = 0 reversed).
   const tLast = d.reverse ? 0 : T - 1;
   for (let b = 0; b < B; b++) {
@@ -87,6 +89,7 @@ export interface LstmScratch {
   readonly dPre: number; // [T, B, G] ∂loss/∂a_t for every t
   readonly dh: number; // [B, H] gradient reaching h_t from step t+1
   readonly dc: number; // [B, H] gradient reaching c_t from step t+1
+  readonly work: number; // [stepsWorkSize(H)] the steps kernel's workspace
 }
 
 /**
@@ -137,7 +140,7 @@ export function lstmBackward(
   // dc_t⊙f to step t−1), then F2 for h_{t-1} (dh = dPre_t · W_hh): backwardSteps in
   // src/backend/steps.ts, or the backend's one-call version.
   // prettier-ignore
-  k.lstmBackwardSteps(s0, dPre, scratch.dh, scratch.dc, dy.buf, dy.off, dy.ld, act, d.gates, d.c, d.tanhC, c0.buf, c0.off, p, pb + d.wHh, T, B, H, d.reverse);
+  k.lstmBackwardSteps(s0, dPre, scratch.dh, scratch.dc, dy.buf, dy.off, dy.ld, act, d.gates, d.c, d.tanhC, c0.buf, c0.off, p, pb + d.wHh, s0, scratch.work, T, B, H, d.reverse);
   // What reaches the initial state (inverts the s = 0 case of F2 and F4).
   for (let j = 0; j < B * H; j++) {
     dh0.buf[dh0.off + j] += s0[scratch.dh + j];

@@ -93,6 +93,32 @@ describe("LstmModel", () => {
     assert.ok(m.grads.every((g) => g === 0));
   });
 
+  it("inputGrad: false skips dx and leaves every other gradient as it was", () => {
+    const rng = new Rng(6);
+    for (const backend of listBackends()) {
+      const cfg = { inputSize: 5, hiddenSize: 7, outputSize: 3, numLayers: 2, bidirectional: true }; // prettier-ignore
+      const m = new LstmModel(cfg, { backend, dtype: "float32" });
+      m.initDefault(rng);
+      const batch = { x: randn(rng, 6 * 9 * 5), seqLen: 6, batch: 9, targets: randn(rng, 6 * 9 * 3) }; // prettier-ignore
+      const run = (inputGrad: boolean) => {
+        m.zeroGrad();
+        const r = new Objective(m, "mse", { inputGrad }).run(batch).backward!;
+        return { grads: m.grads.slice(), dx: r.dx.slice(), dh0: r.dh0.slice(), dc0: r.dc0.slice() }; // prettier-ignore
+      };
+      const all = run(true);
+      const some = run(false);
+      assert.equal(all.dx.length, 6 * 9 * 5);
+      assert.ok(
+        all.dx.some((v) => v !== 0),
+        `${backend}: dx computed`,
+      );
+      assert.equal(some.dx.length, 0, `${backend}: no dx`);
+      assert.deepEqual(some.grads, all.grads, `${backend}: parameter gradients`);
+      assert.deepEqual([some.dh0, some.dc0], [all.dh0, all.dc0], `${backend}: state gradients`);
+      m.dispose();
+    }
+  });
+
   it("batch-first gives the transposed results of time-major", () => {
     const rng = new Rng(8);
     const cfg = { inputSize: 2, hiddenSize: 3, numLayers: 2, bidirectional: true, outputSize: 2 };

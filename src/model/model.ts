@@ -7,6 +7,7 @@
  */
 import { getBackend, type Kernels } from "../backend/index.js";
 import type { KernelMemory } from "../backend/kernels.js";
+import { stepsWorkSize } from "../backend/steps.js";
 import { linearBackward, linearForward, type LinearParams } from "../layers/linear.js";
 import {
   lstmBackward,
@@ -86,11 +87,17 @@ export interface BackwardOptions {
   /** Gradient on the final states h_n, c_n [L·D, B, H] (e.g. from a later window). */
   dHN?: ArrayLike<number>;
   dCN?: ArrayLike<number>;
+  /**
+   * Whether to compute ∂loss/∂x (default true). Training the weights does not need it: false
+   * skips the input-gradient product of the first layer (a [T·B, 4H]·[4H, I] product per
+   * direction) and leaves BackwardResult.dx empty.
+   */
+  inputGrad?: boolean;
 }
 
 /** Views into the workspace: valid until the next forward or backward; copy to keep. */
 export interface BackwardResult {
-  /** ∂loss/∂x, the layout of x. */
+  /** ∂loss/∂x, the layout of x; empty (length 0) when backward ran with inputGrad: false. */
   readonly dx: FloatArray;
   /** ∂loss/∂h0, ∂loss/∂c0 [L·D, B, H]. */
   readonly dh0: FloatArray;
@@ -160,6 +167,7 @@ class Workspace {
     t.add("dPre", [T, B, 4 * H]);
     t.add("dh", [B, H]);
     t.add("dc", [B, H]);
+    t.add("stepsWork", [stepsWorkSize(H)]); // the steps kernels' workspace (forward and backward)
     for (let l = 0; l < L; l++) t.add(`dY${l}`, [T, B, D * H]);
     t.add("dx", [T, B, I]);
     t.add("dxOut", [T, B, I]);
@@ -457,6 +465,7 @@ export class LstmModel {
           { buf, off: ws.off("hN") + slab },
           { buf, off: ws.off("cN") + slab },
           buf,
+          { buf, off: ws.off("stepsWork") },
           xIn,
           { buf, off: ws.off("h0") + slab },
           { buf, off: ws.off("c0") + slab },
@@ -512,6 +521,7 @@ export class LstmModel {
     const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = this.config;
     const D = numDirections(this.config);
     const { T, B, batchFirst, readout } = pass;
+    const inputGrad = opts.inputGrad ?? true;
     const buf = ws.buf;
     const k = this.kernels;
     const R = readout === "all" ? T * B : B;
@@ -559,17 +569,23 @@ export class LstmModel {
       checkFinite(name, v);
       buf.set(v, ws.off(name));
     }
-    ws.view("dx").fill(0);
+    if (inputGrad) ws.view("dx").fill(0);
     ws.view("dh0").fill(0);
     ws.view("dc0").fill(0);
-    const scratch = { buf, dPre: ws.off("dPre"), dh: ws.off("dh"), dc: ws.off("dc") };
+    const scratch = {
+      buf,
+      dPre: ws.off("dPre"),
+      dh: ws.off("dh"),
+      dc: ws.off("dc"),
+      work: ws.off("stepsWork"),
+    };
 
     for (let l = L - 1; l >= 0; l--) {
       const inW = l === 0 ? I : D * H;
       const xIn: Strided =
         l === 0 ? { buf, off: ws.off("x"), ld: I } : { buf, off: ws.off(`y${l - 1}`), ld: D * H };
-      const dxIn: Strided =
-        l === 0 ? { buf, off: ws.off("dx"), ld: I } : { buf, off: ws.off(`dY${l - 1}`), ld: D * H };
+      const dxIn: Strided | null =
+        l > 0 ? { buf, off: ws.off(`dY${l - 1}`), ld: D * H } : inputGrad ? { buf, off: ws.off("dx"), ld: I } : null; // prettier-ignore
       for (let d = 0; d < D; d++) {
         const slab = (l * D + d) * B * H;
         const blk = (name: string): Block => ({ buf, off: ws.off(name) + slab });
@@ -599,7 +615,8 @@ export class LstmModel {
     }
 
     let dx = ws.view("dx");
-    if (batchFirst) {
+    if (!inputGrad) dx = dx.subarray(0, 0);
+    else if (batchFirst) {
       transposeInto(buf, ws.off("dxOut"), dx, T, B, I);
       dx = ws.view("dxOut");
     }

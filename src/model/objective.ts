@@ -39,13 +39,24 @@ export function readoutFor(loss: LossKind): "all" | "last" {
   return loss === "mse_last" ? "last" : "all";
 }
 
+export interface ObjectiveOptions {
+  /**
+   * Whether backward computes ∂loss/∂x (default true). Training only the weights does not need
+   * it; false saves the first layer's input-gradient product (BackwardResult.dx is then empty).
+   */
+  inputGrad?: boolean;
+}
+
 export class Objective {
   private dz: FloatArray;
+  private readonly inputGrad: boolean;
 
   constructor(
     readonly model: LstmModel,
     readonly loss: LossKind,
+    options: ObjectiveOptions = {},
   ) {
+    this.inputGrad = options.inputGrad ?? true;
     if (!isLossKind(loss))
       throw new ConfigError(
         "loss",
@@ -91,6 +102,6 @@ export class Objective {
    * for NaN first); accumulates into model.grads.
    */
   backward(): BackwardResult {
-    return this.model.backward(this.dz);
+    return this.model.backward(this.dz, { inputGrad: this.inputGrad });
   }
 }

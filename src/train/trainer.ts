@@ -179,7 +179,8 @@ export class Trainer {
         );
     }
     this.optimizer = createOptimizer(options.optimizer, model.numParams, model.dtype);
-    this.objective = new Objective(model, task.loss);
+    // Training updates the weights only: no gradient for the inputs.
+    this.objective = new Objective(model, task.loss, { inputGrad: false });
     this.rng = new Rng(options.seed);
     this.prevParams = model.params.slice();
     this.st = {

@@ -29,7 +29,7 @@
  */
 import type { FloatArray } from "../../tensor/dtype.js";
 import type { KernelMemory, Kernels, MemoryOptions } from "../kernels.js";
-import { backwardSteps, forwardSteps } from "../steps.js";
+import { backwardSteps, forwardSteps, stepsWorkSize } from "../steps.js";
 import {
   wasmBase64,
   wasmRelaxedBase64,
@@ -136,6 +136,7 @@ interface KernelExports {
     batch: number,
     hidden: number,
     reverse: number,
+    packed: number,
     i0: number,
     i1: number,
     scratch: number,
@@ -155,10 +156,12 @@ interface KernelExports {
     batch: number,
     hidden: number,
     reverse: number,
+    packed: number,
     i0: number,
     i1: number,
     scratch: number,
   ): void;
+  packPanels(dst: number, b: number, ldb: number, transB: number, k: number, n: number): void;
   mathTest(out: number, x: number, n: number, kind: number): void;
   fusedMultiplyAdd(): number;
 }
@@ -561,26 +564,47 @@ class Instance {
    */
   forwardSteps(
     args: readonly [number, number, number, number, number, number, number, number, number, number, number, number], // prettier-ignore
+    work: number,
     stepByStep: () => void,
   ): void {
-    const [, , , , , , , , T, B, H] = args;
-    const own = (i0: number, i1: number) => this.ex.lstmForwardSteps(...args, i0, i1, this.scratch); // prettier-ignore
+    const [, , , , , , , w, T, B, H] = args;
     const parts = this.stepParts(8 * T * B * H * H, B);
-    if (parts > 1) this.split(JobKind.ForwardSteps, [...args], parts, B, 1, true, own);
-    else if (B === 1 && this.pool !== null && this.pool.available() > 1) stepByStep();
+    if (parts <= 1 && B === 1 && this.pool !== null && this.pool.available() > 1) {
+      stepByStep();
+      return;
+    }
+    // W_hhᵀ packed once for all steps, where the steps' products take the panel path (one
+    // sequence takes dot products, a hidden size of 1 too: nothing to pack).
+    let packed = 0;
+    if (B > 1 && H > 1 && T > 1) {
+      this.ex.packPanels(work, w, H, 1, H, 4 * H);
+      packed = work;
+    }
+    const own = (i0: number, i1: number) => this.ex.lstmForwardSteps(...args, packed, i0, i1, this.scratch); // prettier-ignore
+    if (parts > 1) this.split(JobKind.ForwardSteps, [...args, packed], parts, B, 1, true, own);
     else own(0, B);
   }
 
   /** The backward recurrence in one call, split like forwardSteps. */
   backwardSteps(
     args: readonly [number, number, number, number, number, number, number, number, number, number, number, number, number, number], // prettier-ignore
+    work: number,
     stepByStep: () => void,
   ): void {
-    const [, , , , , , , , , , T, B, H] = args;
-    const own = (i0: number, i1: number) => this.ex.lstmBackwardSteps(...args, i0, i1, this.scratch); // prettier-ignore
+    const [, , , , , , , , , w, T, B, H] = args;
     const parts = this.stepParts(8 * T * B * H * H, B);
-    if (parts > 1) this.split(JobKind.BackwardSteps, [...args], parts, B, 1, true, own);
-    else if (B === 1 && this.pool !== null && this.pool.available() > 1) stepByStep();
+    if (parts <= 1 && B === 1 && this.pool !== null && this.pool.available() > 1) {
+      stepByStep();
+      return;
+    }
+    // W_hh packed once (a batch of at most 4 rows reads it in place instead).
+    let packed = 0;
+    if (B > 4 && T > 1) {
+      this.ex.packPanels(work, w, H, 0, 4 * H, H);
+      packed = work;
+    }
+    const own = (i0: number, i1: number) => this.ex.lstmBackwardSteps(...args, packed, i0, i1, this.scratch); // prettier-ignore
+    if (parts > 1) this.split(JobKind.BackwardSteps, [...args, packed], parts, B, 1, true, own);
     else own(0, B);
   }
 
@@ -905,19 +929,22 @@ function makeKernels(build: Build): Kernels {
       c0Off,
       w,
       wOff,
+      work,
+      workOff,
       T,
       B,
       H,
       reverse,
     ) {
-      // prettier-ignore
       sizes(T, B, H, ldy);
       const inst = owner(act, "act");
       same(inst, act, y, "y");
       same(inst, act, h0, "h0");
       same(inst, act, c0, "c0");
       same(inst, act, w, "W_hh");
+      same(inst, act, work, "work");
       const G = 4 * H;
+      const pWork = ptr(inst, work, workOff, 0, 1, stepsWorkSize(H), "work");
       const args = [
         ptr(inst, act, gOff, G, T * B, G, "gates"),
         ptr(inst, act, cOff, H, T * B, H, "c"),
@@ -933,11 +960,9 @@ function makeKernels(build: Build): Kernels {
         reverse ? 1 : 0,
       ] as const;
       if (T === 0 || B === 0 || H === 0) return;
-      inst.forwardSteps(
-        args,
-        () =>
-        forwardSteps(kernels, act, gOff, cOff, tcOff, y, yOff, ldy, h0, h0Off, c0, c0Off, w, wOff, T, B, H, reverse), // prettier-ignore
-      );
+      const stepByStep = () =>
+        forwardSteps(kernels, act, gOff, cOff, tcOff, y, yOff, ldy, h0, h0Off, c0, c0Off, w, wOff, work, workOff, T, B, H, reverse); // prettier-ignore
+      inst.forwardSteps(args, pWork, stepByStep);
     },
 
     lstmBackwardSteps(
@@ -956,19 +981,22 @@ function makeKernels(build: Build): Kernels {
       c0Off,
       w,
       wOff,
+      work,
+      workOff,
       T,
       B,
       H,
       reverse,
     ) {
-      // prettier-ignore
       sizes(T, B, H, ldy);
       const inst = owner(scratch, "scratch");
       same(inst, scratch, dy, "dy");
       same(inst, scratch, act, "act");
       same(inst, scratch, c0, "c0");
       same(inst, scratch, w, "W_hh");
+      same(inst, scratch, work, "work");
       const G = 4 * H;
+      const pWork = ptr(inst, work, workOff, 0, 1, stepsWorkSize(H), "work");
       const args = [
         ptr(inst, scratch, dpOff, G, T * B, G, "dPre"),
         ptr(inst, scratch, dhOff, H, B, H, "dh"),
@@ -986,11 +1014,9 @@ function makeKernels(build: Build): Kernels {
         reverse ? 1 : 0,
       ] as const;
       if (T === 0 || B === 0 || H === 0) return;
-      inst.backwardSteps(
-        args,
-        () =>
-        backwardSteps(kernels, scratch, dpOff, dhOff, dcOff, dy, dyOff, ldy, act, gOff, cOff, tcOff, c0, c0Off, w, wOff, T, B, H, reverse), // prettier-ignore
-      );
+      const stepByStep = () =>
+        backwardSteps(kernels, scratch, dpOff, dhOff, dcOff, dy, dyOff, ldy, act, gOff, cOff, tcOff, c0, c0Off, w, wOff, work, workOff, T, B, H, reverse); // prettier-ignore
+      inst.backwardSteps(args, pWork, stepByStep);
     },
   };
   return kernels;

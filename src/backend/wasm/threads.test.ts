@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import type { KernelMemory, Kernels } from "../kernels.js";
 import { Rng } from "../../tensor/rng.js";
+import { stepsWorkSize } from "../steps.js";
 import { parseFixture } from "../../check/fixture.js";
 import { verifyFixture } from "../../check/verify.js";
 import { LstmModel } from "../../model/model.js";
@@ -237,6 +238,7 @@ for (const wasm of BUILDS)
           w: rand(G * H),
           dy: rand(T * B * ldy),
           scratch: rand(T * B * G + 2 * B * H),
+          work: rand(stepsWorkSize(H)),
         };
         const run = (mem: KernelMemory): Float32Array[] => {
           const names = Object.keys(inputs) as (keyof typeof inputs)[];
@@ -245,8 +247,8 @@ for (const wasm of BUILDS)
           for (const n of names) v.set(inputs[n], offs[n]);
           const [cOff, tcOff] = [offs.act + T * B * G, offs.act + T * B * (G + H)];
           const [dhOff, dcOff] = [offs.scratch + T * B * G, offs.scratch + T * B * G + B * H];
-          wasm.lstmForwardSteps(v, offs.act, cOff, tcOff, v, offs.y, ldy, v, offs.h0, v, offs.c0, v, offs.w, T, B, H, reverse); // prettier-ignore
-          wasm.lstmBackwardSteps(v, offs.scratch, dhOff, dcOff, v, offs.dy, ldy, v, offs.act, cOff, tcOff, v, offs.c0, v, offs.w, T, B, H, reverse); // prettier-ignore
+          wasm.lstmForwardSteps(v, offs.act, cOff, tcOff, v, offs.y, ldy, v, offs.h0, v, offs.c0, v, offs.w, v, offs.work, T, B, H, reverse); // prettier-ignore
+          wasm.lstmBackwardSteps(v, offs.scratch, dhOff, dcOff, v, offs.dy, ldy, v, offs.act, cOff, tcOff, v, offs.c0, v, offs.w, v, offs.work, T, B, H, reverse); // prettier-ignore
           v = mem.view();
           return names.map((n) => v.slice(offs[n], offs[n] + inputs[n].length));
         };

@@ -144,15 +144,15 @@ function start(d) {
         ex.addColumnSums(ctrl[a] + 4 * j0, ctrl[a + 1] + 4 * j0, ctrl[a + 2], ctrl[a + 3],
           ctrl[r + 3] - j0);
       } else if (kind === ${JobKind.ForwardSteps}) {
-        // gates, c, tanhC, y, ldy, h0, c0, w, steps, batch, hidden, reverse; rows [i0, i1)
+        // gates, c, tanhC, y, ldy, h0, c0, w, steps, batch, hidden, reverse, packed
         ex.lstmForwardSteps(ctrl[a], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3], ctrl[a + 4],
           ctrl[a + 5], ctrl[a + 6], ctrl[a + 7], ctrl[a + 8], ctrl[a + 9], ctrl[a + 10],
-          ctrl[a + 11], i0, ctrl[r + 1], d.scratch);
+          ctrl[a + 11], ctrl[a + 12], i0, ctrl[r + 1], d.scratch);
       } else if (kind === ${JobKind.BackwardSteps}) {
-        // dPre, dh, dc, dy, ldy, gates, c, tanhC, c0, w, steps, batch, hidden, reverse
+        // dPre, dh, dc, dy, ldy, gates, c, tanhC, c0, w, steps, batch, hidden, reverse, packed
         ex.lstmBackwardSteps(ctrl[a], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3], ctrl[a + 4],
           ctrl[a + 5], ctrl[a + 6], ctrl[a + 7], ctrl[a + 8], ctrl[a + 9], ctrl[a + 10],
-          ctrl[a + 11], ctrl[a + 12], ctrl[a + 13], i0, ctrl[r + 1], d.scratch);
+          ctrl[a + 11], ctrl[a + 12], ctrl[a + 13], ctrl[a + 14], i0, ctrl[r + 1], d.scratch);
       } else {
         // fillBias: out, ldOut, b1, b2, hasB2, rows, cols
         ex.fillBias(ctrl[a] + 4 * i0 * ctrl[a + 1], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3],
