@@ -558,9 +558,24 @@ class Instance {
   }
 
   /**
+   * Whether a recurrence of one sequence should run step by step so that each step's product
+   * (2·4H·H flops) splits by columns: only when that product is large enough to split at all.
+   * Otherwise one call runs every step on this thread, without a JS call per step.
+   */
+  private splitsEachStep(batch: number, hidden: number): boolean {
+    const pool = this.pool;
+    return (
+      batch === 1 &&
+      pool !== null &&
+      pool.available() > 1 &&
+      8 * hidden * hidden >= 2 * wasmThreadSettings.minFlopsPerThread
+    );
+  }
+
+  /**
    * The forward recurrence in one call, its batch rows split across threads. A single sequence
-   * (B = 1) on several threads runs `stepByStep` instead, so each step's product splits by
-   * columns.
+   * (B = 1) on several threads with steps large enough to split runs `stepByStep` instead, so
+   * each step's product splits by columns.
    */
   forwardSteps(
     args: readonly [number, number, number, number, number, number, number, number, number, number, number, number], // prettier-ignore
@@ -569,7 +584,7 @@ class Instance {
   ): void {
     const [, , , , , , , w, T, B, H] = args;
     const parts = this.stepParts(8 * T * B * H * H, B);
-    if (parts <= 1 && B === 1 && this.pool !== null && this.pool.available() > 1) {
+    if (parts <= 1 && this.splitsEachStep(B, H)) {
       stepByStep();
       return;
     }
@@ -593,7 +608,7 @@ class Instance {
   ): void {
     const [, , , , , , , , , w, T, B, H] = args;
     const parts = this.stepParts(8 * T * B * H * H, B);
-    if (parts <= 1 && B === 1 && this.pool !== null && this.pool.available() > 1) {
+    if (parts <= 1 && this.splitsEachStep(B, H)) {
       stepByStep();
       return;
     }
