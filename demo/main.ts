@@ -22,6 +22,9 @@ interface Elem {
 interface DemoState {
   done: boolean;
   backend: string | null;
+  /** Threads the model computes on (?threads=N asks for N; 1 without cross-origin isolation). */
+  threads: number;
+  crossOriginIsolated: boolean;
   steps: number;
   losses: number[];
   sample: string | null;
@@ -30,6 +33,8 @@ interface DemoState {
 }
 const page = globalThis as unknown as {
   document: { getElementById(id: string): Elem | null };
+  location: { search: string };
+  crossOriginIsolated?: boolean;
   __demo: DemoState;
 };
 
@@ -73,6 +78,8 @@ const SEQ_LEN = 32;
 const state: DemoState = {
   done: false,
   backend: null,
+  threads: 1,
+  crossOriginIsolated: page.crossOriginIsolated === true,
   steps: 0,
   losses: [],
   sample: null,
@@ -102,14 +109,20 @@ function drawLoss(losses: readonly number[]): void {
 }
 
 async function main(): Promise<void> {
+  // ?threads=N: Web Workers sharing the model's memory (the page must be cross-origin isolated,
+  // which `npm run demo` serves it as); the results are bit-identical to one thread.
+  const asked = Number(new URLSearchParams(page.location.search).get("threads") ?? "1");
+  const threads = Number.isInteger(asked) && asked >= 1 && asked <= 16 ? asked : 1;
   // Browsers refuse synchronous compilation of large WebAssembly modules on the main thread.
-  await initWasm();
+  await initWasm({ threads });
   const vocab = Vocab.fromText(TEXT);
   const ids = vocab.encode(TEXT);
   const V = vocab.size;
-  const model = new LstmModel({ inputSize: V, hiddenSize: HIDDEN, outputSize: V });
+  const model = new LstmModel({ inputSize: V, hiddenSize: HIDDEN, outputSize: V }, { threads });
   initParams(model, new Rng(1));
   state.backend = model.kernels.name;
+  state.threads = model.threads;
+  el("threads").textContent = String(model.threads);
   state.vocab = [...vocab.chars];
   el("backend").textContent = model.kernels.name;
   el("info").textContent =

@@ -1,6 +1,7 @@
 // Serves the repository on http://127.0.0.1:PORT (default 8080; PORT=0 picks a free one) for the
 // browser demo, dist/demo/index.html (built by `npm run build`; its import map takes csv-parse from
-// node_modules): `npm run demo`, then open the printed URL. Static files only, no network needed.
+// node_modules): `npm run demo`, then open the printed URL (add ?threads=2 for Web Workers; the
+// pages are served cross-origin isolated). Static files only, no network needed.
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { extname, join, normalize, sep } from "node:path";
@@ -29,7 +30,12 @@ const server = createServer(async (req, res) => {
   }
   try {
     const body = await readFile(file);
-    res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" });
+    res.writeHead(200, {
+      "content-type": types[extname(file)] ?? "application/octet-stream",
+      // Cross-origin isolation: SharedArrayBuffer, so ?threads=2 runs on Web Workers.
+      "cross-origin-opener-policy": "same-origin",
+      "cross-origin-embedder-policy": "require-corp",
+    });
     res.end(body);
   } catch {
     res.writeHead(404, { "content-type": "text/plain" }).end("not found");

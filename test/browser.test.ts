@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
 import { test } from "node:test";
-import { chromium } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
 import { ROOT } from "./helpers.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -30,6 +30,8 @@ const TYPES: Record<string, string> = {
 interface DemoState {
   done: boolean;
   backend: string | null;
+  threads: number;
+  crossOriginIsolated: boolean;
   steps: number;
   losses: number[];
   sample: string | null;
@@ -44,7 +46,12 @@ function serve(): Promise<Server> {
     if (!file.startsWith(BASE)) return void res.writeHead(403).end();
     readFile(file).then(
       (body) => {
-        res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+        res.writeHead(200, {
+          "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+          // Cross-origin isolated, as `npm run demo` serves it: SharedArrayBuffer for threads.
+          "cross-origin-opener-policy": "same-origin",
+          "cross-origin-embedder-policy": "require-corp",
+        });
         res.end(body);
       },
       () => res.writeHead(404).end(),
@@ -54,6 +61,24 @@ function serve(): Promise<Server> {
 }
 
 const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
+
+/** Opens the demo at `url`, collecting page errors into `problems`; resolves when it is done. */
+async function openDemo(browser: Browser, url: string, problems: string[]): Promise<Page> {
+  const page = await browser.newPage();
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+  });
+  page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()}`));
+  page.on("response", (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
+  });
+  await page.goto(url);
+  await page.waitForFunction("window.__demo !== undefined && window.__demo.done === true", null, {
+    timeout: 60_000,
+  });
+  return page;
+}
 
 test(
   "the demo page trains a character model in Chromium with the wasm backend",
@@ -78,25 +103,9 @@ test(
       ],
     });
     try {
-      const page = await browser.newPage();
-      const problems: string[] = [];
-      page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-      page.on("console", (m) => {
-        if (m.type() === "error") problems.push(`console error: ${m.text()}`);
-      });
-      page.on("requestfailed", (r) => problems.push(`request failed: ${r.url()}`));
-      page.on("response", (r) => {
-        if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
-      });
       const { port } = server.address() as AddressInfo;
-      await page.goto(`http://127.0.0.1:${port}/dist/demo/index.html`);
-      await page.waitForFunction(
-        "window.__demo !== undefined && window.__demo.done === true",
-        null,
-        {
-          timeout: 60_000,
-        },
-      );
+      const problems: string[] = [];
+      const page = await openDemo(browser, `http://127.0.0.1:${port}/dist/demo/index.html`, problems); // prettier-ignore
       const s = (await page.evaluate("window.__demo")) as DemoState;
 
       assert.deepEqual(problems, []);
@@ -124,6 +133,20 @@ test(
       assert.equal(await page.textContent("#backend"), expectedBackend);
       assert.equal(await page.textContent("#status"), "done");
       assert.equal(await page.textContent("#sample"), sample);
+      assert.equal(s.threads, 1);
+
+      // The same training on two threads: Web Workers over one shared memory (the page is
+      // cross-origin isolated). Every loss and the sample come out bit-identical.
+      const url2 = `http://127.0.0.1:${port}/dist/demo/index.html?threads=2`;
+      const page2 = await openDemo(browser, url2, problems);
+      const s2 = (await page2.evaluate("window.__demo")) as DemoState;
+      assert.deepEqual(problems, []);
+      assert.equal(s2.error, null);
+      assert.equal(s2.crossOriginIsolated, true);
+      assert.equal(s2.threads, 2, "the model runs on a Web Worker as well");
+      assert.equal(await page2.textContent("#threads"), "2");
+      assert.deepEqual(s2.losses, s.losses, "the same losses, bit for bit");
+      assert.equal(s2.sample, s.sample);
     } finally {
       await browser.close();
       server.close();
