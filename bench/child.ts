@@ -45,7 +45,7 @@ async function main(id: string, name: WorkloadName): Promise<void> {
     const r: WorkloadResult & { threads?: number } = runOurs(w, opts);
     if (id === "lstm-ts-mt" && (r.threads ?? 1) < 2)
       emit("skip", { reason: `computes on one thread here (asked for ${opts.threads})` });
-    else emit("done", { library: r.library, msPerStep: r.msPerStep, reps: r.reps });
+    else emit("done", { library: r.library, times: r.times });
     return;
   }
   let lib: Library;

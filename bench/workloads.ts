@@ -60,6 +60,8 @@ export interface WorkloadResult {
   reps: number;
   /** Threads lstm-ts computed with (runOurs only). */
   threads?: number;
+  /** Each timed unit's milliseconds per step (runOurs only). */
+  times?: number[];
 }
 
 function median(xs: number[]): number {
@@ -138,5 +140,5 @@ export function runOurs(
   const threads = model.threads;
   model.dispose();
   const library = `lstm-ts (${model.kernels.name}${threads > 1 ? `, ${threads} threads` : ""})`;
-  return { ...summarize(w, library, times), threads };
+  return { ...summarize(w, library, times), threads, times };
 }

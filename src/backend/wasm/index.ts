@@ -22,9 +22,12 @@
  * thread are split by rows of C (M ≥ N) or by columns in multiples of 8, one slice per thread.
  * The LSTM cell kernels (by batch rows), column sums (by strips of 16 columns) and bias rows (by
  * rows) split likewise from `minElementsPerThread` elements per thread; smaller jobs run on the
- * calling thread. Each output element is computed by one thread with the same operations and
- * summation order, so results are bit-identical to one thread. Where threads are unavailable (no SharedArrayBuffer, e.g. a browser page that is not
- * cross-origin isolated; no Worker; a shared memory the engine refuses) the memory silently uses
+ * calling thread. The recurrence (lstmForwardSteps / lstmBackwardSteps) splits by batch rows in
+ * chunks that the threads take as they come free, each carrying its rows through every step.
+ * Each output element is computed by one thread with the same operations and summation order,
+ * so results are bit-identical to one thread. Where threads are unavailable (no
+ * SharedArrayBuffer, e.g. a browser page that is not cross-origin isolated; no Worker; a shared
+ * memory the engine refuses) the memory silently uses
  * one thread (`memory.threads` says which). In browsers `await initWasm({ threads: n })` first.
  */
 import type { FloatArray } from "../../tensor/dtype.js";
@@ -343,6 +346,16 @@ function bounds(p: number, parts: number, total: number, unit: number): [number,
   return [lo, hi];
 }
 
+/**
+ * Rows per chunk of a recurrence split across `parts` threads: two chunks per thread (so one
+ * that runs late hands work to the others), in multiples of 4 rows (the GEMM micro-kernel's
+ * height) from 8 rows up.
+ */
+function stepChunk(batch: number, parts: number): number {
+  const rows = Math.ceil(batch / (2 * parts));
+  return rows >= 8 ? Math.ceil(rows / 4) * 4 : rows;
+}
+
 /** One instance: its memory, its exports, and the bump allocator's next free byte. */
 class Instance {
   readonly ex: KernelExports;
@@ -596,7 +609,8 @@ class Instance {
       packed = work;
     }
     const own = (i0: number, i1: number) => this.ex.lstmForwardSteps(...args, packed, i0, i1, this.scratch); // prettier-ignore
-    if (parts > 1) this.split(JobKind.ForwardSteps, [...args, packed], parts, B, 1, true, own);
+    if (parts > 1)
+      this.pool!.runChunks(JobKind.ForwardSteps, [...args, packed], parts, B, stepChunk(B, parts), own); // prettier-ignore
     else own(0, B);
   }
 
@@ -619,7 +633,8 @@ class Instance {
       packed = work;
     }
     const own = (i0: number, i1: number) => this.ex.lstmBackwardSteps(...args, packed, i0, i1, this.scratch); // prettier-ignore
-    if (parts > 1) this.split(JobKind.BackwardSteps, [...args, packed], parts, B, 1, true, own);
+    if (parts > 1)
+      this.pool!.runChunks(JobKind.BackwardSteps, [...args, packed], parts, B, stepChunk(B, parts), own); // prettier-ignore
     else own(0, B);
   }
 

@@ -55,7 +55,9 @@ const GEN = ARGS + MAX_ARGS; // one per worker index 1…MAX_WORKERS
 const READY = GEN + MAX_WORKERS + 1;
 const AWAKE = READY + MAX_WORKERS + 1; // 1 while the worker spins (or computes), 0 asleep
 const RANGES = AWAKE + MAX_WORKERS + 1; // four per worker index
-const CONTROL_INTS = RANGES + 4 * (MAX_WORKERS + 1);
+const NEXT = RANGES + 4 * (MAX_WORKERS + 1); // chunked jobs: the next chunk to take
+const CHUNK = NEXT + 1; // chunked jobs: rows per chunk
+const CONTROL_INTS = CHUNK + 1;
 
 /** Atomics.load polls of the caller before it sleeps waiting for the workers. */
 const MAIN_SPIN = 1 << 20;
@@ -145,14 +147,20 @@ function start(d) {
           ctrl[r + 3] - j0);
       } else if (kind === ${JobKind.ForwardSteps}) {
         // gates, c, tanhC, y, ldy, h0, c0, w, steps, batch, hidden, reverse, packed
-        ex.lstmForwardSteps(ctrl[a], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3], ctrl[a + 4],
-          ctrl[a + 5], ctrl[a + 6], ctrl[a + 7], ctrl[a + 8], ctrl[a + 9], ctrl[a + 10],
-          ctrl[a + 11], ctrl[a + 12], i0, ctrl[r + 1], d.scratch);
+        // Chunked: take chunks of rows until none is left (a thread that runs late takes fewer).
+        const chunk = ctrl[${CHUNK}];
+        for (let lo = Atomics.add(ctrl, ${NEXT}, 1) * chunk; lo < ctrl[r + 1]; lo = Atomics.add(ctrl, ${NEXT}, 1) * chunk)
+          ex.lstmForwardSteps(ctrl[a], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3], ctrl[a + 4],
+            ctrl[a + 5], ctrl[a + 6], ctrl[a + 7], ctrl[a + 8], ctrl[a + 9], ctrl[a + 10],
+            ctrl[a + 11], ctrl[a + 12], lo, Math.min(lo + chunk, ctrl[r + 1]), d.scratch);
       } else if (kind === ${JobKind.BackwardSteps}) {
         // dPre, dh, dc, dy, ldy, gates, c, tanhC, c0, w, steps, batch, hidden, reverse, packed
-        ex.lstmBackwardSteps(ctrl[a], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3], ctrl[a + 4],
-          ctrl[a + 5], ctrl[a + 6], ctrl[a + 7], ctrl[a + 8], ctrl[a + 9], ctrl[a + 10],
-          ctrl[a + 11], ctrl[a + 12], ctrl[a + 13], ctrl[a + 14], i0, ctrl[r + 1], d.scratch);
+        const chunk = ctrl[${CHUNK}];
+        for (let lo = Atomics.add(ctrl, ${NEXT}, 1) * chunk; lo < ctrl[r + 1]; lo = Atomics.add(ctrl, ${NEXT}, 1) * chunk)
+          ex.lstmBackwardSteps(ctrl[a], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3], ctrl[a + 4],
+            ctrl[a + 5], ctrl[a + 6], ctrl[a + 7], ctrl[a + 8], ctrl[a + 9], ctrl[a + 10],
+            ctrl[a + 11], ctrl[a + 12], ctrl[a + 13], ctrl[a + 14], lo,
+            Math.min(lo + chunk, ctrl[r + 1]), d.scratch);
       } else {
         // fillBias: out, ldOut, b1, b2, hasB2, rows, cols
         ex.fillBias(ctrl[a] + 4 * i0 * ctrl[a + 1], ctrl[a + 1], ctrl[a + 2], ctrl[a + 3],
@@ -409,6 +417,36 @@ export class ThreadPool {
     if (failed !== null) throw failed;
     if (Atomics.load(ctrl, ERROR) !== 0)
       throw new Error("wasm backend: a worker thread failed in a kernel");
+  }
+
+  /**
+   * Runs a chunked job of `kind` on `parts` threads: rows [0, total) in chunks of `chunk` rows,
+   * each thread (this one through `own(lo, hi)`) taking the next chunk until none is left, so a
+   * thread that starts late or is preempted takes fewer. For long jobs on machines whose cores
+   * are not all free (the recurrence: milliseconds per job). The worker side knows the kinds
+   * that are chunked (ForwardSteps, BackwardSteps).
+   */
+  runChunks(
+    kind: JobKind,
+    args: readonly number[],
+    parts: number,
+    total: number,
+    chunk: number,
+    own: (lo: number, hi: number) => void,
+  ): void {
+    const ctrl = this.ctrl;
+    ctrl[CHUNK] = chunk;
+    Atomics.store(ctrl, NEXT, 0);
+    const slices: Slice[] = Array.from({ length: parts }, () => [0, total, 0, 0]);
+    this.run(kind, args, slices, () => {
+      for (
+        let lo = Atomics.add(ctrl, NEXT, 1) * chunk;
+        lo < total;
+        lo = Atomics.add(ctrl, NEXT, 1) * chunk
+      )
+        // prettier-ignore
+        own(lo, Math.min(lo + chunk, total));
+    });
   }
 
   /** Stops and terminates the workers; later products run on the calling thread only. */
