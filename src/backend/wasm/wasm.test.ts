@@ -67,37 +67,39 @@ describe("wasm backend", () => {
     );
   });
 
-  it("vector sigmoid, tanh and exp are within 1e-6 relative of Math over their range", () => {
-    const mem = wasm.createMemory!();
-    const cases: [0 | 1 | 2, string, (x: number) => number, number, number][] = [
-      [0, "sigmoid", sigmoid, -87, 88],
-      [0, "sigmoid", sigmoid, -2, 2],
-      [1, "tanh", Math.tanh, -12, 12],
-      [1, "tanh", Math.tanh, -0.7, 0.7], // across the polynomial/exp switch at 0.625
-      [1, "tanh", Math.tanh, -1e-6, 1e-6],
-      [2, "exp", Math.exp, -87, 88.7],
-      [2, "exp", Math.exp, -103, -87], // subnormal results
-    ];
-    for (const [kind, name, f, lo, hi] of cases) {
-      const xs = grid(lo, hi, 100_003); // odd length: the tails run too
-      const { worst, at } = worstRelative(wasmMathForTest(mem, kind, xs), xs, f);
-      assert.ok(worst < 1e-6, `${name} on [${lo}, ${hi}]: relative error ${worst} at ${at}`);
-    }
-  });
+  for (const build of [wasm, wasmRelaxedKernels!])
+    it(`${build.name}: vector sigmoid, tanh and exp are within 1e-6 relative of Math over their range`, () => {
+      const mem = build.createMemory!();
+      const cases: [0 | 1 | 2, string, (x: number) => number, number, number][] = [
+        [0, "sigmoid", sigmoid, -87, 88],
+        [0, "sigmoid", sigmoid, -2, 2],
+        [1, "tanh", Math.tanh, -12, 12],
+        [1, "tanh", Math.tanh, -0.7, 0.7], // across the polynomial/exp switch at 0.625
+        [1, "tanh", Math.tanh, -1e-6, 1e-6],
+        [2, "exp", Math.exp, -87, 88.7],
+        [2, "exp", Math.exp, -103, -87], // subnormal results
+      ];
+      for (const [kind, name, f, lo, hi] of cases) {
+        const xs = grid(lo, hi, 100_003); // odd length: the tails run too
+        const { worst, at } = worstRelative(wasmMathForTest(mem, kind, xs), xs, f);
+        assert.ok(worst < 1e-6, `${name} on [${lo}, ${hi}]: relative error ${worst} at ${at}`);
+      }
+    });
 
-  it("special values: NaN propagates, infinities and huge inputs saturate, −0 keeps its sign", () => {
-    const mem = wasm.createMemory!();
-    const xs = [NaN, Infinity, -Infinity, -0, 0, 100, -100, 1e30, -1e30];
-    const sig = wasmMathForTest(mem, 0, xs);
-    assert.deepEqual(Array.from(sig), [NaN, 1, 0, 0.5, 0.5, 1, sig[6], 1, 0]);
-    assert.ok(sig[6] >= 0 && sig[6] < 1e-40);
-    const th = wasmMathForTest(mem, 1, xs);
-    assert.deepEqual(Array.from(th), [NaN, 1, -1, -0, 0, 1, -1, 1, -1]);
-    assert.ok(Object.is(th[3], -0));
-    const ex = wasmMathForTest(mem, 2, xs);
-    assert.deepEqual(Array.from(ex), [NaN, Infinity, 0, 1, 1, Infinity, ex[6], Infinity, 0]);
-    assert.ok(Math.abs(ex[6] - Math.exp(-100)) < 2 ** -149);
-  });
+  for (const build of [wasm, wasmRelaxedKernels!])
+    it(`${build.name}: special values: NaN propagates, infinities and huge inputs saturate, −0 keeps its sign`, () => {
+      const mem = build.createMemory!();
+      const xs = [NaN, Infinity, -Infinity, -0, 0, 100, -100, 1e30, -1e30];
+      const sig = wasmMathForTest(mem, 0, xs);
+      assert.deepEqual(Array.from(sig), [NaN, 1, 0, 0.5, 0.5, 1, sig[6], 1, 0]);
+      assert.ok(sig[6] >= 0 && sig[6] < 1e-40);
+      const th = wasmMathForTest(mem, 1, xs);
+      assert.deepEqual(Array.from(th), [NaN, 1, -1, -0, 0, 1, -1, 1, -1]);
+      assert.ok(Object.is(th[3], -0));
+      const ex = wasmMathForTest(mem, 2, xs);
+      assert.deepEqual(Array.from(ex), [NaN, Infinity, 0, 1, 1, Infinity, ex[6], Infinity, 0]);
+      assert.ok(Math.abs(ex[6] - Math.exp(-100)) < 2 ** -149);
+    });
 
   it("the cell saturates like the reference and carries NaN into c and h", () => {
     const B = 2;
