@@ -46,8 +46,12 @@ export function forwardSteps(
     const tPrev = reverse ? t + 1 : t - 1;
     const gT = gOff + t * B * G;
     // h_{t-1}, c_{t-1}: the initial state on the first consumed step.
-    const [hPrev, hPrevOff, hPrevLd] = s === 0 ? [h0, h0Off, H] : [y, yOff + tPrev * B * ldy, ldy];
-    const [cPrev, cPrevOff] = s === 0 ? [c0, c0Off] : [act, cOff + tPrev * B * H];
+    const first = s === 0;
+    const hPrev = first ? h0 : y;
+    const hPrevOff = first ? h0Off : yOff + tPrev * B * ldy;
+    const hPrevLd = first ? H : ldy;
+    const cPrev = first ? c0 : act;
+    const cPrevOff = first ? c0Off : cOff + tPrev * B * H;
     // (F2) a_t += W_hh h_{t-1}
     k.gemm(act, gT, G, hPrev, hPrevOff, hPrevLd, false, w, wOff, H, true, B, G, H, 1);
     // (F3) gates = σ/tanh(a_t); (F4) c_t = f⊙c_{t-1} + i⊙g; (F5) h_t = o⊙tanh(c_t)
@@ -91,7 +95,8 @@ export function backwardSteps(
   for (let s = T - 1; s >= 0; s--) {
     const t = reverse ? T - 1 - s : s;
     const tPrev = reverse ? t + 1 : t - 1;
-    const [cPrev, cPrevOff] = s === 0 ? [c0, c0Off] : [act, cOff + tPrev * B * H];
+    const cPrev = s === 0 ? c0 : act;
+    const cPrevOff = s === 0 ? c0Off : cOff + tPrev * B * H;
     // Inverts F5, F4, F3: dPre_t from dh = dy_t + dh_{t+1→t}, and the carry dc_t⊙f to step t−1.
     k.lstmCellBackward(
       scratch, dpOff + t * B * G,
