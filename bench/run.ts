@@ -5,6 +5,7 @@
  * Prints a table per workload and writes every number to bench/results/latest.json.
  *
  *   node dist/bench/run.js [--workload A,B] [--lib tfjs-cpu,pytorch] [--timeout 60] [--no-memory]
+ *                          [--out results.json]
  *
  * Libraries: lstm-ts (the baseline), lstm-ts-mt (one thread per core), lstm-ts-js (reference
  * backend; only with --lib), tfjs-cpu, tfjs-wasm, brain.js, pytorch (threads = cores),
@@ -14,6 +15,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { createInterface } from "node:readline";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { JS_LIBRARIES, MARK } from "./harness.js";
@@ -234,6 +236,7 @@ async function main(): Promise<void> {
       lib: { type: "string", default: DEFAULT_LIBRARIES.join(",") },
       timeout: { type: "string", default: "60" },
       "no-memory": { type: "boolean", default: false },
+      out: { type: "string" },
     },
   });
   const workloads = values.workload.split(",").map((s) => s.trim().toUpperCase());
@@ -354,8 +357,8 @@ async function main(): Promise<void> {
     console.log(`\n${memoryReport(peak, growth)}`);
   }
 
-  mkdirSync(RESULTS, { recursive: true });
-  const file = `${RESULTS}latest.json`;
+  const file = values.out ?? `${RESULTS}latest.json`;
+  mkdirSync(dirname(file), { recursive: true });
   const result = {
     date: new Date(began).toISOString(),
     durationS: Math.round((Date.now() - began) / 1000),

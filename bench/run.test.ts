@@ -1,0 +1,38 @@
+/**
+ * `npm run bench` end to end on its smallest workload: lstm-ts (default backend), the plain SIMD
+ * build and, where it loads, tfjs-wasm, each in its own process; the table and the JSON file.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const RUN = fileURLToPath(new URL("./run.js", import.meta.url));
+
+test("the benchmark times lstm-ts and another library on workload C and writes its JSON", () => {
+  const out = join(mkdtempSync(join(tmpdir(), "lstm-bench-")), "results.json");
+  const r = spawnSync(
+    process.execPath,
+    [RUN, "--workload", "C", "--lib", "lstm-ts,lstm-ts-simd,brain.js", "--no-memory", "--timeout", "60", "--out", out], // prettier-ignore
+    { encoding: "utf8", timeout: 180_000 },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Workload C: training step, B 1, T 100, I 16, H 64/);
+  assert.match(r.stdout, /lstm-ts \(wasm-relaxed\)\s+[\d.]+/);
+  assert.match(r.stdout, /lstm-ts \(wasm\)\s+[\d.]+/);
+  assert.match(r.stdout, /lstm-ts speed-up/);
+  const json = JSON.parse(readFileSync(out, "utf8"));
+  assert.equal(json.machine.cores > 0, true);
+  const rows = json.results as { library: string; status: string; msPerStep: number; times: number[]; speedup: number }[]; // prettier-ignore
+  const ours = rows.find((x) => x.library === "lstm-ts (wasm-relaxed)")!;
+  assert.equal(ours.status, "ok");
+  assert.equal(ours.times.length, 30, "every timed rep is kept");
+  assert.ok(ours.msPerStep > 0 && ours.speedup === 1);
+  const brain = rows.find((x) => x.library.startsWith("brain.js"))!;
+  // brain.js trains one sequence at a time in plain JS: far slower than lstm-ts on this workload.
+  assert.ok(brain.status === "ok" || brain.status === "partial", brain.status);
+  assert.ok(brain.speedup > 2, `brain.js / lstm-ts = ${brain.speedup}`);
+});
