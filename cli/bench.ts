@@ -17,7 +17,7 @@ export function registerBench(program: Command): void {
     .option("--backend <name>", "kernel backend (default: the fastest available)")
     .option(
       "--threads <n>",
-      "threads for the large matrix products (wasm backend; 1 where workers or SharedArrayBuffer are unavailable)",
+      "threads (wasm backends: the recurrence splits by batch rows, large products by rows or columns; 1 where workers or SharedArrayBuffer are unavailable)",
       intOption("--threads", 1, 64),
       1,
     )

@@ -206,7 +206,7 @@ export function addTrainOptions(
     .option("--quiet", "no progress output")
     .option(
       "--threads <n>",
-      "threads for the large matrix products (wasm backend; the results are identical)",
+      "threads (wasm backends: the recurrence splits by batch rows, large products by rows or columns; the results are identical; 2 trains batches of 32 about 1.8× faster on 2 cores)",
       intOption("--threads", 1, 64),
       1,
     )
