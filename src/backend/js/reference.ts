@@ -157,13 +157,14 @@ export const referenceKernels: Kernels = {
   },
 
   // The loops over the step kernels of `this`, so a backend made by overriding a step kernel
-  // of this one (a test's deliberately broken cell, say) runs its own step in the loop.
+  // of this one (a test's deliberately broken cell, say) runs its own step in the loop; called
+  // unbound, the reference's own.
   lstmForwardSteps(...args) {
-    forwardSteps(this, ...args);
+    forwardSteps(this ?? referenceKernels, ...args);
   },
 
   lstmBackwardSteps(...args) {
-    backwardSteps(this, ...args);
+    backwardSteps(this ?? referenceKernels, ...args);
   },
 };
 

@@ -1037,7 +1037,7 @@ function makeKernels(build: Build): Kernels {
         ptr(inst, act, cOff, H, T * B, H, "c"),
         ptr(inst, act, tcOff, H, T * B, H, "tanhC"),
         ptr(inst, c0, c0Off, H, B, H, "c0"),
-        ptr(inst, w, wOff, G, H, G, "W_hh"),
+        ptr(inst, w, wOff, H, G, H, "W_hh"),
         T,
         B,
         H,
