@@ -6,7 +6,7 @@
  * Letters: N rows, C value columns, T input steps (seqLen), K horizon, Ct target columns,
  * B windows in a batch.
  */
-import { parse } from "csv-parse/sync";
+import { findColumn, parseCsvTable, quoteCell } from "./csv.js";
 import { findTimeGaps } from "./time.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { ConfigError, DataError, FormatError, ShapeError } from "../tensor/errors.js";
@@ -55,62 +55,6 @@ export const MISSING_TOKENS: readonly string[] = ["", "NA", "N/A", "NaN", "nan",
 const MISSING = new Set(MISSING_TOKENS);
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
-function quoteCell(cell: string): string {
-  const shown = cell.length > 40 ? `${cell.slice(0, 40)}…` : cell;
-  return `'${shown}'`;
-}
-
-function lineOf(text: string, index: number): number {
-  let line = 1;
-  for (let i = text.indexOf("\n"); i >= 0 && i < index; i = text.indexOf("\n", i + 1)) line++;
-  return line;
-}
-
-/** Line where the quote left open at the end of the text was opened (RFC 4180 quoting), or 0. */
-function unclosedQuoteLine(text: string): number {
-  let inQuote = false;
-  let line = 1;
-  let openLine = 0;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch === 10) line++;
-    else if (ch === 34) {
-      inQuote = !inQuote; // "" inside a quoted field flips twice
-      if (inQuote) openLine = line;
-    }
-  }
-  return inQuote ? openLine : 0;
-}
-
-interface CsvRecordInfo {
-  record: string[];
-  info: { lines: number };
-}
-
-interface CsvParseError {
-  code?: string;
-  lines?: number;
-  message: string;
-}
-
-function findColumn(header: string[], name: string, source: string, role: string): number {
-  const at: number[] = [];
-  header.forEach((h, i) => {
-    if (h === name) at.push(i);
-  });
-  if (at.length === 1) return at[0];
-  if (at.length > 1)
-    throw new DataError(
-      `${role} '${name}' appears ${at.length} times in the header of ${source} ` +
-        `(columns ${at.map((i) => i + 1).join(", ")})`,
-    );
-  const near = header.find((h) => h.toLowerCase() === name.trim().toLowerCase());
-  throw new DataError(
-    `${role} '${name}' not found in ${source}; available: ${header.join(", ")}` +
-      (near !== undefined ? ` (did you mean '${near}'?)` : ""),
-  );
-}
-
 /**
  * Parses a CSV file with a header row into an [N, C] series of the requested columns.
  * DataError, naming the file, line and column, on: empty file, header only, binary content,
@@ -132,55 +76,7 @@ export function parseCsvSeries(text: string, source: string, opts: CsvSeriesOpti
       `expected "error", "interpolate" or "drop", got ${JSON.stringify(missing)}`,
     );
 
-  // trim() also removes a byte-order mark.
-  if (text.trim().length === 0)
-    throw new DataError(`${source} is empty`);
-  const nul = text.indexOf("\0");
-  if (nul >= 0)
-    throw new DataError(
-      `${source}: not a text CSV file (NUL byte on line ${lineOf(text, nul)}; binary?)`,
-    );
-  const bad = text.indexOf("\uFFFD");
-  if (bad >= 0)
-    throw new DataError(
-      `${source}: not a text CSV file (invalid UTF-8, replacement character on line ` +
-        `${lineOf(text, bad)})`,
-    );
-
-  let records: CsvRecordInfo[];
-  try {
-    records = parse(text, {
-      bom: true,
-      info: true,
-      trim: true,
-      relax_column_count: true,
-      skip_empty_lines: true,
-    }) as unknown as CsvRecordInfo[];
-  } catch (e) {
-    const err = e as CsvParseError;
-    if (err.code === "CSV_QUOTE_NOT_CLOSED") {
-      const open = unclosedQuoteLine(text);
-      if (open > 0)
-        throw new DataError(`${source} line ${open}: a quoted field opened here is never closed`);
-    }
-    const line = err.lines !== undefined ? ` line ${err.lines}` : "";
-    throw new DataError(`${source}${line}: malformed CSV: ${err.message}`);
-  }
-  // A line holding only spaces parses as one blank field: treat it as an empty line.
-  records = records.filter((r) => !(r.record.length === 1 && r.record[0].trim() === ""));
-  if (records.length === 0) throw new DataError(`${source} is empty`);
-
-  const header = records[0].record.map((h) => h.trim());
-  const rows = records.slice(1);
-  if (rows.length === 0)
-    throw new DataError(`${source} has a header (${header.join(", ")}) but no data rows`);
-  for (const { record, info } of rows) {
-    if (record.length !== header.length)
-      throw new DataError(
-        `${source} line ${info.lines}: ${record.length} field${record.length === 1 ? "" : "s"}, ` +
-          `but the header has ${header.length} (${header.join(", ")})`,
-      );
-  }
+  const { header, rows } = parseCsvTable(text, source);
 
   const colIdx = columns.map((c) => findColumn(header, c, source, "column"));
   let timeName: string | null;
