@@ -125,6 +125,11 @@ export interface ReportData {
   sample?: { caption: string; text: string } | null;
   /** Things the reader should know (missing data, mismatched rows, …). */
   notes?: string[];
+  /**
+   * Task sections rendered by their own modules (e.g. `classificationSection` of
+   * classify-html.ts), placed after the training section.
+   */
+  sections?: string[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -147,7 +152,7 @@ export function fmtNum(x: number, digits = 4): string {
 }
 
 /** Coordinates: at most 2 decimals, no trailing zeros. */
-function n2(x: number): string {
+export function n2(x: number): string {
   return String(Math.round(x * 100) / 100);
 }
 
@@ -292,6 +297,11 @@ function level(v: number, p: HeatmapPanel): number {
   const [lo, hi] = p.range;
   const u = hi > lo ? (v - lo) / (hi - lo) : 0.5;
   return Math.min(LEVELS - 1, Math.max(0, Math.floor(u * LEVELS)));
+}
+
+/** Sequential (viridis) colour of u ∈ [0, 1]: dark purple at 0, yellow at 1. */
+export function sequentialColour(u: number): string {
+  return ramp(VIRIDIS, u);
 }
 
 function levelColour(k: number, scale: HeatmapPanel["scale"]): string {
@@ -729,6 +739,7 @@ table.kv td:first-child{color:var(--muted);width:32%;white-space:nowrap}
 table.metrics{border-collapse:collapse;font-size:13px;margin-top:8px;font-variant-numeric:tabular-nums}
 table.metrics th,table.metrics td{border-bottom:1px solid var(--line);padding:4px 10px;text-align:right}
 table.metrics th:first-child,table.metrics td:first-child{text-align:left}
+table.metrics tr.total td{font-weight:600}
 dl.kvgrid{display:grid;grid-template-columns:1fr 1fr;column-gap:24px;margin:0;font-size:13px}
 @media (max-width:760px){dl.kvgrid{grid-template-columns:1fr}}
 dl.kvgrid div{display:flex;gap:12px;border-top:1px solid var(--line);padding:4px 2px}
@@ -783,7 +794,7 @@ function kvGrid(rows: [string, string][]): string {
   return `<dl class="kvgrid">${rows.map(([k, v]) => `<div><dt>${esc(k)}</dt><dd>${esc(v)}</dd></div>`).join("")}</dl>`;
 }
 
-function card(k: string, v: string): string {
+export function card(k: string, v: string): string {
   return `<div class="card"><div class="k">${esc(k)}</div><div class="v">${esc(v)}</div></div>`;
 }
 
@@ -947,6 +958,7 @@ export function renderReport(d: ReportData): string {
   if (d.training) body += trainingSection(d.training);
   else
     body += `<section id="training"><h2>Training</h2><p class="caption">This model file has no training summary.</p></section>`;
+  for (const section of d.sections ?? []) body += section;
   if (d.series) body += seriesSection(d.series);
   if (d.sample)
     body += `<section id="sample"><h2>Sample</h2><p class="caption">${esc(d.sample.caption)}</p><pre class="sample">${esc(d.sample.text)}</pre></section>`;
