@@ -6,7 +6,8 @@ import { ConfigError, DataError } from "../tensor/errors.js";
 import { Rng } from "../tensor/rng.js";
 import {
   classCounts,
-  classesFromJSON,
+  classifierMeta,
+  encodeInputs,
   inverseFrequencyWeights,
   padNumberBatch,
   padTokenBatch,
@@ -15,6 +16,7 @@ import {
   parseNumberSequence,
   planBatches,
   prepareClassification,
+  readClassifierMeta,
   SequenceVocab,
   splitClassification,
   type ClassifyCsvOptions,
@@ -245,7 +247,7 @@ test("padded token batches: time-major and batch-first, zeros past each row's le
   assert.equal(tm.batch, 2);
   assert.deepEqual([...tm.x], [2, 3, 3, 2, 4, 0]);
   assert.deepEqual([...tm.lengths], [3, 2]);
-  assert.deepEqual([...tm.targets], [0, 1]);
+  assert.deepEqual([...tm.targets!], [0, 1]);
   const bf = padTokenBatch(d, rows, { batchFirst: true });
   assert.deepEqual([...bf.x], [2, 3, 4, 3, 2, 0]);
   assert.equal(bf.batchFirst, true);
@@ -272,9 +274,49 @@ test("word_language_4.csv: 12,000 rows, 4 balanced classes, last 20 % as test", 
   assert.deepEqual([...counts], [3000, 3000, 3000, 3000]);
 });
 
-test("classesFromJSON restores a saved label vocabulary and rejects bad ones", () => {
-  assert.deepEqual(classesFromJSON(["a", "b"]), ["a", "b"]);
-  assert.throws(() => classesFromJSON(["a"]), /at least 2/);
-  assert.throws(() => classesFromJSON(["a", "a"]), /repeat/);
-  assert.throws(() => classesFromJSON("ab"), /array/);
+test("classifier metadata: JSON round trip, then new inputs encoded exactly as the training rows", () => {
+  const d = prepareClassification(
+    parseClassifyCsv(SMALL, "s.csv", { textColumn: "text", labelColumn: "label" }),
+  );
+  const meta = JSON.parse(JSON.stringify(classifierMeta(d)));
+  assert.deepEqual(meta, {
+    kind: "chars",
+    textColumn: "text",
+    labelColumn: "label",
+    classes: ["x", "y"],
+    vocab: [",", "a", "b", "c"],
+    features: 1,
+    scaler: null,
+  });
+  const clf = readClassifierMeta(meta, "m.safetensors");
+  const set = encodeInputs(clf, ["abc", "a,b"]);
+  assert.deepEqual([...set.sequences[0]], [...d.sequences[0]]);
+  assert.deepEqual([...set.sequences[1]], [...d.sequences[3]]);
+  const batch = padTokenBatch(set, Int32Array.from([1, 0]), { batchFirst: true });
+  assert.equal(batch.targets, null);
+  assert.deepEqual([...batch.x], [2, 1, 3, 2, 3, 4]);
+  dataError(
+    () => encodeInputs(clf, ["ab", "abd"]),
+    /^input 2: character U\+0064 'd' at position 2 of 'abd' is not in the vocabulary/,
+  );
+  assert.deepEqual([...encodeInputs(clf, ["abd"], { unknown: "skip" }).sequences[0]], [2, 3]);
+  for (const [bad, field] of [
+    [{ ...meta, kind: "words" }, /kind/],
+    [{ ...meta, classes: ["x"] }, /classes/],
+    [{ ...meta, classes: ["x", "x"] }, /repeat/],
+    [{ ...meta, vocab: ["a", "a"] }, /vocabulary entries 0 and 1/],
+    [{ ...meta, features: 2 }, /features/],
+    [null, /object/],
+  ] as const)
+    assert.throws(() => readClassifierMeta(bad, "m.safetensors"), field);
+
+  const csv = 'seq,cls\n"1;2;3",a\n"4;5",b\n';
+  const nd = prepareClassification(
+    parseClassifyCsv(csv, "n.csv", { textColumn: "seq", labelColumn: "cls", kind: "numbers" }),
+  );
+  const nclf = readClassifierMeta(JSON.parse(JSON.stringify(classifierMeta(nd))), "n.safetensors");
+  const nset = encodeInputs(nclf, ["[1, 2, 3]"]);
+  assert.deepEqual([...nset.sequences[0]], [...nd.sequences[0]]);
+  dataError(() => encodeInputs(nclf, ["[[1, 2]]"]), "input 1: 2 features per step, the model takes 1");
+  assert.throws(() => padTokenBatch(nset, Int32Array.from([0])), ConfigError);
 });

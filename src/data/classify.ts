@@ -404,6 +404,8 @@ export interface ClassificationData {
   sequences: (Int32Array | Float64Array)[];
   /** [N] steps per row. */
   lengths: Int32Array;
+  /** F: features per step (1 for characters). */
+  features: number;
   /** [C] inverse-frequency weights (training rows), or null. */
   weights: Float64Array | null;
   /** Unseen characters dropped from validation and test rows, with their counts. */
@@ -467,6 +469,7 @@ export function prepareClassification(table: ClassifyTable, opts: PrepareOptions
     scaler,
     sequences,
     lengths,
+    features: table.features,
     weights: opts.classWeights ? inverseFrequencyWeights(classIds, classes, split.train) : null,
     heldOutSkipped,
     heldOutRowsAffected,
@@ -549,15 +552,30 @@ export function paddingFraction(lengths: ArrayLike<number>, batches: readonly In
   return cells === 0 ? 0 : 1 - used / cells;
 }
 
+/**
+ * Encoded sequences to batch: a prepared data set (`ClassificationData`) or inputs encoded for
+ * prediction (`encodeInputs`).
+ */
+export interface SequenceSet {
+  /** [N] ids ≥ 1 ([len_i], characters) or values ([len_i · F], numbers). */
+  sequences: readonly (Int32Array | Float64Array)[];
+  /** [N] steps per row. */
+  lengths: Int32Array;
+  /** F: features per step (1 for characters). */
+  features: number;
+  /** [N] class ids; absent for prediction inputs. */
+  classIds?: Int32Array;
+}
+
 /** A padded batch; the field names follow `SequenceBatch` (model/objective.ts). */
 export interface PaddedBatch<X> {
   /** [T, B] ids (tokens) or [T, B, F] values, time-major; [B, T] / [B, T, F] when batchFirst. Padding is 0. */
   x: X;
   /** [B] valid steps of each row (≥ 1). */
   lengths: Int32Array;
-  /** [B] class ids. */
-  targets: Int32Array;
-  /** [B] the data set row of each batch row. */
+  /** [B] class ids, or null when the set has none (prediction). */
+  targets: Int32Array | null;
+  /** [B] the set's row of each batch row. */
   rows: Int32Array;
   /** T: the longest row. */
   seqLen: number;
@@ -573,22 +591,23 @@ export interface PadOptions {
   dtype?: DType;
 }
 
-function batchShape(data: ClassificationData, rows: Int32Array, opts: PadOptions) {
+function batchShape(set: SequenceSet, rows: Int32Array, opts: PadOptions) {
   if (rows.length === 0) throw new ConfigError("rows", "empty batch");
   let T = 0;
   for (const r of rows) {
-    if (!Number.isInteger(r) || r < 0 || r >= data.lengths.length)
-      throw new ConfigError("rows", `row ${r} outside [0, ${data.lengths.length})`);
-    T = Math.max(T, data.lengths[r]);
+    if (!Number.isInteger(r) || r < 0 || r >= set.lengths.length)
+      throw new ConfigError("rows", `row ${r} outside [0, ${set.lengths.length})`);
+    T = Math.max(T, set.lengths[r]);
   }
   const B = rows.length;
   const batchFirst = opts.batchFirst ?? false;
+  const classIds = set.classIds;
   return {
     T,
     B,
     batchFirst,
-    lengths: Int32Array.from(rows, (r) => data.lengths[r]),
-    targets: Int32Array.from(rows, (r) => data.classIds[r]),
+    lengths: Int32Array.from(rows, (r) => set.lengths[r]),
+    targets: classIds ? Int32Array.from(rows, (r) => classIds[r]) : null,
     /** Offset of step t of batch row b, in steps. */
     at: (t: number, b: number) => (batchFirst ? b * T + t : t * B + b),
   };
@@ -596,15 +615,16 @@ function batchShape(data: ClassificationData, rows: Int32Array, opts: PadOptions
 
 /** The character ids of `rows`, padded with 0: x is [T, B] (or [B, T] when batchFirst). */
 export function padTokenBatch(
-  data: ClassificationData,
+  set: SequenceSet,
   rows: Int32Array,
   opts: PadOptions = {},
 ): PaddedBatch<Int32Array> {
-  if (!data.vocab) throw new ConfigError("data", "padTokenBatch needs character sequences");
-  const { T, B, batchFirst, lengths, targets, at } = batchShape(data, rows, opts);
+  const { T, B, batchFirst, lengths, targets, at } = batchShape(set, rows, opts);
   const x = new Int32Array(T * B);
   for (let b = 0; b < B; b++) {
-    const seq = data.sequences[rows[b]];
+    const seq = set.sequences[rows[b]];
+    if (!(seq instanceof Int32Array))
+      throw new ConfigError("set", "padTokenBatch needs character sequences (ids)");
     for (let t = 0; t < seq.length; t++) x[at(t, b)] = seq[t];
   }
   return { x, lengths, targets, rows: Int32Array.from(rows), seqLen: T, batch: B, batchFirst };
@@ -612,25 +632,128 @@ export function padTokenBatch(
 
 /** The values of `rows`, padded with 0: x is [T, B, F] (or [B, T, F] when batchFirst). */
 export function padNumberBatch(
-  data: ClassificationData,
+  set: SequenceSet,
   rows: Int32Array,
   opts: PadOptions = {},
 ): PaddedBatch<FloatArray> {
-  if (!data.scaler) throw new ConfigError("data", "padNumberBatch needs numeric sequences");
-  const F = data.table.features;
-  const { T, B, batchFirst, lengths, targets, at } = batchShape(data, rows, opts);
+  const F = set.features;
+  const { T, B, batchFirst, lengths, targets, at } = batchShape(set, rows, opts);
   const x = allocFloat(opts.dtype ?? "float32", T * B * F);
   for (let b = 0; b < B; b++) {
-    const seq = data.sequences[rows[b]];
+    const seq = set.sequences[rows[b]];
+    if (!(seq instanceof Float64Array))
+      throw new ConfigError("set", "padNumberBatch needs numeric sequences");
     for (let t = 0; t < seq.length / F; t++) x.set(seq.subarray(t * F, (t + 1) * F), at(t, b) * F);
   }
   return { x, lengths, targets, rows: Int32Array.from(rows), seqLen: T, batch: B, batchFirst };
 }
 
-/** Restores the label vocabulary saved with a model (FormatError unless ≥ 2 distinct strings). */
-export function classesFromJSON(json: unknown, source = "classes"): string[] {
-  if (!Array.isArray(json) || json.length < 2 || json.some((c) => typeof c !== "string" || c === ""))
-    throw new FormatError(source, "classes must be an array of at least 2 non-empty strings");
-  if (new Set(json).size !== json.length) throw new FormatError(source, "classes repeat a label");
-  return [...(json as string[])];
+// ---------------------------------------------------------------------------------------------
+// What a trained classifier keeps, and encoding new inputs with it
+
+/**
+ * The preprocessing a classifier model file must carry (JSON-ready): with it, `encodeInputs`
+ * turns new cells into exactly the ids or values the model was trained on.
+ */
+export interface ClassifierMeta {
+  kind: SequenceKind;
+  textColumn: string;
+  labelColumn: string;
+  /** [C] the label vocabulary: output c of the model is `classes[c]`. */
+  classes: string[];
+  /** "chars": the characters of ids 1 … V−1 (id 0 is padding); null for "numbers". */
+  vocab: string[] | null;
+  /** F: features per step. */
+  features: number;
+  /** "numbers": the per-feature standardisation of the training steps; null for "chars". */
+  scaler: { mean: number[]; std: number[] } | null;
+}
+
+export function classifierMeta(data: ClassificationData): ClassifierMeta {
+  return {
+    kind: data.table.kind,
+    textColumn: data.table.textColumn,
+    labelColumn: data.table.labelColumn,
+    classes: [...data.classes],
+    vocab: data.vocab ? data.vocab.toJSON() : null,
+    features: data.features,
+    scaler: data.scaler ? data.scaler.toJSON() : null,
+  };
+}
+
+/** A classifier's preprocessing restored from a model file's metadata. */
+export interface RestoredClassifier {
+  meta: ClassifierMeta;
+  vocab: SequenceVocab | null;
+  scaler: StandardScaler | null;
+}
+
+/** Validates and restores `classifierMeta` output; FormatError naming `source` and the field. */
+export function readClassifierMeta(json: unknown, source: string): RestoredClassifier {
+  if (typeof json !== "object" || json === null || Array.isArray(json))
+    throw new FormatError(source, "classifier metadata must be an object");
+  const o = json as Record<string, unknown>;
+  const kind = o.kind;
+  if (kind !== "chars" && kind !== "numbers")
+    throw new FormatError(source, `classifier kind is ${JSON.stringify(kind)}, expected "chars" or "numbers"`);
+  for (const k of ["textColumn", "labelColumn"])
+    if (typeof o[k] !== "string") throw new FormatError(source, `classifier ${k} must be a string`);
+  const classes = o.classes;
+  if (!Array.isArray(classes) || classes.length < 2 || classes.some((c) => typeof c !== "string" || c === ""))
+    throw new FormatError(source, "classifier classes must be an array of at least 2 non-empty strings");
+  if (new Set(classes).size !== classes.length) throw new FormatError(source, "classifier classes repeat a label");
+  const F = o.features;
+  if (!Number.isInteger(F) || (F as number) < 1 || (kind === "chars" && F !== 1))
+    throw new FormatError(source, `classifier features is ${JSON.stringify(F)}, expected ${kind === "chars" ? "1" : "a positive integer"}`);
+  let vocab: SequenceVocab | null = null;
+  let scaler: StandardScaler | null = null;
+  if (kind === "chars") vocab = SequenceVocab.fromJSON(o.vocab, source);
+  else {
+    scaler = StandardScaler.fromJSON(o.scaler, source);
+    if (scaler.size !== F)
+      throw new FormatError(source, `classifier scaler has ${scaler.size} columns for ${F as number} features`);
+  }
+  const meta: ClassifierMeta = {
+    kind,
+    textColumn: o.textColumn as string,
+    labelColumn: o.labelColumn as string,
+    classes: [...(classes as string[])],
+    vocab: vocab ? vocab.toJSON() : null,
+    features: F as number,
+    scaler: scaler ? scaler.toJSON() : null,
+  };
+  return { meta, vocab, scaler };
+}
+
+export interface EncodeInputsOptions {
+  /** Characters the vocabulary lacks: "error" (default) or "skip". */
+  unknown?: UnknownPolicy;
+  /** Names input i in messages. Default `input ${i + 1}`. */
+  sourceOf?: (i: number) => string;
+}
+
+/**
+ * New inputs (prediction, evaluation of another file) encoded with a trained classifier's
+ * preprocessing: character ids or standardised numbers. DataError naming the input on an unseen
+ * character (unless skipped), an empty sequence, or a numeric cell with the wrong feature count.
+ */
+export function encodeInputs(
+  clf: RestoredClassifier,
+  cells: readonly string[],
+  opts: EncodeInputsOptions = {},
+): SequenceSet {
+  const sourceOf = opts.sourceOf ?? ((i: number) => `input ${i + 1}`);
+  const F = clf.meta.features;
+  const sequences = cells.map((cell, i): Int32Array | Float64Array => {
+    if (clf.vocab) return clf.vocab.encode(cell, { unknown: opts.unknown, source: sourceOf(i) });
+    const { values, features } = parseNumberSequence(cell, sourceOf(i));
+    if (features !== F)
+      throw new DataError(`${sourceOf(i)}: ${features} feature${features === 1 ? "" : "s"} per step, the model takes ${F}`);
+    return clf.scaler!.transform(values);
+  });
+  return {
+    sequences,
+    lengths: Int32Array.from(sequences, (s) => s.length / F),
+    features: F,
+  };
 }
