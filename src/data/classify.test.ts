@@ -147,6 +147,8 @@ test("stratified validation split: seeded, per-class shares, disjoint, every cla
     "class 'b' has no training rows (all its rows are in the last 1 rows, the test part)",
   );
   assert.throws(() => splitClassification(ids, classes, { validFraction: 1 }), ConfigError);
+  assert.throws(() => splitClassification(Int32Array.from([0, 3]), ["a", "b"]), ConfigError);
+  assert.throws(() => classCounts(Int32Array.from([0, -1]), 2), ConfigError);
 });
 
 test("class weights: inverse frequency over the training rows, weighted mean 1", () => {

@@ -229,6 +229,7 @@ export function splitClassification(
     if (!(f >= 0 && f < 1)) throw new ConfigError(field, `must be in [0, 1), got ${f}`);
   const N = classIds.length;
   const C = classes.length;
+  checkClassIds(classIds, C);
   const nTest = Math.round(N * testFraction);
   const rest = N - nTest;
   const byClass: number[][] = Array.from({ length: C }, () => []);
@@ -259,8 +260,15 @@ export function splitClassification(
   };
 }
 
+function checkClassIds(classIds: Int32Array, C: number): void {
+  for (let r = 0; r < classIds.length; r++)
+    if (classIds[r] < 0 || classIds[r] >= C)
+      throw new ConfigError("classIds", `row ${r} has class id ${classIds[r]}, outside [0, ${C})`);
+}
+
 /** [C] rows of each class among `rows` (all rows when omitted). */
 export function classCounts(classIds: Int32Array, C: number, rows?: ArrayLike<number>): Float64Array {
+  checkClassIds(classIds, C);
   const counts = new Float64Array(C);
   const n = rows ? rows.length : classIds.length;
   for (let i = 0; i < n; i++) counts[classIds[rows ? rows[i] : i]]++;
