@@ -1,7 +1,7 @@
 /**
  * The GRU kernels of the "wasm" backends (AssemblyScript, float32): the fused cell forward and
  * backward, and the recurrence of one direction over T steps in one call. The equations (G1–G6)
- * and their backward are in docs/derivation.md, section "GRU"; the TypeScript reference is
+ * and their backward (GB1–GB8) are in docs/derivation.md, §7 "GRU"; the TypeScript reference is
  * src/backend/js/gru-reference.ts, with the same operands.
  *
  * PyTorch `nn.GRU`: gate row blocks r, z, n (each H wide), and b_hn inside the reset product:
@@ -125,7 +125,7 @@ function st(p: usize, v: v128, vec: bool): void {
   else store<f32>(p, f32x4.extract_lane(v, 0));
 }
 
-/** (G1a) hg = W_hh h + b_hh, a = xg + hg at o: r and z blocks (`g` the gates row, in place). */
+/** (G2) hg = W_hh h + b_hh, then (G3) a = xg + hg at o: r and z blocks (`g` the gates row). */
 function preRZ(g: usize, hg: usize, b: usize, o: usize, vec: bool): void {
   const hgb = f32x4.add(ld(hg + o, vec), ld(b + o, vec));
   st(hg + o, hgb, vec);
@@ -133,8 +133,8 @@ function preRZ(g: usize, hg: usize, b: usize, o: usize, vec: bool): void {
 }
 
 /**
- * (G2, G3a) r = σ(a_r) from gr = e^−a_r; hn = W_hn h + b_hn (stored in hgn);
- * a_n = xg_n + r ⊙ hn (stored in gn).
+ * (G3) r = σ(a_r) from gr = e^−a_r; (G2) hn = W_hn h + b_hn (stored in hgn); (G4) the
+ * pre-activation a_n = xg_n + r ⊙ hn (stored in gn).
  */
 function preN(gr: usize, gn: usize, hgn: usize, bn: usize, o: usize, vec: bool): void {
   const r = sigmoidFrom(ld(gr + o, vec));
@@ -145,8 +145,8 @@ function preN(gr: usize, gn: usize, hgn: usize, bn: usize, o: usize, vec: bool):
 }
 
 /**
- * (G2, G3b, G4) z = σ(a_z) from gz = e^−a_z; n = tanh(a_n) from gn = a_n and h = e^{2|a_n|};
- * h = n + z ⊙ (h_prev − n).
+ * (G3) z = σ(a_z) from gz = e^−a_z; (G4) n = tanh(a_n) from gn = a_n and h = e^{2|a_n|};
+ * (G5) h = n + z ⊙ (h_prev − n).
  */
 function out(gz: usize, gn: usize, h: usize, hp: usize, o: usize, vec: bool): void {
   const z = sigmoidFrom(ld(gz + o, vec));
@@ -183,7 +183,7 @@ function cellForwardRow(c: GruCell, b: i32): void {
 }
 
 /**
- * Fused GRU cell forward for c.batch rows (G1–G4 of docs/derivation.md).
+ * Fused GRU cell forward for c.batch rows (G2's bias, G3–G5 of docs/derivation.md §7).
  * In:  gates = xg [B,3H]; hg = W_hh h_prev [B,3H]; bhh [3H]; hPrev [B,H].
  * Out: gates = r, z, n (post-activation); hg = W_hh h_prev + b_hh; h [B,H] = h_t.
  * Saved for backward: gates (r, z, n), the n block of hg (W_hn h_prev + b_hn), and h_prev.
@@ -210,7 +210,7 @@ class BackRow {
 }
 
 /**
- * Backward of one group of lanes at byte offset o (inverts G4, G3, G2 and G1a):
+ * Backward of one group of lanes at byte offset o (GB1–GB4: inverts G5, G4, G3):
  *   dh = dy + dh_next;  dn = dh ⊙ (1 − z);  dz = dh ⊙ (h_prev − n);  dh_prev ← dh ⊙ z
  *   da_n = dn ⊙ (1 − n²);  dr = da_n ⊙ hn;  dhn = da_n ⊙ r
  *   da_r = dr ⊙ r(1 − r);  da_z = dz ⊙ z(1 − z)
@@ -299,7 +299,7 @@ function stepCell(d: GruSteps, t: usize, i0: i32, rows: i32): GruCell {
 }
 
 /**
- * Forward (G1–G4) for s = 0…T−1, t = s (T−1−s when reverse), rows [i0, i1):
+ * Forward (G2–G5) for s = 0…T−1, t = s (T−1−s when reverse), rows [i0, i1):
  *   hg_t = h_{t−1}·W_hhᵀ; gruCellForward(step t), with h_{−1} = h0.
  * `scratch`: this thread's gemm scratch (gemmScratchBytes()).
  */
@@ -316,7 +316,7 @@ export function gruForwardSteps(desc: usize, i0: i32, i1: i32, scratch: usize): 
     const hgT = d.hg + ((t * <usize>(B * G)) << 2);
     const tp = d.reverse !== 0 ? t + 1 : t - 1;
     const hPrev = s === 0 ? d.h0 : d.y + ((tp * <usize>(B * d.ldy)) << 2);
-    // (G1a) the hidden-side product of the whole batch's layout, rows [i0, i1)
+    // (G2) the hidden-side product, chosen from the whole batch's shape, rows [i0, i1)
     // prettier-ignore
     gemmSlice(hgT, G, hPrev, s === 0 ? H : d.ldy, false, d.w, H, true, B, G, H, 0, i0, i1, 0, G, scratch, d.packed);
     gruCellForward(changetype<usize>(stepCell(d, t, i0, i1 - i0)));
@@ -324,7 +324,7 @@ export function gruForwardSteps(desc: usize, i0: i32, i1: i32, scratch: usize): 
 }
 
 /**
- * Backward through the recurrence (inverts G4–G1) for s = T−1…0, rows [i0, i1):
+ * Backward through the recurrence (GB1–GB6) for s = T−1…0, rows [i0, i1):
  *   gruCellBackward(step t) (dh ← dh_t ⊙ z); dh += dHg_t · W_hh.
  * On exit dh holds ∂loss/∂h0; dXg and dHg hold every step's gate gradients, from which the
  * caller forms dW_ih, db_ih, dx (with dXg) and dW_hh, db_hh (with dHg and h_{t−1}) in whole-
@@ -342,7 +342,7 @@ export function gruBackwardSteps(desc: usize, i0: i32, i1: i32, scratch: usize):
     const t = <usize>(d.reverse !== 0 ? d.steps - 1 - s : s);
     gruCellBackward(changetype<usize>(stepCell(d, t, i0, i1 - i0)));
     const dHgT = d.dHg + ((t * <usize>(B * G)) << 2);
-    // (inverts G1a for h_{t−1}) dh += dHg_t · W_hh
+    // (GB5, inverts G2 for h_{t−1}) dh += dHg_t · W_hh
     // prettier-ignore
     gemmSlice(d.dh, H, dHgT, G, false, d.w, H, false, B, H, G, 1, i0, i1, 0, H, scratch, d.packed);
   }

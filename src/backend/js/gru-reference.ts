@@ -1,14 +1,15 @@
 /**
  * The GRU kernels in plain TypeScript (float32 and float64): the oracle the wasm GRU kernels
  * (assembly/gru.ts) are tested against, with the same operands and the same order of operations.
- * Equations G1–G4 and their backward: docs/derivation.md, section "GRU".
+ * Equations G1–G6 and their backward GB1–GB8: docs/derivation.md, §7 "GRU".
  *
  * PyTorch `nn.GRU`: gate row blocks r, z, n, each H wide; the input side xg = W_ih x + b_ih and
  * the hidden side hg = W_hh h + b_hh stay apart because b_hn sits inside the reset product:
- *   (G1) a_r = xg_r + hg_r,  a_z = xg_z + hg_z
- *   (G2) r = σ(a_r),  z = σ(a_z)
- *   (G3) n = tanh(xg_n + r ⊙ hg_n)
- *   (G4) h_t = n + z ⊙ (h_{t−1} − n)      (= (1 − z) ⊙ n + z ⊙ h_{t−1})
+ *   (G1) xg_t = W_ih u_t + b_ih (the caller, for all t at once)
+ *   (G2) hg_t = W_hh h_{t−1} + b_hh
+ *   (G3) r = σ(xg_r + hg_r),  z = σ(xg_z + hg_z)
+ *   (G4) n = tanh(xg_n + r ⊙ hg_n)
+ *   (G5) h_t = n + z ⊙ (h_{t−1} − n)      (= (1 − z) ⊙ n + z ⊙ h_{t−1})
  *
  * Operands are descriptors: a matrix is `{ buf, off, ld }` (rows ld elements apart from element
  * off of buf); a vector's ld is ignored. Letters: T time, B batch, H hidden.
@@ -55,7 +56,7 @@ export interface GruCellGrads {
 }
 
 /**
- * Fused cell forward (G1–G4) for B rows.
+ * Fused cell forward (G2's bias, G3–G5) for B rows.
  * Saved for backward: gates (r, z, n), the n block of hg (W_hn h_{t−1} + b_hn) and h_{t−1}.
  */
 export function gruCellForward(ops: GruCellOperands, dims: GruCellDims): void {
@@ -69,26 +70,26 @@ export function gruCellForward(ops: GruCellOperands, dims: GruCellDims): void {
     const h0 = hg.off + row * hg.ld;
     const hr = h.off + row * h.ld;
     const pr = hPrev.off + row * hPrev.ld;
-    // (G1) the hidden side gets its bias; a = xg + hg for the r and z blocks
+    // (G2) the hidden side gets its bias; (G3) a = xg + hg for the r and z blocks
     for (let j = 0; j < 3 * H; j++) hgb[h0 + j] = hgb[h0 + j] + b[bhh.off + j];
     for (let j = 0; j < 2 * H; j++) g[g0 + j] = g[g0 + j] + hgb[h0 + j];
     for (let j = 0; j < H; j++) {
-      const r = sigmoid(g[g0 + j]); // (G2)
+      const r = sigmoid(g[g0 + j]); // (G3)
       const z = sigmoid(g[g0 + H + j]);
       g[g0 + j] = r;
       g[g0 + H + j] = z;
-      // (G3) the stored (rounded) values are what the next line and backward see
+      // (G4) the stored (rounded) values are what the next line and backward see
       g[g0 + 2 * H + j] = g[g0 + 2 * H + j] + g[g0 + j] * hgb[h0 + 2 * H + j];
       const n = Math.tanh(g[g0 + 2 * H + j]);
       g[g0 + 2 * H + j] = n;
       const nr = g[g0 + 2 * H + j];
-      h.buf[hr + j] = nr + g[g0 + H + j] * (hPrev.buf[pr + j] - nr); // (G4)
+      h.buf[hr + j] = nr + g[g0 + H + j] * (hPrev.buf[pr + j] - nr); // (G5)
     }
   }
 }
 
 /**
- * Fused cell backward for B rows: inverts gruCellForward (G4, G3, G2, G1), reading what forward
+ * Fused cell backward for B rows (GB1–GB4): inverts gruCellForward, reading what forward
  * saved (ops.gates = r, z, n; the n block of ops.hg; ops.hPrev). ops.h is not read.
  */
 export function gruCellBackward(
@@ -111,18 +112,18 @@ export function gruCellBackward(
       const n = g[g0 + 2 * H + j];
       const hn = hg.buf[n0 + j];
       const dhi = dh.off + row * dh.ld + j;
-      // h_t reaches the loss from above (dy) and through step t+1 (dh).
+      // (GB1) h_t reaches the loss from above (dy) and through step t+1 (dh).
       const dht = dy.buf[dy.off + row * dy.ld + j] + dh.buf[dhi];
-      // inverts G4, h_t = n + z ⊙ (h_{t−1} − n): the direct path to h_{t−1}, dn and dz
+      // (GB2) inverts G5, h_t = n + z ⊙ (h_{t−1} − n): the direct path to h_{t−1}, dn, dz
       dh.buf[dhi] = dht * z;
       const dn = dht * (1 - z);
       const dz = dht * (hPrev.buf[hPrev.off + row * hPrev.ld + j] - n);
-      // inverts G3, n = tanh(xg_n + r ⊙ hn): tanh' = 1 − n², then the product's two factors
+      // (GB3) inverts G4, n = tanh(xg_n + r ⊙ hn): tanh' = 1 − n², then the product's factors
       const dan = dn * (1 - n * n);
-      // inverts G2: σ' = σ(1 − σ); dr = da_n ⊙ hn
+      // (GB4) inverts G3: σ' = σ(1 − σ); dr = da_n ⊙ hn
       const dar = dan * hn * r * (1 - r);
       const daz = dz * z * (1 - z);
-      // inverts G1: a_r, a_z are sums of both sides; xg_n and hn enter n's pre-activation apart
+      // a_r, a_z are sums of both sides; xg_n and hn enter n's pre-activation apart (GB3)
       dXg.buf[x0 + j] = dar;
       dXg.buf[x0 + H + j] = daz;
       dXg.buf[x0 + 2 * H + j] = dan;
@@ -189,7 +190,7 @@ function stepOperands(ops: GruStepsOperands, t: number, dims: GruStepsDims): Gru
 }
 
 /**
- * Forward recurrence (G1–G4) for s = 0…T−1, t = s (T−1−s when reverse):
+ * Forward recurrence (G2–G5) for s = 0…T−1, t = s (T−1−s when reverse):
  * hg_t = h_{t−1}·W_hhᵀ, then gruCellForward on step t.
  */
 export function gruForwardSteps(ops: GruStepsOperands, dims: GruStepsDims): void {
@@ -199,17 +200,17 @@ export function gruForwardSteps(ops: GruStepsOperands, dims: GruStepsDims): void
     const step = stepOperands(ops, t, dims);
     const { hg, hPrev } = step;
     const w = ops.w;
-    // (G1) the hidden-side product, bias added by the cell
+    // (G2) the hidden-side product, bias added by the cell
     referenceKernels.gemm(hg.buf, hg.off, hg.ld, hPrev.buf, hPrev.off, hPrev.ld, false, w.buf, w.off, w.ld, true, B, 3 * H, H, 0); // prettier-ignore
     gruCellForward(step, { batch: B, hidden: H });
   }
 }
 
 /**
- * Backward recurrence for s = T−1…0: gruCellBackward on step t (dh ← dh_t ⊙ z), then
- * dh += dHg_t · W_hh (inverts G1 for h_{t−1}). dXg and dHg keep every step's gate gradients for
- * the caller's whole-sequence products: dW_ih += Σ_t dXg_tᵀ x_t, db_ih += Σ dXg_t,
- * dx_t = dXg_t · W_ih; dW_hh += Σ_t dHg_tᵀ h_{t−1}, db_hh += Σ dHg_t.
+ * Backward recurrence (GB1–GB6) for s = T−1…0: gruCellBackward on step t (dh ← dh_t ⊙ z),
+ * then dh += dHg_t · W_hh (GB5, inverts G2 for h_{t−1}). dXg and dHg keep every step's gate
+ * gradients for the caller's whole-sequence products (GB7, GB8): dW_ih += Σ_t dXg_tᵀ x_t,
+ * db_ih += Σ dXg_t, dx_t = dXg_t · W_ih; dW_hh += Σ_t dHg_tᵀ h_{t−1}, db_hh += Σ dHg_t.
  */
 export function gruBackwardSteps(
   ops: GruStepsOperands,
