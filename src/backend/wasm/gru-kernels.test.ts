@@ -4,7 +4,8 @@
  * relaxed SIMD, each with its own memory and with a shared memory (two instances, as two
  * threads would use it). Shapes include hidden sizes that are not multiples of 4 or 8, row
  * strides wider than H and both directions; the row-split recurrence must equal the whole one
- * bit for bit, with W_hh packed once or not.
+ * bit for bit, with W_hh packed once or not. End to end, the driver of test/gru-driver.ts runs
+ * every format-2 GRU fixture through the wasm recurrence in float32 (within 1e-4 of PyTorch).
  *
  * The modules are instantiated here directly from the embedded binaries, and the descriptors
  * written word by word as assembly/gru.ts lays them out (GruCell, GruSteps).
@@ -25,8 +26,20 @@ import {
   gruCellBackward,
   gruCellForward,
   gruForwardSteps,
+  type GruStepsDims,
+  type GruStepsGrads,
+  type GruStepsOperands,
   type Operand,
 } from "../js/gru-reference.js";
+import { scaledError } from "../../check/compare.js";
+import type { FloatArray } from "../../tensor/dtype.js";
+import {
+  gruChecks,
+  gruFixtureFiles,
+  readGruFixture,
+  runGru,
+  type GruStepKernels,
+} from "../../../test/gru-driver.js";
 
 interface WasmMemory {
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
@@ -317,6 +330,61 @@ for (const build of builds)
           close(`${shape} ${name}`, whole[name], ref[name], 2e-5);
       }
     });
+  });
+
+/**
+ * The wasm recurrence kernels behind the driver's interface: every distinct buffer of the
+ * operands is copied into a fresh instance's memory, the kernel runs (on the shared builds, rows
+ * split between the two instances), and every buffer is copied back.
+ */
+function wasmSteps(build: Build): GruStepKernels {
+  const call = (ops: GruStepsOperands, grads: GruStepsGrads | null, dims: GruStepsDims): void => {
+    const a = new Arena(build.base64, build.shared);
+    const { steps: T, batch: B, hidden: H } = dims;
+    const where = new Map<FloatArray, number>();
+    const all = [...Object.values(ops), ...(grads ? Object.values(grads) : [])] as Operand[];
+    for (const { buf } of all)
+      if (!where.has(buf)) {
+        const at = a.alloc(buf.length);
+        a.f32(at, buf.length).set(buf);
+        where.set(buf, at);
+      }
+    const ptr = (o: Operand | undefined): number => (o ? where.get(o.buf)! + 4 * o.off : 0);
+    for (const o of [ops.gates, ops.hg, grads?.dXg, grads?.dHg]) if (o) assert.equal(o.ld, 3 * H);
+    assert.equal(ops.h0.ld, H);
+    const desc = a.alloc(17);
+    // prettier-ignore
+    a.words(desc, [ptr(ops.gates), ptr(ops.hg), ptr(ops.y), ops.y.ld, ptr(ops.h0), ptr(ops.w), ptr(ops.bhh), 0, T, B, H, dims.reverse ? 1 : 0, ptr(grads?.dy), grads?.dy.ld ?? 0, ptr(grads?.dh), ptr(grads?.dXg), ptr(grads?.dHg)]);
+    const split = a.instances.length === 2 ? Math.ceil(B / 2) : B;
+    [
+      [0, split],
+      [split, B],
+    ].forEach(([i0, i1], i) => {
+      const inst = a.instances[i % a.instances.length];
+      if (grads) inst.ex.gruBackwardSteps(desc, i0, i1, inst.scratch);
+      else inst.ex.gruForwardSteps(desc, i0, i1, inst.scratch);
+    });
+    for (const [buf, at] of where) buf.set(a.f32(at, buf.length));
+  };
+  return {
+    dtype: "float32",
+    forward: (ops, dims) => call(ops, null, dims),
+    backward: (ops, grads, dims) => call(ops, grads, dims),
+  };
+}
+
+for (const build of builds)
+  describe(`GRU kernels end to end, ${build.name}, float32`, () => {
+    const available = W.validate(Buffer.from(build.base64, "base64"));
+    for (const file of gruFixtureFiles())
+      it(`${file}: y, h_n, loss and every gradient within 1e-4 of PyTorch`, (t) => {
+        if (!available) return t.skip("the engine does not validate this build");
+        const f = readGruFixture(file);
+        for (const [name, got, want] of gruChecks(f, runGru(f, wasmSteps(build)))) {
+          const e = scaledError(got, want);
+          assert.ok(e <= 1e-4, `${file} ${name}: scaled error ${e}`);
+        }
+      });
   });
 
 describe("GRU kernels: the test can fail", () => {
