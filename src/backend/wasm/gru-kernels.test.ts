@@ -240,6 +240,37 @@ for (const build of builds)
       }
     });
 
+    it("the cell saturates like the reference and carries NaN into n and h", (t) => {
+      if (!available) return t.skip("the engine does not validate this build");
+      const [B, H] = [2, 5];
+      const G = 3 * H;
+      const a = new Arena(build.base64, build.shared);
+      const rng = new Rng(5);
+      const gates = filled(a, B * G, rng, 0, 0);
+      const pre = [1e4, -1e4, 95, -95, 0.3];
+      const g = a.f32(gates.at, B * G);
+      for (let i = 0; i < B * G; i++) g[i] = pre[i % 5];
+      g[2 * H + 3] = NaN; // row 0, n block, unit 3
+      gates.f64.set(g);
+      const hg = filled(a, B * G, rng, -1, 1);
+      const bhh = filled(a, G, rng, -1, 1);
+      const h = filled(a, B * H, rng, 0, 0);
+      const hPrev = filled(a, B * H, rng, -1, 1);
+      const cell = a.alloc(14);
+      a.words(cell, [gates.at, hg.at, bhh.at, h.at, H, hPrev.at, H, B, H, 0, H, 0, 0, 0]);
+      a.instances[0].ex.gruCellForward(cell);
+      const ops = { gates: op(gates, 0, G), hg: op(hg, 0, G), bhh: op(bhh), h: op(h, 0, H), hPrev: op(hPrev, 0, H) }; // prettier-ignore
+      gruCellForward(ops, { batch: B, hidden: H });
+      for (const buf of [gates, h]) {
+        const got = get(a, buf);
+        for (let i = 0; i < buf.n; i++) {
+          if (Number.isNaN(buf.f64[i])) assert.ok(Number.isNaN(got[i]), `NaN at ${i}`);
+          else assert.ok(Math.abs(got[i] - buf.f64[i]) <= 1e-6, `${i}: ${got[i]} vs ${buf.f64[i]}`);
+        }
+      }
+      assert.ok(Number.isNaN(get(a, h)[3]));
+    });
+
     it("the recurrence matches the reference; split rows and packed W_hh give the same bits", (t) => {
       if (!available) return t.skip("the engine does not validate this build");
       const rng = new Rng(12);
