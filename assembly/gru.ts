@@ -102,7 +102,8 @@ class GruSteps {
   dHg: usize = 0;
 }
 
-// Per-thread scratch (after expPass's two vectors): the step kernels' own cell descriptor.
+// Per-thread scratch (tailScratch(), 256 bytes; expPass uses the first 32): the step kernels' own
+// cell descriptor (56 bytes) at 64, then gruCellBackward's row pointers (32 bytes): 152 in all.
 const CELL_SLOT: usize = 64;
 
 /** Floats of the `packed` area for hidden size H: W_hh in 8-column panels either way round. */
