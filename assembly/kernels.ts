@@ -66,6 +66,11 @@ export function setScratch(scratch: usize): void {
   tmp = scratch + GEMM_SCRATCH_BYTES;
 }
 
+/** This instance's tail vectors (TMP_BYTES): the element-wise kernels' per-thread scratch. */
+export function tailScratch(): usize {
+  return tmp;
+}
+
 /**
  * The static gemm scratch (for the thread that owns the instance). Other threads sharing the
  * memory pass scratch areas of `gemmScratchBytes()` bytes that the JS allocator handed out.
@@ -537,7 +542,7 @@ export function packPanels(dst: usize, b: usize, ldb: i32, transB: bool, k: i32,
  * `gemm` with, when packedB ≠ 0, op(B) already packed there by `packPanels` (then the slice's
  * columns must start at j0 = 0 or a multiple of 8). The same arithmetic either way.
  */
-function gemmSlice(
+export function gemmSlice(
   c: usize,
   ldc: i32,
   a: usize,
@@ -795,8 +800,8 @@ const K: usize = memory.data<f32>([
 /** Lane masks: all bits (keep x) and all but the sign (|x|). */
 const MASKS: usize = memory.data<i32>([-1, -1, -1, -1, 0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff], 16); // prettier-ignore
 
-const SIGMOID_ARG: i32 = 0; // e^−x
-const TANH_ARG: i32 = 1; // e^{2|x|}
+export const SIGMOID_ARG: i32 = 0; // e^−x
+export const TANH_ARG: i32 = 1; // e^{2|x|}
 
 /**
  * dst[j] = exp(−src[j]) (SIGMOID_ARG) or exp(2|src[j]|) (TANH_ARG) for 8·groups floats, two
@@ -872,7 +877,7 @@ function copyFloats(dst: usize, src: usize, n: i32): void {
 }
 
 /** expGroups for any n: the last n % 8 floats go through a zero-padded slot in `tmp`. */
-function expPass(dst: usize, src: usize, n: i32, arg: i32): void {
+export function expPass(dst: usize, src: usize, n: i32, arg: i32): void {
   const groups = n >> 3;
   expGroups(dst, src, groups, arg);
   const rem = n & 7;
@@ -887,13 +892,13 @@ function expPass(dst: usize, src: usize, n: i32, arg: i32): void {
 }
 
 /** sigmoid(x) from e = e^−x. */
-function sigmoidFrom(e: v128): v128 {
+export function sigmoidFrom(e: v128): v128 {
   const one = v128.load(K, 192);
   return f32x4.div(one, f32x4.add(one, e));
 }
 
 /** tanh(x) from x and e = e^{2|x|}. */
-function tanhFrom(x: v128, e: v128): v128 {
+export function tanhFrom(x: v128, e: v128): v128 {
   const one = v128.load(K, 192);
   const ax = v128.and(x, v128.load(MASKS, 16));
   const big = f32x4.sub(one, f32x4.div(v128.load(K, 224), f32x4.add(e, one)));

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Generate extra LSTM golden fixtures ("lstm-golden-fixture", format_version 1).
+"""Generate extra LSTM golden fixtures ("lstm-golden-fixture", format_version 1), and with --gru
+format-2 GRU fixtures (test/fixtures/v2/README.md; the section "Format 2" below).
 
 Reference: torch.nn.LSTM + torch.nn.Linear head in torch.float64 (torch 1.13, CPU). The file
 format and every convention follow test/fixtures/README.md exactly; this script writes the same
@@ -22,6 +23,10 @@ Deterministic: every random draw comes from a torch.Generator seeded per fixture
 Usage:
   /usr/bin/python3 scripts/make_fixtures.py                 # writes test/fixtures-extra/*.json
   /usr/bin/python3 scripts/make_fixtures.py --out DIR
+  /usr/bin/python3 scripts/make_fixtures.py --gru           # format 2: GRU fixtures (nn.GRU, checked
+      against an explicit loop of the v2 README's equations) into test/fixtures-extra/v2/
+  /usr/bin/python3 scripts/make_fixtures.py --check-gru     # recompute test/fixtures/v2/gru_*.json
+      from their own params and inputs (nn.GRU and the loop) and compare
   /usr/bin/python3 scripts/make_fixtures.py --check-public  # regenerate the public set from the
       seeds and configs recorded in test/fixtures/*.json and compare (self-test of this script)
 """
@@ -724,6 +729,274 @@ def check_public(pub_dir):
     return ok
 
 
+# --------------------------------------------------------------------------------------------
+# Format 2: GRU fixtures (nn.GRU), see test/fixtures/v2/README.md
+# --------------------------------------------------------------------------------------------
+
+# (config, loss, init_state): sizes and shapes the 23 public GRU files lack (3 layers, H = 1,
+# T = 1, T = 60, B = 1, I > 3H, H = 9 and 13, bidirectional with batch_first, 7- and 11-class xent)
+GRU_EXTRA_CONFIGS = dict(
+    EXTRA_CONFIGS,
+    h9_bidir_bf=(6, 9, 2, True, 6, 3, True, 3, 7),
+    h13=(2, 13, 1, False, 5, 2, False, 2, 3),
+)
+GRU_EXTRA_FIXTURES = [
+    ("deep3", "sum_sq", "random"),
+    ("bidir3_bf", "mse_last", "random"),
+    ("h1_l2", "sum_sq", "zeros"),
+    ("t1_bidir_bf", "xent", "random"),
+    ("long60", "mse_last", "random"),
+    ("wide_in", "xent", "random"),
+    ("h9_bidir_bf", "xent", "random"),
+    ("h13", "sum_sq", "zeros"),
+]
+GRU_RNG_TEXT = (
+    "torch.Generator().manual_seed(seed); draw order: params (param_order, U(-k,k), k=1/sqrt(H) "
+    "for gru, 1/sqrt(D*H) for head), x ~ N(0,1), [h0 ~ U(-1,1) if random], targets (N(0,1) or "
+    "uniform int classes)"
+)
+
+
+class GruCfg(Cfg):
+    def param_shapes(self):
+        out = []
+        for k in range(self.L):
+            for d in range(self.D):
+                sfx = f"l{k}" + ("_reverse" if d == 1 else "")
+                inw = self.I if k == 0 else self.D * self.H
+                out += [
+                    (f"gru.weight_ih_{sfx}", [3 * self.H, inw]),
+                    (f"gru.weight_hh_{sfx}", [3 * self.H, self.H]),
+                    (f"gru.bias_ih_{sfx}", [3 * self.H]),
+                    (f"gru.bias_hh_{sfx}", [3 * self.H]),
+                ]
+        out += [("head.weight", [self.O, self.D * self.H]), ("head.bias", [self.O])]
+        return out
+
+
+def gru_draw(cfg, seed, init_state):
+    g = torch.Generator().manual_seed(seed)
+    params = {}
+    for name, shape in cfg.param_shapes():
+        k = 1.0 / math.sqrt(cfg.D * cfg.H if name.startswith("head.") else cfg.H)
+        params[name] = torch.empty(shape, dtype=DT).uniform_(-k, k, generator=g)
+    x = torch.randn(cfg.seq(cfg.I), generator=g, dtype=DT)
+    st = [cfg.L * cfg.D, cfg.B, cfg.H]
+    if init_state == "random":
+        h0 = torch.empty(st, dtype=DT).uniform_(-1.0, 1.0, generator=g)
+    else:
+        h0 = torch.zeros(st, dtype=DT)
+    if cfg.loss == "xent":
+        targets = torch.randint(0, cfg.O, cfg.target_shape(), generator=g, dtype=torch.int64)
+    else:
+        targets = torch.randn(cfg.target_shape(), generator=g, dtype=DT)
+    return params, x, h0, targets
+
+
+def gru_build_torch(cfg, params):
+    gru = torch.nn.GRU(
+        cfg.I, cfg.H, num_layers=cfg.L, bidirectional=cfg.bidir, batch_first=cfg.bf, dropout=0.0
+    ).to(DT)
+    head = torch.nn.Linear(cfg.D * cfg.H, cfg.O).to(DT)
+    mod = torch.nn.ModuleDict({"gru": gru, "head": head})
+    names = [n for n, _ in mod.named_parameters()]
+    assert names == [n for n, _ in cfg.param_shapes()], names
+    with torch.no_grad():
+        for n, p in mod.named_parameters():
+            p.copy_(params[n])
+    return mod
+
+
+def head_loss(cfg, y_tm, W, bvec, targets):
+    """The loss of the README on time-major y [T, B, D*H], written out (no nn.functional)."""
+    T, B = cfg.T, cfg.B
+    if cfg.loss == "mse_last":
+        z = y_tm[T - 1] @ W.T + bvec
+        return ((z - targets) ** 2).sum() / (B * cfg.O)
+    tg = targets.transpose(0, 1) if cfg.bf else targets
+    total = y_tm.new_zeros(())
+    for t in range(T):
+        z = y_tm[t] @ W.T + bvec
+        if cfg.loss == "sum_sq":
+            total = total + ((z - tg[t]) ** 2).sum()
+        else:
+            m = z.max(dim=1, keepdim=True).values
+            lse = (m + torch.log(torch.exp(z - m).sum(dim=1, keepdim=True))).squeeze(1)
+            total = total + (lse - z[torch.arange(B), tg[t]]).sum()
+    return 0.5 * total if cfg.loss == "sum_sq" else total / (T * B)
+
+
+def gru_torch_loss(cfg, mod, x, h0, targets):
+    y, hn = mod["gru"](x, h0)
+    if cfg.loss == "mse_last":
+        h_last = y[:, cfg.T - 1] if cfg.bf else y[cfg.T - 1]
+        loss = F.mse_loss(mod["head"](h_last), targets, reduction="mean")
+    elif cfg.loss == "sum_sq":
+        loss = 0.5 * ((mod["head"](y) - targets) ** 2).sum()
+    else:
+        z = mod["head"](y)
+        loss = F.cross_entropy(z.reshape(-1, cfg.O), targets.reshape(-1), reduction="mean")
+    return loss, y, hn
+
+
+def gru_loop_forward(cfg, P, x, h0, targets):
+    """Explicit per-timestep loop following only the v2 README's GRU equations."""
+    H, T, D = cfg.H, cfg.T, cfg.D
+    xs = x.transpose(0, 1) if cfg.bf else x
+    inp = [xs[t] for t in range(T)]
+    hn = []
+    for k in range(cfg.L):
+        outs = []
+        for d in range(D):
+            sfx = f"l{k}" + ("_reverse" if d == 1 else "")
+            Wih, Whh = P[f"gru.weight_ih_{sfx}"], P[f"gru.weight_hh_{sfx}"]
+            bih, bhh = P[f"gru.bias_ih_{sfx}"], P[f"gru.bias_hh_{sfx}"]
+            h = h0[k * D + d]
+            hs = [None] * T
+            for t in range(T) if d == 0 else range(T - 1, -1, -1):
+                xt = inp[t]
+                blk = lambda v, j: v[..., j * H : (j + 1) * H]  # noqa: E731 (row block r, z, n)
+                r = torch.sigmoid(xt @ blk(Wih.T, 0) + blk(bih, 0) + h @ blk(Whh.T, 0) + blk(bhh, 0))
+                z = torch.sigmoid(xt @ blk(Wih.T, 1) + blk(bih, 1) + h @ blk(Whh.T, 1) + blk(bhh, 1))
+                n = torch.tanh(xt @ blk(Wih.T, 2) + blk(bih, 2) + r * (h @ blk(Whh.T, 2) + blk(bhh, 2)))
+                h = (1 - z) * n + z * h
+                hs[t] = h
+            hn.append(h)
+            outs.append(hs)
+        inp = [torch.cat([outs[d][t] for d in range(D)], dim=1) for t in range(T)]
+    y_tm = torch.stack(inp)
+    loss = head_loss(cfg, y_tm, P["head.weight"], P["head.bias"], targets)
+    return loss, (y_tm.transpose(0, 1) if cfg.bf else y_tm), torch.stack(hn)
+
+
+def gru_compute(cfg, params, x, h0, targets):
+    """nn.GRU's results, checked against the explicit loop (values and autograd gradients)."""
+    names = [n for n, _ in cfg.param_shapes()]
+    mod = gru_build_torch(cfg, params)
+    xr, h0r = (t.clone().requires_grad_(True) for t in (x, h0))
+    loss, y, hn = gru_torch_loss(cfg, mod, xr, h0r, targets)
+    plist = dict(mod.named_parameters())
+    g = grads_of(loss, [plist[n] for n in names] + [xr, h0r])
+    ref = {"loss": float(loss.detach()), "y": y.detach(), "h_n": hn.detach()}
+    ref["grads"] = dict(zip(names + ["x", "h0"], g))
+    P = {n: params[n].clone().requires_grad_(True) for n in names}
+    xl, h0l = (t.clone().requires_grad_(True) for t in (x, h0))
+    lloss, ly, lhn = gru_loop_forward(cfg, P, xl, h0l, targets)
+    lg = dict(zip(names + ["x", "h0"], grads_of(lloss, [P[n] for n in names] + [xl, h0l])))
+    worst = check_close(f"{cfg.name}: loss", float(lloss.detach()), ref["loss"])
+    worst = max(worst, check_close(f"{cfg.name}: y", ly, ref["y"]))
+    worst = max(worst, check_close(f"{cfg.name}: h_n", lhn, ref["h_n"]))
+    for n in names + ["x", "h0"]:
+        worst = max(worst, check_close(f"{cfg.name}: grads.{n}", lg[n], ref["grads"][n]))
+    return ref, worst
+
+
+def make_gru_fixture(cfgname, spec, loss, init_state, seed, command):
+    I, H, L, bidir, T, B, bf, O_reg, C = spec
+    name = f"gru_{cfgname}_{loss}"
+    cfg = GruCfg(name, I, H, L, bidir, T, B, bf, O_reg, C, loss)
+    params, x, h0, targets = gru_draw(cfg, seed, init_state)
+    ref, worst = gru_compute(cfg, params, x, h0, targets)
+    names = [n for n, _ in cfg.param_shapes()]
+    fx = {
+        "format": "lstm-golden-fixture",
+        "format_version": 2,
+        "name": name,
+        "set": "extra",
+        "generator": {
+            "script": SCRIPT,
+            "command": command,
+            "seed": seed,
+            "rng": GRU_RNG_TEXT,
+            "torch_version": torch.__version__,
+            "numpy_version": numpy.__version__,
+            "python_version": platform.python_version(),
+            "values_from": "nn.GRU(num_layers, bidirectional, batch_first) + nn.Linear head",
+            "cross_checked_with_explicit_loop": True,
+        },
+        "config": {
+            "cell": "gru",
+            "input_size": I,
+            "hidden_size": H,
+            "proj_size": 0,
+            "num_layers": L,
+            "bidirectional": bidir,
+            "num_directions": cfg.D,
+            "seq_len": T,
+            "batch": B,
+            "batch_first": bf,
+            "loss": loss,
+            "head_out_size": cfg.O,
+            "init_state": init_state,
+            "dtype": "float64",
+            "input": {"kind": "dense"},
+            "tied_head": False,
+            "dropout": None,
+            "lengths": False,
+        },
+        "param_order": names,
+        "params": {n: arr(params[n]) for n in names},
+        "inputs": {"x": arr(x), "h0": arr(h0), "targets": arr(targets)},
+        "outputs": {"y": arr(ref["y"]), "h_n": arr(ref["h_n"]), "loss": ref["loss"]},
+        "grads": {n: arr(ref["grads"][n]) for n in names + ["x", "h0"]},
+    }
+    return name, fx, worst
+
+
+def generate_gru_extra(out_dir):
+    """Writes the format-2 GRU fixtures of GRU_EXTRA_FIXTURES into out_dir/v2."""
+    out_dir = os.path.join(out_dir, "v2")
+    os.makedirs(out_dir, exist_ok=True)
+    rel_out = os.path.relpath(out_dir)
+    command = f"/usr/bin/python3 {SCRIPT} --gru" + (
+        "" if rel_out == "test/fixtures-extra/v2" else f" --out {os.path.dirname(rel_out)}"
+    )
+    for cfgname, loss, init_state in GRU_EXTRA_FIXTURES:
+        name = f"gru_{cfgname}_{loss}"
+        seed = seed_for(name)
+        _, fx, worst = make_gru_fixture(cfgname, GRU_EXTRA_CONFIGS[cfgname], loss, init_state, seed, command)
+        text = dump(fx) + "\n"
+        assert json.loads(text) == fx
+        size = len(text.encode("utf-8"))
+        assert size < 400_000, f"{name}: {size} bytes"
+        path = os.path.join(out_dir, name + ".json")
+        with open(path + ".tmp", "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(path + ".tmp", path)
+        print(f"{name:34s} seed {seed}  {size:7d} bytes  loop-vs-nn.GRU max scaled err {worst:.2e}")
+    print(f"{len(GRU_EXTRA_FIXTURES)} files in {rel_out}")
+
+
+def check_public_gru(pub_dir):
+    """Recomputes every gru_*.json in pub_dir from its own params and inputs (nn.GRU and the
+    explicit loop) and compares y, h_n, the loss and every gradient at 1e-10."""
+    import glob
+
+    ok = True
+    for path in sorted(glob.glob(os.path.join(pub_dir, "gru_*.json"))):
+        d = json.load(open(path, encoding="utf-8"))
+        c = d["config"]
+        O = c["head_out_size"]
+        cfg = GruCfg(d["name"], c["input_size"], c["hidden_size"], c["num_layers"], c["bidirectional"],
+                     c["seq_len"], c["batch"], c["batch_first"], O, O, c["loss"])
+        t = lambda a: torch.tensor(a["data"], dtype=torch.int64 if a["dtype"] == "int64" else DT).reshape(a["shape"])  # noqa: E731
+        params = {n: t(d["params"][n]) for n in d["param_order"]}
+        inp = d["inputs"]
+        try:
+            ref, _ = gru_compute(cfg, params, t(inp["x"]), t(inp["h0"]), t(inp["targets"]))
+            worst = check_close(f"{d['name']}: loss", ref["loss"], d["outputs"]["loss"])
+            for k in ("y", "h_n"):
+                worst = max(worst, check_close(f"{d['name']}: {k}", ref[k], t(d["outputs"][k])))
+            for n, g in d["grads"].items():
+                worst = max(worst, check_close(f"{d['name']}: grads.{n}", ref["grads"][n], t(g)))
+            print(f"{d['name']:34s} max scaled diff {worst:.1e}")
+        except AssertionError as e:
+            ok = False
+            print(f"{d['name']:34s} FAIL {e}")
+    print("GRU fixtures reproduced" if ok else "GRU fixtures NOT reproduced")
+    return ok
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -731,13 +1004,22 @@ def main():
     ap.add_argument("--out", default=os.path.join(root, "test", "fixtures-extra"))
     ap.add_argument("--check-public", nargs="?", const=os.path.join(root, "test", "fixtures"), default=None,
                     metavar="DIR", help="regenerate the public fixtures in DIR and compare")
+    ap.add_argument("--check-gru", nargs="?", const=os.path.join(root, "test", "fixtures", "v2"), default=None,
+                    metavar="DIR", help="recompute the format-2 GRU fixtures in DIR from their inputs and compare")
+    ap.add_argument("--gru", action="store_true",
+                    help="write the format-2 GRU fixtures (into OUT/v2) instead of the LSTM ones")
     args = ap.parse_args()
     if not torch.__version__.startswith("1.13"):
         print(f"warning: torch {torch.__version__}, the fixtures were defined with torch 1.13", file=sys.stderr)
+    if args.check_gru is not None:
+        sys.exit(0 if check_public_gru(args.check_gru) else 1)
     if args.check_public is not None:
         sys.exit(0 if check_public(args.check_public) else 1)
     os.chdir(root)
-    generate_extra(os.path.relpath(args.out, root))
+    if args.gru:
+        generate_gru_extra(os.path.relpath(args.out, root))
+    else:
+        generate_extra(os.path.relpath(args.out, root))
 
 
 if __name__ == "__main__":

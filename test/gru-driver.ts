@@ -1,0 +1,259 @@
+/**
+ * A test-local GRU driver (test code, not the library's GRU layer, which is built on the cell
+ * interface): runs a stacked, bidirectional, batch-first GRU with an nn.Linear head, forward,
+ * loss and backward, over a format-2 fixture (`gru_*.json`, test/fixtures/v2/README.md), with
+ * the reference gemm / fillBias / addColumnSums and a given pair of GRU recurrence kernels, in
+ * float32 or float64. Used by src/backend/js/gru-reference.test.ts (the TypeScript kernels,
+ * float64 at 1e-9) and src/backend/wasm/gru-kernels.test.ts (the wasm kernels, float32 at 1e-4).
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { referenceKernels as k } from "../src/backend/js/reference.js";
+import type {
+  GruStepsDims,
+  GruStepsGrads,
+  GruStepsOperands,
+  Operand,
+} from "../src/backend/js/gru-reference.js";
+import { meanSquared, softmaxCrossEntropy, sumSquares } from "../src/loss/losses.js";
+import { allocFloat, type DType, type FloatArray } from "../src/tensor/dtype.js";
+import { ROOT } from "./helpers.js";
+
+/** The fixture folders the GRU tests read (the extra one when present). */
+const DIRS = ["test/fixtures/v2/", "test/fixtures-extra/v2/"];
+
+interface JsonArray {
+  shape: number[];
+  data: number[];
+}
+
+/** The fields of a format-2 GRU fixture the driver reads. */
+export interface GruFixture {
+  name: string;
+  config: {
+    cell: string;
+    input_size: number;
+    hidden_size: number;
+    num_layers: number;
+    num_directions: number;
+    seq_len: number;
+    batch: number;
+    batch_first: boolean;
+    loss: "sum_sq" | "mse_last" | "xent";
+    head_out_size: number;
+  };
+  param_order: string[];
+  params: Record<string, JsonArray>;
+  inputs: Record<string, JsonArray>;
+  outputs: { y: JsonArray; h_n: JsonArray; loss: number };
+  grads: Record<string, JsonArray>;
+}
+
+/** The recurrence kernels under test and the element type of every buffer. */
+export interface GruStepKernels {
+  dtype: DType;
+  forward(ops: GruStepsOperands, dims: GruStepsDims): void;
+  backward(ops: GruStepsOperands, grads: GruStepsGrads, dims: GruStepsDims): void;
+}
+
+export interface GruResult {
+  y: FloatArray;
+  hN: FloatArray;
+  loss: number;
+  grads: Record<string, FloatArray>;
+}
+
+const op = (buf: FloatArray, off = 0, ld = 0): Operand => ({ buf, off, ld });
+
+/** [T, B, F] ↔ [B, T, F]. */
+function swap01(
+  alloc: (n: number) => FloatArray,
+  a: ArrayLike<number>,
+  d0: number,
+  d1: number,
+  f: number,
+): FloatArray {
+  const out = alloc(d0 * d1 * f);
+  for (let i = 0; i < d0; i++)
+    for (let j = 0; j < d1; j++)
+      for (let q = 0; q < f; q++) out[(j * d0 + i) * f + q] = a[(i * d1 + j) * f + q];
+  return out;
+}
+
+/** Forward, loss and backward of fixture f with `impl`'s recurrence kernels. */
+export function runGru(f: GruFixture, impl: GruStepKernels): GruResult {
+  const alloc = (n: number): FloatArray => allocFloat(impl.dtype, n);
+  const from = (a: ArrayLike<number>): FloatArray => {
+    const v = alloc(a.length);
+    v.set(Array.from(a));
+    return v;
+  };
+  const c = f.config;
+  const [I, H, L, D, T, B, O] = [c.input_size, c.hidden_size, c.num_layers, c.num_directions, c.seq_len, c.batch, c.head_out_size]; // prettier-ignore
+  const G = 3 * H;
+  const DH = D * H;
+  const TB = T * B;
+  const p = (name: string): FloatArray => from(f.params[name].data);
+  const x = from(f.inputs.x.data);
+  const xs = c.batch_first ? swap01(alloc, x, B, T, I) : x; // time-major [T, B, I]
+  const h0 = from(f.inputs.h0.data); // [L·D, B, H]
+  const suffix = (l: number, d: number): string => `l${l}${d === 1 ? "_reverse" : ""}`;
+
+  // Forward, layer by layer: outs[l] [T, B, D·H]; each direction's saved gates, hg.
+  const inputs: FloatArray[] = [xs];
+  const saved: { gates: FloatArray; hg: FloatArray }[][] = [];
+  const hN = alloc(L * D * B * H);
+  for (let l = 0; l < L; l++) {
+    const X = inputs[l];
+    const In = l === 0 ? I : DH;
+    const out = alloc(TB * DH);
+    saved.push([]);
+    for (let d = 0; d < D; d++) {
+      const s = suffix(l, d);
+      const gates = alloc(TB * G);
+      const hg = alloc(TB * G);
+      // xg = X·W_ihᵀ + b_ih for all T·B rows at once
+      k.fillBias(gates, 0, G, p(`gru.bias_ih_${s}`), 0, null, 0, TB, G);
+      k.gemm(gates, 0, G, X, 0, In, false, p(`gru.weight_ih_${s}`), 0, In, true, TB, G, In, 1);
+      const ops = {
+        gates: op(gates, 0, G),
+        hg: op(hg, 0, G),
+        y: op(out, d * H, DH),
+        h0: op(h0, (l * D + d) * B * H, H),
+        w: op(p(`gru.weight_hh_${s}`), 0, H),
+        bhh: op(p(`gru.bias_hh_${s}`)),
+      };
+      impl.forward(ops, { steps: T, batch: B, hidden: H, reverse: d === 1 });
+      saved[l].push({ gates, hg });
+      const tLast = d === 1 ? 0 : T - 1;
+      for (let b = 0; b < B; b++)
+        for (let j = 0; j < H; j++)
+          hN[((l * D + d) * B + b) * H + j] = out[(tLast * B + b) * DH + d * H + j];
+    }
+    inputs.push(out);
+  }
+  const y = inputs[L];
+
+  // Head and loss; dY [T, B, D·H] from dz.
+  const hw = p("head.weight");
+  const hb = p("head.bias");
+  const grads: Record<string, FloatArray> = {};
+  const dY = alloc(TB * DH);
+  const last = c.loss === "mse_last";
+  const rows = last ? B : TB;
+  const hIn = last ? y.subarray((T - 1) * B * DH) : y; // mse_last: y at the last time index
+  const z = alloc(rows * O);
+  k.fillBias(z, 0, O, hb, 0, null, 0, rows, O);
+  k.gemm(z, 0, O, hIn, 0, DH, false, hw, 0, DH, true, rows, O, DH, 1);
+  const dz = alloc(rows * O);
+  const tg = f.inputs.targets.data;
+  let loss: number;
+  if (c.loss === "xent") {
+    const targets = c.batch_first ? swap01(alloc, tg, B, T, 1) : from(tg);
+    loss = softmaxCrossEntropy(dz, z, targets, rows, O);
+  } else if (last) loss = meanSquared(dz, z, from(tg));
+  else loss = sumSquares(dz, z, c.batch_first ? swap01(alloc, tg, B, T, O) : from(tg));
+  grads["head.weight"] = alloc(O * DH);
+  grads["head.bias"] = alloc(O);
+  k.gemm(grads["head.weight"], 0, DH, dz, 0, O, true, hIn, 0, DH, false, O, DH, rows, 1);
+  k.addColumnSums(grads["head.bias"], 0, dz, 0, O, rows, O);
+  k.gemm(dY, last ? (T - 1) * B * DH : 0, DH, dz, 0, O, false, hw, 0, DH, false, rows, DH, O, 0);
+
+  // Backward, top layer first: dX of layer l is dY of layer l − 1.
+  const dh0 = alloc(L * D * B * H);
+  let dOut = dY;
+  for (let l = L - 1; l >= 0; l--) {
+    const X = inputs[l];
+    const In = l === 0 ? I : DH;
+    const dX = alloc(TB * In);
+    for (let d = 0; d < D; d++) {
+      const s = suffix(l, d);
+      const { gates, hg } = saved[l][d];
+      const wih = p(`gru.weight_ih_${s}`);
+      const dh = op(dh0, (l * D + d) * B * H, H);
+      const dXg = alloc(TB * G);
+      const dHg = alloc(TB * G);
+      const ops = {
+        gates: op(gates, 0, G),
+        hg: op(hg, 0, G),
+        y: op(inputs[l + 1], d * H, DH),
+        h0: op(h0, (l * D + d) * B * H, H),
+        w: op(p(`gru.weight_hh_${s}`), 0, H),
+        bhh: op(p(`gru.bias_hh_${s}`)),
+      };
+      const g = { dy: op(dOut, d * H, DH), dh, dXg: op(dXg, 0, G), dHg: op(dHg, 0, G) };
+      impl.backward(ops, g, { steps: T, batch: B, hidden: H, reverse: d === 1 });
+      // h_{t−1} for every t, to pair with dHg_t: h0 on the first consumed step.
+      const hPrev = alloc(TB * H);
+      for (let t = 0; t < T; t++) {
+        const tp = d === 1 ? t + 1 : t - 1;
+        for (let b = 0; b < B; b++)
+          for (let j = 0; j < H; j++)
+            hPrev[(t * B + b) * H + j] =
+              tp < 0 || tp >= T
+                ? h0[((l * D + d) * B + b) * H + j]
+                : inputs[l + 1][(tp * B + b) * DH + d * H + j];
+      }
+      const dWih = alloc(G * In);
+      const dWhh = alloc(G * H);
+      const dbih = alloc(G);
+      const dbhh = alloc(G);
+      k.gemm(dWih, 0, In, dXg, 0, G, true, X, 0, In, false, G, In, TB, 0);
+      k.gemm(dWhh, 0, H, dHg, 0, G, true, hPrev, 0, H, false, G, H, TB, 0);
+      k.addColumnSums(dbih, 0, dXg, 0, G, TB, G);
+      k.addColumnSums(dbhh, 0, dHg, 0, G, TB, G);
+      k.gemm(dX, 0, In, dXg, 0, G, false, wih, 0, In, false, TB, In, G, 1);
+      grads[`gru.weight_ih_${s}`] = dWih;
+      grads[`gru.weight_hh_${s}`] = dWhh;
+      grads[`gru.bias_ih_${s}`] = dbih;
+      grads[`gru.bias_hh_${s}`] = dbhh;
+    }
+    dOut = dX;
+  }
+  grads.x = c.batch_first ? swap01(alloc, dOut, T, B, I) : dOut;
+  grads.h0 = dh0;
+  return { y: c.batch_first ? swap01(alloc, y, T, B, DH) : y, hN, loss, grads };
+}
+
+/** Worst |a − e| / max(|e|, 1e-6·max|e|) over the array (the README's float64 test). */
+export function worstElementwise(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < expected.length; i++) m = Math.max(m, Math.abs(expected[i]));
+  let w = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    const e = d / Math.max(Math.abs(expected[i]), 1e-6 * m, 1e-300);
+    if (!(e <= w)) w = e; // NaN sticks
+  }
+  return w;
+}
+
+/** The gru_*.json files of the fixture folders, as paths relative to the repository root. */
+export function gruFixtureFiles(): string[] {
+  const files: string[] = [];
+  for (const dir of DIRS) {
+    if (!existsSync(ROOT + dir)) continue;
+    for (const name of readdirSync(ROOT + dir).sort())
+      if (name.startsWith("gru_") && name.endsWith(".json")) files.push(dir + name);
+  }
+  return files;
+}
+
+export function readGruFixture(file: string): GruFixture {
+  return JSON.parse(readFileSync(ROOT + file, "utf8")) as GruFixture;
+}
+
+/** [name, computed, expected] for y, h_n, the loss and every gradient the fixture holds. */
+export function gruChecks(
+  f: GruFixture,
+  r: GruResult,
+): [string, ArrayLike<number>, ArrayLike<number>][] {
+  const checks: [string, ArrayLike<number>, ArrayLike<number>][] = [
+    ["y", r.y, f.outputs.y.data],
+    ["h_n", r.hN, f.outputs.h_n.data],
+    ["loss", [r.loss], [f.outputs.loss]],
+  ];
+  for (const name of Object.keys(f.grads))
+    checks.push([`grads.${name}`, r.grads[name] ?? [], f.grads[name].data]);
+  return checks;
+}
