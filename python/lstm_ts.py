@@ -279,6 +279,8 @@ def setup_distributed():
 
 def shard(B, rank, world):
     """This process's share of the global batch's B rows (contiguous, sizes differ by ≤ 1)."""
+    if B < world:
+        raise SystemExit(f"--batch {B} is smaller than the {world} processes: each needs at least one row")
     return list(range(B * rank // world, B * (rank + 1) // world))
 
 
@@ -316,11 +318,15 @@ def train_loop(args, model, device, step_fn):
     return history, time.time() - t0
 
 
-def finish(args, model, info, history, seconds, world, rank):
+def finish(args, model, info, history, seconds, run):
+    """Rank 0 writes the model; `run` = (world, rank, loss name)."""
+    world, rank, loss_name = run
     if rank == 0:
         info = dict(info)
         info["training"] = {
             "steps": args.steps,
+            "stopReason": "steps",
+            "loss": loss_name,
             "finalTrainLoss": history[-1]["trainLoss"] if history else None,
             "seconds": seconds,
             "history": history,
@@ -328,7 +334,7 @@ def finish(args, model, info, history, seconds, world, rank):
             "worldSize": world,
             "fineTunedFrom": os.path.basename(args.init) if args.init else None,
             "options": {k: v for k, v in vars(args).items() if k != "func"},
-            "data": os.path.basename(args.file),
+            "data": args.file,
         }
         write_model(args.out, model.cpu(), info)
         print(json.dumps({"out": args.out, "steps": args.steps, "finalTrainLoss": info["training"]["finalTrainLoss"], "worldSize": world}))
@@ -363,11 +369,13 @@ def train_text(args):
         x, y = data.window(w, mine)
         out, state = ddp(F.one_hot(x, V).float().to(device), carried.get("state"))
         carried["state"] = tuple(s.detach() for s in state)  # truncated BPTT
-        # Each process's mean over its rows; DDP averages the processes → the global mean.
-        return F.cross_entropy(out.reshape(-1, V), y.to(device).reshape(-1))
+        # This process's sum over the global count, × W because DDP averages the W gradients:
+        # the gradient of the global batch's mean, whatever the shard sizes.
+        ce = F.cross_entropy(out.reshape(-1, V), y.to(device).reshape(-1), reduction="sum")
+        return ce * world / (args.seq_len * args.batch)
 
     history, seconds = train_loop(args, model, device, step)
-    finish(args, model, info, history, seconds, world, rank)
+    finish(args, model, info, history, seconds, (world, rank, "nats/char"))
 
 
 def train_series(args):
@@ -431,10 +439,11 @@ def train_series(args):
             order["o"] = torch.randperm(len(xs), generator=gen)
         idx = order["o"][(k % per_epoch) * B : (k % per_epoch + 1) * B][mine]
         out, _ = ddp(xs[idx].transpose(0, 1).float().to(device), readout="last")
-        return F.mse_loss(out, ys[idx].float().to(device))
+        se = F.mse_loss(out, ys[idx].float().to(device), reduction="sum")
+        return se * world / (B * ys.shape[1])  # the global batch's mean (see train_text)
 
     history, seconds = train_loop(args, model, device, step)
-    finish(args, model, info, history, seconds, world, rank)
+    finish(args, model, info, history, seconds, (world, rank, "MSE (scaled)"))
 
 
 def evaluate(args):
@@ -443,6 +452,8 @@ def evaluate(args):
     model.eval()
     if info["task"] == "text":
         text = read_text(args.file)
+        if args.max_chars is not None:
+            text = text[: args.max_chars]  # code points, as lstm eval --max-chars
         index = {ch: i for i, ch in enumerate(info["vocab"])}
         ids = torch.tensor([index[ch] for ch in text if ch in index], dtype=torch.long)
         loss = stream_cross_entropy(model, ids)
@@ -492,6 +503,7 @@ def main(argv=None):
     e = sub.add_parser("eval", help="evaluate a model file on a text or CSV file (one JSON line)")
     e.add_argument("model")
     e.add_argument("file")
+    e.add_argument("--max-chars", type=int, help="text: evaluate only the first n characters")
     e.set_defaults(func=evaluate)
     args = p.parse_args(argv)
     if args.func is train_series and not args.init and not args.column:

@@ -48,6 +48,13 @@ function ok(args: string[]): string {
   return r.stdout;
 }
 
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
 function lastJson(out: string): Record<string, unknown> {
   return JSON.parse(out.trim().split("\n").at(-1)!);
 }
@@ -71,9 +78,19 @@ test(
       Math.abs((ours.loss as number) - (theirs.loss as number)) < 1e-5,
       `${ours.loss} vs ${theirs.loss}`,
     );
-    const { meta } = loadModel(model);
+    const { model: m, meta } = loadModel(model);
     assert.equal(meta.task, "text");
     assert.equal((meta.training as { worldSize: number }).worldSize, 2);
+    // One process with the whole batch takes the same steps as two with half each; batch 3
+    // (shards of 1 and 2 rows) checks that uneven shards still average to the global mean.
+    const single = join(tmp, "one-text.safetensors");
+    const two = join(tmp, "two-text.safetensors");
+    py([COMPANION, "train-text", corpus, "--steps", "4", "--hidden", "16", "--layers", "2", "--seq-len", "16", "--batch", "3", "--out", single]); // prettier-ignore
+    torchrun(["train-text", corpus, "--steps", "4", "--hidden", "16", "--layers", "2", "--seq-len", "16", "--batch", "3", "--out", two]); // prettier-ignore
+    const p1 = loadModel(single).model.params;
+    const p2 = loadModel(two).model.params;
+    assert.ok(maxDiff(p1, p2) < 1e-5, `1 vs 2 processes: ${maxDiff(p1, p2)}`);
+    assert.ok(maxDiff(m.params, p2) > 1e-3, "batch 3 trained other weights than batch 4");
     assert.ok(ok(["sample", model, "--length", "20", "--seed", "1"]).length >= 20);
   },
 );
