@@ -23,7 +23,7 @@ import {
   type ImportedModel,
 } from "../src/io/convert.js";
 import { decodeModel, type ModelMeta } from "../src/io/model-file.js";
-import { exportOnnx } from "../src/io/onnx/export.js";
+import { exportOnnx, type OnnxExport } from "../src/io/onnx/export.js";
 import { paramsSha256, saveModel, writeFileAtomic } from "../src/node.js";
 import { FormatError } from "../src/tensor/errors.js";
 import { choiceOption, CliError, readBytes } from "./util.js";
@@ -270,13 +270,15 @@ export function registerConvert(program: Command): void {
         flags.series ?? inputFile,
       );
 
+      let onnx: OnnxExport | undefined;
       if (to === "lstm") {
         checkConverted(model, meta, flags.out);
         saveModel(flags.out, model, meta);
       } else if (to === "tfjs") {
         writeTfjs(flags.out, model, meta);
       } else if (to === "onnx") {
-        writeFileAtomic(flags.out, exportOnnx(model, meta, { batchFirst: flags.batchFirst }).bytes);
+        onnx = exportOnnx(model, meta, { batchFirst: flags.batchFirst });
+        writeFileAtomic(flags.out, onnx.bytes);
       } else {
         writeFileAtomic(flags.out, `${JSON.stringify(exportKeras(model, meta))}\n`);
       }
@@ -295,6 +297,7 @@ export function registerConvert(program: Command): void {
           ? { lstmPrefix: report.lstmPrefix, headPrefix: report.headPrefix }
           : {}),
         notes: report.notes,
+        ...(onnx ? { onnx: { inputs: onnx.inputs, outputs: onnx.outputs } } : {}),
       };
       if (flags.json) {
         console.log(JSON.stringify(summary));
@@ -310,6 +313,7 @@ export function registerConvert(program: Command): void {
           `${c.bidirectional ? "bidirectional" : "unidirectional"}; head outputs ${c.outputSize}; ${model.numParams} parameters`,
       );
       for (const n of report.notes) console.log(`  note: ${n}`);
+      if (onnx) console.log(`  ONNX graph: ${onnx.inputs.join(", ")} → ${onnx.outputs.join(", ")}`);
       console.log(
         `${flags.out}: ${NAMES[to]} (${meta.task} model), paramsSha256 ${summary.paramsSha256}`,
       );

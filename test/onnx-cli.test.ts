@@ -42,6 +42,7 @@ test("a character model trained by lstm runs in ONNX Runtime (token ids, batch-f
     ok(["convert", model, "--to", "onnx", "--batch-first", "--out", onnx, "--json"]),
   );
   assert.equal(summary.to, "onnx");
+  assert.deepEqual(summary.onnx.inputs, ["tokens [B, T]", "h0 [2, B, 8]", "c0 [2, B, 8]"]);
   const { model: m, meta } = loadModel(model);
   const [V, H, T, B] = [m.config.inputSize, 8, 10, 2];
   const rng = new Rng(1);
