@@ -284,12 +284,13 @@ def shard(B, rank, world):
     return list(range(B * rank // world, B * (rank + 1) // world))
 
 
-def make_model(args, I, O, init):
-    if init:
-        model, info = read_model(init)
+def make_model(args, I, O, loaded):
+    """The --init model (read once by the caller), or a new one with PyTorch's default init."""
+    if loaded:
+        model, info = loaded
         c = model.config
         if c["input_size"] != I or c["output_size"] != O:
-            raise SystemExit(f"{init}: the model has I={c['input_size']}, O={c['output_size']}; the data needs I={I}, O={O}")
+            raise SystemExit(f"{args.init}: the model has I={c['input_size']}, O={c['output_size']}; the data needs I={I}, O={O}")
         return model, info
     torch.manual_seed(args.seed)  # the same initial weights in every process (PyTorch's init)
     return LstmModel(
@@ -346,8 +347,10 @@ def finish(args, model, info, history, seconds, run):
 def train_text(args):
     rank, world, device = setup_distributed()
     text = read_text(args.file)
-    init_model = read_model(args.init)[1] if args.init else None
-    chars = init_model["vocab"] if init_model else sorted(set(text), key=ord)
+    loaded = read_model(args.init) if args.init else None
+    if loaded and loaded[1]["task"] != "text":
+        raise SystemExit(f"{args.init} is a {loaded[1]['task']} model, not a text model")
+    chars = loaded[1]["vocab"] if loaded else sorted(set(text), key=ord)
     index = {ch: i for i, ch in enumerate(chars)}
     unknown = sorted({ch for ch in text if ch not in index})
     if unknown:
@@ -355,7 +358,7 @@ def train_text(args):
     ids = torch.tensor([index[ch] for ch in text], dtype=torch.long)
     train, _ = split_train_valid(ids, args.valid_fraction)
     V = len(chars)
-    model, info = make_model(args, V, V, args.init)
+    model, info = make_model(args, V, V, loaded)
     info = info or {"task": "text", "input": {"kind": "one-hot"}, "vocab": chars}
     model.to(device)
     data = TextStreams(train, args.batch, args.seq_len)
@@ -380,9 +383,11 @@ def train_text(args):
 
 def train_series(args):
     rank, world, device = setup_distributed()
-    if args.init:
-        _, init_info = read_model(args.init)
-        sm = init_info["series"]
+    loaded = read_model(args.init) if args.init else None
+    if loaded:
+        if loaded[1]["task"] != "series":
+            raise SystemExit(f"{args.init} is a {loaded[1]['task']} model, not a series model")
+        sm = loaded[1]["series"]
         columns, targets = sm["columns"], sm["targetColumns"]
     else:
         columns = args.column.split(",")
@@ -390,8 +395,11 @@ def train_series(args):
     values, time_col, times = read_csv(args.file, columns)
     N, C = values.shape
     split = split_series(N, args.valid_fraction, args.test_fraction)
-    transformed = values.log() if args.transform == "log" else values.clone()
-    if args.init:
+    transform = (sm.get("transform") or "none") if loaded else args.transform
+    if transform == "log" and not bool((values > 0).all()):
+        raise SystemExit(f"{args.file}: --transform log needs positive values")
+    transformed = values.log() if transform == "log" else values.clone()
+    if loaded:
         mean = torch.tensor(sm["scaler"]["mean"], dtype=torch.float64)
         std = torch.tensor(sm["scaler"]["std"], dtype=torch.float64)
         T, K, relative = sm["seqLen"], sm["horizon"], sm.get("relative", False)
@@ -408,7 +416,7 @@ def train_series(args):
         raise SystemExit(f"{args.file}: the training part has too few rows for seqLen {T} + horizon {K}")
     if relative:
         ys = ys - xs[:, T - 1, target_idx].repeat(1, K)
-    model, info = make_model(args, C, K * len(target_idx), args.init)
+    model, info = make_model(args, C, K * len(target_idx), loaded)
     info = info or {
         "task": "series",
         "input": {"kind": "dense"},
@@ -419,7 +427,7 @@ def train_series(args):
             "horizon": K,
             "seqLen": T,
             "scaler": {"mean": mean.tolist(), "std": std.tolist()},
-            "transform": args.transform,
+            "transform": transform,
             "relative": relative,
             "missing": "error",
             "rows": N,

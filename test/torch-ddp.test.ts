@@ -95,21 +95,25 @@ test(
   },
 );
 
-test("torchrun (2 processes) trains a forecaster that lstm evaluates identically", { skip }, () => {
-  const csv = join(ROOT, "data", "airpassengers.csv");
-  const model = join(tmp, "ddp-air.safetensors");
-  torchrun(["train-series", csv, "--column", "passengers_thousands", "--horizon", "3", "--seq-len", "12", "--hidden", "8", "--batch", "8", "--steps", "4", "--out", model]); // prettier-ignore
-  const ours = lastJson(ok(["eval", model, csv, "--json"]));
-  const theirs = lastJson(py([COMPANION, "eval", model, csv]));
-  assert.equal(ours.rowsUsed, "test");
-  assert.equal(ours.windows, theirs.windows);
-  for (const k of ["rmse", "mae", "mape"])
-    assert.ok(
-      Math.abs((ours[k] as number) - (theirs[k] as number)) < 1e-5,
-      `${k}: ${ours[k]} vs ${theirs[k]}`,
-    );
-  ok(["forecast", model, csv, "--out", join(tmp, "air-forecast.csv")]);
-});
+test(
+  "torchrun (2 processes) trains a forecaster (log, relative) that lstm evaluates identically",
+  { skip },
+  () => {
+    const csv = join(ROOT, "data", "airpassengers.csv");
+    const model = join(tmp, "ddp-air.safetensors");
+    torchrun(["train-series", csv, "--column", "passengers_thousands", "--transform", "log", "--relative", "--horizon", "3", "--seq-len", "12", "--hidden", "8", "--batch", "8", "--steps", "4", "--out", model]); // prettier-ignore
+    const ours = lastJson(ok(["eval", model, csv, "--json"]));
+    const theirs = lastJson(py([COMPANION, "eval", model, csv]));
+    assert.equal(ours.rowsUsed, "test");
+    assert.equal(ours.windows, theirs.windows);
+    for (const k of ["rmse", "mae", "mape"])
+      assert.ok(
+        Math.abs((ours[k] as number) - (theirs[k] as number)) < 1e-5,
+        `${k}: ${ours[k]} vs ${theirs[k]}`,
+      );
+    ok(["forecast", model, csv, "--out", join(tmp, "air-forecast.csv")]);
+  },
+);
 
 test("a model trained by lstm, fine-tuned by the companion, comes back to lstm", { skip }, () => {
   const base = join(tmp, "lstm-text.safetensors");

@@ -20,7 +20,7 @@ import {
 } from "./proto.js";
 
 /** A recurrent state an ONNX op carries: `h` (initial_h / Y_h) and, for LSTM, `c`. */
-export type StateName = "h" | "c";
+type StateName = "h" | "c";
 
 /** How one PyTorch recurrent cell maps onto an ONNX recurrent operator. */
 export interface RecurrentCellExport {
@@ -55,7 +55,7 @@ export const GRU_CELL: RecurrentCellExport = {
 };
 
 /** One layer-direction's PyTorch weights: W_ih [G·H, in], W_hh [G·H, H], b_ih, b_hh [G·H]. */
-export interface DirectionWeights {
+interface DirectionWeights {
   wIh: ArrayLike<number>;
   wHh: ArrayLike<number>;
   bIh: ArrayLike<number>;
@@ -86,7 +86,7 @@ export interface RecurrentNet {
   sequenceLengths: boolean;
 }
 
-export interface BuiltGraph {
+interface BuiltGraph {
   nodes: NodeDef[];
   initializers: TensorDef[];
   inputs: ValueInfoDef[];
