@@ -191,19 +191,13 @@ export function buildRecurrentGraph(net: RecurrentNet): BuiltGraph {
   }
   for (const s of cell.states)
     inputs.push({ name: `${s}0`, elemType: FLOAT, dims: [L * D, "B", H], doc: "[L·D, B, H]" });
-  if (net.sequenceLengths) {
-    if (net.readout === "last")
-      throw new ConfigError(
-        "onnx export",
-        "sequence lengths with a last-step readout are not exported (the last valid step differs per sequence)",
-      );
+  if (net.sequenceLengths)
     inputs.push({
       name: "seq_lens",
       elemType: INT32,
       dims: ["B"],
       doc: "valid steps per sequence",
     });
-  }
 
   // The stack: layer l's op reads layer l−1's Y reshaped from [T, D, B, H] to [T, B, D·H].
   const finals: Record<StateName, string[]> = { h: [], c: [] };
@@ -231,7 +225,7 @@ export function buildRecurrentGraph(net: RecurrentNet): BuiltGraph {
   }
 
   // Head: z = y · Wᵀ + b on every step, or on the last time index only.
-  const y = net.readout === "last" ? g.op("Gather", [x, g.int64s([], [-1])], [axis0]) : x;
+  const y = net.readout === "last" ? lastStep(g, x, net.sequenceLengths) : x;
   const wT = transpose2d(net.head.weight, O, D * H);
   const z = g.op("MatMul", [y, g.floats("head_weight_T", [D * H, O], wT)]);
   g.op("Add", [z, g.floats("head_bias", [O], net.head.bias)]);
@@ -250,6 +244,21 @@ export function buildRecurrentGraph(net: RecurrentNet): BuiltGraph {
 }
 
 const axis0: AttrDef = { name: "axis", kind: "int", value: 0 };
+
+/**
+ * y [T, B, D·H] → [B, D·H] at each sequence's last step: T − 1, or seq_lens[b] − 1 with lengths
+ * (a GatherElements along time with the index broadcast to [1, B, D·H]). For D = 2 that is
+ * [forward h | reverse h] at that step, as our forward's last-step readout.
+ */
+function lastStep(g: GraphBuilder, y: string, lengths: boolean): string {
+  if (!lengths) return g.op("Gather", [y, g.int64s([], [-1])], [axis0]);
+  const lens = g.op("Cast", ["seq_lens"], [{ name: "to", kind: "int", value: INT64 }]);
+  const last = g.op("Reshape", [g.op("Sub", [lens, g.int64s([], [1])]), g.int64s([3], [1, -1, 1])]);
+  const bdh = g.op("Slice", [g.op("Shape", [y]), g.int64s([1], [1]), g.int64s([1], [3])]);
+  const index = g.op("Expand", [last, g.op("Concat", [g.int64s([1], [1]), bdh], [axis0])]);
+  const picked = g.op("GatherElements", [y, index], [axis0]); // [1, B, D·H]
+  return g.op("Squeeze", [picked, g.int64s([1], [0])]);
+}
 
 function perm(p: number[]): AttrDef {
   return { name: "perm", kind: "ints", value: p };

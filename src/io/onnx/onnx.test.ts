@@ -2,7 +2,8 @@
  * Exported ONNX graphs run in ONNX Runtime (onnxruntime-web's wasm backend) and give our forward's
  * outputs and final states within 1e-5: stacked, bidirectional, batch-first, text (token ids
  * through Gather) and series (last-step readout) models; and, from hand-built weights, the GRU
- * path against a GRU written out here, the embedding path and sequence lengths.
+ * path against a GRU written out here, the embedding path and sequence lengths (every step and
+ * last step).
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -376,11 +377,51 @@ describe("ONNX graph paths for other cells and options (hand-built weights)", ()
     });
   });
 
-  it("refuses sequence lengths with a last-step readout", () => {
-    const model = randomModel({ inputSize: 2, hiddenSize: 2, outputSize: 1 }, 1);
+  it("sequence lengths with a last-step readout: each sequence's own last step", async () => {
+    const [I, H, O, T] = [2, 3, 4, 6];
+    const lens = [2, 6, 4, 1];
+    const B = lens.length;
+    const model = randomModel(
+      { inputSize: I, hiddenSize: H, numLayers: 2, bidirectional: true, outputSize: O },
+      8,
+    );
+    const rng = new Rng(9);
+    const x = randoms(T * B * I, rng);
+    const zeros = new Float32Array(4 * B * H);
+    const r = await runOnnx(encodeNet(lstmNet(model, { sequenceLengths: true, readout: "last" })), {
+      x: f32(x, [T, B, I]),
+      h0: f32(zeros, [4, B, H]),
+      c0: f32(zeros, [4, B, H]),
+      seq_lens: new ort.Tensor("int32", Int32Array.from(lens), [B]),
+    });
+    assert.deepEqual(r.output.dims, [B, O]);
+    lens.forEach((len, b) => {
+      const xb = new Float32Array(len * I);
+      for (let t = 0; t < len; t++) xb.set(x.subarray((t * B + b) * I, (t * B + b + 1) * I), t * I);
+      const ours = model.forward(xb, { seqLen: len, batch: 1, readout: "last" });
+      const got = (r.output.data as Float32Array).subarray(b * O, b * O + O);
+      assert.ok(maxDiff(got, ours.output) < TOL, `b=${b}`);
+    });
+  });
+});
+
+describe("ONNX export refuses what ONNX's LSTM cannot hold", () => {
+  it("names a parameter the graph would drop (a projection's weight_hr)", () => {
+    // A model with one more parameter than the plain LSTM, as a proj_size model will have.
+    class ProjectedModel extends LstmModel {
+      override paramNames(): string[] {
+        return [...super.paramNames(), "lstm.weight_hr_l0"];
+      }
+    }
+    const model = new ProjectedModel({ inputSize: 2, hiddenSize: 3, outputSize: 1 });
+    model.initDefault(new Rng(1));
     assert.throws(
-      () => buildRecurrentGraph(lstmNet(model, { sequenceLengths: true, readout: "last" })),
-      ConfigError,
+      () => exportOnnx(model, dense),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError);
+        assert.match(e.message, /lstm\.weight_hr_l0 have no place in an ONNX LSTM graph/);
+        return true;
+      },
     );
   });
 });
