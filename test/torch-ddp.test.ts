@@ -112,6 +112,8 @@ test(
         `${k}: ${ours[k]} vs ${theirs[k]}`,
       );
     ok(["forecast", model, csv, "--out", join(tmp, "air-forecast.csv")]);
+    ok(["report", model, "--data", csv, "--out", join(tmp, "air.html")]);
+    assert.match(readFileSync(join(tmp, "air.html"), "utf8"), /<html/i);
   },
 );
 
