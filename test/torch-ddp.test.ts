@@ -134,6 +134,11 @@ test("a model trained by lstm, fine-tuned by the companion, comes back to lstm",
   const ours = lastJson(ok(["eval", tuned, corpus, "--json"]));
   const theirs = lastJson(py([COMPANION, "eval", tuned, corpus]));
   assert.ok(Math.abs((ours.loss as number) - (theirs.loss as number)) < 1e-5);
+  // The companion reads and rewrites an lstm file byte for byte (names, order, metadata, padding).
+  const copy = join(tmp, "copy.safetensors");
+  const script = `import sys; sys.path.insert(0, sys.argv[1]); import lstm_ts; lstm_ts.write_model(sys.argv[3], *lstm_ts.read_model(sys.argv[2]))`;
+  py(["-c", script, join(ROOT, "python"), base, copy]);
+  assert.ok(readFileSync(copy).equals(readFileSync(base)), "byte-identical rewrite");
   // And the untouched lstm model reads the same in PyTorch.
   const before = lastJson(py([COMPANION, "eval", base, corpus]));
   assert.ok(
