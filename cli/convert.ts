@@ -23,12 +23,13 @@ import {
   type ImportedModel,
 } from "../src/io/convert.js";
 import { decodeModel, type ModelMeta } from "../src/io/model-file.js";
+import { exportOnnx, type OnnxExport } from "../src/io/onnx/export.js";
 import { paramsSha256, saveModel, writeFileAtomic } from "../src/node.js";
 import { FormatError } from "../src/tensor/errors.js";
 import { choiceOption, CliError, readBytes } from "./util.js";
 
 const FROM = ["auto", "lstm", "pytorch", "keras", "tfjs"] as const;
-const TO = ["lstm", "keras", "tfjs"] as const;
+const TO = ["lstm", "keras", "tfjs", "onnx"] as const;
 const TASKS = ["text", "series", "generic"] as const;
 
 interface ConvertFlags {
@@ -41,6 +42,7 @@ interface ConvertFlags {
   series?: string;
   task?: ConvertTask;
   json?: boolean;
+  batchFirst?: boolean;
 }
 
 function readJson(path: string, bytes = readBytes(path)): unknown {
@@ -62,6 +64,7 @@ const NAMES = {
   pytorch: "PyTorch nn.LSTM state_dict",
   keras: "keras-lstm JSON",
   tfjs: "TensorFlow.js Layers model",
+  onnx: "ONNX model",
 };
 
 const isDir = (path: string) => {
@@ -154,7 +157,11 @@ export function registerConvert(program: Command): void {
         "--to tfjs --out DIR: write DIR/model.json + DIR/group1-shard1of1.bin, a\n" +
         "  Sequential for tf.loadLayersModel (input [batch, time, I], output\n" +
         "  [batch, time, O]; LSTM bias = bias_ih + bias_hh).\n" +
-        "--to keras: write keras-lstm JSON (bias = bias_ih + bias_hh).\n\n" +
+        "--to keras: write keras-lstm JSON (bias = bias_ih + bias_hh).\n" +
+        "--to onnx --out FILE.onnx: an ONNX model (opset 14, LSTM ops) for ONNX\n" +
+        "  Runtime: inputs x [T, B, I] (text models: int64 tokens [T, B]), h0, c0\n" +
+        "  [L·D, B, H]; outputs output [T, B, O] (series: last step, [B, O]), hN,\n" +
+        "  cN. --batch-first for [B, T, ·]. Series values stay standardised.\n\n" +
         "Without --from the input format is detected from the file. The output\n" +
         "is written atomically, and only after every check has passed.",
     )
@@ -194,6 +201,7 @@ export function registerConvert(program: Command): void {
       `model task: ${TASKS.join(", ")} (default: text with --vocab, else generic)`,
       choiceOption("--task", TASKS),
     )
+    .option("--batch-first", "--to onnx: the graph's input and output are [B, T, ·]")
     .option("--json", "print one JSON object")
     .action((input: string, flags: ConvertFlags) => {
       const to = flags.to;
@@ -217,6 +225,7 @@ export function registerConvert(program: Command): void {
         throw new CliError(
           `${input} is already an lstm-ts model: nothing to convert (give --to tfjs or --to keras, or --from pytorch|tfjs|keras for other files)`,
         );
+      if (flags.batchFirst && to !== "onnx") throw new CliError("--batch-first is for --to onnx");
       if (from !== "pytorch" && (flags.lstmPrefix !== undefined || flags.headPrefix !== undefined))
         throw new CliError("--lstm-prefix and --head-prefix are for --from pytorch");
 
@@ -261,11 +270,15 @@ export function registerConvert(program: Command): void {
         flags.series ?? inputFile,
       );
 
+      let onnx: OnnxExport | undefined;
       if (to === "lstm") {
         checkConverted(model, meta, flags.out);
         saveModel(flags.out, model, meta);
       } else if (to === "tfjs") {
         writeTfjs(flags.out, model, meta);
+      } else if (to === "onnx") {
+        onnx = exportOnnx(model, meta, { batchFirst: flags.batchFirst });
+        writeFileAtomic(flags.out, onnx.bytes);
       } else {
         writeFileAtomic(flags.out, `${JSON.stringify(exportKeras(model, meta))}\n`);
       }
@@ -284,6 +297,7 @@ export function registerConvert(program: Command): void {
           ? { lstmPrefix: report.lstmPrefix, headPrefix: report.headPrefix }
           : {}),
         notes: report.notes,
+        ...(onnx ? { onnx: { inputs: onnx.inputs, outputs: onnx.outputs } } : {}),
       };
       if (flags.json) {
         console.log(JSON.stringify(summary));
@@ -299,6 +313,7 @@ export function registerConvert(program: Command): void {
           `${c.bidirectional ? "bidirectional" : "unidirectional"}; head outputs ${c.outputSize}; ${model.numParams} parameters`,
       );
       for (const n of report.notes) console.log(`  note: ${n}`);
+      if (onnx) console.log(`  ONNX graph: ${onnx.inputs.join(", ")} → ${onnx.outputs.join(", ")}`);
       console.log(
         `${flags.out}: ${NAMES[to]} (${meta.task} model), paramsSha256 ${summary.paramsSha256}`,
       );

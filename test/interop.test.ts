@@ -351,7 +351,7 @@ test("lstm convert rejects bad input in one line and writes nothing", () => {
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.ok(!existsSync(out), args.join(" "));
   }
-  const r = runCli(["convert", model, "--to", "onnx", "--out", out]);
+  const r = runCli(["convert", model, "--to", "coreml", "--out", out]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--to must be one of lstm, keras/);
 });
