@@ -17,13 +17,9 @@ import { parseFixture } from "../../check/fixture.js";
 import { verifyFixture } from "../../check/verify.js";
 import { LstmModel } from "../../model/model.js";
 import { Objective } from "../../model/objective.js";
-import {
-  initWasm,
-  wasmKernels,
-  wasmRelaxedKernels,
-  wasmThreadJobsForTest,
-  wasmThreadSettings,
-} from "./index.js";
+import { initWasm, wasmKernels, wasmRelaxedKernels } from "./index.js";
+import { wasmThreadSettings } from "./split.js";
+import { wasmThreadJobsForTest } from "./testing.js";
 
 /** Both builds where the engine has them (the test runner turns relaxed SIMD on). */
 const BUILDS = [wasmKernels!, wasmRelaxedKernels].filter((k): k is Kernels => k !== null);

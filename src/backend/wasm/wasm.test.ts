@@ -10,11 +10,11 @@ import { Rng } from "../../tensor/rng.js";
 import {
   initWasm,
   wasmKernels,
-  wasmMathForTest,
   wasmRelaxedKernels,
   wasmRelaxedSimdSupported,
   wasmSimdSupported,
 } from "./index.js";
+import { wasmMathForTest } from "./testing.js";
 import { getBackend, listBackends } from "../index.js";
 
 const wasm = wasmKernels!;
