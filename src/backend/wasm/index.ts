@@ -27,7 +27,7 @@
  * (`memory.threads` says which). In browsers `await initWasm({ threads: n })` first.
  */
 import type { FloatArray } from "../../tensor/dtype.js";
-import type { Kernels, MemoryOptions } from "../kernels.js";
+import type { Block, Kernels, MemoryOptions } from "../kernels.js";
 import { backwardSteps, forwardSteps, stepsWorkSize } from "../steps.js";
 import {
   relaxedBuild,
@@ -50,19 +50,22 @@ function same(inst: Instance, first: FloatArray, a: FloatArray, what: string): v
 }
 
 /**
- * Byte pointer of a[off] after checking that elements off … off + (rows−1)·ld + cols − 1 lie in `a`
- * and above the module's scratch area, so a bad offset throws instead of reading or writing other
- * data in the memory.
+ * Byte pointer of operand v after checking that it shares `inst`'s memory and that its elements
+ * off … off + (rows−1)·ld + cols − 1 lie in its array and above the module's scratch area, so a
+ * bad offset throws instead of reading or writing other data in the memory. A Block has row
+ * stride `cols`.
  */
 function ptr(
   inst: Instance,
-  a: FloatArray,
-  off: number,
-  ld: number,
+  v: Block & { readonly ld?: number },
   rows: number,
   cols: number,
   what: string,
 ): number {
+  const a = v.buf;
+  if (a !== inst.view) same(inst, inst.view, a, what);
+  const off = v.off;
+  const ld = v.ld ?? cols;
   const p = a.byteOffset + off * 4;
   if (rows > 0 && cols > 0) {
     const last = off + (rows - 1) * ld + cols - 1;
@@ -89,7 +92,7 @@ function makeKernels(build: Build): Kernels {
   const owner = (a: FloatArray, what: string): Instance => {
     const inst = ownerOf(a, what);
     if (inst.backend !== build.name)
-      throw new Error(`${build.name} backend: operand ${what} belongs to a ${inst.backend} memory`); // prettier-ignore
+      throw new Error(`${build.name} backend: operand ${what} belongs to a ${inst.backend} memory`);
     return inst;
   };
   const kernels: Kernels = {
@@ -97,218 +100,130 @@ function makeKernels(build: Build): Kernels {
     dtypes: ["float32"],
     createMemory: (options?: MemoryOptions) => createMemory(build, options),
 
-    gemm(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, m, n, k, beta) {
-      sizes(m, n, k, ldc, lda, ldb);
-      const inst = owner(c, "C");
-      same(inst, c, a, "A");
-      same(inst, c, b, "B");
-      const pc = ptr(inst, c, cOff, ldc, m, n, "C");
-      const pa = transA ? ptr(inst, a, aOff, lda, k, m, "A") : ptr(inst, a, aOff, lda, m, k, "A");
-      const pb = transB ? ptr(inst, b, bOff, ldb, n, k, "B") : ptr(inst, b, bOff, ldb, k, n, "B");
+    gemm(c, a, b, op) {
+      const { m, n, k, transA, transB } = op;
+      sizes(m, n, k, c.ld, a.ld, b.ld);
+      const inst = owner(c.buf, "C");
+      const pc = ptr(inst, c, m, n, "C");
+      const pa = transA ? ptr(inst, a, k, m, "A") : ptr(inst, a, m, k, "A");
+      const pb = transB ? ptr(inst, b, n, k, "B") : ptr(inst, b, k, n, "B");
       if (m === 0 || n === 0) return;
       inst.gemm({
         c: pc,
-        ldc,
+        ldc: c.ld,
         a: pa,
-        lda,
+        lda: a.ld,
         transA: transA ? 1 : 0,
         b: pb,
-        ldb,
+        ldb: b.ld,
         transB: transB ? 1 : 0,
         m,
         n,
         k,
-        beta: beta ? 1 : 0,
+        beta: op.beta ? 1 : 0,
       });
     },
 
-    fillBias(out, outOff, ldOut, b1, b1Off, b2, b2Off, rows, cols) {
-      sizes(rows, cols, ldOut);
-      const inst = owner(out, "out");
-      same(inst, out, b1, "b1");
-      const p1 = ptr(inst, b1, b1Off, 0, 1, cols, "b1");
-      let p2 = 0;
-      if (b2) {
-        same(inst, out, b2, "b2");
-        p2 = ptr(inst, b2, b2Off, 0, 1, cols, "b2");
-      }
-      const po = ptr(inst, out, outOff, ldOut, rows, cols, "out");
-      inst.fillBias({ out: po, ldOut, b1: p1, b2: p2, hasB2: b2 ? 1 : 0, rows, cols });
+    fillBias(out, b1, b2, rows, cols) {
+      sizes(rows, cols, out.ld);
+      const inst = owner(out.buf, "out");
+      const p1 = ptr(inst, b1, 1, cols, "b1");
+      const p2 = b2 ? ptr(inst, b2, 1, cols, "b2") : 0;
+      const po = ptr(inst, out, rows, cols, "out");
+      inst.fillBias({ out: po, ldOut: out.ld, b1: p1, b2: p2, hasB2: b2 ? 1 : 0, rows, cols });
     },
 
-    addColumnSums(out, outOff, x, xOff, ldx, rows, cols) {
-      sizes(rows, cols, ldx);
-      const inst = owner(out, "out");
-      same(inst, out, x, "x");
-      const po = ptr(inst, out, outOff, 0, 1, cols, "out");
-      const px = ptr(inst, x, xOff, ldx, rows, cols, "x");
-      inst.columnSums({ out: po, x: px, ldx, rows, cols });
+    addColumnSums(out, x, rows, cols) {
+      sizes(rows, cols, x.ld);
+      const inst = owner(out.buf, "out");
+      const po = ptr(inst, out, 1, cols, "out");
+      const px = ptr(inst, x, rows, cols, "x");
+      inst.columnSums({ out: po, x: px, ldx: x.ld, rows, cols });
     },
 
-    lstmCellForward(gates, gOff, c, cOff, tanhC, tcOff, h, hOff, ldh, cPrev, cpOff, batch, hidden) {
-      sizes(batch, hidden, ldh);
-      const inst = owner(gates, "gates");
-      same(inst, gates, c, "c");
-      same(inst, gates, tanhC, "tanhC");
-      same(inst, gates, h, "h");
-      same(inst, gates, cPrev, "cPrev");
-      const H = hidden;
+    lstmCellForward(io, { B, H }) {
+      sizes(B, H, io.h.ld);
+      const inst = owner(io.gates.buf, "gates");
       inst.cellForward({
-        gates: ptr(inst, gates, gOff, 4 * H, batch, 4 * H, "gates"),
-        c: ptr(inst, c, cOff, H, batch, H, "c"),
-        tanhC: ptr(inst, tanhC, tcOff, H, batch, H, "tanhC"),
-        h: ptr(inst, h, hOff, ldh, batch, H, "h"),
-        ldh,
-        cPrev: ptr(inst, cPrev, cpOff, H, batch, H, "cPrev"),
-        batch,
-        hidden,
+        gates: ptr(inst, io.gates, B, 4 * H, "gates"),
+        c: ptr(inst, io.c, B, H, "c"),
+        tanhC: ptr(inst, io.tanhC, B, H, "tanhC"),
+        h: ptr(inst, io.h, B, H, "h"),
+        ldh: io.h.ld,
+        cPrev: ptr(inst, io.cPrev, B, H, "cPrev"),
+        batch: B,
+        hidden: H,
       });
     },
 
-    lstmCellBackward(
-      dPre,
-      dpOff,
-      dc,
-      dcOff,
-      dy,
-      dyOff,
-      ldy,
-      dhNext,
-      dhOff,
-      gates,
-      gOff,
-      cPrev,
-      cpOff,
-      tanhC,
-      tcOff,
-      batch,
-      hidden,
-    ) {
-      sizes(batch, hidden, ldy);
-      const inst = owner(dPre, "dPre");
-      same(inst, dPre, dc, "dc");
-      same(inst, dPre, dy, "dy");
-      same(inst, dPre, dhNext, "dhNext");
-      same(inst, dPre, gates, "gates");
-      same(inst, dPre, cPrev, "cPrev");
-      same(inst, dPre, tanhC, "tanhC");
-      const H = hidden;
+    lstmCellBackward(io, { B, H }) {
+      sizes(B, H, io.dy.ld);
+      const inst = owner(io.dPre.buf, "dPre");
       inst.cellBackward({
-        dPre: ptr(inst, dPre, dpOff, 4 * H, batch, 4 * H, "dPre"),
-        dc: ptr(inst, dc, dcOff, H, batch, H, "dc"),
-        dy: ptr(inst, dy, dyOff, ldy, batch, H, "dy"),
-        ldy,
-        dhNext: ptr(inst, dhNext, dhOff, H, batch, H, "dhNext"),
-        gates: ptr(inst, gates, gOff, 4 * H, batch, 4 * H, "gates"),
-        cPrev: ptr(inst, cPrev, cpOff, H, batch, H, "cPrev"),
-        tanhC: ptr(inst, tanhC, tcOff, H, batch, H, "tanhC"),
-        batch,
-        hidden,
+        dPre: ptr(inst, io.dPre, B, 4 * H, "dPre"),
+        dc: ptr(inst, io.dc, B, H, "dc"),
+        dy: ptr(inst, io.dy, B, H, "dy"),
+        ldy: io.dy.ld,
+        dhNext: ptr(inst, io.dhNext, B, H, "dhNext"),
+        gates: ptr(inst, io.gates, B, 4 * H, "gates"),
+        cPrev: ptr(inst, io.cPrev, B, H, "cPrev"),
+        tanhC: ptr(inst, io.tanhC, B, H, "tanhC"),
+        batch: B,
+        hidden: H,
       });
     },
 
-    lstmForwardSteps(
-      act,
-      gOff,
-      cOff,
-      tcOff,
-      y,
-      yOff,
-      ldy,
-      h0,
-      h0Off,
-      c0,
-      c0Off,
-      w,
-      wOff,
-      work,
-      workOff,
-      T,
-      B,
-      H,
-      reverse,
-    ) {
-      sizes(T, B, H, ldy);
-      const inst = owner(act, "act");
-      same(inst, act, y, "y");
-      same(inst, act, h0, "h0");
-      same(inst, act, c0, "c0");
-      same(inst, act, w, "W_hh");
-      same(inst, act, work, "work");
+    lstmForwardSteps(io, plan) {
+      const { T, B, H } = plan;
+      const { act, y } = io;
+      sizes(T, B, H, y.ld);
+      const inst = owner(act.buf, "act");
       const G = 4 * H;
-      const pWork = ptr(inst, work, workOff, 0, 1, stepsWorkSize(H), "work");
+      const pWork = ptr(inst, io.work, 1, stepsWorkSize(H), "work");
       const args = {
-        gates: ptr(inst, act, gOff, G, T * B, G, "gates"),
-        c: ptr(inst, act, cOff, H, T * B, H, "c"),
-        tanhC: ptr(inst, act, tcOff, H, T * B, H, "tanhC"),
-        y: ptr(inst, y, yOff, ldy, T * B, H, "y"),
-        ldy,
-        h0: ptr(inst, h0, h0Off, H, B, H, "h0"),
-        c0: ptr(inst, c0, c0Off, H, B, H, "c0"),
-        w: ptr(inst, w, wOff, H, G, H, "W_hh"),
+        gates: ptr(inst, { buf: act.buf, off: act.gates }, T * B, G, "gates"),
+        c: ptr(inst, { buf: act.buf, off: act.c }, T * B, H, "c"),
+        tanhC: ptr(inst, { buf: act.buf, off: act.tanhC }, T * B, H, "tanhC"),
+        y: ptr(inst, y, T * B, H, "y"),
+        ldy: y.ld,
+        h0: ptr(inst, io.h0, B, H, "h0"),
+        c0: ptr(inst, io.c0, B, H, "c0"),
+        w: ptr(inst, io.w, G, H, "W_hh"),
         steps: T,
         batch: B,
         hidden: H,
-        reverse: reverse ? 1 : 0,
+        reverse: plan.reverse ? 1 : 0,
       };
       if (T === 0 || B === 0 || H === 0) return;
-      const stepByStep = () =>
-        forwardSteps(kernels, act, gOff, cOff, tcOff, y, yOff, ldy, h0, h0Off, c0, c0Off, w, wOff, work, workOff, T, B, H, reverse); // prettier-ignore
-      inst.forwardSteps(args, pWork, stepByStep);
+      inst.forwardSteps(args, pWork, () => forwardSteps(kernels, io, plan));
     },
 
-    lstmBackwardSteps(
-      scratch,
-      dpOff,
-      dhOff,
-      dcOff,
-      dy,
-      dyOff,
-      ldy,
-      act,
-      gOff,
-      cOff,
-      tcOff,
-      c0,
-      c0Off,
-      w,
-      wOff,
-      work,
-      workOff,
-      T,
-      B,
-      H,
-      reverse,
-    ) {
-      sizes(T, B, H, ldy);
-      const inst = owner(scratch, "scratch");
-      same(inst, scratch, dy, "dy");
-      same(inst, scratch, act, "act");
-      same(inst, scratch, c0, "c0");
-      same(inst, scratch, w, "W_hh");
-      same(inst, scratch, work, "work");
+    lstmBackwardSteps(io, plan) {
+      const { T, B, H } = plan;
+      const { scratch, act, dy } = io;
+      sizes(T, B, H, dy.ld);
+      const inst = owner(scratch.buf, "scratch");
       const G = 4 * H;
-      const pWork = ptr(inst, work, workOff, 0, 1, stepsWorkSize(H), "work");
+      const sb = scratch.buf;
+      const pWork = ptr(inst, io.work, 1, stepsWorkSize(H), "work");
       const args = {
-        dPre: ptr(inst, scratch, dpOff, G, T * B, G, "dPre"),
-        dh: ptr(inst, scratch, dhOff, H, B, H, "dh"),
-        dc: ptr(inst, scratch, dcOff, H, B, H, "dc"),
-        dy: ptr(inst, dy, dyOff, ldy, T * B, H, "dy"),
-        ldy,
-        gates: ptr(inst, act, gOff, G, T * B, G, "gates"),
-        c: ptr(inst, act, cOff, H, T * B, H, "c"),
-        tanhC: ptr(inst, act, tcOff, H, T * B, H, "tanhC"),
-        c0: ptr(inst, c0, c0Off, H, B, H, "c0"),
-        w: ptr(inst, w, wOff, H, G, H, "W_hh"),
+        dPre: ptr(inst, { buf: sb, off: scratch.dPre }, T * B, G, "dPre"),
+        dh: ptr(inst, { buf: sb, off: scratch.dh }, B, H, "dh"),
+        dc: ptr(inst, { buf: sb, off: scratch.dc }, B, H, "dc"),
+        dy: ptr(inst, dy, T * B, H, "dy"),
+        ldy: dy.ld,
+        gates: ptr(inst, { buf: act.buf, off: act.gates }, T * B, G, "gates"),
+        c: ptr(inst, { buf: act.buf, off: act.c }, T * B, H, "c"),
+        tanhC: ptr(inst, { buf: act.buf, off: act.tanhC }, T * B, H, "tanhC"),
+        c0: ptr(inst, io.c0, B, H, "c0"),
+        w: ptr(inst, io.w, G, H, "W_hh"),
         steps: T,
         batch: B,
         hidden: H,
-        reverse: reverse ? 1 : 0,
+        reverse: plan.reverse ? 1 : 0,
       };
       if (T === 0 || B === 0 || H === 0) return;
-      const stepByStep = () =>
-        backwardSteps(kernels, scratch, dpOff, dhOff, dcOff, dy, dyOff, ldy, act, gOff, cOff, tcOff, c0, c0Off, w, wOff, work, workOff, T, B, H, reverse); // prettier-ignore
-      inst.backwardSteps(args, pWork, stepByStep);
+      inst.backwardSteps(args, pWork, () => backwardSteps(kernels, io, plan));
     },
   };
   return kernels;
