@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { getBackend, listBackends } from "./index.js";
 import { backwardSteps, forwardSteps, stepsWorkSize } from "./steps.js";
-import type { KernelMemory, Kernels } from "./kernels.js";
+import type { KernelMemory, Kernels, StepPlan } from "./kernels.js";
 import { Rng } from "../tensor/rng.js";
 import { allocFloat, type DType, type FloatArray } from "../tensor/dtype.js";
 
@@ -117,15 +117,11 @@ function concat(dtype: "float32" | "float64", ...parts: FloatArray[]): FloatArra
 
 /** The final h [B, H] of the LSTM recurrence from its definition, in float64. */
 function referenceRecurrence(
-  pre: FloatArray,
-  h0: FloatArray,
-  c0: FloatArray,
-  w: FloatArray,
-  T: number,
-  B: number,
-  H: number,
-  reverse: boolean,
+  inputs: { pre: FloatArray; h0: FloatArray; c0: FloatArray; w: FloatArray },
+  plan: StepPlan,
 ): Float64Array {
+  const { pre, h0, c0, w } = inputs;
+  const { T, B, H, reverse } = plan;
   const h = Float64Array.from(h0);
   const c = Float64Array.from(c0);
   const G = 4 * H;
@@ -441,7 +437,7 @@ for (const name of listBackends()) {
           for (let b = 0; b < B; b++)
             for (let j = H; j < ldy; j++)
               assert.equal(y[b * ldy + j], yPad[b * ldy + j], `${what}: y padding left alone`);
-          const hRef = referenceRecurrence(gates, h0, c0, w, T, B, H, reverse);
+          const hRef = referenceRecurrence({ pre: gates, h0, c0, w }, { T, B, H, reverse });
           const tLast = reverse ? 0 : T - 1;
           for (let b = 0; b < B; b++)
             for (let j = 0; j < H; j++)

@@ -388,7 +388,17 @@ for (const wasm of BUILDS)
       const t0 = performance.now();
       const r = spawnSync(
         process.execPath,
-        [join(ROOT, "dist/cli/main.js"), "bench", "--workload", "C", "--threads", "2", "--reps", "2", "--json"], // prettier-ignore
+        [
+          join(ROOT, "dist/cli/main.js"),
+          "bench",
+          "--workload",
+          "C",
+          "--threads",
+          "2",
+          "--reps",
+          "2",
+          "--json",
+        ],
         { encoding: "utf8", timeout: 60_000 },
       );
       assert.equal(r.status, 0, r.stderr);
