@@ -47,12 +47,7 @@ export interface LstmForwardIO {
  * Forward over t = 0…T−1 (or T−1…0 when reversed): y, hN, cN and the saved activations from
  * x, h0, c0 and the direction's parameters.
  */
-export function lstmForward(
-  k: Kernels,
-  io: LstmForwardIO,
-  dims: LayerDims,
-  d: LstmDirection,
-): void {
+function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDirection): void {
   const { T, B, I, H } = dims;
   const G = GATES * H;
   const { act, y } = io;
@@ -118,12 +113,7 @@ export interface LstmBackwardIO {
  * Backward through the whole sequence, from the last consumed step to the first.
  * Accumulates (+=) into grads, dx, dh0 and dc0.
  */
-export function lstmBackward(
-  k: Kernels,
-  io: LstmBackwardIO,
-  dims: LayerDims,
-  d: LstmDirection,
-): void {
+function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDirection): void {
   const { T, B, I, H } = dims;
   const G = GATES * H;
   const { scratch, act, x, y, h0, dh0, dc0, dhN, dcN } = io;

@@ -40,7 +40,7 @@ export const Control = {
 } as const;
 
 /** Most arguments of a job (the room between ARGS and GEN). */
-export const MAX_ARGS = Control.GEN - Control.ARGS;
+const MAX_ARGS = Control.GEN - Control.ARGS;
 
 /** A job's arguments by name (int32 each). */
 export type JobArgs<F extends readonly string[]> = { [K in F[number]]: number };

@@ -20,7 +20,7 @@ import {
 import { loadNodeWorkers, threadsSupported } from "./threads.js";
 
 /** The part of the WebAssembly JS API this file uses (the TS config has no DOM lib). */
-export interface WasmMemory {
+interface WasmMemory {
   readonly buffer: ArrayBuffer;
   grow(pages: number): number;
 }

@@ -97,7 +97,7 @@ export interface PoolState {
 }
 
 /** The unit a job's size is counted in: floating-point operations or elements. */
-export type Cost = "flops" | "elements";
+type Cost = "flops" | "elements";
 
 /** Decides the threads of each job on one memory's pool (null: one thread). */
 export class ThreadPlanner {
