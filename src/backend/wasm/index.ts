@@ -193,6 +193,7 @@ function makeKernels(build: Build): Kernels {
         batch: B,
         hidden: H,
         reverse: plan.reverse ? 1 : 0,
+        packed: 0, // set by the instance when it packs W_hh
       };
       if (T === 0 || B === 0 || H === 0) return;
       inst.forwardSteps(args, pWork, () => forwardSteps(kernels, io, plan));
@@ -221,6 +222,7 @@ function makeKernels(build: Build): Kernels {
         batch: B,
         hidden: H,
         reverse: plan.reverse ? 1 : 0,
+        packed: 0, // set by the instance when it packs W_hh
       };
       if (T === 0 || B === 0 || H === 0) return;
       inst.backwardSteps(args, pWork, () => backwardSteps(kernels, io, plan));

@@ -35,17 +35,11 @@ import {
   stepChunk,
   ThreadPlanner,
   wasmThreadSettings,
-  type Slice,
   type SplitAxis,
 } from "./split.js";
 import { ThreadPool } from "./threads.js";
 
 const PAGE = 65536;
-
-/** The one-thread slice of a job split along `axis`: all of it. */
-function whole(axis: SplitAxis): Slice {
-  return axis.byRows ? [0, axis.total, 0, axis.across] : [0, axis.across, 0, axis.total];
-}
 
 /** Split along batch rows (the cell kernels, bias rows); the kernels ignore the columns. */
 const byRows = (rows: number): SplitAxis => ({ byRows: true, unit: 1, total: rows, across: 0 });
@@ -116,58 +110,61 @@ export class Instance {
     }
   }
 
-  /** Runs a job on `parts` threads split along `axis` (one: all of it on this thread). */
-  private run<F extends readonly string[]>(
+  /**
+   * Runs a job on `parts` > 1 threads split along `axis`. (One thread: the callers run the whole
+   * slice themselves, without building the axis, on the path every small call takes.)
+   */
+  private split<F extends readonly string[]>(
     spec: JobSpec<F>,
     args: JobArgs<F>,
     axis: SplitAxis,
     parts: number,
   ): void {
-    if (parts > 1)
-      this.pool!.run(spec, args, slices(axis, parts), (s) =>
-        spec.run(this.ex, args, s, this.scratch),
-      );
-    else spec.run(this.ex, args, whole(axis), this.scratch);
+    this.pool!.run(spec, args, slices(axis, parts), (s) =>
+      spec.run(this.ex, args, s, this.scratch),
+    );
   }
 
   /** The full product, split across the pool's threads when it is large enough. */
   gemm(a: ArgsOf<typeof GemmJob>): void {
     const parts = this.planner.gemmParts(a.m, a.n, a.k);
-    this.run(GemmJob, a, gemmAxis(a.m, a.n), parts);
+    if (parts > 1) this.split(GemmJob, a, gemmAxis(a.m, a.n), parts);
+    else GemmJob.run(this.ex, a, [0, a.m, 0, a.n], this.scratch);
   }
 
   cellForward(a: ArgsOf<typeof CellForwardJob>): void {
     const parts = this.planner.parts(8 * a.batch * a.hidden, a.batch, "elements");
-    this.run(CellForwardJob, a, byRows(a.batch), parts);
+    if (parts > 1) this.split(CellForwardJob, a, byRows(a.batch), parts);
+    else CellForwardJob.run(this.ex, a, [0, a.batch, 0, 0], this.scratch);
   }
 
   cellBackward(a: ArgsOf<typeof CellBackwardJob>): void {
     const parts = this.planner.parts(a.batch * a.hidden, a.batch, "elements");
-    this.run(CellBackwardJob, a, byRows(a.batch), parts);
+    if (parts > 1) this.split(CellBackwardJob, a, byRows(a.batch), parts);
+    else CellBackwardJob.run(this.ex, a, [0, a.batch, 0, 0], this.scratch);
   }
 
   columnSums(a: ArgsOf<typeof ColumnSumsJob>): void {
     // Strips of 16 columns (the kernel's widest), so each thread reads whole cache lines.
     const parts = this.planner.parts(a.rows * a.cols, Math.ceil(a.cols / 16), "elements");
-    this.run(ColumnSumsJob, a, { byRows: false, unit: 16, total: a.cols, across: 0 }, parts);
+    const axis: SplitAxis = { byRows: false, unit: 16, total: a.cols, across: 0 };
+    if (parts > 1) this.split(ColumnSumsJob, a, axis, parts);
+    else ColumnSumsJob.run(this.ex, a, [0, 0, 0, a.cols], this.scratch);
   }
 
   fillBias(a: ArgsOf<typeof FillBiasJob>): void {
     const parts = this.planner.parts((a.rows * a.cols) >> 2, a.rows, "elements");
-    this.run(FillBiasJob, a, byRows(a.rows), parts);
+    if (parts > 1) this.split(FillBiasJob, a, byRows(a.rows), parts);
+    else FillBiasJob.run(this.ex, a, [0, a.rows, 0, 0], this.scratch);
   }
 
   /**
    * The forward recurrence in one call, its batch rows split across threads in chunks, each
    * thread carrying its rows through every step. A single sequence (B = 1) on several threads
    * with steps large enough to split runs `stepByStep` instead, so each step's product splits by
-   * columns. `work`: room to pack W_hhᵀ once for all steps.
+   * columns. `work`: room to pack W_hhᵀ once for all steps (a.packed is set here).
    */
-  forwardSteps(
-    a: Omit<ArgsOf<typeof ForwardStepsJob>, "packed">,
-    work: number,
-    stepByStep: () => void,
-  ): void {
+  forwardSteps(a: ArgsOf<typeof ForwardStepsJob>, work: number, stepByStep: () => void): void {
     const { steps: T, batch: B, hidden: H } = a;
     const parts = this.planner.parts(8 * T * B * H * H, B, "flops");
     if (parts <= 1 && this.planner.splitsEachStep(B, H)) {
@@ -181,15 +178,12 @@ export class Instance {
       this.ex.packPanels(work, a.w, H, 1, H, 4 * H);
       packed = work;
     }
-    this.runSteps(ForwardStepsJob, { ...a, packed }, parts);
+    a.packed = packed;
+    this.runSteps(ForwardStepsJob, a, parts);
   }
 
   /** The backward recurrence in one call, split like forwardSteps. */
-  backwardSteps(
-    a: Omit<ArgsOf<typeof BackwardStepsJob>, "packed">,
-    work: number,
-    stepByStep: () => void,
-  ): void {
+  backwardSteps(a: ArgsOf<typeof BackwardStepsJob>, work: number, stepByStep: () => void): void {
     const { steps: T, batch: B, hidden: H } = a;
     const parts = this.planner.parts(8 * T * B * H * H, B, "flops");
     if (parts <= 1 && this.planner.splitsEachStep(B, H)) {
@@ -202,7 +196,8 @@ export class Instance {
       this.ex.packPanels(work, a.w, H, 0, 4 * H, H);
       packed = work;
     }
-    this.runSteps(BackwardStepsJob, { ...a, packed }, parts);
+    a.packed = packed;
+    this.runSteps(BackwardStepsJob, a, parts);
   }
 
   /** A recurrence job over its batch rows, in chunks on `parts` threads. */

@@ -66,14 +66,23 @@ export function slices(axis: SplitAxis, parts: number): Slice[] {
   return out;
 }
 
+/** A gemm split's unit: the micro-kernel's height in rows, a panel's width in columns. */
+const GEMM_ROWS = 4;
+const GEMM_COLUMNS = 8;
+
 /**
  * The axis of a matrix product C[M, N]: rows of C in multiples of 4 (the micro-kernel's height)
  * when M ≥ N, else columns in multiples of 8 (a panel).
  */
 export function gemmAxis(m: number, n: number): SplitAxis {
   return m >= n
-    ? { byRows: true, unit: 4, total: m, across: n }
-    : { byRows: false, unit: 8, total: n, across: m };
+    ? { byRows: true, unit: GEMM_ROWS, total: m, across: n }
+    : { byRows: false, unit: GEMM_COLUMNS, total: n, across: m };
+}
+
+/** The units along gemmAxis(m, n) (without building it: every product asks). */
+function gemmUnits(m: number, n: number): number {
+  return m >= n ? Math.ceil(m / GEMM_ROWS) : Math.ceil(n / GEMM_COLUMNS);
 }
 
 /**
@@ -140,8 +149,7 @@ export class ThreadPlanner {
 
   /** Threads for a matrix product C[M, N] = op(A)[M, K]·op(B)[K, N]. */
   gemmParts(m: number, n: number, k: number): number {
-    const axis = gemmAxis(m, n);
-    return this.parts(2 * m * n * k, Math.ceil(axis.total / axis.unit), "flops");
+    return this.parts(2 * m * n * k, gemmUnits(m, n), "flops");
   }
 
   /**
