@@ -24,22 +24,9 @@ export {
   registerBackend,
   referenceKernels,
 } from "./backend/index.js";
-export type {
-  Block,
-  CellDims,
-  GemmOp,
-  KernelMemory,
-  Kernels,
-  LstmBackwardStepsIO,
-  LstmCellBackwardIO,
-  LstmCellForwardIO,
-  LstmForwardStepsIO,
-  LstmSaved,
-  LstmStepsScratch,
-  MemoryOptions,
-  StepPlan,
-  Strided,
-} from "./backend/index.js";
+export type { KernelMemory, Kernels, MemoryOptions } from "./backend/index.js";
+// The operands of Kernels (for a backend of one's own, see registerBackend).
+export type * from "./backend/kernels.js";
 export { Rng } from "./tensor/rng.js";
 export type { DType, FloatArray } from "./tensor/dtype.js";
 export {

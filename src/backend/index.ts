@@ -3,22 +3,7 @@ import { ConfigError } from "../tensor/errors.js";
 import { referenceKernels } from "./js/reference.js";
 import { wasmKernels, wasmRelaxedKernels } from "./wasm/index.js";
 
-export type {
-  Block,
-  CellDims,
-  GemmOp,
-  Kernels,
-  KernelMemory,
-  LstmBackwardStepsIO,
-  LstmCellBackwardIO,
-  LstmCellForwardIO,
-  LstmForwardStepsIO,
-  LstmSaved,
-  LstmStepsScratch,
-  MemoryOptions,
-  StepPlan,
-  Strided,
-} from "./kernels.js";
+export type { Kernels, KernelMemory, MemoryOptions } from "./kernels.js";
 export { referenceKernels } from "./js/reference.js";
 export {
   initWasm,

@@ -41,6 +41,15 @@ import { ThreadPool } from "./threads.js";
 
 const PAGE = 65536;
 
+/** The arguments every recurrence job has. */
+interface RecurrenceArgs {
+  steps: number;
+  batch: number;
+  hidden: number;
+  w: number;
+  packed: number;
+}
+
 /** Split along batch rows (the cell kernels, bias rows); the kernels ignore the columns. */
 const byRows = (rows: number): SplitAxis => ({ byRows: true, unit: 1, total: rows, across: 0 });
 
@@ -160,44 +169,47 @@ export class Instance {
 
   /**
    * The forward recurrence in one call, its batch rows split across threads in chunks, each
-   * thread carrying its rows through every step. A single sequence (B = 1) on several threads
-   * with steps large enough to split runs `stepByStep` instead, so each step's product splits by
-   * columns. `work`: room to pack W_hhᵀ once for all steps (a.packed is set here).
+   * thread carrying its rows through every step. `work`: room to pack W_hhᵀ once for all steps,
+   * where the steps' products take the panel path (one sequence takes dot products, a hidden
+   * size of 1 too: nothing to pack).
    */
   forwardSteps(a: ArgsOf<typeof ForwardStepsJob>, work: number, stepByStep: () => void): void {
     const { steps: T, batch: B, hidden: H } = a;
-    const parts = this.planner.parts(8 * T * B * H * H, B, "flops");
-    if (parts <= 1 && this.planner.splitsEachStep(B, H)) {
-      stepByStep();
-      return;
-    }
-    // W_hhᵀ packed once for all steps, where the steps' products take the panel path (one
-    // sequence takes dot products, a hidden size of 1 too: nothing to pack).
-    let packed = 0;
-    if (B > 1 && H > 1 && T > 1) {
-      this.ex.packPanels(work, a.w, H, 1, H, 4 * H);
-      packed = work;
-    }
-    a.packed = packed;
-    this.runSteps(ForwardStepsJob, a, parts);
+    const pack = B > 1 && H > 1 && T > 1 ? { work, transB: 1, k: H, n: 4 * H } : null;
+    this.recurrence(ForwardStepsJob, a, pack, stepByStep);
   }
 
-  /** The backward recurrence in one call, split like forwardSteps. */
+  /** The backward recurrence in one call, split like forwardSteps (W_hh packed for B > 4). */
   backwardSteps(a: ArgsOf<typeof BackwardStepsJob>, work: number, stepByStep: () => void): void {
+    const { steps: T, batch: B, hidden: H } = a;
+    const pack = B > 4 && T > 1 ? { work, transB: 0, k: 4 * H, n: H } : null;
+    this.recurrence(BackwardStepsJob, a, pack, stepByStep);
+  }
+
+  /**
+   * A recurrence in one call: W_hh packed into `pack.work` first (unless null; `a.packed` says
+   * where), then the batch rows in chunks on the threads it is worth. A single sequence (B = 1)
+   * on several threads with steps large enough to split runs `stepByStep` instead, so each
+   * step's product splits by columns.
+   */
+  private recurrence<F extends readonly string[]>(
+    spec: JobSpec<F>,
+    a: JobArgs<F> & RecurrenceArgs,
+    pack: { work: number; transB: number; k: number; n: number } | null,
+    stepByStep: () => void,
+  ): void {
     const { steps: T, batch: B, hidden: H } = a;
     const parts = this.planner.parts(8 * T * B * H * H, B, "flops");
     if (parts <= 1 && this.planner.splitsEachStep(B, H)) {
       stepByStep();
       return;
     }
-    // W_hh packed once (a batch of at most 4 rows reads it in place instead).
-    let packed = 0;
-    if (B > 4 && T > 1) {
-      this.ex.packPanels(work, a.w, H, 0, 4 * H, H);
-      packed = work;
+    a.packed = 0;
+    if (pack) {
+      this.ex.packPanels(pack.work, a.w, H, pack.transB, pack.k, pack.n);
+      a.packed = pack.work;
     }
-    a.packed = packed;
-    this.runSteps(BackwardStepsJob, a, parts);
+    this.runSteps(spec, a, parts);
   }
 
   /** A recurrence job over its batch rows, in chunks on `parts` threads. */
