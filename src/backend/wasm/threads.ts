@@ -42,9 +42,6 @@ interface WorkerHandle {
 
 type Spawn = (data: WorkerData) => WorkerHandle;
 
-/** The worker module, next to this one (bundlers recognise this form and emit the file). */
-const WORKER_URL = new URL("./worker.js", import.meta.url);
-
 /** Atomics.load polls of the caller before it sleeps waiting for the workers. */
 const MAIN_SPIN = 1 << 20;
 
@@ -105,7 +102,10 @@ function spawner(): Spawn | null {
   const wt = nodeWorkers();
   if (wt)
     return (data) => {
-      const w = new wt.Worker(WORKER_URL, { workerData: data, execArgv: [] });
+      // The worker module next to this one (worker.ts), written inline in the form bundlers
+      // recognise; a spawn that throws leaves that worker never ready.
+      const url = new URL("./worker.js", import.meta.url);
+      const w = new wt.Worker(url, { workerData: data, execArgv: [] });
       w.unref(); // idle workers do not keep the process alive
       w.on("error", () => {}); // a worker that fails to start is simply never ready
       return w;
@@ -114,7 +114,7 @@ function spawner(): Spawn | null {
   const { Worker } = globals;
   if (!Worker) return null;
   return (data) => {
-    const w = new Worker(WORKER_URL, { type: "module" });
+    const w = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
     w.postMessage(data);
     return w;
   };
