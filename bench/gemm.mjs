@@ -57,21 +57,22 @@ function arena(k, sizes) {
     return sizes.map((n, i) => {
       const a = new Float32Array(n);
       fill(a, i + 1);
-      return [a, 0];
+      return { buf: a, off: 0 };
     });
   }
   const mem = k.createMemory();
   const offs = sizes.map((n) => mem.alloc(n));
   const v = mem.view();
   offs.forEach((o, i) => fill(v.subarray(o, o + sizes[i]), i + 1));
-  return offs.map((o) => [v, o]);
+  return offs.map((o) => ({ buf: v, off: o }));
 }
 
 function gemmRate(k, m, n, kk, transA, transB) {
-  const [[c, co], [a, ao], [b, bo]] = arena(k, [m * n, m * kk, kk * n]);
+  const [c, a, b] = arena(k, [m * n, m * kk, kk * n]);
   const lda = transA ? m : kk;
   const ldb = transB ? kk : n;
-  const s = time(() => k.gemm(c, co, n, a, ao, lda, transA, b, bo, ldb, transB, m, n, kk, 1));
+  const op = { m, n, k: kk, transA, transB, beta: 1 };
+  const s = time(() => k.gemm({ ...c, ld: n }, { ...a, ld: lda }, { ...b, ld: ldb }, op));
   return (2 * m * n * kk) / s / 1e9;
 }
 
@@ -129,23 +130,11 @@ function cellRates(k, batch, hidden) {
     bh,
   ]);
   // Forward rewrites the gates in place; repeating it on its own output keeps values finite.
-  const fwd = time(() =>
-    k.lstmCellForward(...gates, ...c, ...tc, ...h, hidden, ...cp, batch, hidden),
-  );
-  const bwd = time(() =>
-    k.lstmCellBackward(
-      ...dPre,
-      ...dc,
-      ...dy,
-      hidden,
-      ...dhn,
-      ...gates,
-      ...cp,
-      ...tc,
-      batch,
-      hidden,
-    ),
-  );
+  const dims = { B: batch, H: hidden };
+  const fwdIO = { gates, c, tanhC: tc, h: { ...h, ld: hidden }, cPrev: cp };
+  const fwd = time(() => k.lstmCellForward(fwdIO, dims));
+  const bwdIO = { dPre, dc, dy: { ...dy, ld: hidden }, dhNext: dhn, gates, cPrev: cp, tanhC: tc };
+  const bwd = time(() => k.lstmCellBackward(bwdIO, dims));
   return [bh / fwd / 1e6, bh / bwd / 1e6];
 }
 

@@ -25,6 +25,8 @@ export {
   referenceKernels,
 } from "./backend/index.js";
 export type { KernelMemory, Kernels, MemoryOptions } from "./backend/index.js";
+// The operands of Kernels (for a backend of one's own, see registerBackend).
+export type * from "./backend/kernels.js";
 export { Rng } from "./tensor/rng.js";
 export type { DType, FloatArray } from "./tensor/dtype.js";
 export {

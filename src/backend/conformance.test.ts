@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { getBackend, listBackends } from "./index.js";
 import { backwardSteps, forwardSteps, stepsWorkSize } from "./steps.js";
-import type { KernelMemory, Kernels } from "./kernels.js";
+import type { KernelMemory, Kernels, StepPlan } from "./kernels.js";
 import { Rng } from "../tensor/rng.js";
 import { allocFloat, type DType, type FloatArray } from "../tensor/dtype.js";
 
@@ -117,15 +117,11 @@ function concat(dtype: "float32" | "float64", ...parts: FloatArray[]): FloatArra
 
 /** The final h [B, H] of the LSTM recurrence from its definition, in float64. */
 function referenceRecurrence(
-  pre: FloatArray,
-  h0: FloatArray,
-  c0: FloatArray,
-  w: FloatArray,
-  T: number,
-  B: number,
-  H: number,
-  reverse: boolean,
+  inputs: { pre: FloatArray; h0: FloatArray; c0: FloatArray; w: FloatArray },
+  plan: StepPlan,
 ): Float64Array {
+  const { pre, h0, c0, w } = inputs;
+  const { T, B, H, reverse } = plan;
   const h = Float64Array.from(h0);
   const c = Float64Array.from(c0);
   const G = 4 * H;
@@ -188,11 +184,11 @@ for (const name of listBackends()) {
                 const ops = new Operands(k, mem);
                 const [hc, ha, hb] = [ops.put(c), ops.put(a), ops.put(b)];
                 k.gemm(
-                  ops.buf(hc), ops.off(hc) + cOff, ldc,
-                  ops.buf(ha), ops.off(ha) + aOff, lda, transA,
-                  ops.buf(hb), ops.off(hb) + bOff, ldb, transB,
-                  m, n, kk, beta,
-                ); // prettier-ignore
+                  { buf: ops.buf(hc), off: ops.off(hc) + cOff, ld: ldc },
+                  { buf: ops.buf(ha), off: ops.off(ha) + aOff, ld: lda },
+                  { buf: ops.buf(hb), off: ops.off(hb) + bOff, ld: ldb },
+                  { m, n, k: kk, transA, transB, beta },
+                );
                 // `want` also checks that elements around and between the rows are left alone.
                 close(
                   ops.get(hc),
@@ -212,7 +208,12 @@ for (const name of listBackends()) {
           const a = randArray(rng, dtype, 4);
           const ops = new Operands(k);
           const [hc, ha] = [ops.put(c), ops.put(a)];
-          k.gemm(ops.buf(hc), ops.off(hc), 7, ops.buf(ha), ops.off(ha), 1, false, ops.buf(ha), ops.off(ha), 5, false, 3, 5, 0, beta); // prettier-ignore
+          k.gemm(
+            { buf: ops.buf(hc), off: ops.off(hc), ld: 7 },
+            { buf: ops.buf(ha), off: ops.off(ha), ld: 1 },
+            { buf: ops.buf(ha), off: ops.off(ha), ld: 5 },
+            { m: 3, n: 5, k: 0, transA: false, transB: false, beta },
+          );
           const want = Float64Array.from(c);
           for (let i = 0; i < 3; i++) for (let j = 0; j < 5; j++) if (!beta) want[i * 7 + j] = 0;
           close(ops.get(hc), want, 0, `gemm k=0 beta=${beta}`);
@@ -239,7 +240,9 @@ for (const name of listBackends()) {
             for (let j = 0; j < cols; j++) want[1 + r * ld + j] = b1[1 + j] + b2[2 + j];
           const ops = new Operands(k);
           const [ho, h1, h2] = [ops.put(out), ops.put(b1), ops.put(b2)];
-          k.fillBias(ops.buf(ho), ops.off(ho) + 1, ld, ops.buf(h1), ops.off(h1) + 1, ops.buf(h2), ops.off(h2) + 2, rows, cols); // prettier-ignore
+          const b1v = { buf: ops.buf(h1), off: ops.off(h1) + 1 };
+          const b2v = { buf: ops.buf(h2), off: ops.off(h2) + 2 };
+          k.fillBias({ buf: ops.buf(ho), off: ops.off(ho) + 1, ld }, b1v, b2v, rows, cols);
           const filled = ops.get(ho);
           close(filled, want, tol, "fillBias");
 
@@ -249,7 +252,8 @@ for (const name of listBackends()) {
           for (let r = 0; r < rows; r++)
             for (let j = 0; j < cols; j++) want1[1 + r * ld + j] = b1[1 + j];
           const ho1 = ops.put(out1);
-          k.fillBias(ops.buf(ho1), ops.off(ho1) + 1, ld, ops.buf(h1), ops.off(h1) + 1, null, 0, rows, cols); // prettier-ignore
+          const b1Now = { buf: ops.buf(h1), off: ops.off(h1) + 1 }; // after put: the memory may have grown
+          k.fillBias({ buf: ops.buf(ho1), off: ops.off(ho1) + 1, ld }, b1Now, null, rows, cols);
           close(ops.get(ho1), want1, 0, "fillBias without b2");
 
           const sums = randArray(rng, dtype, cols);
@@ -257,7 +261,8 @@ for (const name of listBackends()) {
           for (let j = 0; j < cols; j++)
             for (let r = 0; r < rows; r++) wantSums[j] += filled[1 + r * ld + j];
           const hs = ops.put(sums);
-          k.addColumnSums(ops.buf(hs), ops.off(hs), ops.buf(ho), ops.off(ho) + 1, ld, rows, cols);
+          const x = { buf: ops.buf(ho), off: ops.off(ho) + 1, ld };
+          k.addColumnSums({ buf: ops.buf(hs), off: ops.off(hs) }, x, rows, cols);
           close(ops.get(hs), wantSums, tol * rows, "addColumnSums");
         }
       });
@@ -295,12 +300,22 @@ for (const name of listBackends()) {
           const hdc = ops.put(dcIn);
           const hdp = ops.put(allocFloat(dtype, B * 4 * H));
           const hPad = Float64Array.from(ops.get(hh));
-          const at = (h: number) => [ops.buf(h), ops.off(h)] as const;
-          k.lstmCellForward(...at(hg), ...at(hc), ...at(htc), ...at(hh), ldh, ...at(hcp), B, H);
+          const at = (h: number) => ({ buf: ops.buf(h), off: ops.off(h) });
+          const strided = (h: number) => ({ ...at(h), ld: ldh });
+          const fwd = { gates: at(hg), c: at(hc), tanhC: at(htc), h: strided(hh), cPrev: at(hcp) };
+          k.lstmCellForward(fwd, { B, H });
           k.lstmCellBackward(
-            ...at(hdp), ...at(hdc), ...at(hdy), ldh, ...at(hdn),
-            ...at(hg), ...at(hcp), ...at(htc), B, H,
-          ); // prettier-ignore
+            {
+              dPre: at(hdp),
+              dc: at(hdc),
+              dy: strided(hdy),
+              dhNext: at(hdn),
+              gates: at(hg),
+              cPrev: at(hcp),
+              tanhC: at(htc),
+            },
+            { B, H },
+          );
           const [gates, c, tc, h, dc, dPre] = [hg, hc, htc, hh, hdc, hdp].map((x) => ops.get(x));
           for (let b = 0; b < B; b++) {
             for (let j = H; j < ldh; j++)
@@ -383,22 +398,33 @@ for (const name of listBackends()) {
             const [hh0, hc0, hw, hdy] = [h0, c0, w, dy].map((x) => ops.put(x));
             const sc = ops.put(concat(dtype, allocFloat(dtype, T * B * G), dh, dc));
             const work = ops.put(allocFloat(dtype, stepsWorkSize(H)));
-            const at = (h: number, off = 0) => [ops.buf(h), ops.off(h) + off] as const;
-            const [gOff, cOff, tcOff] = [0, T * B * G, T * B * G + T * B * H];
+            const at = (h: number) => ({ buf: ops.buf(h), off: ops.off(h) });
+            const [cOff, tcOff] = [T * B * G, T * B * G + T * B * H]; // gates at 0
             const [dhOff, dcOff] = [T * B * G, T * B * G + B * H]; // dPre at 0
-            const fwd = [
-              ...at(act), ops.off(act) + cOff, ops.off(act) + tcOff, ...at(y), ldy,
-              ...at(hh0), ...at(hc0), ...at(hw), ...at(work), T, B, H, reverse,
-            ] as const; // prettier-ignore
-            if (oneCall) k.lstmForwardSteps(...fwd);
-            else forwardSteps(k, ...fwd);
-            const bwd = [
-              ...at(sc), ops.off(sc) + dhOff, ops.off(sc) + dcOff, ...at(hdy), ldy,
-              ...at(act, gOff), ops.off(act) + cOff, ops.off(act) + tcOff,
-              ...at(hc0), ...at(hw), ...at(work), T, B, H, reverse,
-            ] as const; // prettier-ignore
-            if (oneCall) k.lstmBackwardSteps(...bwd);
-            else backwardSteps(k, ...bwd);
+            const a0 = ops.off(act);
+            const saved = { buf: ops.buf(act), gates: a0, c: a0 + cOff, tanhC: a0 + tcOff };
+            const plan = { T, B, H, reverse };
+            const fwd = {
+              act: saved,
+              y: { ...at(y), ld: ldy },
+              h0: at(hh0),
+              c0: at(hc0),
+              w: at(hw),
+              work: at(work),
+            };
+            if (oneCall) k.lstmForwardSteps(fwd, plan);
+            else forwardSteps(k, fwd, plan);
+            const s0 = ops.off(sc);
+            const bwd = {
+              scratch: { buf: ops.buf(sc), dPre: s0, dh: s0 + dhOff, dc: s0 + dcOff },
+              dy: { ...at(hdy), ld: ldy },
+              act: saved,
+              c0: at(hc0),
+              w: at(hw),
+              work: at(work),
+            };
+            if (oneCall) k.lstmBackwardSteps(bwd, plan);
+            else backwardSteps(k, bwd, plan);
             return [ops.get(act), ops.get(y), ops.get(sc)];
           };
           const one = run(true);
@@ -411,7 +437,7 @@ for (const name of listBackends()) {
           for (let b = 0; b < B; b++)
             for (let j = H; j < ldy; j++)
               assert.equal(y[b * ldy + j], yPad[b * ldy + j], `${what}: y padding left alone`);
-          const hRef = referenceRecurrence(gates, h0, c0, w, T, B, H, reverse);
+          const hRef = referenceRecurrence({ pre: gates, h0, c0, w }, { T, B, H, reverse });
           const tLast = reverse ? 0 : T - 1;
           for (let b = 0; b < B; b++)
             for (let j = 0; j < H; j++)
@@ -449,10 +475,11 @@ for (const name of listBackends()) {
           v2.set([1, 2, 3, 4], x);
           const s = mem.alloc(4);
           const v3 = mem.view();
-          k.addColumnSums(v3, s, v3, x, 4, 1, 4);
+          k.addColumnSums({ buf: v3, off: s }, { buf: v3, off: x, ld: 4 }, 1, 4);
           assert.deepEqual(Array.from(v3.subarray(s, s + 4)), [1, 2, 3, 4]);
           mem.alloc(1 << 22); // grows again: v3 is stale now
-          assert.throws(() => k.addColumnSums(v3, s, mem.view(), x, 4, 1, 4), /grown/);
+          const xNow = { buf: mem.view(), off: x, ld: 4 };
+          assert.throws(() => k.addColumnSums({ buf: v3, off: s }, xNow, 1, 4), /grown/);
         });
 
         it("memory: operands outside the backend's memory, or from another memory, throw", () => {
@@ -460,24 +487,24 @@ for (const name of listBackends()) {
           const off = mem.alloc(64);
           const v = mem.view();
           const plain = new Float32Array(64);
-          assert.throws(() => k.addColumnSums(plain, 0, v, off, 8, 2, 8), /KernelMemory/);
-          assert.throws(() => k.addColumnSums(v, off, plain, 0, 8, 2, 8), /KernelMemory/);
-          assert.throws(
-            () => k.gemm(v, off, 4, v, off, 4, false, plain, 0, 4, false, 2, 2, 2, 0),
-            /KernelMemory/,
-          );
+          const inV = { buf: v, off, ld: 8 };
+          const inPlain = { buf: plain, off: 0, ld: 8 };
+          assert.throws(() => k.addColumnSums(inPlain, inV, 2, 8), /KernelMemory/);
+          assert.throws(() => k.addColumnSums(inV, inPlain, 2, 8), /KernelMemory/);
+          const op = { m: 2, n: 2, k: 2, transA: false, transB: false, beta: 0 } as const;
+          const v4 = { buf: v, off, ld: 4 };
+          assert.throws(() => k.gemm(v4, v4, { ...inPlain, ld: 4 }, op), /KernelMemory/);
           const other = create();
           const o2 = other.alloc(64);
-          assert.throws(
-            () => k.gemm(v, off, 4, other.view(), o2, 4, false, v, off, 4, false, 2, 2, 2, 0),
-            /another/,
-          );
+          const otherV = { buf: other.view(), off: o2, ld: 4 };
+          assert.throws(() => k.gemm(v4, otherV, v4, op), /another/);
           // Out-of-range offsets throw instead of touching other data.
-          assert.throws(() => k.addColumnSums(v, v.length - 2, v, off, 8, 2, 8), /outside/);
+          const near = { buf: v, off: v.length - 2 };
+          assert.throws(() => k.addColumnSums(near, inV, 2, 8), /outside/);
           // A subarray of the view is fine: its byteOffset is honoured.
           const sub = v.subarray(off + 8, off + 16);
           sub.set([1, 1, 1, 1, 2, 2, 2, 2]);
-          k.addColumnSums(v, off, sub, 0, 4, 2, 4);
+          k.addColumnSums({ buf: v, off }, { buf: sub, off: 0, ld: 4 }, 2, 4);
           assert.deepEqual(Array.from(v.subarray(off, off + 4)), [3, 3, 3, 3]);
         });
       }

@@ -1,9 +1,120 @@
 import type { FloatArray } from "../tensor/dtype.js";
 
 /**
- * The kernels every backend provides. Arrays are flat; each operand is (array, offset, leading
- * dimension), BLAS style, so layers address rows inside one flat buffer without allocating
- * views in the time loop. Argument order: outputs, inputs, parameters, sizes.
+ * Operands are named descriptors over flat arrays, BLAS style, so layers address rows inside one
+ * flat buffer without allocating copies in the time loop.
+ */
+
+/** A [rows, cols] operand with row stride ld: element (r, j) is buf[off + r·ld + j]. */
+export interface Strided {
+  readonly buf: FloatArray;
+  readonly off: number;
+  readonly ld: number;
+}
+
+/**
+ * A contiguous operand: element i is buf[off + i]. A [rows, cols] block of it has row stride
+ * cols (the kernel's natural width, e.g. H for a state, 4H for gates).
+ */
+export interface Block {
+  readonly buf: FloatArray;
+  readonly off: number;
+}
+
+/** What a product computes: C[M,N] = beta·C + op(A)[M,K] · op(B)[K,N]. */
+export interface GemmOp {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  /** op(A) = Aᵀ (A stored [K,M]) instead of A (stored [M,K]); likewise op(B). */
+  readonly transA: boolean;
+  readonly transB: boolean;
+  /** 0 overwrites C, 1 accumulates into it. */
+  readonly beta: 0 | 1;
+}
+
+/** Rows and width of one step of a cell: B rows (batch) of H units. */
+export interface CellDims {
+  readonly B: number;
+  readonly H: number;
+}
+
+/**
+ * One direction's recurrence over T steps of B rows of H units; `reverse` consumes t = T−1 first
+ * (the per-direction plan a layer hands the steps kernels).
+ */
+export interface StepPlan {
+  readonly T: number;
+  readonly B: number;
+  readonly H: number;
+  readonly reverse: boolean;
+}
+
+/**
+ * What an LSTM forward saves for backward, in one buffer: gates [T,B,4H] (post-activation
+ * i, f, g, o), c [T,B,H] and tanhC [T,B,H], at element offsets.
+ */
+export interface LstmSaved {
+  readonly buf: FloatArray;
+  readonly gates: number;
+  readonly c: number;
+  readonly tanhC: number;
+}
+
+/** Operands of one LSTM cell step forward (blocks of B rows; shapes at lstmCellForward). */
+export interface LstmCellForwardIO {
+  /** [B,4H]: pre-activations in, activations out. */
+  readonly gates: Block;
+  readonly c: Block;
+  readonly tanhC: Block;
+  readonly h: Strided;
+  readonly cPrev: Block;
+}
+
+/** Operands of one LSTM cell step backward (shapes at lstmCellBackward). */
+export interface LstmCellBackwardIO {
+  readonly dPre: Block;
+  readonly dc: Block;
+  readonly dy: Strided;
+  readonly dhNext: Block;
+  readonly gates: Block;
+  readonly cPrev: Block;
+  readonly tanhC: Block;
+}
+
+/** Operands of the forward recurrence (shapes at lstmForwardSteps). */
+export interface LstmForwardStepsIO {
+  readonly act: LstmSaved;
+  readonly y: Strided;
+  readonly h0: Block;
+  readonly c0: Block;
+  /** W_hh [4H,H]. */
+  readonly w: Block;
+  /** stepsWorkSize(H) elements the backend may use. */
+  readonly work: Block;
+}
+
+/** The backward recurrence's own buffers: dPre [T,B,4H], dh and dc [B,H], at offsets of buf. */
+export interface LstmStepsScratch {
+  readonly buf: FloatArray;
+  readonly dPre: number;
+  readonly dh: number;
+  readonly dc: number;
+}
+
+/** Operands of the backward recurrence (shapes at lstmBackwardSteps). */
+export interface LstmBackwardStepsIO {
+  readonly scratch: LstmStepsScratch;
+  readonly dy: Strided;
+  readonly act: LstmSaved;
+  readonly c0: Block;
+  readonly w: Block;
+  readonly work: Block;
+}
+
+/**
+ * The kernels every backend provides. Each takes its operands as named descriptors (outputs
+ * first, then inputs) and its sizes as one small object.
  *
  * Letters: B batch, H hidden, M/N/K matrix sizes.
  */
@@ -20,165 +131,54 @@ export interface Kernels {
    */
   createMemory?(options?: MemoryOptions): KernelMemory;
 
-  /**
-   * C[M,N] = beta·C + op(A)[M,K] · op(B)[K,N], with beta 0 (overwrite) or 1 (accumulate).
-   * op(A) = A (stored [M,K], row stride lda) or Aᵀ (stored [K,M]); likewise op(B).
-   */
-  gemm(
-    c: FloatArray,
-    cOff: number,
-    ldc: number,
-    a: FloatArray,
-    aOff: number,
-    lda: number,
-    transA: boolean,
-    b: FloatArray,
-    bOff: number,
-    ldb: number,
-    transB: boolean,
-    m: number,
-    n: number,
-    k: number,
-    beta: 0 | 1,
-  ): void;
+  /** c = beta·c + op(a)·op(b), as `op` says (shapes there). */
+  gemm(c: Strided, a: Strided, b: Strided, op: GemmOp): void;
 
-  /** out[r, j] = b1[j] + b2[j] for r < rows, j < cols (row stride ldOut). */
-  fillBias(
-    out: FloatArray,
-    outOff: number,
-    ldOut: number,
-    b1: FloatArray,
-    b1Off: number,
-    b2: FloatArray | null,
-    b2Off: number,
-    rows: number,
-    cols: number,
-  ): void;
+  /** out[r, j] = b1[j] + b2[j] (b1[j] when b2 is null) for r < rows, j < cols. */
+  fillBias(out: Strided, b1: Block, b2: Block | null, rows: number, cols: number): void;
 
-  /** out[j] += Σ_r x[r, j] (column sums, e.g. bias gradients). */
-  addColumnSums(
-    out: FloatArray,
-    outOff: number,
-    x: FloatArray,
-    xOff: number,
-    ldx: number,
-    rows: number,
-    cols: number,
-  ): void;
+  /** out[j] += Σ_r x[r, j] for j < cols (column sums, e.g. bias gradients). */
+  addColumnSums(out: Block, x: Strided, rows: number, cols: number): void;
 
   /**
    * One LSTM step for B rows, gate blocks i, f, g, o (PyTorch order).
    * In:  gates[B,4H] pre-activations a = W_ih x + b_ih + W_hh h_prev + b_hh; cPrev[B,H].
    * Out: gates[B,4H] overwritten in place by σ(a_i), σ(a_f), tanh(a_g), σ(a_o);
-   *      c[B,H] = f⊙c_prev + i⊙g; tanhC[B,H] = tanh(c); h[B,H] (row stride ldh) = o⊙tanh(c).
+   *      c[B,H] = f⊙c_prev + i⊙g; tanhC[B,H] = tanh(c); h[B,H] (row stride h.ld) = o⊙tanh(c).
    */
-  lstmCellForward(
-    gates: FloatArray,
-    gOff: number,
-    c: FloatArray,
-    cOff: number,
-    tanhC: FloatArray,
-    tcOff: number,
-    h: FloatArray,
-    hOff: number,
-    ldh: number,
-    cPrev: FloatArray,
-    cpOff: number,
-    batch: number,
-    hidden: number,
-  ): void;
+  lstmCellForward(io: LstmCellForwardIO, dims: CellDims): void;
 
   /**
    * Inverts lstmCellForward for one step.
-   * In:  dy[B,H] (row stride ldy) the loss gradient reaching h_t from above; dhNext[B,H] the
+   * In:  dy[B,H] (row stride dy.ld) the loss gradient reaching h_t from above; dhNext[B,H] the
    *      gradient reaching h_t from step t+1; dc[B,H] the gradient reaching c_t from step t+1;
-   *      the saved gates, cPrev, tanhC of this step.
-   * Out: dPre[B,4H] = ∂loss/∂a (pre-activation); dc[B,H] overwritten by dc_t⊙f, the part of ∂loss/∂c_{t-1} that flows through c_t
-   *      (step t−1 adds its own dh·o·(1 − tanh²) term).
+   *      the saved gates [B,4H], cPrev, tanhC [B,H] of this step.
+   * Out: dPre[B,4H] = ∂loss/∂a (pre-activation); dc[B,H] overwritten by dc_t⊙f, the part of
+   *      ∂loss/∂c_{t-1} that flows through c_t (step t−1 adds its own dh·o·(1 − tanh²) term).
    */
-  lstmCellBackward(
-    dPre: FloatArray,
-    dpOff: number,
-    dc: FloatArray,
-    dcOff: number,
-    dy: FloatArray,
-    dyOff: number,
-    ldy: number,
-    dhNext: FloatArray,
-    dhOff: number,
-    gates: FloatArray,
-    gOff: number,
-    cPrev: FloatArray,
-    cpOff: number,
-    tanhC: FloatArray,
-    tcOff: number,
-    batch: number,
-    hidden: number,
-  ): void;
+  lstmCellBackward(io: LstmCellBackwardIO, dims: CellDims): void;
 
   /**
    * The forward recurrence of one LSTM direction over T steps (F2–F5 of docs/derivation.md):
    * for s = 0…T−1 and t = s (T−1−s when reverse), gates_t += h_{t−1}·W_hhᵀ, then
    * lstmCellForward on step t, with h_{−1} = h0 and c_{−1} = c0 [B,H].
    * act holds gates [T,B,4H] (W_ih x_t + both biases on entry, activations on exit),
-   * c [T,B,H] and tanhC [T,B,H]; y [T,B,H] (row stride ldy) receives h_t; w is W_hh [4H,H];
+   * c [T,B,H] and tanhC [T,B,H]; y [T,B,H] (row stride y.ld) receives h_t; w is W_hh [4H,H];
    * work: stepsWorkSize(H) elements the backend may use (to pack W_hh once for all steps).
    * Results equal those of the per-step gemm and lstmCellForward calls (`forwardSteps` in
    * steps.ts composes it from them); a backend may run the whole loop in one call.
    */
-  lstmForwardSteps(
-    act: FloatArray,
-    gOff: number,
-    cOff: number,
-    tcOff: number,
-    y: FloatArray,
-    yOff: number,
-    ldy: number,
-    h0: FloatArray,
-    h0Off: number,
-    c0: FloatArray,
-    c0Off: number,
-    w: FloatArray,
-    wOff: number,
-    work: FloatArray,
-    workOff: number,
-    steps: number,
-    batch: number,
-    hidden: number,
-    reverse: boolean,
-  ): void;
+  lstmForwardSteps(io: LstmForwardStepsIO, plan: StepPlan): void;
 
   /**
    * Backward through the recurrence (inverts F5–F2): for s = T−1…0, lstmCellBackward on step t
    * (dhNext = dh, c_{t−1} = c0 at s = 0), then dh = dPre_t·W_hh.
    * scratch holds dPre [T,B,4H] (written), dh and dc [B,H]: the gradients reaching h_t and c_t
    * from step t+1 (the loss's on entry), on exit what reaches h0 and c0. dy [T,B,H] (row stride
-   * ldy); act as lstmForwardSteps left it; w is W_hh [4H,H]; work as for lstmForwardSteps.
+   * dy.ld); act as lstmForwardSteps left it; w is W_hh [4H,H]; work as for lstmForwardSteps.
    * Equal to the per-step calls (`backwardSteps` in steps.ts).
    */
-  lstmBackwardSteps(
-    scratch: FloatArray,
-    dpOff: number,
-    dhOff: number,
-    dcOff: number,
-    dy: FloatArray,
-    dyOff: number,
-    ldy: number,
-    act: FloatArray,
-    gOff: number,
-    cOff: number,
-    tcOff: number,
-    c0: FloatArray,
-    c0Off: number,
-    w: FloatArray,
-    wOff: number,
-    work: FloatArray,
-    workOff: number,
-    steps: number,
-    batch: number,
-    hidden: number,
-    reverse: boolean,
-  ): void;
+  lstmBackwardSteps(io: LstmBackwardStepsIO, plan: StepPlan): void;
 }
 
 export interface MemoryOptions {

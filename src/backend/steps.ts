@@ -3,8 +3,18 @@
  * the definition of `Kernels.lstmForwardSteps` / `lstmBackwardSteps`, used by the reference
  * backend and by faster backends wherever they run the steps one by one.
  */
-import type { FloatArray } from "../tensor/dtype.js";
-import type { Kernels } from "./kernels.js";
+import type {
+  Block,
+  CellDims,
+  GemmOp,
+  Kernels,
+  LstmBackwardStepsIO,
+  LstmCellBackwardIO,
+  LstmCellForwardIO,
+  LstmForwardStepsIO,
+  StepPlan,
+  Strided,
+} from "./kernels.js";
 
 type StepKernels = Pick<Kernels, "gemm" | "lstmCellForward" | "lstmCellBackward">;
 
@@ -17,98 +27,68 @@ export function stepsWorkSize(hidden: number): number {
   return Math.max(Math.ceil((4 * H) / 8) * 8 * H, Math.ceil(H / 8) * 8 * 4 * H);
 }
 
-/** Kernels.lstmForwardSteps from k's gemm and lstmCellForward (arguments as there). */
-export function forwardSteps(
-  k: StepKernels,
-  act: FloatArray,
-  gOff: number,
-  cOff: number,
-  tcOff: number,
-  y: FloatArray,
-  yOff: number,
-  ldy: number,
-  h0: FloatArray,
-  h0Off: number,
-  c0: FloatArray,
-  c0Off: number,
-  w: FloatArray,
-  wOff: number,
-  _work: FloatArray, // unused: the per-step products pack W_hh themselves
-  _workOff: number,
-  T: number,
-  B: number,
-  H: number,
-  reverse: boolean,
-): void {
+/** Kernels.lstmForwardSteps from k's gemm and lstmCellForward (operands as there). */
+export function forwardSteps(k: StepKernels, io: LstmForwardStepsIO, plan: StepPlan): void {
+  // io.work is unused: the per-step products pack W_hh themselves.
+  const { act, y, h0, c0, w } = io;
+  const { T, B, H, reverse } = plan;
   const G = 4 * H;
+  const buf = act.buf;
+  const dims: CellDims = { B, H };
+  const step: GemmOp = { m: B, n: G, k: H, transA: false, transB: true, beta: 1 };
+  const wHh: Strided = { buf: w.buf, off: w.off, ld: H };
   for (let s = 0; s < T; s++) {
     const t = reverse ? T - 1 - s : s;
     const tPrev = reverse ? t + 1 : t - 1;
-    const gT = gOff + t * B * G;
+    const gates = { buf, off: act.gates + t * B * G };
     // h_{t-1}, c_{t-1}: the initial state on the first consumed step.
     const first = s === 0;
-    const hPrev = first ? h0 : y;
-    const hPrevOff = first ? h0Off : yOff + tPrev * B * ldy;
-    const hPrevLd = first ? H : ldy;
-    const cPrev = first ? c0 : act;
-    const cPrevOff = first ? c0Off : cOff + tPrev * B * H;
+    const hPrev: Strided = first
+      ? { buf: h0.buf, off: h0.off, ld: H }
+      : { buf: y.buf, off: y.off + tPrev * B * y.ld, ld: y.ld };
+    const cPrev: Block = first ? c0 : { buf, off: act.c + tPrev * B * H };
     // (F2) a_t += W_hh h_{t-1}
-    k.gemm(act, gT, G, hPrev, hPrevOff, hPrevLd, false, w, wOff, H, true, B, G, H, 1);
+    k.gemm({ buf, off: gates.off, ld: G }, hPrev, wHh, step);
     // (F3) gates = σ/tanh(a_t); (F4) c_t = f⊙c_{t-1} + i⊙g; (F5) h_t = o⊙tanh(c_t)
-    k.lstmCellForward(
-      act, gT,
-      act, cOff + t * B * H,
-      act, tcOff + t * B * H,
-      y, yOff + t * B * ldy, ldy,
-      cPrev, cPrevOff,
-      B, H,
-    ); // prettier-ignore
+    const io: LstmCellForwardIO = {
+      gates,
+      c: { buf, off: act.c + t * B * H },
+      tanhC: { buf, off: act.tanhC + t * B * H },
+      h: { buf: y.buf, off: y.off + t * B * y.ld, ld: y.ld },
+      cPrev,
+    };
+    k.lstmCellForward(io, dims);
   }
 }
 
-/** Kernels.lstmBackwardSteps from k's lstmCellBackward and gemm (arguments as there). */
-export function backwardSteps(
-  k: StepKernels,
-  scratch: FloatArray,
-  dpOff: number,
-  dhOff: number,
-  dcOff: number,
-  dy: FloatArray,
-  dyOff: number,
-  ldy: number,
-  act: FloatArray,
-  gOff: number,
-  cOff: number,
-  tcOff: number,
-  c0: FloatArray,
-  c0Off: number,
-  w: FloatArray,
-  wOff: number,
-  _work: FloatArray, // unused: the per-step products pack W_hh themselves
-  _workOff: number,
-  T: number,
-  B: number,
-  H: number,
-  reverse: boolean,
-): void {
+/** Kernels.lstmBackwardSteps from k's lstmCellBackward and gemm (operands as there). */
+export function backwardSteps(k: StepKernels, io: LstmBackwardStepsIO, plan: StepPlan): void {
+  // io.work is unused: the per-step products pack W_hh themselves.
+  const { scratch, dy, act, c0, w } = io;
+  const { T, B, H, reverse } = plan;
   const G = 4 * H;
+  const sb = scratch.buf;
+  const buf = act.buf;
+  const dims: CellDims = { B, H };
+  const carry: GemmOp = { m: B, n: H, k: G, transA: false, transB: false, beta: 0 };
+  const wHh: Strided = { buf: w.buf, off: w.off, ld: H };
+  const dh: Strided = { buf: sb, off: scratch.dh, ld: H };
   for (let s = T - 1; s >= 0; s--) {
     const t = reverse ? T - 1 - s : s;
     const tPrev = reverse ? t + 1 : t - 1;
-    const cPrev = s === 0 ? c0 : act;
-    const cPrevOff = s === 0 ? c0Off : cOff + tPrev * B * H;
+    const dPre = { buf: sb, off: scratch.dPre + t * B * G };
     // Inverts F5, F4, F3: dPre_t from dh = dy_t + dh_{t+1→t}, and the carry dc_t⊙f to step t−1.
-    k.lstmCellBackward(
-      scratch, dpOff + t * B * G,
-      scratch, dcOff,
-      dy, dyOff + t * B * ldy, ldy,
-      scratch, dhOff,
-      act, gOff + t * B * G,
-      cPrev, cPrevOff,
-      act, tcOff + t * B * H,
-      B, H,
-    ); // prettier-ignore
+    const cell: LstmCellBackwardIO = {
+      dPre,
+      dc: { buf: sb, off: scratch.dc },
+      dy: { buf: dy.buf, off: dy.off + t * B * dy.ld, ld: dy.ld },
+      dhNext: dh,
+      gates: { buf, off: act.gates + t * B * G },
+      cPrev: s === 0 ? c0 : { buf, off: act.c + tPrev * B * H },
+      tanhC: { buf, off: act.tanhC + t * B * H },
+    };
+    k.lstmCellBackward(cell, dims);
     // Inverts F2 for h_{t-1}: the gradient carried to the previous step, dh = dPre_t · W_hh.
-    k.gemm(scratch, dhOff, H, scratch, dpOff + t * B * G, G, false, w, wOff, H, false, B, H, G, 0);
+    k.gemm(dh, { buf: sb, off: dPre.off, ld: G }, wHh, carry);
   }
 }

@@ -56,10 +56,9 @@ test("gradcheck fails when backward drops the cell-state gradient carried from t
   const broken: Kernels = {
     ...referenceKernels,
     name: "test-broken-carry",
-    lstmCellBackward(dPre, dpOff, dc, dcOff, ...rest) {
-      referenceKernels.lstmCellBackward(dPre, dpOff, dc, dcOff, ...rest);
-      const [, , , , , , , , , , , batch, hidden] = rest;
-      dc.fill(0, dcOff, dcOff + batch * hidden);
+    lstmCellBackward(io, dims) {
+      referenceKernels.lstmCellBackward(io, dims);
+      io.dc.buf.fill(0, io.dc.off, io.dc.off + dims.B * dims.H);
     },
   };
   registerBackend(broken);

@@ -119,11 +119,9 @@ function replayOne(
   f: Fixture,
   name: string,
   rec: OptimizerReplay,
-  dtype: DType,
-  out: Record<string, number>,
-  source: string,
-  backend?: string,
+  run: { dtype: DType; out: Record<string, number>; source: string; backend?: string },
 ): void {
+  const { dtype, out, source, backend } = run;
   const config = optimizerConfigFromFixture(name, rec.hyper, source);
   const model = modelFromFixture(f, dtype, backend);
   const objective = new Objective(model, f.loss);
@@ -175,7 +173,7 @@ export function replayOptimizers(
   const source = opts.file ?? f.name;
   const backend = opts.backend;
   for (const [name, rec] of Object.entries(f.optimizers))
-    replayOne(f, name, rec, dtype, out, source, backend);
+    replayOne(f, name, rec, { dtype, out, source, backend });
 
   const c = f.clipping;
   if (c !== undefined) {

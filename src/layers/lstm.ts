@@ -5,82 +5,76 @@
  * Letters: T time, B batch, I input width, H hidden, G = 4H (gate blocks i, f, g, o).
  * All sequence tensors are time-major: row (t, b) of a [T, B, ·] tensor is row t·B + b.
  */
-import type { Kernels } from "../backend/kernels.js";
+import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
+import type { DirectionParams, LayerDims, RecurrentCell } from "./cell.js";
 
-/** Where one direction's parameters and saved activations live (offsets in elements). */
-export interface LstmDirection {
-  /** Consumes x from t = T−1 down to 0 (PyTorch's `_reverse` weights). */
-  readonly reverse: boolean;
-  /** Offsets into the parameter table; params and grads add their own base (Block.off). */
-  readonly wIh: number; // [G, I]
-  readonly wHh: number; // [G, H]
-  readonly bIh: number; // [G]
-  readonly bHh: number; // [G]
-  /** Offsets into the activation buffer: what forward saves for backward. */
+/** Gate blocks of the LSTM cell: i, f, g, o (PyTorch order). */
+const GATES = 4;
+
+/**
+ * One direction's plan: where its parameters and saved activations live (offsets in elements),
+ * computed once per shape by `lstmCell.planDirection`.
+ */
+export interface LstmDirection extends DirectionParams {
+  /** Absolute offsets into the activation buffer: what forward saves for backward. */
   readonly gates: number; // [T, B, G] post-activation i, f, g, o
   readonly c: number; // [T, B, H] cell state after consuming x_t
   readonly tanhC: number; // [T, B, H] tanh(c_t)
 }
 
-/** A (buffer, offset, row stride) triple for a [rows, cols] operand. */
-export interface Strided {
-  readonly buf: FloatArray;
-  readonly off: number;
-  readonly ld: number;
-}
-
-/** [B, H] blocks with row stride H. */
-export interface Block {
-  readonly buf: FloatArray;
-  readonly off: number;
+/** Operands of lstmForward. */
+export interface LstmForwardIO {
+  /** [T, B, H] (stride y.ld): h_t at the time index of the x_t it consumed. */
+  readonly y: Strided;
+  /** [B, H]: the state after the last consumed step. */
+  readonly hN: Block;
+  readonly cN: Block;
+  /** The buffer holding the saved activations (offsets in the direction's plan). */
+  readonly act: FloatArray;
+  /** [stepsWorkSize(H)] for the steps kernel. */
+  readonly work: Block;
+  /** [T, B, I] (stride x.ld). */
+  readonly x: Strided;
+  /** [B, H] initial state. */
+  readonly h0: Block;
+  readonly c0: Block;
+  /** The parameter table (the direction's offsets add to params.off). */
+  readonly params: Block;
 }
 
 /**
- * Forward over t = 0…T−1 (or T−1…0 when reversed).
- *
- * Outputs: y [T, B, H] (stride y.ld; h_t stored at the time index of the x_t it consumed),
- *          hN, cN [B, H] the state after the last consumed step, and the saved activations.
- * Workspace: work [stepsWorkSize(H)] for the steps kernel.
- * Inputs:  x [T, B, I] (stride x.ld), h0, c0 [B, H].
+ * Forward over t = 0…T−1 (or T−1…0 when reversed): y, hN, cN and the saved activations from
+ * x, h0, c0 and the direction's parameters.
  */
-export function lstmForward(
-  k: Kernels,
-  y: Strided,
-  hN: Block,
-  cN: Block,
-  act: FloatArray,
-  work: Block,
-  x: Strided,
-  h0: Block,
-  c0: Block,
-  params: Block,
-  d: LstmDirection,
-  T: number,
-  B: number,
-  I: number,
-  H: number,
-): void {
-  const G = 4 * H;
-  const p = params.buf;
-  const pb = params.off;
+function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDirection): void {
+  const { T, B, I, H } = dims;
+  const G = GATES * H;
+  const { act, y } = io;
+  const p = io.params.buf;
+  const pb = io.params.off;
+  const rows = T * B;
+  const gates: Strided = { buf: act, off: d.gates, ld: G };
   // (F1) a_t = W_ih x_t + b_ih + b_hh for all t at once: one [T·B, I]·[I, G] product.
-  k.fillBias(act, d.gates, G, p, pb + d.bIh, p, pb + d.bHh, T * B, G);
-  k.gemm(act, d.gates, G, x.buf, x.off, x.ld, false, p, pb + d.wIh, I, true, T * B, G, I, 1);
+  k.fillBias(gates, { buf: p, off: pb + d.bIh }, { buf: p, off: pb + d.bHh }, rows, G);
+  const wIh: Strided = { buf: p, off: pb + d.wIh, ld: I };
+  k.gemm(gates, io.x, wIh, { m: rows, n: G, k: I, transA: false, transB: true, beta: 1 });
 
   // (F2) a_t += W_hh h_{t-1}; (F3) gates = σ/tanh(a_t); (F4) c_t = f⊙c_{t-1} + i⊙g;
   // (F5) h_t = o⊙tanh(c_t) — for every step in turn, h_{-1} = h0, c_{-1} = c0 (the loop is
   // forwardSteps in src/backend/steps.ts; a backend may run it in one call).
-  // prettier-ignore
-  k.lstmForwardSteps(act, d.gates, d.c, d.tanhC, y.buf, y.off, y.ld, h0.buf, h0.off, c0.buf, c0.off, p, pb + d.wHh, work.buf, work.off, T, B, H, d.reverse);
+  const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
+  const w = { buf: p, off: pb + d.wHh };
+  const plan: StepPlan = { T, B, H, reverse: d.reverse };
+  k.lstmForwardSteps({ act: saved, y, h0: io.h0, c0: io.c0, w, work: io.work }, plan);
   // (F6) h_n, c_n: the state after the last consumed step (t = T−1 forward, t = 0 reversed).
   const tLast = d.reverse ? 0 : T - 1;
   for (let b = 0; b < B; b++) {
     const yr = y.off + (tLast * B + b) * y.ld;
-    hN.buf.set(y.buf.subarray(yr, yr + H), hN.off + b * H);
+    io.hN.buf.set(y.buf.subarray(yr, yr + H), io.hN.off + b * H);
   }
   const cLast = d.c + tLast * B * H;
-  cN.buf.set(act.subarray(cLast, cLast + B * H), cN.off);
+  io.cN.buf.set(act.subarray(cLast, cLast + B * H), io.cN.off);
 }
 
 /** Scratch buffers backward reuses; sized once per shape. */
@@ -92,44 +86,43 @@ export interface LstmScratch {
   readonly work: number; // [stepsWorkSize(H)] the steps kernel's workspace
 }
 
+/** Operands of lstmBackward: outputs, scratch, then what forward used and produced. */
+export interface LstmBackwardIO {
+  /** This direction's weight gradients accumulate here (offsets as in params). */
+  readonly grads: Block;
+  /** [T, B, I] += ∂loss/∂x; null skips it (e.g. one-hot inputs nobody differentiates). */
+  readonly dx: Strided | null;
+  /** [B, H] += ∂loss/∂h0, ∂loss/∂c0. */
+  readonly dh0: Block;
+  readonly dc0: Block;
+  readonly scratch: LstmScratch;
+  /** [T, B, H] (stride dy.ld): ∂loss/∂h_t from above (the head or the next layer). */
+  readonly dy: Strided;
+  /** [B, H]: ∂loss/∂h_n, ∂loss/∂c_n (null when the loss does not use them). */
+  readonly dhN: Block | null;
+  readonly dcN: Block | null;
+  readonly act: FloatArray;
+  readonly x: Strided;
+  readonly y: Strided;
+  readonly h0: Block;
+  readonly c0: Block;
+  readonly params: Block;
+}
+
 /**
  * Backward through the whole sequence, from the last consumed step to the first.
- * Accumulates (+=) into grads (this direction's weights), dx [T, B, I] (skipped when null, e.g.
- * for one-hot inputs nobody differentiates), dh0 and dc0 [B, H].
- *
- * Inputs: dy [T, B, H] (stride dy.ld): ∂loss/∂h_t from above (the head or the next layer);
- *         dhN, dcN [B, H]: ∂loss/∂h_n, ∂loss/∂c_n (null when the loss does not use them);
- *         x, y, h0, c0 and the saved activations exactly as forward used and produced them.
+ * Accumulates (+=) into grads, dx, dh0 and dc0.
  */
-export function lstmBackward(
-  k: Kernels,
-  grads: Block,
-  dx: Strided | null,
-  dh0: Block,
-  dc0: Block,
-  scratch: LstmScratch,
-  dy: Strided,
-  dhN: Block | null,
-  dcN: Block | null,
-  act: FloatArray,
-  x: Strided,
-  y: Strided,
-  h0: Block,
-  c0: Block,
-  params: Block,
-  d: LstmDirection,
-  T: number,
-  B: number,
-  I: number,
-  H: number,
-): void {
-  const G = 4 * H;
+function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDirection): void {
+  const { T, B, I, H } = dims;
+  const G = GATES * H;
+  const { scratch, act, x, y, h0, dh0, dc0, dhN, dcN } = io;
   const s0 = scratch.buf;
-  const p = params.buf;
-  const pb = params.off;
-  const g = grads.buf;
-  const gb = grads.off;
-  const dPre = scratch.dPre;
+  const p = io.params.buf;
+  const pb = io.params.off;
+  const g = io.grads.buf;
+  const gb = io.grads.off;
+  const rows = T * B;
   // The carries start from what the loss sends into the final state (inverts F6).
   if (dhN) s0.set(dhN.buf.subarray(dhN.off, dhN.off + B * H), scratch.dh);
   else s0.fill(0, scratch.dh, scratch.dh + B * H);
@@ -139,8 +132,16 @@ export function lstmBackward(
   // For s = T−1…0: inverts F5, F4, F3 (dPre_t from dh = dy_t + dh_{t+1→t}, the carry
   // dc_t⊙f to step t−1), then F2 for h_{t-1} (dh = dPre_t · W_hh): backwardSteps in
   // src/backend/steps.ts, or the backend's one-call version.
-  // prettier-ignore
-  k.lstmBackwardSteps(s0, dPre, scratch.dh, scratch.dc, dy.buf, dy.off, dy.ld, act, d.gates, d.c, d.tanhC, c0.buf, c0.off, p, pb + d.wHh, s0, scratch.work, T, B, H, d.reverse);
+  const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
+  const stepsIO = {
+    scratch: { buf: s0, dPre: scratch.dPre, dh: scratch.dh, dc: scratch.dc },
+    dy: io.dy,
+    act: saved,
+    c0: io.c0,
+    w: { buf: p, off: pb + d.wHh },
+    work: { buf: s0, off: scratch.work },
+  };
+  k.lstmBackwardSteps(stepsIO, { T, B, H, reverse: d.reverse });
   // What reaches the initial state (inverts the s = 0 case of F2 and F4).
   for (let j = 0; j < B * H; j++) {
     dh0.buf[dh0.off + j] += s0[scratch.dh + j];
@@ -149,20 +150,42 @@ export function lstmBackward(
 
   // Inverts F2 for W_hh: dW_hh += Σ_t dPre_tᵀ · h_{t-1}, summed over all steps in two products:
   // the steps whose h_{t-1} is a stored output, and the first consumed step whose h_{t-1} is h0.
+  const dWhh: Strided = { buf: g, off: gb + d.wHh, ld: H };
+  const dPreAt = (t: number): Strided => ({ buf: s0, off: scratch.dPre + t * B * G, ld: G });
   if (T > 1) {
-    const dpFrom = d.reverse ? 0 : B * G; // t = 0…T−2 (reverse) or 1…T−1 (forward)
-    const hFrom = d.reverse ? y.off + B * y.ld : y.off; // their h_{t-1}: y at t+1 or t−1
-    // prettier-ignore
-    k.gemm(g, gb + d.wHh, H, s0, dPre + dpFrom, G, true, y.buf, hFrom, y.ld, false, G, H, (T - 1) * B, 1);
+    const hPrev: Strided = { buf: y.buf, off: d.reverse ? y.off + B * y.ld : y.off, ld: y.ld };
+    // t = 0…T−2 (reverse) or 1…T−1 (forward); their h_{t-1}: y at t+1 or t−1
+    const dPre = dPreAt(d.reverse ? 0 : 1);
+    k.gemm(dWhh, dPre, hPrev, { m: G, n: H, k: (T - 1) * B, ...ACCUMULATE_AT_B });
   }
-  const tFirst = d.reverse ? T - 1 : 0;
-  // prettier-ignore
-  k.gemm(g, gb + d.wHh, H, s0, dPre + tFirst * B * G, G, true, h0.buf, h0.off, H, false, G, H, B, 1);
+  const h0v: Strided = { buf: h0.buf, off: h0.off, ld: H };
+  k.gemm(dWhh, dPreAt(d.reverse ? T - 1 : 0), h0v, { m: G, n: H, k: B, ...ACCUMULATE_AT_B });
   // Inverts F1: dW_ih += dPreᵀ · x, db_ih += Σ dPre, db_hh += Σ dPre, dx += dPre · W_ih.
-  // prettier-ignore
-  k.gemm(g, gb + d.wIh, I, s0, dPre, G, true, x.buf, x.off, x.ld, false, G, I, T * B, 1);
-  k.addColumnSums(g, gb + d.bIh, s0, dPre, G, T * B, G);
-  k.addColumnSums(g, gb + d.bHh, s0, dPre, G, T * B, G);
-  // prettier-ignore
-  if (dx) k.gemm(dx.buf, dx.off, dx.ld, s0, dPre, G, false, p, pb + d.wIh, I, false, T * B, I, G, 1);
+  const dPre = dPreAt(0);
+  k.gemm({ buf: g, off: gb + d.wIh, ld: I }, dPre, x, { m: G, n: I, k: rows, ...ACCUMULATE_AT_B });
+  k.addColumnSums({ buf: g, off: gb + d.bIh }, dPre, rows, G);
+  k.addColumnSums({ buf: g, off: gb + d.bHh }, dPre, rows, G);
+  if (io.dx) {
+    const wIh: Strided = { buf: p, off: pb + d.wIh, ld: I };
+    k.gemm(io.dx, dPre, wIh, { m: rows, n: I, k: G, transA: false, transB: false, beta: 1 });
+  }
 }
+
+/** C += Aᵀ·B: the weight-gradient products. */
+const ACCUMULATE_AT_B = { transA: true, transB: false, beta: 1 } as const;
+
+/** The LSTM as a recurrent cell: what the model's plans and loops need to know of it. */
+export const lstmCell: RecurrentCell<LstmDirection, LstmForwardIO, LstmBackwardIO> = {
+  name: "lstm",
+  gates: GATES,
+  planDirection(params, rows, H, slot) {
+    return {
+      ...params,
+      gates: slot(rows * GATES * H),
+      c: slot(rows * H),
+      tanhC: slot(rows * H),
+    };
+  },
+  forward: lstmForward,
+  backward: lstmBackward,
+};

@@ -1,3 +1,4 @@
+import { lstmCell } from "../layers/lstm.js";
 import { ConfigError } from "../tensor/errors.js";
 import { OffsetTable } from "../tensor/offsets.js";
 
@@ -88,14 +89,16 @@ export function paramLayout(c: ModelConfig): OffsetTable {
   const t = new OffsetTable(1);
   const H = c.hiddenSize;
   const D = numDirections(c);
+  const { name, gates } = lstmCell; // the parameter prefix and gate blocks of the cell
+  const G = gates * H;
   for (let l = 0; l < c.numLayers; l++) {
     const inW = l === 0 ? c.inputSize : D * H;
     for (let d = 0; d < D; d++) {
       const s = layerSuffix(l, d);
-      t.add(`lstm.weight_ih_${s}`, [4 * H, inW]);
-      t.add(`lstm.weight_hh_${s}`, [4 * H, H]);
-      t.add(`lstm.bias_ih_${s}`, [4 * H]);
-      t.add(`lstm.bias_hh_${s}`, [4 * H]);
+      t.add(`${name}.weight_ih_${s}`, [G, inW]);
+      t.add(`${name}.weight_hh_${s}`, [G, H]);
+      t.add(`${name}.bias_ih_${s}`, [G]);
+      t.add(`${name}.bias_hh_${s}`, [G]);
     }
   }
   t.add("head.weight", [c.outputSize, D * H]);

@@ -20,12 +20,25 @@ describe("LstmModel", () => {
       outputSize: 2,
     });
     assert.deepEqual(m.paramNames(), [
-      "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0",
-      "lstm.weight_ih_l0_reverse", "lstm.weight_hh_l0_reverse", "lstm.bias_ih_l0_reverse", "lstm.bias_hh_l0_reverse",
-      "lstm.weight_ih_l1", "lstm.weight_hh_l1", "lstm.bias_ih_l1", "lstm.bias_hh_l1",
-      "lstm.weight_ih_l1_reverse", "lstm.weight_hh_l1_reverse", "lstm.bias_ih_l1_reverse", "lstm.bias_hh_l1_reverse",
-      "head.weight", "head.bias",
-    ]); // prettier-ignore
+      "lstm.weight_ih_l0",
+      "lstm.weight_hh_l0",
+      "lstm.bias_ih_l0",
+      "lstm.bias_hh_l0",
+      "lstm.weight_ih_l0_reverse",
+      "lstm.weight_hh_l0_reverse",
+      "lstm.bias_ih_l0_reverse",
+      "lstm.bias_hh_l0_reverse",
+      "lstm.weight_ih_l1",
+      "lstm.weight_hh_l1",
+      "lstm.bias_ih_l1",
+      "lstm.bias_hh_l1",
+      "lstm.weight_ih_l1_reverse",
+      "lstm.weight_hh_l1_reverse",
+      "lstm.bias_ih_l1_reverse",
+      "lstm.bias_hh_l1_reverse",
+      "head.weight",
+      "head.bias",
+    ]);
     assert.deepEqual(m.paramShape("lstm.weight_ih_l1"), [16, 8]);
     assert.deepEqual(m.paramShape("head.weight"), [2, 8]);
     assert.equal(m.numParams, m.params.length);
@@ -96,14 +109,19 @@ describe("LstmModel", () => {
   it("inputGrad: false skips dx and leaves every other gradient as it was", () => {
     const rng = new Rng(6);
     for (const backend of listBackends()) {
-      const cfg = { inputSize: 5, hiddenSize: 7, outputSize: 3, numLayers: 2, bidirectional: true }; // prettier-ignore
+      const cfg = { inputSize: 5, hiddenSize: 7, outputSize: 3, numLayers: 2, bidirectional: true };
       const m = new LstmModel(cfg, { backend, dtype: "float32" });
       m.initDefault(rng);
-      const batch = { x: randn(rng, 6 * 9 * 5), seqLen: 6, batch: 9, targets: randn(rng, 6 * 9 * 3) }; // prettier-ignore
+      const batch = {
+        x: randn(rng, 6 * 9 * 5),
+        seqLen: 6,
+        batch: 9,
+        targets: randn(rng, 6 * 9 * 3),
+      };
       const run = (inputGrad: boolean) => {
         m.zeroGrad();
         const r = new Objective(m, "mse", { inputGrad }).run(batch).backward!;
-        return { grads: m.grads.slice(), dx: r.dx.slice(), dh0: r.dh0.slice(), dc0: r.dc0.slice() }; // prettier-ignore
+        return { grads: m.grads.slice(), dx: r.dx.slice(), dh0: r.dh0.slice(), dc0: r.dc0.slice() };
       };
       const all = run(true);
       const some = run(false);

@@ -6,17 +6,17 @@
  * Letters: B batch, T time, I input, H hidden, L layers, D directions, O head outputs.
  */
 import { getBackend, type Kernels } from "../backend/index.js";
-import type { KernelMemory } from "../backend/kernels.js";
+import type { Block, KernelMemory, Strided } from "../backend/kernels.js";
 import { stepsWorkSize } from "../backend/steps.js";
+import type { DirectionParams } from "../layers/cell.js";
 import { linearBackward, linearForward, type LinearParams } from "../layers/linear.js";
 import {
-  lstmBackward,
-  lstmForward,
-  type Block,
+  lstmCell,
+  type LstmBackwardIO,
   type LstmDirection,
-  type Strided,
+  type LstmForwardIO,
 } from "../layers/lstm.js";
-import type { DType, FloatArray } from "../tensor/dtype.js";
+import { allocFloat, type DType, type FloatArray } from "../tensor/dtype.js";
 import { ConfigError, LstmError, NonFiniteError, ShapeError } from "../tensor/errors.js";
 import { OffsetTable } from "../tensor/offsets.js";
 import type { Rng } from "../tensor/rng.js";
@@ -111,107 +111,178 @@ interface Pass {
   readout: Readout;
 }
 
+/** One layer's slots in a workspace (absolute element offsets). */
+interface LayerPlan {
+  /** [T, B, D·H] the layer's output, forward half then reverse half. */
+  readonly y: number;
+  /** [T, B, D·H] ∂loss/∂y. */
+  readonly dY: number;
+  /** [direction]: parameter offsets and saved activations. */
+  readonly dirs: readonly LstmDirection[];
+}
+
 /**
- * Everything sized by (T, B): one flat region, one offset table. The region is its own array
+ * Where everything sized by (T, B) lives: absolute element offsets into the workspace's buffer,
+ * computed once per shape (no names are looked up while the model runs).
+ */
+interface WorkspacePlan {
+  /** Elements of the region (from its first slot). */
+  readonly total: number;
+  readonly x: number; // [T, B, I] time-major copy of the input
+  readonly h0: number; // [L·D, B, H], likewise c0, hN, cN
+  readonly c0: number;
+  readonly hN: number;
+  readonly cN: number;
+  readonly layers: readonly LayerPlan[];
+  readonly z: number; // [T·B, O] head output, time-major rows
+  readonly out: number; // [T·B, O] head output in the caller's layout
+  readonly yOut: number; // [T, B, D·H] y in the caller's layout (batch-first only)
+  readonly dz: number; // [T·B, O]
+  /** Backward's scratch: dPre [T, B, gates·H], dh and dc [B, H], the steps kernels' work. */
+  readonly dPre: number;
+  readonly dh: number;
+  readonly dc: number;
+  readonly stepsWork: number; // the steps kernels' workspace (forward and backward)
+  readonly dx: number; // [T, B, I]
+  readonly dxOut: number;
+  readonly dh0: number; // [L·D, B, H], likewise dc0, dhN, dcN
+  readonly dc0: number;
+  readonly dhN: number;
+  readonly dcN: number;
+}
+
+/** Workspace slots start on multiples of this many elements (SIMD-friendly). */
+const ALIGN = 16;
+
+/** The workspace plan of shape (T, B) for a region starting at element `base`. */
+function planWorkspace(
+  cfg: ModelConfig,
+  shape: { T: number; B: number },
+  params: ParamPlan,
+  base: number,
+): WorkspacePlan {
+  const { T, B } = shape;
+  const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = cfg;
+  const D = numDirections(cfg);
+  const cell = lstmCell;
+  let end = 0;
+  const slot = (n: number): number => {
+    const off = Math.ceil(end / ALIGN) * ALIGN;
+    end = off + n;
+    return base + off;
+  };
+  const state = L * D * B * H;
+  const x = slot(T * B * I);
+  const h0 = slot(state);
+  const c0 = slot(state);
+  const hN = slot(state);
+  const cN = slot(state);
+  const ys: number[] = [];
+  const dirs: LstmDirection[][] = [];
+  for (let l = 0; l < L; l++) {
+    ys.push(slot(T * B * D * H));
+    dirs.push(params.dirs[l].map((p) => cell.planDirection(p, T * B, H, slot)));
+  }
+  const z = slot(T * B * O);
+  const out = slot(T * B * O);
+  const yOut = slot(T * B * D * H);
+  const dz = slot(T * B * O);
+  const dPre = slot(T * B * cell.gates * H);
+  const dh = slot(B * H);
+  const dc = slot(B * H);
+  const stepsWork = slot(stepsWorkSize(H));
+  const dYs = ys.map(() => slot(T * B * D * H));
+  const dx = slot(T * B * I);
+  const dxOut = slot(T * B * I);
+  const dh0 = slot(state);
+  const dc0 = slot(state);
+  const dhN = slot(state);
+  const dcN = slot(state);
+  const layers = ys.map((y, l) => ({ y, dY: dYs[l], dirs: dirs[l] }));
+  return {
+    total: end,
+    ...{ x, h0, c0, hN, cN, layers, z, out, yOut, dz, dPre, dh, dc, stepsWork },
+    ...{ dx, dxOut, dh0, dc0, dhN, dcN },
+  };
+}
+
+/**
+ * Everything sized by (T, B): one flat region laid out by its plan. The region is its own array
  * (reference backend) or a slice of the backend's memory (WebAssembly), which may be replaced
  * when that memory grows, so the buffer is fetched at the start of every call.
  */
 class Workspace {
-  readonly table = new OffsetTable(16);
-  readonly dirs: LstmDirection[][] = []; // [layer][direction]
-  /** First element of this workspace in `buf`. */
-  private base = 0;
-  private getBuf: () => FloatArray = () => {
-    throw new LstmError("E_INTERNAL", "workspace used before allocation");
-  };
+  readonly plan: WorkspacePlan;
+  private readonly getBuf: () => FloatArray;
+  private readonly releaseFn: () => void = () => {};
 
   constructor(
     readonly cfg: ModelConfig,
     readonly T: number,
     readonly B: number,
-    dtype: DType,
-    paramTable: OffsetTable,
-    memory: KernelMemory | null,
+    params: ParamPlan,
+    storage: { dtype: DType; memory: KernelMemory | null },
   ) {
-    const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = cfg;
-    const D = numDirections(cfg);
-    const t = this.table;
-    t.add("x", [T, B, I]); // time-major copy of the input
-    t.add("h0", [L * D, B, H]);
-    t.add("c0", [L * D, B, H]);
-    t.add("hN", [L * D, B, H]);
-    t.add("cN", [L * D, B, H]);
-    for (let l = 0; l < L; l++) {
-      t.add(`y${l}`, [T, B, D * H]); // layer output, forward half then reverse half
-      const row: LstmDirection[] = [];
-      for (let d = 0; d < D; d++) {
-        const s = layerSuffix(l, d);
-        row.push({
-          reverse: d === 1,
-          wIh: paramTable.get(`lstm.weight_ih_${s}`).offset,
-          wHh: paramTable.get(`lstm.weight_hh_${s}`).offset,
-          bIh: paramTable.get(`lstm.bias_ih_${s}`).offset,
-          bHh: paramTable.get(`lstm.bias_hh_${s}`).offset,
-          gates: t.add(`gates_${s}`, [T, B, 4 * H]).offset,
-          c: t.add(`c_${s}`, [T, B, H]).offset,
-          tanhC: t.add(`tanhC_${s}`, [T, B, H]).offset,
-        });
-      }
-      this.dirs.push(row);
-    }
-    t.add("z", [T * B, O]); // head output, time-major rows
-    t.add("out", [T * B, O]); // head output in the caller's layout
-    t.add("yOut", [T, B, D * H]); // y in the caller's layout (batch-first only)
-    // backward
-    t.add("dz", [T * B, O]);
-    t.add("dPre", [T, B, 4 * H]);
-    t.add("dh", [B, H]);
-    t.add("dc", [B, H]);
-    t.add("stepsWork", [stepsWorkSize(H)]); // the steps kernels' workspace (forward and backward)
-    for (let l = 0; l < L; l++) t.add(`dY${l}`, [T, B, D * H]);
-    t.add("dx", [T, B, I]);
-    t.add("dxOut", [T, B, I]);
-    t.add("dh0", [L * D, B, H]);
-    t.add("dc0", [L * D, B, H]);
-    t.add("dhN", [L * D, B, H]);
-    t.add("dcN", [L * D, B, H]);
-    if (t.total > MAX_ELEMENTS * 4)
-      throw new ConfigError("seqLen×batch", `workspace of ${t.total} elements is too large`);
+    const total = planWorkspace(cfg, { T, B }, params, 0).total;
+    if (total > MAX_ELEMENTS * 4)
+      throw new ConfigError("seqLen×batch", `workspace of ${total} elements is too large`);
+    const memory = storage.memory;
     if (memory) {
-      const base = memory.alloc(t.total);
-      this.base = base;
+      const base = memory.alloc(total);
+      this.plan = planWorkspace(cfg, { T, B }, params, base);
       this.getBuf = () => memory.view();
-      this.releaseFn = () => memory.free?.(base, t.total);
+      this.releaseFn = () => memory.free?.(base, total);
     } else {
-      const own = t.alloc(dtype);
+      this.plan = planWorkspace(cfg, { T, B }, params, 0);
+      const own = allocFloat(storage.dtype, total);
       this.getBuf = () => own;
     }
-    for (const row of this.dirs)
-      for (const d of row)
-        Object.assign(d, {
-          gates: d.gates + this.base,
-          c: d.c + this.base,
-          tanhC: d.tanhC + this.base,
-        });
   }
 
   /** Gives the region back to the backend's memory (the workspace is not used again). */
   release(): void {
     this.releaseFn();
   }
-  private releaseFn: () => void = () => {};
 
   /** The buffer holding this workspace (fetch once per call: growth may replace it). */
   get buf(): FloatArray {
     return this.getBuf();
   }
-  off(name: string): number {
-    return this.base + this.table.get(name).offset;
+
+  /** A view of n elements at absolute offset `off` (valid until the memory grows). */
+  view(off: number, n: number): FloatArray {
+    return this.getBuf().subarray(off, off + n);
   }
-  view(name: string): FloatArray {
-    const s = this.table.get(name);
-    return this.getBuf().subarray(this.base + s.offset, this.base + s.offset + s.size);
+}
+
+/** Parameter offsets computed once per model: per layer and direction, and the head's. */
+interface ParamPlan {
+  readonly dirs: readonly (readonly DirectionParams[])[];
+  readonly head: LinearParams;
+}
+
+function planParams(cfg: ModelConfig, layout: OffsetTable): ParamPlan {
+  const D = numDirections(cfg);
+  const dirs: DirectionParams[][] = [];
+  for (let l = 0; l < cfg.numLayers; l++) {
+    const row: DirectionParams[] = [];
+    for (let d = 0; d < D; d++) {
+      const s = layerSuffix(l, d);
+      const at = (name: string): number => layout.get(`${lstmCell.name}.${name}_${s}`).offset;
+      row.push({
+        reverse: d === 1,
+        wIh: at("weight_ih"),
+        wHh: at("weight_hh"),
+        bIh: at("bias_ih"),
+        bHh: at("bias_hh"),
+      });
+    }
+    dirs.push(row);
   }
+  return {
+    dirs,
+    head: { w: layout.get("head.weight").offset, b: layout.get("head.bias").offset },
+  };
 }
 
 export class LstmModel {
@@ -220,7 +291,8 @@ export class LstmModel {
   readonly kernels: Kernels;
   /** Offset table shared by params and grads (PyTorch names and order). */
   readonly layout: OffsetTable;
-  private readonly head: LinearParams;
+  /** Parameter offsets by layer and direction, and the head's (computed once). */
+  private readonly paramPlan: ParamPlan;
   /**
    * Backend-owned memory (WebAssembly), or null when kernels take plain arrays. With it, params,
    * grads and workspaces all live in that memory, so kernels read the weights in place.
@@ -247,10 +319,7 @@ export class LstmModel {
       throw new ConfigError("dtype", `must be "float32" or "float64", got ${String(this.dtype)}`);
     this.kernels = chooseBackend(options.backend, this.dtype);
     this.layout = paramLayout(this.config);
-    this.head = {
-      w: this.layout.get("head.weight").offset,
-      b: this.layout.get("head.bias").offset,
-    };
+    this.paramPlan = planParams(this.config, this.layout);
     const threads = options.threads ?? 1;
     if (!Number.isInteger(threads) || threads < 1 || threads > 64)
       throw new ConfigError("threads", `must be an integer in [1, 64], got ${String(threads)}`);
@@ -385,12 +454,14 @@ export class LstmModel {
     if (direction !== 0 && !(direction === 1 && D === 2))
       throw new ConfigError("direction", `must be in [0, ${D}), got ${direction}`);
     const { T, B } = ws;
-    const s = layerSuffix(layer, direction);
-    const h = ws.view(`c_${s}`).slice(); // same shape; overwritten below
-    const y = ws.view(`y${layer}`);
+    const lp = ws.plan.layers[layer];
+    const dir = lp.dirs[direction];
+    const h = ws.view(dir.c, T * B * H).slice(); // same shape; overwritten below
+    const y = ws.view(lp.y, T * B * D * H);
     for (let r = 0; r < T * B; r++)
       for (let j = 0; j < H; j++) h[r * H + j] = y[r * D * H + direction * H + j];
-    return { gates: ws.view(`gates_${s}`).slice(), c: ws.view(`c_${s}`).slice(), h };
+    const gates = ws.view(dir.gates, T * B * lstmCell.gates * H).slice();
+    return { gates, c: ws.view(dir.c, T * B * H).slice(), h };
   }
 
   /** Throws NonFiniteError naming the first parameter tensor holding NaN or ±Infinity. */
@@ -411,7 +482,8 @@ export class LstmModel {
   private workspace(T: number, B: number): Workspace {
     let ws = this.cache.find((w) => w.T === T && w.B === B);
     if (!ws) {
-      ws = new Workspace(this.config, T, B, this.dtype, this.layout, this.memory);
+      const storage = { dtype: this.dtype, memory: this.memory };
+      ws = new Workspace(this.config, T, B, this.paramPlan, storage);
       this.cache.unshift(ws);
       if (this.cache.length > 4) this.cache.pop()!.release();
     }
@@ -433,19 +505,20 @@ export class LstmModel {
     checkFinite("x", x);
     if (opts.checkParams ?? true) this.checkParams();
     const ws = this.workspace(T, B); // may grow backend memory: fetch buffers after it
+    const plan = ws.plan;
     const buf = ws.buf;
     const params = this.kernelParams();
     const k = this.kernels;
+    const state = L * D * B * H;
 
     // Inputs into the workspace (time-major, model dtype).
-    if (batchFirst) transposeInto(buf, ws.off("x"), x, B, T, I);
-    else buf.set(x, ws.off("x"));
-    for (const [name, v] of [
-      ["h0", opts.h0],
-      ["c0", opts.c0],
+    if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
+    else buf.set(x, plan.x);
+    for (const [name, v, o] of [
+      ["h0", opts.h0, plan.h0],
+      ["c0", opts.c0, plan.c0],
     ] as const) {
-      const o = ws.off(name);
-      if (v === undefined) buf.fill(0, o, o + L * D * B * H);
+      if (v === undefined) buf.fill(0, o, o + state);
       else {
         checkLength(name, v, [L * D, B, H], "[L·D, B, H]");
         checkFinite(name, v);
@@ -454,44 +527,40 @@ export class LstmModel {
     }
 
     for (let l = 0; l < L; l++) {
-      const inW = l === 0 ? I : D * H;
-      const xIn: Strided =
-        l === 0 ? { buf, off: ws.off("x"), ld: I } : { buf, off: ws.off(`y${l - 1}`), ld: D * H };
+      const lp = plan.layers[l];
+      const dims = { T, B, I: l === 0 ? I : D * H, H };
+      const x = layerInput(buf, plan, l, { I, DH: D * H });
       for (let d = 0; d < D; d++) {
         const slab = (l * D + d) * B * H; // this layer-direction's [B, H] slice of [L·D, B, H]
-        lstmForward(
-          k,
-          { buf, off: ws.off(`y${l}`) + d * H, ld: D * H },
-          { buf, off: ws.off("hN") + slab },
-          { buf, off: ws.off("cN") + slab },
-          buf,
-          { buf, off: ws.off("stepsWork") },
-          xIn,
-          { buf, off: ws.off("h0") + slab },
-          { buf, off: ws.off("c0") + slab },
+        const io: LstmForwardIO = {
+          y: { buf, off: lp.y + d * H, ld: D * H },
+          hN: { buf, off: plan.hN + slab },
+          cN: { buf, off: plan.cN + slab },
+          act: buf,
+          work: { buf, off: plan.stepsWork },
+          x,
+          h0: { buf, off: plan.h0 + slab },
+          c0: { buf, off: plan.c0 + slab },
           params,
-          ws.dirs[l][d],
-          T,
-          B,
-          inW,
-          H,
-        );
+        };
+        lstmCell.forward(k, io, dims, lp.dirs[d]);
       }
     }
 
     // Head on every step ([T·B] rows) or on the last time index only ([B] rows).
-    const yLast = ws.off(`y${L - 1}`);
+    const yLast = plan.layers[L - 1].y;
     const R = readout === "all" ? T * B : B;
     const hRows: Strided = {
       buf,
       off: readout === "all" ? yLast : yLast + (T - 1) * B * D * H,
       ld: D * H,
     };
-    linearForward(k, buf, ws.off("z"), hRows, params, this.head, R, D * H, O);
+    const head = { z: { buf, off: plan.z }, h: hRows, params };
+    linearForward(k, head, this.paramPlan.head, { R, N: D * H, O });
 
     this.last = { T, B, batchFirst, readout };
-    let y = ws.view(`y${L - 1}`);
-    let output = ws.view("z").subarray(0, R * O);
+    let y = ws.view(yLast, T * B * D * H);
+    let output = ws.view(plan.z, R * O);
     // Finite inputs and weights give a finite output unless the head overflows float32;
     // with checkParams off, this is also where a bad weight shows up (and is then named).
     if (!allFinite(output)) {
@@ -500,14 +569,14 @@ export class LstmModel {
       throw new NonFiniteError("output", i, output[i], "the head output overflowed");
     }
     if (batchFirst) {
-      transposeInto(buf, ws.off("yOut"), y, T, B, D * H);
-      y = ws.view("yOut");
+      transposeInto(buf, plan.yOut, y, { A: T, B, W: D * H });
+      y = ws.view(plan.yOut, T * B * D * H);
       if (readout === "all") {
-        transposeInto(buf, ws.off("out"), output, T, B, O);
-        output = ws.view("out");
+        transposeInto(buf, plan.out, output, { A: T, B, W: O });
+        output = ws.view(plan.out, T * B * O);
       }
     }
-    return { y, hN: ws.view("hN"), cN: ws.view("cN"), output };
+    return { y, hN: ws.view(plan.hN, state), cN: ws.view(plan.cN, state), output };
   }
 
   /**
@@ -522,9 +591,11 @@ export class LstmModel {
     const D = numDirections(this.config);
     const { T, B, batchFirst, readout } = pass;
     const inputGrad = opts.inputGrad ?? true;
+    const plan = ws.plan;
     const buf = ws.buf;
     const k = this.kernels;
     const R = readout === "all" ? T * B : B;
+    const state = L * D * B * H;
     // The parameters forward used (the backend copy made then) and where gradients accumulate.
     const params = this.kernelParams();
     const grads = this.kernelGrads();
@@ -532,96 +603,102 @@ export class LstmModel {
     const outShape = readout === "last" ? [B, O] : batchFirst ? [B, T, O] : [T, B, O];
     checkLength("dOutput", dOutput, outShape);
     checkFinite("dOutput", dOutput);
-    if (batchFirst && readout === "all") transposeInto(buf, ws.off("dz"), dOutput, B, T, O);
-    else buf.set(dOutput, ws.off("dz"));
+    if (batchFirst && readout === "all") transposeInto(buf, plan.dz, dOutput, { A: B, B: T, W: O });
+    else buf.set(dOutput, plan.dz);
 
     // dY of the last layer: the head's contribution plus any direct gradient on y.
-    for (let l = 0; l < L; l++) ws.view(`dY${l}`).fill(0);
-    const dYLast = ws.off(`dY${L - 1}`);
+    for (const lp of plan.layers) buf.fill(0, lp.dY, lp.dY + T * B * D * H);
+    const dYLast = plan.layers[L - 1].dY;
     if (opts.dY !== undefined) {
       checkLength("dY", opts.dY, batchFirst ? [B, T, D * H] : [T, B, D * H]);
       checkFinite("dY", opts.dY);
-      if (batchFirst) transposeInto(buf, dYLast, opts.dY, B, T, D * H);
+      if (batchFirst) transposeInto(buf, dYLast, opts.dY, { A: B, B: T, W: D * H });
       else buf.set(opts.dY, dYLast);
     }
-    const yLast = ws.off(`y${L - 1}`);
+    const yLast = plan.layers[L - 1].y;
     const rowOff = readout === "all" ? 0 : (T - 1) * B * D * H;
-    linearBackward(
-      k,
+    const head = {
       grads,
-      { buf, off: dYLast + rowOff, ld: D * H },
-      buf,
-      ws.off("dz"),
-      { buf, off: yLast + rowOff, ld: D * H },
+      dh: { buf, off: dYLast + rowOff, ld: D * H },
+      dz: { buf, off: plan.dz },
+      h: { buf, off: yLast + rowOff, ld: D * H },
       params,
-      this.head,
-      R,
-      D * H,
-      O,
-    );
+    };
+    linearBackward(k, head, this.paramPlan.head, { R, N: D * H, O });
 
-    for (const [name, v] of [
-      ["dhN", opts.dHN],
-      ["dcN", opts.dCN],
+    for (const [name, v, o] of [
+      ["dhN", opts.dHN, plan.dhN],
+      ["dcN", opts.dCN, plan.dcN],
     ] as const) {
       if (v === undefined) continue;
       checkLength(name, v, [L * D, B, H], "[L·D, B, H]");
       checkFinite(name, v);
-      buf.set(v, ws.off(name));
+      buf.set(v, o);
     }
-    if (inputGrad) ws.view("dx").fill(0);
-    ws.view("dh0").fill(0);
-    ws.view("dc0").fill(0);
+    if (inputGrad) buf.fill(0, plan.dx, plan.dx + T * B * I);
+    buf.fill(0, plan.dh0, plan.dh0 + state);
+    buf.fill(0, plan.dc0, plan.dc0 + state);
     const scratch = {
       buf,
-      dPre: ws.off("dPre"),
-      dh: ws.off("dh"),
-      dc: ws.off("dc"),
-      work: ws.off("stepsWork"),
+      dPre: plan.dPre,
+      dh: plan.dh,
+      dc: plan.dc,
+      work: plan.stepsWork,
     };
 
     for (let l = L - 1; l >= 0; l--) {
-      const inW = l === 0 ? I : D * H;
-      const xIn: Strided =
-        l === 0 ? { buf, off: ws.off("x"), ld: I } : { buf, off: ws.off(`y${l - 1}`), ld: D * H };
-      const dxIn: Strided | null =
-        l > 0 ? { buf, off: ws.off(`dY${l - 1}`), ld: D * H } : inputGrad ? { buf, off: ws.off("dx"), ld: I } : null; // prettier-ignore
+      const lp = plan.layers[l];
+      const dims = { T, B, I: l === 0 ? I : D * H, H };
+      const x = layerInput(buf, plan, l, { I, DH: D * H });
+      const dx: Strided | null =
+        l > 0
+          ? { buf, off: plan.layers[l - 1].dY, ld: D * H }
+          : inputGrad
+            ? { buf, off: plan.dx, ld: I }
+            : null;
       for (let d = 0; d < D; d++) {
         const slab = (l * D + d) * B * H;
-        const blk = (name: string): Block => ({ buf, off: ws.off(name) + slab });
-        lstmBackward(
-          k,
+        const at = (off: number): Block => ({ buf, off: off + slab });
+        const io: LstmBackwardIO = {
           grads,
-          dxIn,
-          blk("dh0"),
-          blk("dc0"),
+          dx,
+          dh0: at(plan.dh0),
+          dc0: at(plan.dc0),
           scratch,
-          { buf, off: ws.off(`dY${l}`) + d * H, ld: D * H },
-          opts.dHN !== undefined ? blk("dhN") : null,
-          opts.dCN !== undefined ? blk("dcN") : null,
-          buf,
-          xIn,
-          { buf, off: ws.off(`y${l}`) + d * H, ld: D * H },
-          blk("h0"),
-          blk("c0"),
+          dy: { buf, off: lp.dY + d * H, ld: D * H },
+          dhN: opts.dHN !== undefined ? at(plan.dhN) : null,
+          dcN: opts.dCN !== undefined ? at(plan.dcN) : null,
+          act: buf,
+          x,
+          y: { buf, off: lp.y + d * H, ld: D * H },
+          h0: at(plan.h0),
+          c0: at(plan.c0),
           params,
-          ws.dirs[l][d],
-          T,
-          B,
-          inW,
-          H,
-        );
+        };
+        lstmCell.backward(k, io, dims, lp.dirs[d]);
       }
     }
 
-    let dx = ws.view("dx");
+    let dx = ws.view(plan.dx, T * B * I);
     if (!inputGrad) dx = dx.subarray(0, 0);
     else if (batchFirst) {
-      transposeInto(buf, ws.off("dxOut"), dx, T, B, I);
-      dx = ws.view("dxOut");
+      transposeInto(buf, plan.dxOut, dx, { A: T, B, W: I });
+      dx = ws.view(plan.dxOut, T * B * I);
     }
-    return { dx, dh0: ws.view("dh0"), dc0: ws.view("dc0") };
+    return { dx, dh0: ws.view(plan.dh0, state), dc0: ws.view(plan.dc0, state) };
   }
+}
+
+/** Layer l's input rows: the time-major x for the first layer, else the previous layer's y. */
+function layerInput(
+  buf: FloatArray,
+  plan: WorkspacePlan,
+  l: number,
+  widths: { I: number; DH: number },
+): Strided {
+  return l === 0
+    ? { buf, off: plan.x, ld: widths.I }
+    : { buf, off: plan.layers[l - 1].y, ld: widths.DH };
 }
 
 /** The named backend, or the default one, or the reference when the default lacks this dtype. */
@@ -649,10 +726,9 @@ function transposeInto(
   dst: FloatArray,
   off: number,
   src: ArrayLike<number>,
-  A: number,
-  Bn: number,
-  W: number,
+  shape: { A: number; B: number; W: number },
 ): void {
+  const { A, B: Bn, W } = shape;
   for (let i = 0; i < A; i++)
     for (let j = 0; j < Bn; j++) {
       const s = (i * Bn + j) * W;

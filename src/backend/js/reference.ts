@@ -11,7 +11,11 @@ export const referenceKernels: Kernels = {
   name: "js",
   dtypes: ["float32", "float64"],
 
-  gemm(c, cOff, ldc, a, aOff, lda, transA, b, bOff, ldb, transB, m, n, k, beta) {
+  gemm(cv, av, bv, op) {
+    const { buf: c, off: cOff, ld: ldc } = cv;
+    const { buf: a, off: aOff, ld: lda } = av;
+    const { buf: b, off: bOff, ld: ldb } = bv;
+    const { m, n, k, transA, transB, beta } = op;
     if (beta === 0) {
       for (let i = 0; i < m; i++) c.fill(0, cOff + i * ldc, cOff + i * ldc + n);
     }
@@ -66,15 +70,21 @@ export const referenceKernels: Kernels = {
     }
   },
 
-  fillBias(out, outOff, ldOut, b1, b1Off, b2, b2Off, rows, cols) {
+  fillBias(outV, b1V, b2V, rows, cols) {
+    const { buf: out, off: outOff, ld: ldOut } = outV;
+    const { buf: b1, off: b1Off } = b1V;
     for (let r = 0; r < rows; r++) {
       const o = outOff + r * ldOut;
-      if (b2) for (let j = 0; j < cols; j++) out[o + j] = b1[b1Off + j] + b2[b2Off + j];
-      else for (let j = 0; j < cols; j++) out[o + j] = b1[b1Off + j];
+      if (b2V) {
+        const { buf: b2, off: b2Off } = b2V;
+        for (let j = 0; j < cols; j++) out[o + j] = b1[b1Off + j] + b2[b2Off + j];
+      } else for (let j = 0; j < cols; j++) out[o + j] = b1[b1Off + j];
     }
   },
 
-  addColumnSums(out, outOff, x, xOff, ldx, rows, cols) {
+  addColumnSums(outV, xV, rows, cols) {
+    const { buf: out, off: outOff } = outV;
+    const { buf: x, off: xOff, ld: ldx } = xV;
     for (let j = 0; j < cols; j++) {
       let s = 0;
       for (let r = 0; r < rows; r++) s += x[xOff + r * ldx + j];
@@ -82,8 +92,12 @@ export const referenceKernels: Kernels = {
     }
   },
 
-  lstmCellForward(gates, gOff, c, cOff, tanhC, tcOff, h, hOff, ldh, cPrev, cpOff, batch, hidden) {
-    const H = hidden;
+  lstmCellForward(io, { B: batch, H }) {
+    const { buf: gates, off: gOff } = io.gates;
+    const { buf: c, off: cOff } = io.c;
+    const { buf: tanhC, off: tcOff } = io.tanhC;
+    const { buf: h, off: hOff, ld: ldh } = io.h;
+    const { buf: cPrev, off: cpOff } = io.cPrev;
     for (let b = 0; b < batch; b++) {
       const g0 = gOff + b * 4 * H; // gates row b: [i | f | g | o], each H wide
       const cb = cOff + b * H;
@@ -108,26 +122,14 @@ export const referenceKernels: Kernels = {
     }
   },
 
-  lstmCellBackward(
-    dPre,
-    dpOff,
-    dc,
-    dcOff,
-    dy,
-    dyOff,
-    ldy,
-    dhNext,
-    dhOff,
-    gates,
-    gOff,
-    cPrev,
-    cpOff,
-    tanhC,
-    tcOff,
-    batch,
-    hidden,
-  ) {
-    const H = hidden;
+  lstmCellBackward(io, { B: batch, H }) {
+    const { buf: dPre, off: dpOff } = io.dPre;
+    const { buf: dc, off: dcOff } = io.dc;
+    const { buf: dy, off: dyOff, ld: ldy } = io.dy;
+    const { buf: dhNext, off: dhOff } = io.dhNext;
+    const { buf: gates, off: gOff } = io.gates;
+    const { buf: cPrev, off: cpOff } = io.cPrev;
+    const { buf: tanhC, off: tcOff } = io.tanhC;
     for (let b = 0; b < batch; b++) {
       const g0 = gOff + b * 4 * H;
       const d0 = dpOff + b * 4 * H;
@@ -159,12 +161,12 @@ export const referenceKernels: Kernels = {
   // The loops over the step kernels of `this`, so a backend made by overriding a step kernel
   // of this one (a test's deliberately broken cell, say) runs its own step in the loop; called
   // unbound, the reference's own.
-  lstmForwardSteps(...args) {
-    forwardSteps(this ?? referenceKernels, ...args);
+  lstmForwardSteps(io, plan) {
+    forwardSteps(this ?? referenceKernels, io, plan);
   },
 
-  lstmBackwardSteps(...args) {
-    backwardSteps(this ?? referenceKernels, ...args);
+  lstmBackwardSteps(io, plan) {
+    backwardSteps(this ?? referenceKernels, io, plan);
   },
 };
 

@@ -10,20 +10,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import type { KernelMemory, Kernels } from "../kernels.js";
+import type { GemmOp, KernelMemory, Kernels } from "../kernels.js";
 import { Rng } from "../../tensor/rng.js";
 import { stepsWorkSize } from "../steps.js";
 import { parseFixture } from "../../check/fixture.js";
 import { verifyFixture } from "../../check/verify.js";
 import { LstmModel } from "../../model/model.js";
 import { Objective } from "../../model/objective.js";
-import {
-  initWasm,
-  wasmKernels,
-  wasmRelaxedKernels,
-  wasmThreadJobsForTest,
-  wasmThreadSettings,
-} from "./index.js";
+import { initWasm, wasmKernels, wasmRelaxedKernels } from "./index.js";
+import { wasmThreadSettings } from "./split.js";
+import { wasmThreadJobsForTest } from "./testing.js";
 
 /** Both builds where the engine has them (the test runner turns relaxed SIMD on). */
 const BUILDS = [wasmKernels!, wasmRelaxedKernels].filter((k): k is Kernels => k !== null);
@@ -54,29 +50,30 @@ const SIZES: [number, number, number][] = [
   [1, 600, 37],
 ];
 
-/** C after gemm on copies of (a, b, c) in `mem`: the result and whether the product was split. */
-function product(
-  wasm: Kernels,
-  mem: KernelMemory,
-  a: Float32Array,
-  b: Float32Array,
-  c: Float32Array,
-  lda: number,
-  ldb: number,
-  ldc: number,
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  beta: 0 | 1,
-): Float32Array {
+/** A product's operands: arrays and leading dimensions. */
+interface Product {
+  a: Float32Array;
+  b: Float32Array;
+  c: Float32Array;
+  lda: number;
+  ldb: number;
+  ldc: number;
+}
+
+/** C after gemm on copies of (a, b, c) in `mem`. */
+function product(wasm: Kernels, mem: KernelMemory, p: Product, op: GemmOp): Float32Array {
+  const { a, b, c } = p;
   const [oa, ob, oc] = [a, b, c].map((x) => mem.alloc(x.length));
   const v = mem.view();
   v.set(a, oa);
   v.set(b, ob);
   v.set(c, oc);
-  wasm.gemm(v, oc, ldc, v, oa, lda, transA, v, ob, ldb, transB, m, n, k, beta);
+  wasm.gemm(
+    { buf: v, off: oc, ld: p.ldc },
+    { buf: v, off: oa, ld: p.lda },
+    { buf: v, off: ob, ld: p.ldb },
+    op,
+  );
   const out = mem.view().slice(oc, oc + c.length);
   for (const [o, x] of [
     [oa, a],
@@ -115,7 +112,8 @@ for (const wasm of BUILDS)
               const lda = (transA ? m : k) + 1;
               const ldb = (transB ? k : n) + 2;
               const ldc = n + 3;
-              const rand = (len: number) => Float32Array.from({ length: len }, () => rng.range(-1, 1)); // prettier-ignore
+              const rand = (len: number) =>
+                Float32Array.from({ length: len }, () => rng.range(-1, 1));
               const a = rand((transA ? k : m) * lda);
               const b = rand((transB ? n : k) * ldb);
               const c = rand(m * ldc);
@@ -130,18 +128,20 @@ for (const wasm of BUILDS)
                   want[i * ldc + j] = (beta ? c[i * ldc + j] : 0) + s;
                 }
               const run = (mem: KernelMemory) =>
-                product(wasm, mem, a, b, c, lda, ldb, ldc, transA, transB, m, n, k, beta);
+                product(wasm, mem, { a, b, c, lda, ldb, ldc }, { m, n, k, transA, transB, beta });
               const jobs = wasmThreadJobsForTest(two);
               const got1 = run(one);
               const got2 = run(two);
               const split = wasmThreadJobsForTest(two) > jobs;
               const units = m >= n ? Math.ceil(m / 4) : Math.ceil(n / 8); // rows by 4, columns by 8
               assert.equal(split, k > 0 && units >= 2, `${what}: split`);
-              for (let i = 0; i < want.length; i++)
-              assert.ok(
-                Math.abs(got2[i] - want[i]) <= 1e-5 * Math.max(1, k) * Math.max(1, Math.abs(want[i])),
-                `${what}: C[${i}] ${got2[i]} vs ${want[i]}`,
-              ); // prettier-ignore
+              for (let i = 0; i < want.length; i++) {
+                const tol = 1e-5 * Math.max(1, k) * Math.max(1, Math.abs(want[i]));
+                assert.ok(
+                  Math.abs(got2[i] - want[i]) <= tol,
+                  `${what}: C[${i}] ${got2[i]} vs ${want[i]}`,
+                );
+              }
               assert.deepEqual(
                 new Uint32Array(got2.buffer),
                 new Uint32Array(got1.buffer),
@@ -152,8 +152,10 @@ for (const wasm of BUILDS)
       assert.equal(two.threads, 1);
       // After dispose the memory still computes, on one thread.
       const a = Float32Array.from({ length: 64 * 64 }, (_, i) => (i % 7) - 3);
-      const c = product(wasm, two, a, a, new Float32Array(64 * 64), 64, 64, 64, false, true, 64, 64, 64, 0); // prettier-ignore
-      const c1 = product(wasm, one, a, a, new Float32Array(64 * 64), 64, 64, 64, false, true, 64, 64, 64, 0); // prettier-ignore
+      const square = { a, b: a, c: new Float32Array(64 * 64), lda: 64, ldb: 64, ldc: 64 };
+      const op = { m: 64, n: 64, k: 64, transA: false, transB: true, beta: 0 } as const;
+      const c = product(wasm, two, square, op);
+      const c1 = product(wasm, one, square, op);
       assert.deepEqual(c, c1);
     });
 
@@ -161,7 +163,8 @@ for (const wasm of BUILDS)
       const one = wasm.createMemory!();
       const two = wasm.createMemory!({ threads: 2 });
       const rng = new Rng(5);
-      const rand = (len: number, s = 3) => Float32Array.from({ length: len }, () => rng.range(-s, s)); // prettier-ignore
+      const rand = (len: number, s = 3) =>
+        Float32Array.from({ length: len }, () => rng.range(-s, s));
       /** Runs `f` in `mem` on copies of `inputs`; returns the arrays afterwards, as bits. */
       const inMem = (
         mem: KernelMemory,
@@ -173,17 +176,25 @@ for (const wasm of BUILDS)
         inputs.forEach((x, i) => v.set(x, offs[i]));
         f(v, offs);
         v = mem.view();
-        const out = inputs.map((x, i) => new Uint32Array(v.slice(offs[i], offs[i] + x.length).buffer)); // prettier-ignore
+        const out = inputs.map(
+          (x, i) => new Uint32Array(v.slice(offs[i], offs[i] + x.length).buffer),
+        );
         inputs.forEach((x, i) => mem.free!(offs[i], x.length));
         return out;
       };
-      const both = (what: string, inputs: Float32Array[], f: (v: Float32Array, o: number[]) => void, splits: boolean) => {
-      const jobs = wasmThreadJobsForTest(two);
-      const r1 = inMem(one, inputs, f);
-      const r2 = inMem(two, inputs, f);
-      assert.equal(wasmThreadJobsForTest(two) > jobs, splits, `${what}: split`);
-      r1.forEach((x, i) => assert.deepEqual(r2[i], x, `${what}: array ${i} bit-identical`));
-    }; // prettier-ignore
+      /** Runs `f` in one and two threads; checks it split when `splits` and gave the same bits. */
+      const both = (
+        what: string,
+        inputs: Float32Array[],
+        f: (v: Float32Array, o: number[]) => void,
+        splits: boolean,
+      ) => {
+        const jobs = wasmThreadJobsForTest(two);
+        const r1 = inMem(one, inputs, f);
+        const r2 = inMem(two, inputs, f);
+        assert.equal(wasmThreadJobsForTest(two) > jobs, splits, `${what}: split`);
+        r1.forEach((x, i) => assert.deepEqual(r2[i], x, `${what}: array ${i} bit-identical`));
+      };
       for (const [B, H] of [
         [1, 5], // one row: no split
         [3, 5], // odd rows, hidden with a tail
@@ -195,12 +206,42 @@ for (const wasm of BUILDS)
         const what = `B=${B} H=${H}`;
         // gates, c, tanhC, h, cPrev
         const fwd = [rand(4 * B * H), rand(B * H), rand(B * H), rand(B * ldh), rand(B * H)];
-        both(`forward ${what}`, fwd, (v, [g, c, tc, h, cp]) =>
-        wasm.lstmCellForward(v, g, v, c, v, tc, v, h, ldh, v, cp, B, H), B > 1); // prettier-ignore
+        const cellForward = (v: Float32Array, [g, c, tc, h, cp]: number[]) => {
+          const at = (off: number) => ({ buf: v, off });
+          const io = {
+            gates: at(g),
+            c: at(c),
+            tanhC: at(tc),
+            h: { ...at(h), ld: ldh },
+            cPrev: at(cp),
+          };
+          wasm.lstmCellForward(io, { B, H });
+        };
+        both(`forward ${what}`, fwd, cellForward, B > 1);
         // dPre, dc, dy, dhNext, gates (in (0, 1) like activations), cPrev, tanhC
-        const bwd = [rand(4 * B * H), rand(B * H), rand(B * ldh), rand(B * H), rand(4 * B * H, 1), rand(B * H), rand(B * H, 1)]; // prettier-ignore
-        both(`backward ${what}`, bwd, (v, [dp, dc, dy, dhn, g, cp, tc]) =>
-        wasm.lstmCellBackward(v, dp, v, dc, v, dy, ldh, v, dhn, v, g, v, cp, v, tc, B, H), B > 1); // prettier-ignore
+        const bwd = [
+          rand(4 * B * H),
+          rand(B * H),
+          rand(B * ldh),
+          rand(B * H),
+          rand(4 * B * H, 1),
+          rand(B * H),
+          rand(B * H, 1),
+        ];
+        const cellBackward = (v: Float32Array, [dp, dc, dy, dhn, g, cp, tc]: number[]) => {
+          const at = (off: number) => ({ buf: v, off });
+          const io = {
+            dPre: at(dp),
+            dc: at(dc),
+            dy: { ...at(dy), ld: ldh },
+            dhNext: at(dhn),
+            gates: at(g),
+            cPrev: at(cp),
+            tanhC: at(tc),
+          };
+          wasm.lstmCellBackward(io, { B, H });
+        };
+        both(`backward ${what}`, bwd, cellBackward, B > 1);
       }
       for (const [rows, cols] of [
         [3, 15], // one strip of 16: no split
@@ -210,11 +251,17 @@ for (const wasm of BUILDS)
       ]) {
         const ldx = cols + 1;
         const what = `rows=${rows} cols=${cols}`;
-        both(`column sums ${what}`, [rand(cols), rand(rows * ldx)], (v, [o, x]) =>
-        wasm.addColumnSums(v, o, v, x, ldx, rows, cols), cols > 16); // prettier-ignore
-        for (const two2 of [false, true])
-        both(`fill bias ${what} b2=${two2}`, [rand(rows * ldx), rand(cols), rand(cols)], (v, [o, b1, b2]) =>
-          wasm.fillBias(v, o, ldx, v, b1, two2 ? v : null, b2, rows, cols), rows > 1); // prettier-ignore
+        const sums = (v: Float32Array, [o, x]: number[]) =>
+          wasm.addColumnSums({ buf: v, off: o }, { buf: v, off: x, ld: ldx }, rows, cols);
+        both(`column sums ${what}`, [rand(cols), rand(rows * ldx)], sums, cols > 16);
+        for (const two2 of [false, true]) {
+          const bias = (v: Float32Array, [o, b1, b2]: number[]) => {
+            const second = two2 ? { buf: v, off: b2 } : null;
+            wasm.fillBias({ buf: v, off: o, ld: ldx }, { buf: v, off: b1 }, second, rows, cols);
+          };
+          const inputs = [rand(rows * ldx), rand(cols), rand(cols)];
+          both(`fill bias ${what} b2=${two2}`, inputs, bias, rows > 1);
+        }
       }
       two.dispose!();
     });
@@ -229,7 +276,7 @@ for (const wasm of BUILDS)
       ] as [number, number, number, boolean][]) {
         const G = 4 * H;
         const ldy = H + 1;
-        const rand = (len: number) => Float32Array.from({ length: len }, () => rng.range(-1, 1)); // prettier-ignore
+        const rand = (len: number) => Float32Array.from({ length: len }, () => rng.range(-1, 1));
         const inputs = {
           act: rand(T * B * (G + 2 * H)),
           y: rand(T * B * ldy),
@@ -247,8 +294,14 @@ for (const wasm of BUILDS)
           for (const n of names) v.set(inputs[n], offs[n]);
           const [cOff, tcOff] = [offs.act + T * B * G, offs.act + T * B * (G + H)];
           const [dhOff, dcOff] = [offs.scratch + T * B * G, offs.scratch + T * B * G + B * H];
-          wasm.lstmForwardSteps(v, offs.act, cOff, tcOff, v, offs.y, ldy, v, offs.h0, v, offs.c0, v, offs.w, v, offs.work, T, B, H, reverse); // prettier-ignore
-          wasm.lstmBackwardSteps(v, offs.scratch, dhOff, dcOff, v, offs.dy, ldy, v, offs.act, cOff, tcOff, v, offs.c0, v, offs.w, v, offs.work, T, B, H, reverse); // prettier-ignore
+          const at = (off: number) => ({ buf: v, off });
+          const act = { buf: v, gates: offs.act, c: cOff, tanhC: tcOff };
+          const plan = { T, B, H, reverse };
+          const [h0, c0, w, work] = [at(offs.h0), at(offs.c0), at(offs.w), at(offs.work)];
+          wasm.lstmForwardSteps({ act, y: { ...at(offs.y), ld: ldy }, h0, c0, w, work }, plan);
+          const scratch = { buf: v, dPre: offs.scratch, dh: dhOff, dc: dcOff };
+          const dy = { ...at(offs.dy), ld: ldy };
+          wasm.lstmBackwardSteps({ scratch, dy, act, c0, w, work }, plan);
           v = mem.view();
           return names.map((n) => v.slice(offs[n], offs[n] + inputs[n].length));
         };
@@ -261,8 +314,12 @@ for (const wasm of BUILDS)
         const splits = wasmThreadJobsForTest(two) - jobs;
         assert.ok(B > 1 ? splits === 2 : splits >= 2 * T, `T=${T} B=${B}: ${splits} split jobs`);
         r1.forEach((x, i) =>
-          assert.deepEqual(new Uint32Array(r2[i].buffer), new Uint32Array(x.buffer), `T=${T} B=${B} H=${H}: array ${i}`),
-        ); // prettier-ignore
+          assert.deepEqual(
+            new Uint32Array(r2[i].buffer),
+            new Uint32Array(x.buffer),
+            `T=${T} B=${B} H=${H}: array ${i}`,
+          ),
+        );
         two.dispose!();
       }
     });
@@ -331,7 +388,17 @@ for (const wasm of BUILDS)
       const t0 = performance.now();
       const r = spawnSync(
         process.execPath,
-        [join(ROOT, "dist/cli/main.js"), "bench", "--workload", "C", "--threads", "2", "--reps", "2", "--json"], // prettier-ignore
+        [
+          join(ROOT, "dist/cli/main.js"),
+          "bench",
+          "--workload",
+          "C",
+          "--threads",
+          "2",
+          "--reps",
+          "2",
+          "--json",
+        ],
         { encoding: "utf8", timeout: 60_000 },
       );
       assert.equal(r.status, 0, r.stderr);
@@ -370,7 +437,14 @@ describe("sleeping workers and a stream of small products", () => {
     const v = mem.view();
     for (let i = 0; i < n * k; i++) v[ow + i] = Math.sin(i);
     for (let i = 0; i < k; i++) v[ox + i] = Math.cos(i);
-    const step = () => wasm.gemm(v, oy, n, v, ox, k, false, v, ow, k, true, 1, n, k, 0);
+    const op = { m: 1, n, k, transA: false, transB: true, beta: 0 } as const;
+    const step = () =>
+      wasm.gemm(
+        { buf: v, off: oy, ld: n },
+        { buf: v, off: ox, ld: k },
+        { buf: v, off: ow, ld: k },
+        op,
+      );
     await new Promise((r) => setTimeout(r, 50)); // the workers have stopped spinning and sleep
     step();
     const first = mem.view().slice(oy, oy + n);

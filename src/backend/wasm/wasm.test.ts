@@ -10,11 +10,11 @@ import { Rng } from "../../tensor/rng.js";
 import {
   initWasm,
   wasmKernels,
-  wasmMathForTest,
   wasmRelaxedKernels,
   wasmRelaxedSimdSupported,
   wasmSimdSupported,
 } from "./index.js";
+import { wasmMathForTest } from "./testing.js";
 import { getBackend, listBackends } from "../index.js";
 
 const wasm = wasmKernels!;
@@ -61,10 +61,11 @@ describe("wasm backend", () => {
     const mem = wasm.createMemory!();
     const o = mem.alloc(16);
     const v = mem.view();
-    assert.throws(
-      () => wasmRelaxedKernels!.gemm(v, o, 2, v, o, 2, false, v, o, 2, false, 2, 2, 2, 0),
-      /wasm-relaxed backend: operand C belongs to a wasm memory/,
-    );
+    assert.throws(() => {
+      const x = { buf: v, off: o, ld: 2 };
+      const op = { m: 2, n: 2, k: 2, transA: false, transB: false, beta: 0 } as const;
+      wasmRelaxedKernels!.gemm(x, x, x, op);
+    }, /wasm-relaxed backend: operand C belongs to a wasm memory/);
   });
 
   for (const build of [wasm, wasmRelaxedKernels!])
@@ -115,7 +116,17 @@ describe("wasm backend", () => {
     pre[3] = NaN; // row 0, i-gate of unit 3
     v.set(pre, g);
     v.fill(0.5, cp, cp + B * H);
-    wasm.lstmCellForward(v, g, v, c, v, tc, v, h, H, v, cp, B, H);
+    const at = (buf: Float32Array, off: number) => ({ buf, off });
+    wasm.lstmCellForward(
+      {
+        gates: at(v, g),
+        c: at(v, c),
+        tanhC: at(v, tc),
+        h: { ...at(v, h), ld: H },
+        cPrev: at(v, cp),
+      },
+      { B, H },
+    );
     const ref = {
       g: Float32Array.from(pre),
       c: new Float32Array(B * H),
@@ -123,7 +134,16 @@ describe("wasm backend", () => {
       h: new Float32Array(B * H),
       cp: new Float32Array(B * H).fill(0.5),
     };
-    referenceKernels.lstmCellForward(ref.g, 0, ref.c, 0, ref.tc, 0, ref.h, 0, H, ref.cp, 0, B, H);
+    referenceKernels.lstmCellForward(
+      {
+        gates: at(ref.g, 0),
+        c: at(ref.c, 0),
+        tanhC: at(ref.tc, 0),
+        h: { ...at(ref.h, 0), ld: H },
+        cPrev: at(ref.cp, 0),
+      },
+      { B, H },
+    );
     const pairs: [Float32Array, Float32Array][] = [
       [v.slice(g, g + 4 * B * H), ref.g],
       [v.slice(c, c + B * H), ref.c],
@@ -156,8 +176,19 @@ describe("wasm backend", () => {
       const want = Float64Array.from(v.subarray(oc, oc + m * n));
       const lda = transA ? m : k;
       const ldb = transB ? k : n;
-      referenceKernels.gemm(want, 0, n, a, 0, lda, transA, b, 0, ldb, transB, m, n, k, 1);
-      wasm.gemm(v, oc, n, v, oa, lda, transA, v, ob, ldb, transB, m, n, k, 1);
+      const op = { m, n, k, transA, transB, beta: 1 } as const;
+      const ref = [
+        { buf: want, off: 0, ld: n },
+        { buf: a, off: 0, ld: lda },
+        { buf: b, off: 0, ld: ldb },
+      ] as const;
+      referenceKernels.gemm(...ref, op);
+      wasm.gemm(
+        { buf: v, off: oc, ld: n },
+        { buf: v, off: oa, ld: lda },
+        { buf: v, off: ob, ld: ldb },
+        op,
+      );
       for (let i = 0; i < m * n; i++)
         assert.ok(Math.abs(v[oc + i] - want[i]) < 1e-4, `C[${i}] ${v[oc + i]} vs ${want[i]}`);
     }
@@ -167,11 +198,13 @@ describe("wasm backend", () => {
     const mem = wasm.createMemory!();
     const o = mem.alloc(16);
     const v = mem.view();
-    assert.throws(() => wasm.addColumnSums(new Float64Array(16), 0, v, o, 4, 2, 4), /Float32Array/);
-    assert.throws(() => wasm.addColumnSums(v, o, v, o, 4, -1, 4), /bad size/);
-    assert.throws(() => wasm.addColumnSums(v, o, v, o, 4, 1.5, 4), /bad size/);
+    const x = { buf: v, off: o, ld: 4 };
+    const f64 = { buf: new Float64Array(16), off: 0 };
+    assert.throws(() => wasm.addColumnSums(f64, x, 2, 4), /Float32Array/);
+    assert.throws(() => wasm.addColumnSums(x, x, -1, 4), /bad size/);
+    assert.throws(() => wasm.addColumnSums(x, x, 1.5, 4), /bad size/);
     // Offsets into the module's static data and scratch (below the first allocation) throw.
-    assert.throws(() => wasm.addColumnSums(v, 0, v, o, 4, 1, 4), /allocator's start/);
+    assert.throws(() => wasm.addColumnSums({ buf: v, off: 0 }, x, 1, 4), /allocator's start/);
     assert.throws(() => mem.alloc(-1), RangeError);
     assert.throws(() => mem.alloc(0.5), RangeError);
   });
@@ -186,7 +219,7 @@ describe("wasm backend", () => {
       const s = mem.alloc(4);
       const v = mem.view();
       v.set([1, 2, 3, 4], x);
-      wasm.addColumnSums(v, s, v, x, 4, 1, 4);
+      wasm.addColumnSums({ buf: v, off: s }, { buf: v, off: x, ld: 4 }, 1, 4);
       assert.deepEqual(Array.from(v.subarray(s, s + 4)), [1, 2, 3, 4]);
     }
     assert.notEqual(a.view().buffer, b.view().buffer);
