@@ -88,7 +88,15 @@ export function runGru(f: GruFixture, impl: GruStepKernels): GruResult {
     return v;
   };
   const c = f.config;
-  const [I, H, L, D, T, B, O] = [c.input_size, c.hidden_size, c.num_layers, c.num_directions, c.seq_len, c.batch, c.head_out_size]; // prettier-ignore
+  const [I, H, L, D, T, B, O] = [
+    c.input_size,
+    c.hidden_size,
+    c.num_layers,
+    c.num_directions,
+    c.seq_len,
+    c.batch,
+    c.head_out_size,
+  ];
   const G = 3 * H;
   const DH = D * H;
   const TB = T * B;
@@ -112,8 +120,19 @@ export function runGru(f: GruFixture, impl: GruStepKernels): GruResult {
       const gates = alloc(TB * G);
       const hg = alloc(TB * G);
       // xg = X·W_ihᵀ + b_ih for all T·B rows at once
-      k.fillBias(gates, 0, G, p(`gru.bias_ih_${s}`), 0, null, 0, TB, G);
-      k.gemm(gates, 0, G, X, 0, In, false, p(`gru.weight_ih_${s}`), 0, In, true, TB, G, In, 1);
+      k.fillBias(
+        { buf: gates, off: 0, ld: G },
+        { buf: p(`gru.bias_ih_${s}`), off: 0 },
+        null,
+        TB,
+        G,
+      );
+      k.gemm(
+        { buf: gates, off: 0, ld: G },
+        { buf: X, off: 0, ld: In },
+        { buf: p(`gru.weight_ih_${s}`), off: 0, ld: In },
+        { m: TB, n: G, k: In, transA: false, transB: true, beta: 1 },
+      );
       const ops = {
         gates: op(gates, 0, G),
         hg: op(hg, 0, G),
@@ -142,8 +161,13 @@ export function runGru(f: GruFixture, impl: GruStepKernels): GruResult {
   const rows = last ? B : TB;
   const hIn = last ? y.subarray((T - 1) * B * DH) : y; // mse_last: y at the last time index
   const z = alloc(rows * O);
-  k.fillBias(z, 0, O, hb, 0, null, 0, rows, O);
-  k.gemm(z, 0, O, hIn, 0, DH, false, hw, 0, DH, true, rows, O, DH, 1);
+  k.fillBias({ buf: z, off: 0, ld: O }, { buf: hb, off: 0 }, null, rows, O);
+  k.gemm(
+    { buf: z, off: 0, ld: O },
+    { buf: hIn, off: 0, ld: DH },
+    { buf: hw, off: 0, ld: DH },
+    { m: rows, n: O, k: DH, transA: false, transB: true, beta: 1 },
+  );
   const dz = alloc(rows * O);
   const tg = f.inputs.targets.data;
   let loss: number;
@@ -154,9 +178,19 @@ export function runGru(f: GruFixture, impl: GruStepKernels): GruResult {
   else loss = sumSquares(dz, z, c.batch_first ? swap01(alloc, tg, B, T, O) : from(tg));
   grads["head.weight"] = alloc(O * DH);
   grads["head.bias"] = alloc(O);
-  k.gemm(grads["head.weight"], 0, DH, dz, 0, O, true, hIn, 0, DH, false, O, DH, rows, 1);
-  k.addColumnSums(grads["head.bias"], 0, dz, 0, O, rows, O);
-  k.gemm(dY, last ? (T - 1) * B * DH : 0, DH, dz, 0, O, false, hw, 0, DH, false, rows, DH, O, 0);
+  k.gemm(
+    { buf: grads["head.weight"], off: 0, ld: DH },
+    { buf: dz, off: 0, ld: O },
+    { buf: hIn, off: 0, ld: DH },
+    { m: O, n: DH, k: rows, transA: true, transB: false, beta: 1 },
+  );
+  k.addColumnSums({ buf: grads["head.bias"], off: 0 }, { buf: dz, off: 0, ld: O }, rows, O);
+  k.gemm(
+    { buf: dY, off: last ? (T - 1) * B * DH : 0, ld: DH },
+    { buf: dz, off: 0, ld: O },
+    { buf: hw, off: 0, ld: DH },
+    { m: rows, n: DH, k: O, transA: false, transB: false, beta: 0 },
+  );
 
   // Backward, top layer first: dX of layer l is dY of layer l − 1.
   const dh0 = alloc(L * D * B * H);
@@ -197,11 +231,26 @@ export function runGru(f: GruFixture, impl: GruStepKernels): GruResult {
       const dWhh = alloc(G * H);
       const dbih = alloc(G);
       const dbhh = alloc(G);
-      k.gemm(dWih, 0, In, dXg, 0, G, true, X, 0, In, false, G, In, TB, 0);
-      k.gemm(dWhh, 0, H, dHg, 0, G, true, hPrev, 0, H, false, G, H, TB, 0);
-      k.addColumnSums(dbih, 0, dXg, 0, G, TB, G);
-      k.addColumnSums(dbhh, 0, dHg, 0, G, TB, G);
-      k.gemm(dX, 0, In, dXg, 0, G, false, wih, 0, In, false, TB, In, G, 1);
+      k.gemm(
+        { buf: dWih, off: 0, ld: In },
+        { buf: dXg, off: 0, ld: G },
+        { buf: X, off: 0, ld: In },
+        { m: G, n: In, k: TB, transA: true, transB: false, beta: 0 },
+      );
+      k.gemm(
+        { buf: dWhh, off: 0, ld: H },
+        { buf: dHg, off: 0, ld: G },
+        { buf: hPrev, off: 0, ld: H },
+        { m: G, n: H, k: TB, transA: true, transB: false, beta: 0 },
+      );
+      k.addColumnSums({ buf: dbih, off: 0 }, { buf: dXg, off: 0, ld: G }, TB, G);
+      k.addColumnSums({ buf: dbhh, off: 0 }, { buf: dHg, off: 0, ld: G }, TB, G);
+      k.gemm(
+        { buf: dX, off: 0, ld: In },
+        { buf: dXg, off: 0, ld: G },
+        { buf: wih, off: 0, ld: In },
+        { m: TB, n: In, k: G, transA: false, transB: false, beta: 1 },
+      );
       grads[`gru.weight_ih_${s}`] = dWih;
       grads[`gru.weight_hh_${s}`] = dWhh;
       grads[`gru.bias_ih_${s}`] = dbih;

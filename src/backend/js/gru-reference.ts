@@ -201,7 +201,12 @@ export function gruForwardSteps(ops: GruStepsOperands, dims: GruStepsDims): void
     const { hg, hPrev } = step;
     const w = ops.w;
     // (G2) the hidden-side product, bias added by the cell
-    referenceKernels.gemm(hg.buf, hg.off, hg.ld, hPrev.buf, hPrev.off, hPrev.ld, false, w.buf, w.off, w.ld, true, B, 3 * H, H, 0); // prettier-ignore
+    referenceKernels.gemm(
+      { buf: hg.buf, off: hg.off, ld: hg.ld },
+      { buf: hPrev.buf, off: hPrev.off, ld: hPrev.ld },
+      { buf: w.buf, off: w.off, ld: w.ld },
+      { m: B, n: 3 * H, k: H, transA: false, transB: true, beta: 0 },
+    );
     gruCellForward(step, { batch: B, hidden: H });
   }
 }
@@ -225,7 +230,12 @@ export function gruBackwardSteps(
     const dHg = at(grads.dHg, t, B);
     const stepGrads = { dy: at(grads.dy, t, B), dh, dXg: at(grads.dXg, t, B), dHg };
     gruCellBackward(stepOperands(ops, t, dims), stepGrads, { batch: B, hidden: H });
-    referenceKernels.gemm(dh.buf, dh.off, dh.ld, dHg.buf, dHg.off, dHg.ld, false, w.buf, w.off, w.ld, false, B, H, 3 * H, 1); // prettier-ignore
+    referenceKernels.gemm(
+      { buf: dh.buf, off: dh.off, ld: dh.ld },
+      { buf: dHg.buf, off: dHg.off, ld: dHg.ld },
+      { buf: w.buf, off: w.off, ld: w.ld },
+      { m: B, n: H, k: 3 * H, transA: false, transB: false, beta: 1 },
+    );
   }
 }
 
