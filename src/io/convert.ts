@@ -26,8 +26,11 @@ import { LstmModel } from "../model/model.js";
 import { ConfigError, FormatError, LstmError } from "../tensor/errors.js";
 import type { ModelMeta } from "./model-file.js";
 import { decodeModel, encodeModel } from "./model-file.js";
+import { portableMeta, transpose, type ImportedModel } from "./keras-layout.js";
 import { decodeSafetensors, type DecodedTensor } from "./safetensors.js";
 import { isTfjsModelJson } from "./tfjs.js";
+
+export type { ImportedModel, ImportReport } from "./keras-layout.js";
 
 export {
   exportTfjs,
@@ -57,27 +60,6 @@ const PROJ_KEY = /^(?:(.*)\.)?weight_hr_l\d+(_reverse)?$/;
 
 /** Head module names tried, in this order, when no head prefix is given. */
 export const HEAD_PREFIXES = ["head", "fc", "linear", "decoder"] as const;
-
-/** What an importer found, for the CLI's summary. */
-export interface ImportReport {
-  /** "pytorch", "keras" or "tfjs". */
-  from: string;
-  config: ModelConfig;
-  /** PyTorch: the module prefix of the LSTM keys ("" for bare keys) and of the head. */
-  lstmPrefix?: string;
-  headPrefix?: string;
-  /** Source dtypes seen among the imported tensors (F32, F64). */
-  dtypes: string[];
-  /** Things the user should know (float64 rounded, biases absent, …). */
-  notes: string[];
-}
-
-export interface ImportedModel {
-  model: LstmModel;
-  report: ImportReport;
-  /** Metadata the source carried (keras-lstm `meta`, TF.js userDefinedMetadata["lstm-ts"]), if any. */
-  meta?: Partial<ModelMeta>;
-}
 
 const fmt = (shape: readonly number[]) => `[${shape.join(", ")}]`;
 
@@ -556,13 +538,8 @@ export function importKeras(json: unknown, source: string): ImportedModel {
     );
     const r = readTensor(source, `${where}.recurrent_kernel`, o.recurrent_kernel);
     expectShape(source, `${where}.recurrent_kernel`, r, [H, 4 * H], "[H, 4H]");
-    // W_ih[row][col] = kernel[col][row]; likewise W_hh.
-    const wih = model.param(`lstm.weight_ih_${s}`);
-    for (let row = 0; row < 4 * H; row++)
-      for (let c = 0; c < inW; c++) wih[row * inW + c] = k.data[c * 4 * H + row];
-    const whh = model.param(`lstm.weight_hh_${s}`);
-    for (let row = 0; row < 4 * H; row++)
-      for (let c = 0; c < H; c++) whh[row * H + c] = r.data[c * 4 * H + row];
+    model.param(`lstm.weight_ih_${s}`).set(transpose(k.data, inW, 4 * H));
+    model.param(`lstm.weight_hh_${s}`).set(transpose(r.data, H, 4 * H));
     const bih = model.param(`lstm.bias_ih_${s}`);
     const bhh = model.param(`lstm.bias_hh_${s}`);
     const useBias = o.use_bias ?? o.useBias;
@@ -634,13 +611,6 @@ export function importKeras(json: unknown, source: string): ImportedModel {
   return out;
 }
 
-/** [rows, cols] → [cols, rows]. */
-function transpose(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
-  return out;
-}
-
 const tensor = (shape: number[], data: ArrayLike<number>): KerasTensor => ({
   shape,
   data: Array.from(data),
@@ -690,12 +660,7 @@ export function exportKeras(model: LstmModel, meta?: ModelMeta): KerasLstmFile {
       bias: tensor([O], model.param("head.bias")),
     },
   };
-  if (meta) {
-    const m: Partial<ModelMeta> = { task: meta.task, input: meta.input };
-    if (meta.vocab) m.vocab = meta.vocab;
-    if (meta.series) m.series = meta.series;
-    out.meta = m;
-  }
+  if (meta) out.meta = portableMeta(meta);
   return out;
 }
 

@@ -18,7 +18,7 @@
 import { inferredConfig, layerSuffix, numDirections } from "../model/config.js";
 import { LstmModel } from "../model/model.js";
 import { FormatError } from "../tensor/errors.js";
-import type { ImportedModel } from "./convert.js";
+import { portableMeta, transpose, type ImportedModel } from "./keras-layout.js";
 import type { ModelMeta } from "./model-file.js";
 
 /** `format` of a Layers model.json. */
@@ -804,22 +804,15 @@ export function importTfjs(
       const s = layerSuffix(k, d);
       const kernel = values(m.get("kernel")!);
       const rec = values(m.get("recurrent_kernel")!);
-      // W_ih[row][c] = kernel[c][row]; likewise W_hh.
-      const wih = model.param(`lstm.weight_ih_${s}`);
-      for (let row = 0; row < 4 * H; row++)
-        for (let c = 0; c < inW; c++) wih[row * inW + c] = kernel[c * 4 * H + row];
-      const whh = model.param(`lstm.weight_hh_${s}`);
-      for (let row = 0; row < 4 * H; row++)
-        for (let c = 0; c < H; c++) whh[row * H + c] = rec[c * 4 * H + row];
+      model.param(`lstm.weight_ih_${s}`).set(transpose(kernel, inW, 4 * H));
+      model.param(`lstm.weight_hh_${s}`).set(transpose(rec, H, 4 * H));
       const b = m.get("bias");
       if (b) model.param(`lstm.bias_ih_${s}`).set(values(b));
       else model.param(`lstm.bias_ih_${s}`).fill(0);
       model.param(`lstm.bias_hh_${s}`).fill(0);
     });
   });
-  const dk = values(dm.get("kernel")!);
-  const hw = model.param("head.weight");
-  for (let o = 0; o < O; o++) for (let c = 0; c < D * H; c++) hw[o * D * H + c] = dk[c * O + o];
+  model.param("head.weight").set(transpose(values(dm.get("kernel")!), D * H, O));
   if (db) model.param("head.bias").set(values(db));
   else model.param("head.bias").fill(0);
 
@@ -853,11 +846,6 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
   const add = (name: string, shape: number[], data: ArrayLike<number>) => {
     specs.push({ name, shape, dtype: "float32" });
     arrays.push(data);
-  };
-  const transpose = (a: ArrayLike<number>, rows: number, cols: number) => {
-    const t = new Float32Array(rows * cols);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
-    return t;
   };
   const lstmConfig = (name: string, goBackwards: boolean, extra: Record<string, unknown>) => ({
     name,
@@ -976,11 +964,6 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
     },
     weightsManifest: [{ paths: [TFJS_WEIGHTS_PATH], weights: specs }],
   };
-  if (meta) {
-    const m: Partial<ModelMeta> = { task: meta.task, input: meta.input };
-    if (meta.vocab) m.vocab = meta.vocab;
-    if (meta.series) m.series = meta.series;
-    modelJson.userDefinedMetadata = { [TFJS_META_KEY]: m };
-  }
+  if (meta) modelJson.userDefinedMetadata = { [TFJS_META_KEY]: portableMeta(meta) };
   return { modelJson, weightsPath: TFJS_WEIGHTS_PATH, weights };
 }
