@@ -566,13 +566,13 @@ describe("buildMeta", () => {
     assert.throws(() => buildMeta(cfg, { task: "text" }, "v"), /needs a vocabulary \(--vocab/);
     assert.throws(() => buildMeta(cfg, { task: "series" }, "v"), /needs series metadata/);
     assert.throws(() => buildMeta(cfg, { task: "generic", vocab: ["x", "y", "z"] }, "v"), /only for text models/);
-    assert.throws(() => buildMeta(cfg, { series: { ...series, horizon: 3 } }, "s.json"), /s.json: series metadata: horizon 3 × 2 target columns = 6, but the model's output_size is 4/);
+    assert.throws(() => buildMeta(cfg, { series: { ...series, horizon: 3 } }, "s.json"), /s.json: series\.horizon: horizon 3 × 2 target columns = 6, but the model's output_size is 4/);
     assert.throws(() => buildMeta(cfg, { series: { ...series, columns: ["a", "b"] } }, "s"), /2 columns but the model's input_size is 3/);
-    assert.throws(() => buildMeta(cfg, { series: { ...series, targetColumns: ["d", "a"] } }, "s"), /target column "d" is not one of columns/);
-    assert.throws(() => buildMeta(cfg, { series: { ...series, scaler: { mean: [0, 0, 0], std: [1, 0, 1] } } }, "s"), /scaler.std\[1\] is 0, expected a finite number > 0/);
-    assert.throws(() => buildMeta(cfg, { series: { ...series, scaler: undefined } }, "s"), /scaler \{mean, std\} is required/);
-    assert.throws(() => buildMeta(cfg, { series: { ...series, seqLen: undefined } }, "s"), /seqLen \(the input window T\) must be a positive integer/);
-    assert.throws(() => buildMeta(cfg, { series: { ...series, transform: "sqrt" } }, "s"), /transform must be "none" or "log"/);
+    assert.throws(() => buildMeta(cfg, { series: { ...series, targetColumns: ["d", "a"] } }, "s"), /series\.targetColumns: "d" is not one of the columns/);
+    assert.throws(() => buildMeta(cfg, { series: { ...series, scaler: { mean: [0, 0, 0], std: [1, 0, 1] } } }, "s"), /series\.scaler\.std\[1\]: expected a number > 0, got 0/);
+    assert.throws(() => buildMeta(cfg, { series: { ...series, scaler: undefined } }, "s"), /s: series\.scaler: missing/);
+    assert.throws(() => buildMeta(cfg, { series: { ...series, seqLen: undefined } }, "s"), /s: series\.seqLen: missing/);
+    assert.throws(() => buildMeta(cfg, { series: { ...series, transform: "sqrt" } }, "s"), /s: series\.transform: expected one of "none", "log", got "sqrt"/);
   }); // prettier-ignore
 
   it("parseVocab: an array of distinct single characters, or a string", () => {

@@ -28,6 +28,13 @@ import type { ModelMeta } from "./model-file.js";
 import { decodeModel, encodeModel } from "./model-file.js";
 import { portableMeta, transpose, type ImportedModel } from "./keras-layout.js";
 import { decodeSafetensors, type DecodedTensor } from "./safetensors.js";
+import {
+  checkMetaAgainstConfig,
+  parseField,
+  PortableMetaSchema,
+  SeriesMetaSchema,
+  type SeriesMetaJson,
+} from "./schemas.js";
 import { isTfjsModelJson } from "./tfjs.js";
 
 export type { ImportedModel, ImportReport } from "./keras-layout.js";
@@ -607,7 +614,8 @@ export function importKeras(json: unknown, source: string): ImportedModel {
     model,
     report: { from: "keras", config, dtypes: ["JSON"], notes },
   };
-  if (f.meta !== undefined) out.meta = obj("meta", f.meta) as Partial<ModelMeta>;
+  if (f.meta !== undefined)
+    out.meta = parseField(PortableMetaSchema, f.meta, { source, where: "meta" });
   return out;
 }
 
@@ -694,55 +702,24 @@ export function parseVocab(json: unknown, source: string): string[] {
   return v as string[];
 }
 
-/** Checks series metadata against the model: columns, targets, horizon, scaler. */
+/** Validates series metadata (SeriesMetaSchema) and checks it against the model's sizes. */
 export function checkSeriesMeta(
   series: unknown,
   config: ModelConfig,
   source: string,
-): Record<string, unknown> {
-  const fail = (msg: string): never => {
-    throw new FormatError(source, `series metadata: ${msg}`);
+): SeriesMetaJson {
+  const parsed = parseField(SeriesMetaSchema, series, { source, where: "series" });
+  checkMetaAgainstConfig(
+    { task: "series", input: { kind: "dense" }, series: parsed },
+    config,
+    source,
+  );
+  // As given, with the defaults that decide the model's sizes written out.
+  return {
+    ...(series as SeriesMetaJson),
+    targetColumns: parsed.targetColumns ?? parsed.columns,
+    horizon: parsed.horizon,
   };
-  if (!series || typeof series !== "object" || Array.isArray(series)) fail("must be a JSON object");
-  const s = series as Record<string, unknown>;
-  const strings = (name: string, v: unknown): string[] => {
-    if (!Array.isArray(v) || v.length === 0 || !v.every((c) => typeof c === "string"))
-      fail(`${name} must be a non-empty array of column names`);
-    return v as string[];
-  };
-  const columns = strings("columns", s.columns);
-  if (columns.length !== config.inputSize)
-    fail(`${columns.length} columns but the model's input_size is ${config.inputSize}`);
-  const targets = strings("targetColumns", s.targetColumns ?? columns);
-  for (const t of targets)
-    if (!columns.includes(t)) fail(`target column "${t}" is not one of columns`);
-  const K = s.horizon ?? 1;
-  if (!Number.isSafeInteger(K) || (K as number) < 1) fail(`horizon must be a positive integer`);
-  if ((K as number) * targets.length !== config.outputSize)
-    fail(
-      `horizon ${K} × ${targets.length} target column${targets.length > 1 ? "s" : ""} = ` +
-        `${(K as number) * targets.length}, but the model's output_size is ${config.outputSize}`,
-    );
-  if (!Number.isSafeInteger(s.seqLen) || (s.seqLen as number) < 1)
-    fail("seqLen (the input window T) must be a positive integer");
-  if (s.transform !== undefined && s.transform !== "none" && s.transform !== "log")
-    fail(`transform must be "none" or "log", got ${JSON.stringify(s.transform)}`);
-  if (s.relative !== undefined && typeof s.relative !== "boolean")
-    fail("relative must be true or false");
-  const sc = s.scaler as { mean?: unknown; std?: unknown } | undefined;
-  if (!sc || typeof sc !== "object") fail("scaler {mean, std} is required (one entry per column)");
-  for (const name of ["mean", "std"] as const) {
-    const v = sc![name];
-    if (!Array.isArray(v) || v.length !== columns.length)
-      fail(`scaler.${name} must be an array of ${columns.length} numbers (one per column)`);
-    (v as unknown[]).forEach((x, i) => {
-      if (typeof x !== "number" || !Number.isFinite(x) || (name === "std" && x <= 0))
-        fail(
-          `scaler.${name}[${i}] is ${JSON.stringify(x)}, expected a finite number${name === "std" ? " > 0" : ""}`,
-        );
-    });
-  }
-  return { ...s, targetColumns: targets, horizon: K };
 }
 
 export interface MetaOptions {

@@ -19,6 +19,7 @@ import { inferredConfig, layerSuffix, numDirections } from "../model/config.js";
 import { LstmModel } from "../model/model.js";
 import { FormatError } from "../tensor/errors.js";
 import { portableMeta, transpose, type ImportedModel } from "./keras-layout.js";
+import { parseField, PortableMetaSchema } from "./schemas.js";
 import type { ModelMeta } from "./model-file.js";
 
 /** `format` of a Layers model.json. */
@@ -821,7 +822,11 @@ export function importTfjs(
     report: { from: "tfjs", config, dtypes: ["F32"], notes: plan.notes },
   };
   const udm = f.userDefinedMetadata;
-  if (isObj(udm) && isObj(udm[TFJS_META_KEY])) out.meta = udm[TFJS_META_KEY] as Partial<ModelMeta>;
+  if (isObj(udm) && udm[TFJS_META_KEY] !== undefined)
+    out.meta = parseField(PortableMetaSchema, udm[TFJS_META_KEY], {
+      source,
+      where: `userDefinedMetadata["${TFJS_META_KEY}"]`,
+    });
   return out;
 }
 
