@@ -115,3 +115,29 @@ test("lstm gradcheck passes on a stacked bidirectional model and rejects bad opt
   assert.equal(badLoss.status, 2);
   assert.match(badLoss.stderr, /--loss must be one of sum_sq, mse, mse_last, xent/);
 });
+
+const V2 = join(ROOT, "../shared/fixtures/v2");
+test(
+  "lstm verify on format-2 fixtures: one line per file naming the unsupported features, no crash",
+  { skip: !existsSync(V2) },
+  () => {
+    const files = fixtureFiles(V2);
+    const r = runCli(["verify", "--json", "--dtype", "float64", ...files]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr, "");
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(rows.length, files.length);
+    for (const row of rows) {
+      assert.equal(row.ok, false);
+      assert.match(
+        row.error,
+        /: unsupported: (cell gru|proj_size|input embedding|dropout|lengths)/,
+      );
+    }
+    const gru = rows.find((x) => x.file.endsWith("gru_small_xent.json"));
+    assert.match(gru.error, /gru_small_xent\.json: unsupported: cell gru \(format 2/);
+  },
+);

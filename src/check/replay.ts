@@ -195,7 +195,8 @@ export function replayOptimizers(
     out["clipping.total_norm_before"] = scalarError(totalNorm, c.totalNormBefore);
     out["clipping.clip_coef"] = scalarError(c.maxNorm / (totalNorm + c.eps), c.clipCoef);
     out["clipping.scale_applied"] = scalarError(scale, c.scaleApplied);
-    out["clipping.total_norm_after"] = scalarError(gradNorm(model.grads), c.totalNormAfter);
+    if (c.totalNormAfter !== null)
+      out["clipping.total_norm_after"] = scalarError(gradNorm(model.grads), c.totalNormAfter);
     out["clipping.grads_after"] = worstTensor(model, model.grads, c.gradsAfter, f.paramOrder);
   }
   return out;

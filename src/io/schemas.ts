@@ -21,13 +21,16 @@ import { FormatError } from "../tensor/errors.js";
 // ------------------------------------------------------------------------------------------------
 // Building blocks
 
-const finite = v.pipe(v.number(), v.finite("expected a finite number"));
-const count = v.pipe(
+/** A finite number. */
+export const finite = v.pipe(v.number(), v.finite("expected a finite number"));
+/** An integer ≥ 0. */
+export const count = v.pipe(
   v.number(),
   v.safeInteger("expected an integer"),
   v.minValue(0, "expected ≥ 0"),
 );
-const positiveInt = v.pipe(
+/** An integer ≥ 1. */
+export const positiveInt = v.pipe(
   v.number(),
   v.safeInteger("expected an integer"),
   v.minValue(1, "expected an integer ≥ 1"),
