@@ -183,6 +183,23 @@ describe("checkpoint metadata", () => {
     rejects(() => decodeCheckpoint(lr, "c.ckpt"), /^c\.ckpt: run\.options\.lr: expected number/);
   });
 
+  it("refuses stored options that contradict the weights or the series metadata", () => {
+    const at = (over: Record<string, unknown>) =>
+      encodeCheckpoint(model, seriesMeta(), ckpt(), run(over));
+    rejects(
+      () => decodeCheckpoint(at({ hidden: 8 }), "c"),
+      /^c: run\.options\.hidden: 8 but the model's hidden_size is 2/,
+    );
+    rejects(
+      () => decodeCheckpoint(at({ horizon: 5 }), "c"),
+      /^c: run\.options\.horizon: 5 but the series metadata says 3/,
+    );
+    rejects(
+      () => decodeCheckpoint(at({ seqLen: 9 }), "c"),
+      /^c: run\.options\.seqLen: 9 but the series metadata says 4/,
+    );
+  });
+
   it("refuses a trainer state or optimizer entry of the wrong type, naming the field", () => {
     const bad = { ...ckpt(), trainer: { ...ckpt().trainer, rng: [1, 2, 3, -4] } } as Checkpoint;
     rejects(

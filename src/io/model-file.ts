@@ -17,13 +17,13 @@ import * as v from "valibot";
 import { decodeSafetensors, encodeSafetensors, type DecodedTensor } from "./safetensors.js";
 import {
   checkMetaAgainstConfig,
+  checkRunOptions,
   InputEncodingSchema,
   ModelConfigSchema,
   OptimizerStateSchema,
   parseField,
   parseJsonField,
   RunInfoSchema,
-  runOptionsSchema,
   SeriesMetaSchema,
   TaskSchema,
   TaskStateSchema,
@@ -116,7 +116,11 @@ function metaStrings(format: string, model: LstmModel, meta: ModelMeta): Record<
  * (checkMetaAgainstConfig): a file whose metadata does not fit its weights is refused here, so
  * every command that loads it gets the check.
  */
-function readMeta(source: string, m: Record<string, string>, config: ModelConfig): ModelMeta {
+function readMeta(
+  source: string,
+  m: Record<string, string>,
+  config: ModelConfig,
+): { meta: ModelMeta; checked: CheckedMeta } {
   const task =
     m.task === undefined ? "generic" : parseField(TaskSchema, m.task, { source, where: "task" });
   const input: InputEncoding =
@@ -131,7 +135,7 @@ function readMeta(source: string, m: Record<string, string>, config: ModelConfig
   if (m.training !== undefined)
     meta.training = metaEntry(TrainingSummarySchema, source, m, "training");
   checkMetaAgainstConfig(parsed, config, source);
-  return meta;
+  return { meta, checked: parsed };
 }
 
 /** Parameters as float32 tensors in PyTorch order. */
@@ -205,7 +209,7 @@ export function decodeModel(
       `format version ${metadata.format_version} is not supported (this build reads ${FORMAT_VERSION})`,
     );
   const config = readConfig(source, metadata);
-  const meta = readMeta(source, metadata, config);
+  const { meta } = readMeta(source, metadata, config);
   const checked = checkParams(source, config, tensors); // before the model is allocated
   const model = new LstmModel(config, { dtype });
   copyParams(model, checked);
@@ -276,7 +280,7 @@ export function decodeCheckpoint(
   if (dtype !== "float32" && dtype !== "float64")
     throw new FormatError(source, `unknown dtype "${dtype}"`);
   const config = readConfig(source, metadata);
-  const meta = readMeta(source, metadata, config);
+  const { meta, checked: parsedMeta } = readMeta(source, metadata, config);
   const checked = checkParams(source, config, tensors);
   const trainer = metaEntry(TrainerStateSchema, source, metadata, "trainer");
   const opt = metaEntry(OptimizerStateSchema, source, metadata, "optimizer");
@@ -286,7 +290,7 @@ export function decodeCheckpoint(
       source,
       `task: a checkpoint of a ${meta.task} model cannot resume a ${expectTask} run (train-${expectTask})`,
     );
-  parseField(runOptionsSchema(meta.task), run.options, { source, where: "run.options" });
+  checkRunOptions(run.options, parsedMeta, config, source);
   const taskJson = metaEntry(TaskStateSchema, source, metadata, "task_state");
   const model = new LstmModel(config, { ...options, dtype });
   copyParams(model, checked);

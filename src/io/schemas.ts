@@ -81,16 +81,21 @@ export function parseField<S extends v.GenericSchema>(
 ): v.InferOutput<S> {
   // valibot's objects accept arrays (typeof "object"); a JSON list is never one of our objects.
   if (Array.isArray(value) && OBJECT_TYPES.has(outerType(schema)))
-    throw new FormatError(at.source, `${at.where}: expected Object, got ${describe(value)}`);
+    throw new FormatError(
+      at.source,
+      `${at.where || "(root)"}: expected Object, got ${describe(value)}`,
+    );
   const r = v.safeParse(schema, value);
   if (r.success) return r.output;
   const issue = r.issues[0];
   const inner = issuePath(issue);
-  const field = inner
-    ? inner.startsWith("[")
-      ? at.where + inner
-      : `${at.where}.${inner}`
-    : at.where;
+  const field = !at.where
+    ? inner || "(root)"
+    : !inner
+      ? at.where
+      : inner.startsWith("[")
+        ? at.where + inner
+        : `${at.where}.${inner}`;
   const what =
     issue.input === undefined && issue.kind === "schema"
       ? "missing"
@@ -240,6 +245,41 @@ export const PortableMetaSchema = v.object({
 });
 
 // ------------------------------------------------------------------------------------------------
+// TensorFlow.js Layers model.json (the structure; tfjs.ts checks the topology and the weights)
+
+/** One weight in a weights manifest. */
+export const TfjsWeightSpecSchema = v.looseObject({
+  name: v.string(),
+  shape: v.array(count),
+  dtype: v.string(),
+  /** Present on quantized weights, which lstm-ts refuses. */
+  quantization: v.optional(v.unknown()),
+});
+export type TfjsWeightSpec = v.InferOutput<typeof TfjsWeightSpecSchema>;
+
+/** A weights-manifest group: its shard files, concatenated, hold `weights` in order. */
+export const TfjsWeightsGroupSchema = v.object({
+  paths: v.pipe(v.array(v.string()), v.minLength(1, "expected a non-empty list of shard files")),
+  weights: v.array(TfjsWeightSpecSchema),
+});
+export type TfjsWeightsGroup = v.InferOutput<typeof TfjsWeightsGroupSchema>;
+
+/** model.json of a TensorFlow.js Layers model. */
+export const TfjsModelJsonSchema = v.looseObject({
+  format: v.optional(v.nullable(v.string())),
+  generatedBy: v.optional(v.nullable(v.string())),
+  convertedBy: v.optional(v.nullable(v.string())),
+  /** A Keras model config; absent in a weights-only manifest (which the importer explains). */
+  modelTopology: v.optional(v.nullable(v.record(v.string(), v.unknown()))),
+  weightsManifest: v.pipe(
+    v.array(TfjsWeightsGroupSchema),
+    v.minLength(1, "expected a non-empty list of {paths, weights} groups"),
+  ),
+  userDefinedMetadata: v.optional(v.record(v.string(), v.unknown())),
+});
+export type TfjsModelJson = v.InferOutput<typeof TfjsModelJsonSchema>;
+
+// ------------------------------------------------------------------------------------------------
 // Checkpoint entries
 
 export const TrainerStateSchema = v.object({
@@ -350,13 +390,34 @@ export const RunInfoSchema = v.object({
   dataSha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "expected a sha256 in hex")),
 });
 
-/** The options schema of a checkpoint of a `task` model. */
-export function runOptionsSchema(task: "text" | "series" | "generic") {
-  return task === "text"
-    ? TextTrainOptionsSchema
-    : task === "series"
-      ? SeriesTrainOptionsSchema
-      : TrainOptionsSchema;
+/**
+ * Checks a checkpoint's stored options (`run.options`) by the schema of its task, then against
+ * the model it holds: hidden size and layers, and for a series model the horizon and window of
+ * its metadata (a resumed run builds its data windows from these options).
+ */
+export function checkRunOptions(
+  options: unknown,
+  meta: CheckedMeta,
+  config: ModelConfig,
+  source: string,
+): void {
+  const at = { source, where: "run.options" };
+  const fail = (field: string, msg: string): never => {
+    throw new FormatError(source, `run.options.${field}: ${msg}`);
+  };
+  const o = parseField(TrainOptionsSchema, options, at);
+  if (meta.task === "text") parseField(TextTrainOptionsSchema, options, at);
+  if (o.hidden !== config.hiddenSize)
+    fail("hidden", `${o.hidden} but the model's hidden_size is ${config.hiddenSize}`);
+  if (o.layers !== config.numLayers)
+    fail("layers", `${o.layers} but the model has ${config.numLayers} layers`);
+  if (meta.task === "series" && meta.series) {
+    const so = parseField(SeriesTrainOptionsSchema, options, at);
+    if (so.horizon !== meta.series.horizon)
+      fail("horizon", `${so.horizon} but the series metadata says ${meta.series.horizon}`);
+    if (so.seqLen !== meta.series.seqLen)
+      fail("seqLen", `${so.seqLen} but the series metadata says ${meta.series.seqLen}`);
+  }
 }
 
 export const TaskStateSchema = v.record(v.string(), v.unknown());
