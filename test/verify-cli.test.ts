@@ -80,7 +80,7 @@ test("lstm verify prints a table and exits 1 when a file is off or malformed", (
   assert.equal(r.status, 1);
   assert.match(r.stdout, /tiny_sum_sq\.json\s+float64\s+ok/);
   assert.match(r.stdout, /wrong\.json\s+float64\s+FAIL/);
-  assert.match(r.stdout, /broken\.json\s+float64\s+ERROR\s+.*config: expected an object/);
+  assert.match(r.stdout, /broken\.json\s+float64\s+ERROR\s+.*config: missing/);
   assert.match(r.stdout, /missing\.json\s+float32\s+ERROR\s+cannot read .*: no such file/);
   assert.match(r.stdout, /6 of 8 checks FAILED/);
   assert.doesNotMatch(r.stdout + r.stderr, /at .*\.js:\d+/); // no stack trace

@@ -20,7 +20,7 @@ import { layerSuffix, makeConfig, type ModelConfig } from "../model/config.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { numel, sameShape } from "../tensor/shape.js";
 
-export const FIXTURE_FORMAT = "lstm-golden-fixture";
+const FIXTURE_FORMAT = "lstm-golden-fixture";
 /** Format versions this reader knows. */
 const FIXTURE_VERSIONS = [1, 2] as const;
 
@@ -191,7 +191,7 @@ function unsupportedFeatures(spec: FixtureSpec): string[] {
  * The fixture as one the engine runs, or a FormatError `file: unsupported: cell gru, lengths`
  * listing every feature it cannot run yet.
  */
-export function requireSupported(f: ParsedFixture, file = f.name): Fixture {
+function requireSupported(f: ParsedFixture, file = f.name): Fixture {
   const { loss, inputs, outputs } = f;
   if (f.unsupported.length > 0 || loss === "xent_final" || !inputs.c0 || !outputs.cN)
     throw new FormatError(

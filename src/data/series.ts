@@ -52,7 +52,7 @@ export interface CsvSeries {
 }
 
 /** Cell texts (after trimming) read as missing values. */
-export const MISSING_TOKENS: readonly string[] = ["", "NA", "N/A", "NaN", "nan", "null"];
+const MISSING_TOKENS: readonly string[] = ["", "NA", "N/A", "NaN", "nan", "null"];
 const MISSING = new Set(MISSING_TOKENS);
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 

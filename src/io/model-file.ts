@@ -36,9 +36,9 @@ import {
   type TrainingSummary,
 } from "./schemas.js";
 
-export const MODEL_FORMAT = "lstm-ts-model";
-export const CHECKPOINT_FORMAT = "lstm-ts-checkpoint";
-export const FORMAT_VERSION = 1;
+const MODEL_FORMAT = "lstm-ts-model";
+const CHECKPOINT_FORMAT = "lstm-ts-checkpoint";
+const FORMAT_VERSION = 1;
 
 export type { InputEncoding } from "./schemas.js";
 

@@ -248,7 +248,7 @@ export const PortableMetaSchema = v.object({
 // TensorFlow.js Layers model.json (the structure; tfjs.ts checks the topology and the weights)
 
 /** One weight in a weights manifest. */
-export const TfjsWeightSpecSchema = v.looseObject({
+const TfjsWeightSpecSchema = v.looseObject({
   name: v.string(),
   shape: v.array(count),
   dtype: v.string(),
@@ -258,7 +258,7 @@ export const TfjsWeightSpecSchema = v.looseObject({
 export type TfjsWeightSpec = v.InferOutput<typeof TfjsWeightSpecSchema>;
 
 /** A weights-manifest group: its shard files, concatenated, hold `weights` in order. */
-export const TfjsWeightsGroupSchema = v.object({
+const TfjsWeightsGroupSchema = v.object({
   paths: v.pipe(v.array(v.string()), v.minLength(1, "expected a non-empty list of shard files")),
   weights: v.array(TfjsWeightSpecSchema),
 });
@@ -326,7 +326,7 @@ const optionalBool = v.optional(v.boolean());
  * The training options a checkpoint stores (`run.options`): a resumed run takes them as they are,
  * so each has the type the command line gives it. Paths are stored but never used on resume.
  */
-export const TrainOptionsSchema = v.looseObject({
+const TrainOptionsSchema = v.looseObject({
   hidden: positiveInt,
   layers: positiveInt,
   seqLen: positiveInt,
@@ -363,7 +363,7 @@ export const TrainOptionsSchema = v.looseObject({
 });
 
 /** `train-text` adds its sampling options. */
-export const TextTrainOptionsSchema = v.looseObject({
+const TextTrainOptionsSchema = v.looseObject({
   ...TrainOptionsSchema.entries,
   sampleEvery: count,
   sampleLength: count,
@@ -371,7 +371,7 @@ export const TextTrainOptionsSchema = v.looseObject({
 });
 
 /** `train-series` adds the columns, horizon and data handling. */
-export const SeriesTrainOptionsSchema = v.looseObject({
+const SeriesTrainOptionsSchema = v.looseObject({
   ...TrainOptionsSchema.entries,
   column: v.string(),
   target: optionalString,

@@ -6,6 +6,3 @@ export function allocFloat(dtype: DType, n: number): FloatArray {
   return dtype === "float32" ? new Float32Array(n) : new Float64Array(n);
 }
 
-export function isDType(v: unknown): v is DType {
-  return v === "float32" || v === "float64";
-}
