@@ -15,6 +15,7 @@
  *
  * Letters: I input, H hidden, L layers, D directions, O head outputs.
  */
+import type * as v from "valibot";
 import {
   inferredConfig,
   layerSuffix,
@@ -30,8 +31,12 @@ import { portableMeta, transpose, type ImportedModel } from "./keras-layout.js";
 import { decodeSafetensors, type DecodedTensor } from "./safetensors.js";
 import {
   checkMetaAgainstConfig,
+  KerasLstmInputSchema,
   parseField,
-  PortableMetaSchema,
+  type KerasLstmFile,
+  type KerasLstmLayer,
+  type KerasLstmWeights,
+  type KerasTensor,
   SeriesMetaSchema,
   type SeriesMetaJson,
 } from "./schemas.js";
@@ -329,43 +334,10 @@ export function importPytorchTensors(
 export const KERAS_FORMAT = "keras-lstm";
 export const KERAS_FORMAT_VERSION = 1;
 
-/** A tensor in keras-lstm JSON: flat row-major data with its shape. Nested arrays are also read. */
-export interface KerasTensor {
-  shape: number[];
-  data: number[];
-}
+export type { KerasLstmFile, KerasLstmLayer, KerasLstmWeights, KerasTensor } from "./schemas.js";
 
-/** One direction of one Keras LSTM layer. */
-export interface KerasLstmWeights {
-  /** [in, 4H], columns grouped i | f | c | o: W_ihᵀ. */
-  kernel: KerasTensor;
-  /** [H, 4H]: W_hhᵀ. */
-  recurrent_kernel: KerasTensor;
-  /** [4H] (Keras, TF.js) or [8H] (CuDNNLSTM: input bias then recurrent bias). Optional with use_bias=false. */
-  bias?: KerasTensor;
-  units?: number;
-  activation?: string;
-  recurrent_activation?: string;
-  use_bias?: boolean;
-  go_backwards?: boolean;
-}
-
-export interface KerasLstmLayer extends KerasLstmWeights {
-  /** The reverse direction of a `Bidirectional(LSTM(…), merge_mode="concat")` layer. */
-  backward_layer?: KerasLstmWeights;
-  merge_mode?: string;
-  return_sequences?: boolean;
-}
-
-export interface KerasLstmFile {
-  format: typeof KERAS_FORMAT;
-  format_version: number;
-  layers: KerasLstmLayer[];
-  /** Dense(O) on the last layer's (concatenated) output: kernel [D·H, O] = head.weightᵀ, bias [O]. */
-  dense: { kernel: KerasTensor; bias?: KerasTensor; activation?: string; use_bias?: boolean };
-  /** lstm-ts metadata carried through a round trip (task, input, vocab, series). */
-  meta?: Partial<ModelMeta>;
-}
+/** One direction of a layer as the importer reads it. */
+type KerasInputWeights = v.InferOutput<typeof KerasLstmInputSchema>["layers"][number];
 
 interface Arr {
   shape: number[];
@@ -469,30 +441,21 @@ export function importKeras(json: unknown, source: string): ImportedModel {
     fail(
       `keras-lstm format_version ${JSON.stringify(f.format_version)} is not supported (this build reads ${KERAS_FORMAT_VERSION})`,
     );
-  if (!Array.isArray(f.layers) || f.layers.length === 0)
-    fail("layers must be a non-empty array of LSTM layers");
-  const layers = f.layers as unknown[];
-  if (layers.length > 64) fail(`layers has ${layers.length} entries (at most 64)`);
-  const obj = (where: string, v: unknown): Record<string, unknown> => {
-    if (!v || typeof v !== "object" || Array.isArray(v)) fail(`${where} must be an object`);
-    return v as Record<string, unknown>;
-  };
-  const first = obj("layers[0]", layers[0]);
-  if (first.recurrent_kernel === undefined) fail("layers[0].recurrent_kernel is missing");
+  const file = parseField(KerasLstmInputSchema, f, { source, where: "" });
+  const layers = file.layers;
+  const first = layers[0];
   const rk0 = readTensor(source, "layers[0].recurrent_kernel", first.recurrent_kernel);
   if (rk0.shape.length !== 2 || rk0.shape[1] !== 4 * rk0.shape[0] || rk0.shape[0] < 1)
     fail(`layers[0].recurrent_kernel has shape ${fmt(rk0.shape)}, expected [H, 4H]`);
   const H = rk0.shape[0];
   const D = first.backward_layer !== undefined ? 2 : 1;
-  if (first.kernel === undefined) fail("layers[0].kernel is missing");
   const k0 = readTensor(source, "layers[0].kernel", first.kernel);
   if (k0.shape.length !== 2 || k0.shape[1] !== 4 * H || k0.shape[0] < 1)
     fail(
       `layers[0].kernel has shape ${fmt(k0.shape)}, expected [I, ${4 * H}] (4H from layers[0].recurrent_kernel)`,
     );
   const I = k0.shape[0];
-  const dense = obj("dense", f.dense);
-  if (dense.kernel === undefined) fail("dense.kernel is missing");
+  const dense = file.dense;
   const dk = readTensor(source, "dense.kernel", dense.kernel);
   if (dk.shape.length !== 2 || dk.shape[0] !== D * H || dk.shape[1] < 1)
     fail(`dense.kernel has shape ${fmt(dk.shape)}, expected [${D * H}, O] (D·H = ${D}·${H})`);
@@ -519,7 +482,7 @@ export function importKeras(json: unknown, source: string): ImportedModel {
   let bias8 = false;
   let noBias = false;
 
-  const direction = (where: string, o: Record<string, unknown>, l: number, d: number) => {
+  const direction = (where: string, o: KerasInputWeights, l: number, d: number) => {
     const s = layerSuffix(l, d);
     const inW = l === 0 ? I : D * H;
     checkActivations(source, where, o);
@@ -533,8 +496,6 @@ export function importKeras(json: unknown, source: string): ImportedModel {
       );
     if (d === 1 && goBack === false)
       fail(`${where}.go_backwards is false: a backward_layer reads the sequence backwards`);
-    for (const name of ["kernel", "recurrent_kernel"])
-      if (o[name] === undefined) fail(`${where}.${name} is missing`);
     const k = readTensor(source, `${where}.kernel`, o.kernel);
     expectShape(
       source,
@@ -573,7 +534,7 @@ export function importKeras(json: unknown, source: string): ImportedModel {
 
   for (let l = 0; l < layers.length; l++) {
     const where = `layers[${l}]`;
-    const o = obj(where, layers[l]);
+    const o = layers[l];
     const mm = o.merge_mode ?? o.mergeMode;
     if (mm !== undefined && mm !== "concat")
       fail(`${where}.merge_mode is ${JSON.stringify(mm)}: only "concat" is supported`);
@@ -585,8 +546,7 @@ export function importKeras(json: unknown, source: string): ImportedModel {
     if (l < layers.length - 1 && o.return_sequences === false)
       fail(`${where}.return_sequences is false: every layer but the last must return sequences`);
     direction(where, o, l, 0);
-    if (D === 2)
-      direction(`${where}.backward_layer`, obj(`${where}.backward_layer`, o.backward_layer), l, 1);
+    if (D === 2) direction(`${where}.backward_layer`, o.backward_layer!, l, 1);
   }
 
   model.param("head.weight").set(transpose(dk.data, D * H, O));
@@ -614,8 +574,8 @@ export function importKeras(json: unknown, source: string): ImportedModel {
     model,
     report: { from: "keras", config, dtypes: ["JSON"], notes },
   };
-  if (f.meta !== undefined)
-    out.meta = parseField(PortableMetaSchema, f.meta, { source, where: "meta" });
+  // Validated by the schema; kept as written (the schema's defaults are not added to the file).
+  if (file.meta !== undefined) out.meta = f.meta as Partial<ModelMeta>;
   return out;
 }
 

@@ -18,6 +18,7 @@ import { decodeSafetensors, encodeSafetensors, type DecodedTensor } from "./safe
 import {
   checkMetaAgainstConfig,
   checkRunOptions,
+  DTypeSchema,
   InputEncodingSchema,
   ModelConfigSchema,
   OptimizerStateSchema,
@@ -276,9 +277,7 @@ export function decodeCheckpoint(
     );
   if (Number(metadata.format_version) !== FORMAT_VERSION)
     throw new FormatError(source, `checkpoint version ${metadata.format_version} is not supported`);
-  const dtype = metadata.dtype;
-  if (dtype !== "float32" && dtype !== "float64")
-    throw new FormatError(source, `unknown dtype "${dtype}"`);
+  const dtype = parseField(DTypeSchema, metadata.dtype, { source, where: "dtype" });
   const config = readConfig(source, metadata);
   const { meta, checked: parsedMeta } = readMeta(source, metadata, config);
   const checked = checkParams(source, config, tensors);

@@ -245,6 +245,87 @@ export const PortableMetaSchema = v.object({
 });
 
 // ------------------------------------------------------------------------------------------------
+// keras-lstm JSON (convert.ts reads the tensors' values and checks the shapes against each other)
+
+/** A tensor as keras-lstm JSON writes it: flat row-major data with its shape. */
+const KerasTensorSchema = v.object({ shape: v.array(count), data: v.array(v.number()) });
+export type KerasTensor = v.InferInput<typeof KerasTensorSchema>;
+
+/** A tensor as a reader accepts it: {shape, data[, dtype]} or nested arrays of numbers. */
+const KerasTensorInputSchema = v.union([
+  v.looseObject({
+    shape: v.array(count),
+    data: v.array(v.unknown()),
+    dtype: v.optional(v.string()),
+  }),
+  v.array(v.unknown()),
+]);
+
+/** One direction of one Keras LSTM layer (snake_case as Keras writes it, camelCase as TF.js). */
+function kerasDirectionSchema<T extends v.GenericSchema>(tensor: T) {
+  return v.looseObject({
+    /** [in, 4H], columns grouped i | f | c | o: W_ihᵀ. */
+    kernel: tensor,
+    /** [H, 4H]: W_hhᵀ. */
+    recurrent_kernel: tensor,
+    /** [4H], or [8H] (CuDNNLSTM: input bias then recurrent bias); absent with use_bias=false. */
+    bias: v.optional(v.nullable(tensor)),
+    units: v.optional(v.number()),
+    activation: v.optional(v.nullable(v.string())),
+    recurrent_activation: v.optional(v.string()),
+    recurrentActivation: v.optional(v.string()),
+    use_bias: v.optional(v.boolean()),
+    useBias: v.optional(v.boolean()),
+    go_backwards: v.optional(v.boolean()),
+    goBackwards: v.optional(v.boolean()),
+  });
+}
+
+/** The keras-lstm file, for a tensor schema (what is written, or what is read). */
+function kerasLstmSchema<T extends v.GenericSchema>(tensor: T) {
+  const direction = kerasDirectionSchema(tensor);
+  return v.looseObject({
+    format: v.literal("keras-lstm"),
+    format_version: v.optional(v.number()),
+    layers: v.pipe(
+      v.array(
+        v.looseObject({
+          ...direction.entries,
+          /** The reverse direction of a Bidirectional(LSTM(…), merge_mode="concat") layer. */
+          backward_layer: v.optional(direction),
+          merge_mode: v.optional(v.string()),
+          mergeMode: v.optional(v.string()),
+          return_sequences: v.optional(v.boolean()),
+        }),
+      ),
+      v.minLength(1, "expected a non-empty list of LSTM layers"),
+      v.maxLength(64, "expected at most 64 layers"),
+    ),
+    /** Dense(O) on the last layer's (concatenated) output: kernel [D·H, O] = head.weightᵀ, bias [O]. */
+    dense: v.looseObject({
+      kernel: tensor,
+      bias: v.optional(v.nullable(tensor)),
+      activation: v.optional(v.nullable(v.string())),
+      use_bias: v.optional(v.boolean()),
+      useBias: v.optional(v.boolean()),
+    }),
+    /** lstm-ts metadata carried through a round trip (task, input, vocab, series). */
+    meta: v.optional(PortableMetaSchema),
+  });
+}
+
+/** keras-lstm JSON exactly as `exportKeras` writes it (flat tensors). */
+export const KerasLstmWrittenSchema = kerasLstmSchema(KerasTensorSchema);
+/** keras-lstm JSON as the exporter writes it (the schema's input: defaults may be absent). */
+export type KerasLstmFile = v.InferInput<typeof KerasLstmWrittenSchema>;
+export type KerasLstmLayer = KerasLstmFile["layers"][number];
+export type KerasLstmWeights = v.InferInput<
+  ReturnType<typeof kerasDirectionSchema<typeof KerasTensorSchema>>
+>;
+/** keras-lstm JSON as the importer reads it (tensors may also be nested arrays). */
+export const KerasLstmInputSchema = kerasLstmSchema(KerasTensorInputSchema);
+
+// ------------------------------------------------------------------------------------------------
 // TensorFlow.js Layers model.json (the structure; tfjs.ts checks the topology and the weights)
 
 /** One weight in a weights manifest. */
@@ -303,6 +384,9 @@ export const TrainerStateSchema = v.object({
   elapsedMs: v.pipe(v.number(), v.minValue(0, "expected ≥ 0")),
   nonFiniteSteps: count,
 });
+
+/** A checkpoint's `dtype`: the run's precision, which a resumed run keeps. */
+export const DTypeSchema = v.picklist(["float32", "float64"]);
 
 export const OptimizerStateSchema = v.object({
   kind: v.picklist(OPTIMIZER_KINDS),

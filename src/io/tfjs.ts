@@ -793,11 +793,14 @@ export function importTfjs(
     report: { from: "tfjs", config, dtypes: ["F32"], notes: plan.notes },
   };
   const udm = f.userDefinedMetadata;
-  if (isObj(udm) && udm[TFJS_META_KEY] !== undefined)
-    out.meta = parseField(PortableMetaSchema, udm[TFJS_META_KEY], {
+  if (isObj(udm) && udm[TFJS_META_KEY] !== undefined) {
+    // Validated by the schema; kept as written (the schema's defaults are not added to the file).
+    parseField(PortableMetaSchema, udm[TFJS_META_KEY], {
       source,
       where: `userDefinedMetadata["${TFJS_META_KEY}"]`,
     });
+    out.meta = udm[TFJS_META_KEY] as Partial<ModelMeta>;
+  }
   return out;
 }
 

@@ -5,4 +5,3 @@ export type FloatArray = Float32Array | Float64Array;
 export function allocFloat(dtype: DType, n: number): FloatArray {
   return dtype === "float32" ? new Float32Array(n) : new Float64Array(n);
 }
-
