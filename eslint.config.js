@@ -1,6 +1,8 @@
 // @ts-check
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
+import { importX } from "eslint-plugin-import-x";
+import { createTypeScriptImportResolver } from "eslint-import-resolver-typescript";
 
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "coverage/"] },
@@ -28,6 +30,16 @@ export default tseslint.config(
     // Functions take at most 6 parameters: more operands travel as named descriptors.
     files: ["src/**/*.ts", "cli/**/*.ts"],
     rules: { "max-params": ["error", 6] },
+  },
+  {
+    // No import cycles: a module's dependencies form a tree that can be read bottom-up.
+    files: ["src/**/*.ts", "cli/**/*.ts", "bench/**/*.ts", "test/**/*.ts"],
+    plugins: { "import-x": importX },
+    settings: {
+      ...importX.flatConfigs.typescript.settings,
+      "import-x/resolver-next": [createTypeScriptImportResolver()],
+    },
+    rules: { "import-x/no-cycle": "error" },
   },
   {
     // AssemblyScript: float constants are written with the digits of their f64 source.

@@ -49,7 +49,7 @@ export interface Library {
 }
 
 /** No timed repetition starts after this long (the first always runs). */
-export const BUDGET_MS = 40_000;
+const BUDGET_MS = 40_000;
 
 /**
  * Times a runner as runOurs does: training takes up to 3 warm-up steps (one when a step is

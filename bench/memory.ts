@@ -38,7 +38,7 @@ function trainer(w: Workload): { model: LstmModel; step: () => void } {
  * Float32 elements the workload needs, from the sizes (one layer, one direction, O = I): the
  * slots src/model/model.ts's Workspace allocates for a (T, B) shape, each rounded up to 16.
  */
-export function neededElements(w: Workload): Record<string, number> {
+function neededElements(w: Workload): Record<string, number> {
   const { seqLen: T, batch: B, input: I, hidden: H } = w;
   const O = I;
   const P = 4 * H * (I + H) + 8 * H + O * H + O;

@@ -8,7 +8,7 @@ import { readDataFile } from "./train-text.js";
 import { CliError, choiceOption, intOption } from "./util.js";
 
 /** Quotes a CSV field when it needs it (RFC 4180). */
-export function csvField(s: string): string {
+function csvField(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

@@ -16,7 +16,7 @@ import { registerBench } from "./bench.js";
 import { registerReport } from "./report.js";
 import { userMessage } from "./util.js";
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command();
   program
     .name("lstm")

@@ -24,7 +24,7 @@ function readData(path: string): string {
 }
 
 /** MODEL with its extension replaced by .html. */
-export function defaultReportPath(modelPath: string): string {
+function defaultReportPath(modelPath: string): string {
   const m = /^(.*[^/\\])\.[^./\\]+$/.exec(modelPath);
   return `${m ? m[1] : modelPath}.html`;
 }

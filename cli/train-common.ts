@@ -220,9 +220,10 @@ export function addTrainOptions(
 export function resolveFlags<F extends TrainFlags>(
   cmd: Command,
   flags: F,
+  task: ModelMeta["task"],
 ): { flags: F; resumed: ReturnType<typeof loadCheckpoint> | null } {
   if (!flags.resume) return { flags, resumed: null };
-  const resumed = loadCheckpoint(flags.resume, { threads: flags.threads });
+  const resumed = loadCheckpoint(flags.resume, { threads: flags.threads }, task);
   const saved = resumed.run.options as unknown as F;
   const merged = { ...saved } as F;
   for (const key of Object.keys(flags) as (keyof F & string)[]) {

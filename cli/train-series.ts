@@ -90,7 +90,7 @@ export function registerTrainSeries(program: Command): void {
     validFraction: 0.15,
     out: "series-model.safetensors",
   }).action(async (file: string, rawFlags: SeriesFlags) => {
-    const { flags, resumed } = resolveFlags(cmd, rawFlags);
+    const { flags, resumed } = resolveFlags(cmd, rawFlags, "series");
     const bytes = readDataFile(file);
     const columns = list(flags.column);
     if (columns.length === 0) throw new CliError("--column needs at least one column name");

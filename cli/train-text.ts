@@ -64,7 +64,7 @@ export function registerTrainText(program: Command): void {
       0.8,
     )
     .action(async (file: string, rawFlags: TextFlags) => {
-      const { flags, resumed } = resolveFlags(cmd, rawFlags);
+      const { flags, resumed } = resolveFlags(cmd, rawFlags, "text");
       const bytes = readDataFile(file);
       const text = decodeText(bytes, file);
       const vocab = resumed

@@ -11,6 +11,7 @@ const root = fileURLToPath(new URL("../", import.meta.url));
 const types = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
   ".map": "application/json; charset=utf-8",
   ".json": "application/json; charset=utf-8",
   ".wasm": "application/wasm",

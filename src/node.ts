@@ -70,8 +70,10 @@ export function saveCheckpoint(
 export function loadCheckpoint(
   path: string,
   options: Omit<ModelOptions, "dtype"> = {},
+  /** The task of the run to resume: a checkpoint of another task is a FormatError. */
+  expectTask?: ModelMeta["task"],
 ): LoadedCheckpoint {
-  return decodeCheckpoint(readBytes(path), path, options);
+  return decodeCheckpoint(readBytes(path), path, options, expectTask);
 }
 
 /**

@@ -23,6 +23,7 @@ const BASE = ROOT.endsWith(sep) ? ROOT : ROOT + sep;
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
   ".map": "application/json; charset=utf-8",
   ".wasm": "application/wasm",
 };

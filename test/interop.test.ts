@@ -308,7 +308,7 @@ test("lstm convert --task series takes --series metadata and checks it against t
   assert.equal(r.status, 1);
   assert.match(
     r.stderr,
-    /series.json: series metadata: horizon 3 × 1 target column = 3, but the model's output_size is 4/,
+    /series.json: series\.horizon: horizon 3 × 1 target column = 3, but the model's output_size is 4/,
   );
   assert.ok(!existsSync(bad));
 });

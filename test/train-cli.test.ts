@@ -161,10 +161,14 @@ test("a checkpoint with corrupt metadata is rejected with a clear message", asyn
     data: t.data,
   }));
   for (const [key, value, message] of [
-    ["trainer", "{}", /trainer state: rng must be four uint32 words/],
-    ["trainer", "[1, 2]", /trainer state: must be a JSON object/],
-    ["run", "null", /run metadata must be \{options, dataSha256\}/],
-    ["optimizer", '{"kind": "lion", "stepCount": 3}', /optimizer metadata/],
+    ["trainer", "{}", /bad-trainer\.ckpt: trainer\.step: missing/],
+    ["trainer", "[1, 2]", /trainer: expected Object, got \[1,2\]/],
+    ["run", "null", /run: expected Object, got null/],
+    [
+      "optimizer",
+      '{"kind": "lion", "stepCount": 3}',
+      /optimizer\.kind: expected one of "sgd", .*got "lion"/,
+    ],
   ] as const) {
     const bad = join(tmp, `bad-${key}.ckpt`);
     writeFileSync(bad, encodeSafetensors(list as never, { ...metadata, [key]: value }));
@@ -173,4 +177,20 @@ test("a checkpoint with corrupt metadata is rejected with a clear message", asyn
     assert.match(r.stderr, message);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
   }
+  // A stored option of the wrong type (a hostile or damaged checkpoint) is named, not a TypeError.
+  const run = JSON.parse(metadata.run);
+  const badColumn = join(tmp, "bad-column.ckpt");
+  const hostile = JSON.stringify({ ...run, options: { ...run.options, column: 5 } });
+  writeFileSync(badColumn, encodeSafetensors(list as never, { ...metadata, run: hostile }));
+  const col = runCli(series(join(tmp, "r.safetensors"), "--resume", badColumn, "--steps", "6"));
+  assert.equal(col.status, 1, col.stderr);
+  assert.match(col.stderr, /bad-column\.ckpt: run\.options\.column: expected string, got 5/);
+  // A checkpoint of another task: one line naming the file, not a stack trace.
+  const other = runCli(["train-text", TEXT, "--resume", ck, "--steps", "6", "--quiet", "--out", join(tmp, "t.safetensors")]); // prettier-ignore
+  assert.equal(other.status, 1, other.stderr);
+  assert.match(
+    other.stderr,
+    /good\.ckpt: task: a checkpoint of a series model cannot resume a text run/,
+  );
+  assert.doesNotMatch(other.stderr, /\n\s+at /);
 });

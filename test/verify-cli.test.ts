@@ -80,7 +80,7 @@ test("lstm verify prints a table and exits 1 when a file is off or malformed", (
   assert.equal(r.status, 1);
   assert.match(r.stdout, /tiny_sum_sq\.json\s+float64\s+ok/);
   assert.match(r.stdout, /wrong\.json\s+float64\s+FAIL/);
-  assert.match(r.stdout, /broken\.json\s+float64\s+ERROR\s+.*config: expected an object/);
+  assert.match(r.stdout, /broken\.json\s+float64\s+ERROR\s+.*config: missing/);
   assert.match(r.stdout, /missing\.json\s+float32\s+ERROR\s+cannot read .*: no such file/);
   assert.match(r.stdout, /6 of 8 checks FAILED/);
   assert.doesNotMatch(r.stdout + r.stderr, /at .*\.js:\d+/); // no stack trace
@@ -115,3 +115,29 @@ test("lstm gradcheck passes on a stacked bidirectional model and rejects bad opt
   assert.equal(badLoss.status, 2);
   assert.match(badLoss.stderr, /--loss must be one of sum_sq, mse, mse_last, xent/);
 });
+
+const V2 = join(ROOT, "../shared/fixtures/v2");
+test(
+  "lstm verify on format-2 fixtures: one line per file naming the unsupported features, no crash",
+  { skip: !existsSync(V2) },
+  () => {
+    const files = fixtureFiles(V2);
+    const r = runCli(["verify", "--json", "--dtype", "float64", ...files]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr, "");
+    const rows = r.stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    assert.equal(rows.length, files.length);
+    for (const row of rows) {
+      assert.equal(row.ok, false);
+      assert.match(
+        row.error,
+        /: unsupported: (cell gru|proj_size|input embedding|dropout|lengths)/,
+      );
+    }
+    const gru = rows.find((x) => x.file.endsWith("gru_small_xent.json"));
+    assert.match(gru.error, /gru_small_xent\.json: unsupported: cell gru \(format 2/);
+  },
+);

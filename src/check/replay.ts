@@ -18,7 +18,7 @@ import type { DType, FloatArray } from "../tensor/dtype.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { scalarError, scaledError } from "./compare.js";
 import type { Fixture, FixtureArray, OptimizerReplay } from "./fixture.js";
-import { modelFromFixture } from "./verify.js";
+import { modelFromFixture } from "./fixture-model.js";
 
 export interface ReplayOptions {
   /** Kernel backend name (default: the fastest available). */
@@ -115,13 +115,20 @@ function batchOf(f: Fixture) {
   };
 }
 
-function replayOne(
-  f: Fixture,
-  name: string,
-  rec: OptimizerReplay,
-  run: { dtype: DType; out: Record<string, number>; source: string; backend?: string },
-): void {
-  const { dtype, out, source, backend } = run;
+/** One optimizer record of a fixture to replay, and where its errors go. */
+interface ReplayJob {
+  f: Fixture;
+  /** The optimizer's name in the file (`sgd`, `adam`, …) and its record. */
+  name: string;
+  rec: OptimizerReplay;
+  dtype: DType;
+  /** Names the file in FormatErrors. */
+  source: string;
+  backend?: string;
+}
+
+function replayOne(job: ReplayJob, out: Record<string, number>): void {
+  const { f, name, rec, dtype, source, backend } = job;
   const config = optimizerConfigFromFixture(name, rec.hyper, source);
   const model = modelFromFixture(f, dtype, backend);
   const objective = new Objective(model, f.loss);
@@ -173,7 +180,7 @@ export function replayOptimizers(
   const source = opts.file ?? f.name;
   const backend = opts.backend;
   for (const [name, rec] of Object.entries(f.optimizers))
-    replayOne(f, name, rec, { dtype, out, source, backend });
+    replayOne({ f, name, rec, dtype, source, backend }, out);
 
   const c = f.clipping;
   if (c !== undefined) {
@@ -188,7 +195,8 @@ export function replayOptimizers(
     out["clipping.total_norm_before"] = scalarError(totalNorm, c.totalNormBefore);
     out["clipping.clip_coef"] = scalarError(c.maxNorm / (totalNorm + c.eps), c.clipCoef);
     out["clipping.scale_applied"] = scalarError(scale, c.scaleApplied);
-    out["clipping.total_norm_after"] = scalarError(gradNorm(model.grads), c.totalNormAfter);
+    if (c.totalNormAfter !== null)
+      out["clipping.total_norm_after"] = scalarError(gradNorm(model.grads), c.totalNormAfter);
     out["clipping.grads_after"] = worstTensor(model, model.grads, c.gradsAfter, f.paramOrder);
   }
   return out;

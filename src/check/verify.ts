@@ -3,13 +3,12 @@
  * output, the loss, every gradient and the saved activations with the PyTorch reference, and
  * replays the file's optimizer steps and gradient clipping, if any (see replay.ts).
  */
-import { getBackend } from "../backend/index.js";
-import { LstmModel } from "../model/model.js";
 import { Objective } from "../model/objective.js";
 import type { DType } from "../tensor/dtype.js";
 import { layerSuffix, numDirections } from "../model/config.js";
 import { scalarError, scaledError } from "./compare.js";
 import type { Fixture } from "./fixture.js";
+import { modelFromFixture } from "./fixture-model.js";
 import { replayOptimizers } from "./replay.js";
 
 /** Pass thresholds on the scaled error, per dtype. */
@@ -28,21 +27,6 @@ export interface VerifyOptions {
   backend?: string;
   /** Threads for the forward and backward pass (ModelOptions.threads; default 1). */
   threads?: number;
-}
-
-/** Builds a model of the fixture's config and dtype holding the fixture's parameters. */
-export function modelFromFixture(
-  f: Fixture,
-  dtype: DType,
-  backend?: string,
-  threads?: number,
-): LstmModel {
-  // A backend that does not compute in this dtype (wasm: float32 only) leaves it to the reference.
-  const usable =
-    backend !== undefined && getBackend(backend).dtypes.includes(dtype) ? backend : undefined;
-  const model = new LstmModel(f.config, { dtype, backend: usable, threads });
-  for (const name of f.paramOrder) model.setParam(name, f.params[name].data, f.params[name].shape);
-  return model;
 }
 
 export function verifyFixture(

@@ -189,13 +189,13 @@ test("StandardScaler JSON round-trip and validation", () => {
   assert.deepEqual([...back.std], [...sc.std]);
   const bad = (json: unknown, re: RegExp): void =>
     assert.throws(() => StandardScaler.fromJSON(json, "model.json"), (e) => e instanceof FormatError && re.test(e.message));
-  bad(null, /^model\.json: scaler must be an object/);
-  bad([1], /must be an object/);
-  bad({ mean: [0] }, /scaler std must be a non-empty array/);
-  bad({ mean: [], std: [] }, /scaler mean must be a non-empty array/);
-  bad({ mean: [0, "1"], std: [1, 1] }, /scaler mean\[1\] is 1, expected a finite number/);
-  bad({ mean: [0], std: [0] }, /scaler std\[0\] is 0, expected > 0/);
-  bad({ mean: [0], std: [1, 2] }, /mean has 1 entries but std has 2/);
+  bad(null, /^model\.json: scaler: expected Object, got null/);
+  bad([1], /scaler: expected Object, got \[1\]/);
+  bad({ mean: [0] }, /scaler\.std: missing/);
+  bad({ mean: [], std: [] }, /scaler\.mean: expected one number per column/);
+  bad({ mean: [0, "1"], std: [1, 1] }, /scaler\.mean\[1\]: expected number, got "1"/);
+  bad({ mean: [0], std: [0] }, /scaler\.std\[0\]: expected a number > 0, got 0/);
+  bad({ mean: [0], std: [1, 2] }, /scaler: mean has 1 entries but std has 2/);
 });
 
 test("splitSeries: time-ordered contiguous ranges", () => {

@@ -9,8 +9,9 @@
 import { findColumn, parseCsvTable, quoteCell } from "./csv.js";
 import { findTimeGaps } from "./time.js";
 import type { FloatArray } from "../tensor/dtype.js";
-import { ConfigError, DataError, FormatError, ShapeError } from "../tensor/errors.js";
+import { ConfigError, DataError, ShapeError } from "../tensor/errors.js";
 import type { Rng } from "../tensor/rng.js";
+import { parseField, ScalerSchema } from "../io/schemas.js";
 
 /** What to do with a missing value (an empty cell, or NA / N/A / NaN / nan / null). */
 export type MissingPolicy = "error" | "interpolate" | "drop";
@@ -51,7 +52,7 @@ export interface CsvSeries {
 }
 
 /** Cell texts (after trimming) read as missing values. */
-export const MISSING_TOKENS: readonly string[] = ["", "NA", "N/A", "NaN", "nan", "null"];
+const MISSING_TOKENS: readonly string[] = ["", "NA", "N/A", "NaN", "nan", "null"];
 const MISSING = new Set(MISSING_TOKENS);
 const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
@@ -297,27 +298,10 @@ export class StandardScaler {
     return new StandardScaler(mean, std, constant);
   }
 
-  /** Restores `toJSON()` output; FormatError unless mean and std are equal-length finite arrays, std > 0. */
+  /** Restores `toJSON()` output, validated by ScalerSchema (FormatError naming the field). */
   static fromJSON(json: unknown, source = "scaler"): StandardScaler {
-    if (typeof json !== "object" || json === null || Array.isArray(json))
-      throw new FormatError(source, "scaler must be an object {mean, std}");
-    const { mean, std } = json as { mean?: unknown; std?: unknown };
-    const check = (name: string, a: unknown): number[] => {
-      if (!Array.isArray(a) || a.length === 0)
-        throw new FormatError(source, `scaler ${name} must be a non-empty array of numbers`);
-      a.forEach((v: unknown, i) => {
-        if (typeof v !== "number" || !Number.isFinite(v))
-          throw new FormatError(source, `scaler ${name}[${i}] is ${String(v)}, expected a finite number`);
-        if (name === "std" && v <= 0)
-          throw new FormatError(source, `scaler std[${i}] is ${v}, expected > 0`);
-      });
-      return a as number[];
-    };
-    const m = check("mean", mean);
-    const s = check("std", std);
-    if (m.length !== s.length)
-      throw new FormatError(source, `scaler mean has ${m.length} entries but std has ${s.length}`);
-    return new StandardScaler(Float64Array.from(m), Float64Array.from(s), []);
+    const { mean, std } = parseField(ScalerSchema, json, { source, where: "scaler" });
+    return new StandardScaler(Float64Array.from(mean), Float64Array.from(std), []);
   }
 
   /** C: number of columns. */

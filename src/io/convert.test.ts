@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import * as v from "valibot";
 import { describe, it } from "node:test";
 import {
   buildMeta,
@@ -11,6 +12,7 @@ import {
   sniffFormat,
   type KerasLstmFile,
 } from "./convert.js";
+import { KerasLstmWrittenSchema } from "./schemas.js";
 import { encodeModel, type ModelMeta } from "./model-file.js";
 import { encodeSafetensors, type SafetensorsInput } from "./safetensors.js";
 import { LstmModel } from "../model/model.js";
@@ -356,6 +358,10 @@ describe("Keras JSON", () => {
     it(`${name}: ours → keras → ours gives the same forward outputs`, () => {
       const m = randomModel(cfg, 11);
       const json = JSON.parse(JSON.stringify(exportKeras(m))) as KerasLstmFile;
+      assert.ok(
+        v.is(KerasLstmWrittenSchema, json),
+        "the export fits the schema of what is written",
+      );
       const { model, report } = importKeras(json, "k.json");
       assert.deepEqual(model.config, m.config);
       assert.match(report.notes.join(), /bias_hh = 0/);
@@ -496,7 +502,7 @@ describe("Keras JSON", () => {
     };
     bad((f) => delete f.format, /k.json: not a keras-lstm file \(format missing/);
     bad((f) => (f.format_version = 2), /format_version 2 is not supported/);
-    bad((f) => (f.layers = []), /layers must be a non-empty array/);
+    bad((f) => (f.layers = []), /k\.json: layers: expected a non-empty list of LSTM layers, got \[\]/);
     bad((f) => (f.layers[0].recurrent_kernel.shape = [4, 15]), /layers\[0\].recurrent_kernel: data has 64 values but shape \[4, 15\] needs 60/);
     bad((f) => (f.layers[0].recurrent_kernel = { shape: [5, 12], data: new Array(60).fill(0) }), /layers\[0\].recurrent_kernel has shape \[5, 12\], expected \[H, 4H\]/);
     bad((f) => (f.layers[1].kernel = { shape: [4, 16], data: new Array(64).fill(0) }), /layers\[1\].kernel has shape \[4, 16\], expected \[8, 16\] \(\[D·H, 4H\]/);
@@ -515,7 +521,8 @@ describe("Keras JSON", () => {
     bad((f) => (f.dense.kernel = { shape: [4, 2], data: new Array(8).fill(0) }), /dense.kernel has shape \[4, 2\], expected \[8, O\]/);
     bad((f) => (f.dense.activation = "softmax"), /dense.activation is "softmax"/);
     bad((f) => (f.dense.bias = [1, 2, 3]), /dense.bias has shape \[3\], expected \[2\]/);
-    bad((f) => delete f.dense, /dense must be an object/);
+    bad((f) => delete f.dense, /k\.json: dense: missing/);
+    bad((f) => (f.layers[0].use_bias = "yes"), /k\.json: layers\[0\]\.use_bias: expected boolean, got "yes"/);
     bad((f) => (f.layers[0].kernel = [[1, 2], [3]]), /layers\[0\].kernel: nested arrays are not rectangular/);
     bad((f) => (f.layers[0].kernel = [[1, 2], [3, 4, 5], [6]]), /nested arrays are not rectangular/);
     bad((f) => (f.layers[0].kernel.dtype = "float16"), /dtype "float16" is not supported/);
@@ -566,13 +573,13 @@ describe("buildMeta", () => {
     assert.throws(() => buildMeta(cfg, { task: "text" }, "v"), /needs a vocabulary \(--vocab/);
     assert.throws(() => buildMeta(cfg, { task: "series" }, "v"), /needs series metadata/);
     assert.throws(() => buildMeta(cfg, { task: "generic", vocab: ["x", "y", "z"] }, "v"), /only for text models/);
-    assert.throws(() => buildMeta(cfg, { series: { ...series, horizon: 3 } }, "s.json"), /s.json: series metadata: horizon 3 × 2 target columns = 6, but the model's output_size is 4/);
+    assert.throws(() => buildMeta(cfg, { series: { ...series, horizon: 3 } }, "s.json"), /s.json: series\.horizon: horizon 3 × 2 target columns = 6, but the model's output_size is 4/);
     assert.throws(() => buildMeta(cfg, { series: { ...series, columns: ["a", "b"] } }, "s"), /2 columns but the model's input_size is 3/);
-    assert.throws(() => buildMeta(cfg, { series: { ...series, targetColumns: ["d", "a"] } }, "s"), /target column "d" is not one of columns/);
-    assert.throws(() => buildMeta(cfg, { series: { ...series, scaler: { mean: [0, 0, 0], std: [1, 0, 1] } } }, "s"), /scaler.std\[1\] is 0, expected a finite number > 0/);
-    assert.throws(() => buildMeta(cfg, { series: { ...series, scaler: undefined } }, "s"), /scaler \{mean, std\} is required/);
-    assert.throws(() => buildMeta(cfg, { series: { ...series, seqLen: undefined } }, "s"), /seqLen \(the input window T\) must be a positive integer/);
-    assert.throws(() => buildMeta(cfg, { series: { ...series, transform: "sqrt" } }, "s"), /transform must be "none" or "log"/);
+    assert.throws(() => buildMeta(cfg, { series: { ...series, targetColumns: ["d", "a"] } }, "s"), /series\.targetColumns: "d" is not one of the columns/);
+    assert.throws(() => buildMeta(cfg, { series: { ...series, scaler: { mean: [0, 0, 0], std: [1, 0, 1] } } }, "s"), /series\.scaler\.std\[1\]: expected a number > 0, got 0/);
+    assert.throws(() => buildMeta(cfg, { series: { ...series, scaler: undefined } }, "s"), /s: series\.scaler: missing/);
+    assert.throws(() => buildMeta(cfg, { series: { ...series, seqLen: undefined } }, "s"), /s: series\.seqLen: missing/);
+    assert.throws(() => buildMeta(cfg, { series: { ...series, transform: "sqrt" } }, "s"), /s: series\.transform: expected one of "none", "log", got "sqrt"/);
   }); // prettier-ignore
 
   it("parseVocab: an array of distinct single characters, or a string", () => {

@@ -15,6 +15,7 @@
  *
  * Letters: I input, H hidden, L layers, D directions, O head outputs.
  */
+import type * as v from "valibot";
 import {
   inferredConfig,
   layerSuffix,
@@ -26,8 +27,22 @@ import { LstmModel } from "../model/model.js";
 import { ConfigError, FormatError, LstmError } from "../tensor/errors.js";
 import type { ModelMeta } from "./model-file.js";
 import { decodeModel, encodeModel } from "./model-file.js";
+import { portableMeta, transpose, type ImportedModel } from "./keras-layout.js";
 import { decodeSafetensors, type DecodedTensor } from "./safetensors.js";
+import {
+  checkMetaAgainstConfig,
+  KerasLstmInputSchema,
+  parseField,
+  type KerasLstmFile,
+  type KerasLstmLayer,
+  type KerasLstmWeights,
+  type KerasTensor,
+  SeriesMetaSchema,
+  type SeriesMetaJson,
+} from "./schemas.js";
 import { isTfjsModelJson } from "./tfjs.js";
+
+export type { ImportedModel, ImportReport } from "./keras-layout.js";
 
 export {
   exportTfjs,
@@ -57,27 +72,6 @@ const PROJ_KEY = /^(?:(.*)\.)?weight_hr_l\d+(_reverse)?$/;
 
 /** Head module names tried, in this order, when no head prefix is given. */
 export const HEAD_PREFIXES = ["head", "fc", "linear", "decoder"] as const;
-
-/** What an importer found, for the CLI's summary. */
-export interface ImportReport {
-  /** "pytorch", "keras" or "tfjs". */
-  from: string;
-  config: ModelConfig;
-  /** PyTorch: the module prefix of the LSTM keys ("" for bare keys) and of the head. */
-  lstmPrefix?: string;
-  headPrefix?: string;
-  /** Source dtypes seen among the imported tensors (F32, F64). */
-  dtypes: string[];
-  /** Things the user should know (float64 rounded, biases absent, …). */
-  notes: string[];
-}
-
-export interface ImportedModel {
-  model: LstmModel;
-  report: ImportReport;
-  /** Metadata the source carried (keras-lstm `meta`, TF.js userDefinedMetadata["lstm-ts"]), if any. */
-  meta?: Partial<ModelMeta>;
-}
 
 const fmt = (shape: readonly number[]) => `[${shape.join(", ")}]`;
 
@@ -340,43 +334,10 @@ export function importPytorchTensors(
 export const KERAS_FORMAT = "keras-lstm";
 export const KERAS_FORMAT_VERSION = 1;
 
-/** A tensor in keras-lstm JSON: flat row-major data with its shape. Nested arrays are also read. */
-export interface KerasTensor {
-  shape: number[];
-  data: number[];
-}
+export type { KerasLstmFile, KerasLstmLayer, KerasLstmWeights, KerasTensor } from "./schemas.js";
 
-/** One direction of one Keras LSTM layer. */
-export interface KerasLstmWeights {
-  /** [in, 4H], columns grouped i | f | c | o: W_ihᵀ. */
-  kernel: KerasTensor;
-  /** [H, 4H]: W_hhᵀ. */
-  recurrent_kernel: KerasTensor;
-  /** [4H] (Keras, TF.js) or [8H] (CuDNNLSTM: input bias then recurrent bias). Optional with use_bias=false. */
-  bias?: KerasTensor;
-  units?: number;
-  activation?: string;
-  recurrent_activation?: string;
-  use_bias?: boolean;
-  go_backwards?: boolean;
-}
-
-export interface KerasLstmLayer extends KerasLstmWeights {
-  /** The reverse direction of a `Bidirectional(LSTM(…), merge_mode="concat")` layer. */
-  backward_layer?: KerasLstmWeights;
-  merge_mode?: string;
-  return_sequences?: boolean;
-}
-
-export interface KerasLstmFile {
-  format: typeof KERAS_FORMAT;
-  format_version: number;
-  layers: KerasLstmLayer[];
-  /** Dense(O) on the last layer's (concatenated) output: kernel [D·H, O] = head.weightᵀ, bias [O]. */
-  dense: { kernel: KerasTensor; bias?: KerasTensor; activation?: string; use_bias?: boolean };
-  /** lstm-ts metadata carried through a round trip (task, input, vocab, series). */
-  meta?: Partial<ModelMeta>;
-}
+/** One direction of a layer as the importer reads it. */
+type KerasInputWeights = v.InferOutput<typeof KerasLstmInputSchema>["layers"][number];
 
 interface Arr {
   shape: number[];
@@ -480,30 +441,21 @@ export function importKeras(json: unknown, source: string): ImportedModel {
     fail(
       `keras-lstm format_version ${JSON.stringify(f.format_version)} is not supported (this build reads ${KERAS_FORMAT_VERSION})`,
     );
-  if (!Array.isArray(f.layers) || f.layers.length === 0)
-    fail("layers must be a non-empty array of LSTM layers");
-  const layers = f.layers as unknown[];
-  if (layers.length > 64) fail(`layers has ${layers.length} entries (at most 64)`);
-  const obj = (where: string, v: unknown): Record<string, unknown> => {
-    if (!v || typeof v !== "object" || Array.isArray(v)) fail(`${where} must be an object`);
-    return v as Record<string, unknown>;
-  };
-  const first = obj("layers[0]", layers[0]);
-  if (first.recurrent_kernel === undefined) fail("layers[0].recurrent_kernel is missing");
+  const file = parseField(KerasLstmInputSchema, f, { source, where: "" });
+  const layers = file.layers;
+  const first = layers[0];
   const rk0 = readTensor(source, "layers[0].recurrent_kernel", first.recurrent_kernel);
   if (rk0.shape.length !== 2 || rk0.shape[1] !== 4 * rk0.shape[0] || rk0.shape[0] < 1)
     fail(`layers[0].recurrent_kernel has shape ${fmt(rk0.shape)}, expected [H, 4H]`);
   const H = rk0.shape[0];
   const D = first.backward_layer !== undefined ? 2 : 1;
-  if (first.kernel === undefined) fail("layers[0].kernel is missing");
   const k0 = readTensor(source, "layers[0].kernel", first.kernel);
   if (k0.shape.length !== 2 || k0.shape[1] !== 4 * H || k0.shape[0] < 1)
     fail(
       `layers[0].kernel has shape ${fmt(k0.shape)}, expected [I, ${4 * H}] (4H from layers[0].recurrent_kernel)`,
     );
   const I = k0.shape[0];
-  const dense = obj("dense", f.dense);
-  if (dense.kernel === undefined) fail("dense.kernel is missing");
+  const dense = file.dense;
   const dk = readTensor(source, "dense.kernel", dense.kernel);
   if (dk.shape.length !== 2 || dk.shape[0] !== D * H || dk.shape[1] < 1)
     fail(`dense.kernel has shape ${fmt(dk.shape)}, expected [${D * H}, O] (D·H = ${D}·${H})`);
@@ -530,7 +482,7 @@ export function importKeras(json: unknown, source: string): ImportedModel {
   let bias8 = false;
   let noBias = false;
 
-  const direction = (where: string, o: Record<string, unknown>, l: number, d: number) => {
+  const direction = (where: string, o: KerasInputWeights, l: number, d: number) => {
     const s = layerSuffix(l, d);
     const inW = l === 0 ? I : D * H;
     checkActivations(source, where, o);
@@ -544,8 +496,6 @@ export function importKeras(json: unknown, source: string): ImportedModel {
       );
     if (d === 1 && goBack === false)
       fail(`${where}.go_backwards is false: a backward_layer reads the sequence backwards`);
-    for (const name of ["kernel", "recurrent_kernel"])
-      if (o[name] === undefined) fail(`${where}.${name} is missing`);
     const k = readTensor(source, `${where}.kernel`, o.kernel);
     expectShape(
       source,
@@ -556,13 +506,8 @@ export function importKeras(json: unknown, source: string): ImportedModel {
     );
     const r = readTensor(source, `${where}.recurrent_kernel`, o.recurrent_kernel);
     expectShape(source, `${where}.recurrent_kernel`, r, [H, 4 * H], "[H, 4H]");
-    // W_ih[row][col] = kernel[col][row]; likewise W_hh.
-    const wih = model.param(`lstm.weight_ih_${s}`);
-    for (let row = 0; row < 4 * H; row++)
-      for (let c = 0; c < inW; c++) wih[row * inW + c] = k.data[c * 4 * H + row];
-    const whh = model.param(`lstm.weight_hh_${s}`);
-    for (let row = 0; row < 4 * H; row++)
-      for (let c = 0; c < H; c++) whh[row * H + c] = r.data[c * 4 * H + row];
+    model.param(`lstm.weight_ih_${s}`).set(transpose(k.data, inW, 4 * H));
+    model.param(`lstm.weight_hh_${s}`).set(transpose(r.data, H, 4 * H));
     const bih = model.param(`lstm.bias_ih_${s}`);
     const bhh = model.param(`lstm.bias_hh_${s}`);
     const useBias = o.use_bias ?? o.useBias;
@@ -589,7 +534,7 @@ export function importKeras(json: unknown, source: string): ImportedModel {
 
   for (let l = 0; l < layers.length; l++) {
     const where = `layers[${l}]`;
-    const o = obj(where, layers[l]);
+    const o = layers[l];
     const mm = o.merge_mode ?? o.mergeMode;
     if (mm !== undefined && mm !== "concat")
       fail(`${where}.merge_mode is ${JSON.stringify(mm)}: only "concat" is supported`);
@@ -601,8 +546,7 @@ export function importKeras(json: unknown, source: string): ImportedModel {
     if (l < layers.length - 1 && o.return_sequences === false)
       fail(`${where}.return_sequences is false: every layer but the last must return sequences`);
     direction(where, o, l, 0);
-    if (D === 2)
-      direction(`${where}.backward_layer`, obj(`${where}.backward_layer`, o.backward_layer), l, 1);
+    if (D === 2) direction(`${where}.backward_layer`, o.backward_layer!, l, 1);
   }
 
   model.param("head.weight").set(transpose(dk.data, D * H, O));
@@ -630,14 +574,8 @@ export function importKeras(json: unknown, source: string): ImportedModel {
     model,
     report: { from: "keras", config, dtypes: ["JSON"], notes },
   };
-  if (f.meta !== undefined) out.meta = obj("meta", f.meta) as Partial<ModelMeta>;
-  return out;
-}
-
-/** [rows, cols] → [cols, rows]. */
-function transpose(a: ArrayLike<number>, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
+  // Validated by the schema; kept as written (the schema's defaults are not added to the file).
+  if (file.meta !== undefined) out.meta = f.meta as Partial<ModelMeta>;
   return out;
 }
 
@@ -690,12 +628,7 @@ export function exportKeras(model: LstmModel, meta?: ModelMeta): KerasLstmFile {
       bias: tensor([O], model.param("head.bias")),
     },
   };
-  if (meta) {
-    const m: Partial<ModelMeta> = { task: meta.task, input: meta.input };
-    if (meta.vocab) m.vocab = meta.vocab;
-    if (meta.series) m.series = meta.series;
-    out.meta = m;
-  }
+  if (meta) out.meta = portableMeta(meta);
   return out;
 }
 
@@ -729,55 +662,24 @@ export function parseVocab(json: unknown, source: string): string[] {
   return v as string[];
 }
 
-/** Checks series metadata against the model: columns, targets, horizon, scaler. */
+/** Validates series metadata (SeriesMetaSchema) and checks it against the model's sizes. */
 export function checkSeriesMeta(
   series: unknown,
   config: ModelConfig,
   source: string,
-): Record<string, unknown> {
-  const fail = (msg: string): never => {
-    throw new FormatError(source, `series metadata: ${msg}`);
+): SeriesMetaJson {
+  const parsed = parseField(SeriesMetaSchema, series, { source, where: "series" });
+  checkMetaAgainstConfig(
+    { task: "series", input: { kind: "dense" }, series: parsed },
+    config,
+    source,
+  );
+  // As given, with the defaults that decide the model's sizes written out.
+  return {
+    ...(series as SeriesMetaJson),
+    targetColumns: parsed.targetColumns ?? parsed.columns,
+    horizon: parsed.horizon,
   };
-  if (!series || typeof series !== "object" || Array.isArray(series)) fail("must be a JSON object");
-  const s = series as Record<string, unknown>;
-  const strings = (name: string, v: unknown): string[] => {
-    if (!Array.isArray(v) || v.length === 0 || !v.every((c) => typeof c === "string"))
-      fail(`${name} must be a non-empty array of column names`);
-    return v as string[];
-  };
-  const columns = strings("columns", s.columns);
-  if (columns.length !== config.inputSize)
-    fail(`${columns.length} columns but the model's input_size is ${config.inputSize}`);
-  const targets = strings("targetColumns", s.targetColumns ?? columns);
-  for (const t of targets)
-    if (!columns.includes(t)) fail(`target column "${t}" is not one of columns`);
-  const K = s.horizon ?? 1;
-  if (!Number.isSafeInteger(K) || (K as number) < 1) fail(`horizon must be a positive integer`);
-  if ((K as number) * targets.length !== config.outputSize)
-    fail(
-      `horizon ${K} × ${targets.length} target column${targets.length > 1 ? "s" : ""} = ` +
-        `${(K as number) * targets.length}, but the model's output_size is ${config.outputSize}`,
-    );
-  if (!Number.isSafeInteger(s.seqLen) || (s.seqLen as number) < 1)
-    fail("seqLen (the input window T) must be a positive integer");
-  if (s.transform !== undefined && s.transform !== "none" && s.transform !== "log")
-    fail(`transform must be "none" or "log", got ${JSON.stringify(s.transform)}`);
-  if (s.relative !== undefined && typeof s.relative !== "boolean")
-    fail("relative must be true or false");
-  const sc = s.scaler as { mean?: unknown; std?: unknown } | undefined;
-  if (!sc || typeof sc !== "object") fail("scaler {mean, std} is required (one entry per column)");
-  for (const name of ["mean", "std"] as const) {
-    const v = sc![name];
-    if (!Array.isArray(v) || v.length !== columns.length)
-      fail(`scaler.${name} must be an array of ${columns.length} numbers (one per column)`);
-    (v as unknown[]).forEach((x, i) => {
-      if (typeof x !== "number" || !Number.isFinite(x) || (name === "std" && x <= 0))
-        fail(
-          `scaler.${name}[${i}] is ${JSON.stringify(x)}, expected a finite number${name === "std" ? " > 0" : ""}`,
-        );
-    });
-  }
-  return { ...s, targetColumns: targets, horizon: K };
 }
 
 export interface MetaOptions {

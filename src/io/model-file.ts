@@ -13,26 +13,46 @@ import type { Checkpoint } from "../train/trainer.js";
 import type { DType, FloatArray } from "../tensor/dtype.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { checkFinite } from "../tensor/shape.js";
-import { isOptimizerKind } from "../optim/optimizers.js";
+import * as v from "valibot";
 import { decodeSafetensors, encodeSafetensors, type DecodedTensor } from "./safetensors.js";
+import {
+  checkMetaAgainstConfig,
+  checkRunOptions,
+  DTypeSchema,
+  InputEncodingSchema,
+  ModelConfigSchema,
+  OptimizerStateSchema,
+  parseField,
+  parseJsonField,
+  RunInfoSchema,
+  SeriesMetaSchema,
+  TaskSchema,
+  TaskStateSchema,
+  TrainerStateSchema,
+  TrainingSummarySchema,
+  VocabSchema,
+  type CheckedMeta,
+  type InputEncoding,
+  type SeriesMetaJson,
+  type TrainingSummary,
+} from "./schemas.js";
 
-export const MODEL_FORMAT = "lstm-ts-model";
-export const CHECKPOINT_FORMAT = "lstm-ts-checkpoint";
-export const FORMAT_VERSION = 1;
+const MODEL_FORMAT = "lstm-ts-model";
+const CHECKPOINT_FORMAT = "lstm-ts-checkpoint";
+const FORMAT_VERSION = 1;
 
-/** How inputs enter the LSTM: one-hot characters (I = V) or dense features (series). */
-export type InputEncoding = { kind: "one-hot" } | { kind: "dense" };
+export type { InputEncoding } from "./schemas.js";
 
-/** Everything beside the weights that a user of the model needs. */
+/** Everything beside the weights that a user of the model needs (schemas in schemas.ts). */
 export interface ModelMeta {
   task: "text" | "series" | "generic";
   input: InputEncoding;
   /** Text models: the characters in index order. */
   vocab?: string[];
   /** Series models: columns, horizon, window, scaler, time column. */
-  series?: Record<string, unknown>;
+  series?: SeriesMetaJson;
   /** Training summary (steps, losses, options). */
-  training?: Record<string, unknown>;
+  training?: TrainingSummary;
 }
 
 export interface LoadedModel {
@@ -50,25 +70,27 @@ function configJson(c: ModelConfig): string {
   });
 }
 
-function parseJson(source: string, key: string, text: string | undefined): unknown {
+/** `__metadata__[key]`, required, parsed as JSON and validated against `schema`. */
+function metaEntry<S extends v.GenericSchema>(
+  schema: S,
+  source: string,
+  meta: Record<string, string>,
+  key: string,
+): v.InferOutput<S> {
+  const text = meta[key];
   if (text === undefined) throw new FormatError(source, `__metadata__ has no "${key}"`);
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new FormatError(source, `__metadata__["${key}"] is not valid JSON`);
-  }
+  return parseJsonField(schema, text, { source, where: key });
 }
 
 function readConfig(source: string, meta: Record<string, string>): ModelConfig {
-  const c = parseJson(source, "config", meta.config) as Record<string, unknown> | null;
-  if (!c || typeof c !== "object") throw new FormatError(source, "config must be a JSON object");
+  const c = metaEntry(ModelConfigSchema, source, meta, "config");
   try {
     return makeConfig({
-      inputSize: c.input_size as number,
-      hiddenSize: c.hidden_size as number,
-      numLayers: c.num_layers as number,
-      bidirectional: c.bidirectional as boolean,
-      outputSize: c.output_size as number,
+      inputSize: c.input_size,
+      hiddenSize: c.hidden_size,
+      numLayers: c.num_layers,
+      bidirectional: c.bidirectional,
+      outputSize: c.output_size,
     });
   } catch (e) {
     if (e instanceof ConfigError) throw new FormatError(source, `config: ${e.message}`);
@@ -90,37 +112,31 @@ function metaStrings(format: string, model: LstmModel, meta: ModelMeta): Record<
   return out;
 }
 
-function readMeta(source: string, m: Record<string, string>, config: ModelConfig): ModelMeta {
-  const task = m.task ?? "generic";
-  if (task !== "text" && task !== "series" && task !== "generic")
-    throw new FormatError(source, `unknown task "${task}"`);
-  const input = (
-    m.input ? parseJson(source, "input", m.input) : { kind: "dense" }
-  ) as InputEncoding;
-  if (!input || (input.kind !== "one-hot" && input.kind !== "dense"))
-    throw new FormatError(source, `input encoding must be one-hot or dense`);
+/**
+ * The metadata entries, each validated by its schema and then against the model's sizes
+ * (checkMetaAgainstConfig): a file whose metadata does not fit its weights is refused here, so
+ * every command that loads it gets the check.
+ */
+function readMeta(
+  source: string,
+  m: Record<string, string>,
+  config: ModelConfig,
+): { meta: ModelMeta; checked: CheckedMeta } {
+  const task =
+    m.task === undefined ? "generic" : parseField(TaskSchema, m.task, { source, where: "task" });
+  const input: InputEncoding =
+    m.input === undefined ? { kind: "dense" } : metaEntry(InputEncodingSchema, source, m, "input");
   const meta: ModelMeta = { task, input };
-  if (m.vocab !== undefined) {
-    const v = parseJson(source, "vocab", m.vocab);
-    if (!Array.isArray(v) || !v.every((c) => typeof c === "string" && [...c].length === 1))
-      throw new FormatError(source, "vocab must be a JSON array of single characters");
-    if (new Set(v).size !== v.length)
-      throw new FormatError(source, "vocab has duplicate characters");
-    if (input.kind === "one-hot" && v.length !== config.inputSize)
-      throw new FormatError(
-        source,
-        `vocab has ${v.length} characters but input_size is ${config.inputSize}`,
-      );
-    meta.vocab = v;
+  const parsed: CheckedMeta = { task, input };
+  if (m.vocab !== undefined) meta.vocab = parsed.vocab = metaEntry(VocabSchema, source, m, "vocab");
+  if (m.series !== undefined) {
+    parsed.series = metaEntry(SeriesMetaSchema, source, m, "series");
+    meta.series = JSON.parse(m.series) as SeriesMetaJson; // as written; parsed.series has defaults
   }
-  if (m.series !== undefined)
-    meta.series = parseJson(source, "series", m.series) as Record<string, unknown>;
   if (m.training !== undefined)
-    meta.training = parseJson(source, "training", m.training) as Record<string, unknown>;
-  if (task === "text" && !meta.vocab) throw new FormatError(source, "a text model needs a vocab");
-  if (task === "series" && !meta.series)
-    throw new FormatError(source, "a series model needs series metadata");
-  return meta;
+    meta.training = metaEntry(TrainingSummarySchema, source, m, "training");
+  checkMetaAgainstConfig(parsed, config, source);
+  return { meta, checked: parsed };
 }
 
 /** Parameters as float32 tensors in PyTorch order. */
@@ -194,20 +210,15 @@ export function decodeModel(
       `format version ${metadata.format_version} is not supported (this build reads ${FORMAT_VERSION})`,
     );
   const config = readConfig(source, metadata);
-  const meta = readMeta(source, metadata, config);
+  const { meta } = readMeta(source, metadata, config);
   const checked = checkParams(source, config, tensors); // before the model is allocated
   const model = new LstmModel(config, { dtype });
   copyParams(model, checked);
   return { model, meta };
 }
 
-/** Training options and data identity a checkpoint needs to resume the same run. */
-export interface RunInfo {
-  /** JSON-serialisable options the run was started with (optimizer, schedule, budget, …). */
-  options: Record<string, unknown>;
-  /** sha256 of the training data, so --resume refuses a different file. */
-  dataSha256: string;
-}
+/** Training options and data identity a checkpoint needs to resume the same run (RunInfoSchema). */
+export type RunInfo = v.InferOutput<typeof RunInfoSchema>;
 
 export function encodeCheckpoint(
   model: LstmModel,
@@ -255,6 +266,8 @@ export function decodeCheckpoint(
   source: string,
   /** Backend choices for the model (threads, backend); the dtype comes from the file. */
   options: Omit<ModelOptions, "dtype"> = {},
+  /** The task of the run to resume: a checkpoint of another task is a FormatError. */
+  expectTask?: ModelMeta["task"],
 ): LoadedCheckpoint {
   const { metadata, tensors } = decodeSafetensors(bytes, source);
   if (metadata.format !== CHECKPOINT_FORMAT)
@@ -264,29 +277,20 @@ export function decodeCheckpoint(
     );
   if (Number(metadata.format_version) !== FORMAT_VERSION)
     throw new FormatError(source, `checkpoint version ${metadata.format_version} is not supported`);
-  const dtype = metadata.dtype;
-  if (dtype !== "float32" && dtype !== "float64")
-    throw new FormatError(source, `unknown dtype "${dtype}"`);
+  const dtype = parseField(DTypeSchema, metadata.dtype, { source, where: "dtype" });
   const config = readConfig(source, metadata);
-  const meta = readMeta(source, metadata, config);
+  const { meta, checked: parsedMeta } = readMeta(source, metadata, config);
   const checked = checkParams(source, config, tensors);
-  const trainer = readTrainerState(source, parseJson(source, "trainer", metadata.trainer));
-  const opt = parseJson(source, "optimizer", metadata.optimizer) as {
-    kind: unknown;
-    stepCount: unknown;
-  } | null;
-  if (!opt || typeof opt !== "object" || !isOptimizerKind(opt.kind) || !isCount(opt.stepCount))
-    throw new FormatError(source, "optimizer metadata must be {kind, stepCount}");
-  const run = parseJson(source, "run", metadata.run) as RunInfo | null;
-  if (
-    !run ||
-    typeof run !== "object" ||
-    !isObject(run.options) ||
-    typeof run.dataSha256 !== "string"
-  )
-    throw new FormatError(source, "run metadata must be {options, dataSha256}");
-  const taskJson = parseJson(source, "task_state", metadata.task_state);
-  if (!isObject(taskJson)) throw new FormatError(source, "task_state must be a JSON object");
+  const trainer = metaEntry(TrainerStateSchema, source, metadata, "trainer");
+  const opt = metaEntry(OptimizerStateSchema, source, metadata, "optimizer");
+  const run = metaEntry(RunInfoSchema, source, metadata, "run");
+  if (expectTask !== undefined && meta.task !== expectTask)
+    throw new FormatError(
+      source,
+      `task: a checkpoint of a ${meta.task} model cannot resume a ${expectTask} run (train-${expectTask})`,
+    );
+  checkRunOptions(run.options, parsedMeta, config, source);
+  const taskJson = metaEntry(TaskStateSchema, source, metadata, "task_state");
   const model = new LstmModel(config, { ...options, dtype });
   copyParams(model, checked);
   const P = model.numParams;
@@ -318,62 +322,4 @@ export function decodeCheckpoint(
     task: { json: taskJson, tensors: taskTensors },
   };
   return { model, meta, checkpoint, run };
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function isCount(v: unknown): v is number {
-  return Number.isSafeInteger(v) && (v as number) >= 0;
-}
-
-/** Validates the trainer state stored in a checkpoint, field by field. */
-function readTrainerState(source: string, v: unknown): Checkpoint["trainer"] {
-  const fail = (what: string): never => {
-    throw new FormatError(source, `trainer state: ${what}`);
-  };
-  if (!isObject(v)) return fail("must be a JSON object");
-  const num = (k: string, ok: (x: number) => boolean): number => {
-    const x = v[k];
-    if (typeof x !== "number" || !ok(x)) fail(`${k} is ${JSON.stringify(x)}`);
-    return x as number;
-  };
-  const nullable = (k: string, ok: (x: number) => boolean): number | null =>
-    v[k] === null ? null : num(k, ok);
-  const count = (x: number): boolean => isCount(x);
-  const finite = (x: number): boolean => Number.isFinite(x);
-  const rng = v.rng;
-  if (
-    !Array.isArray(rng) ||
-    rng.length !== 4 ||
-    !rng.every((w) => Number.isInteger(w) && w >= 0 && w <= 0xffffffff)
-  )
-    fail("rng must be four uint32 words");
-  const history = v.history;
-  if (
-    !Array.isArray(history) ||
-    !history.every(
-      (h) =>
-        isObject(h) &&
-        isCount(h.step) &&
-        typeof h.trainLoss === "number" &&
-        (h.validLoss === null || typeof h.validLoss === "number"),
-    )
-  )
-    fail("history must be a list of {step, trainLoss, validLoss}");
-  return {
-    step: num("step", count),
-    lrFactor: num("lrFactor", (x) => x > 0 && x <= 1),
-    badSteps: num("badSteps", count),
-    bestValid: nullable("bestValid", finite),
-    bestStep: nullable("bestStep", count),
-    evalsSinceBest: num("evalsSinceBest", count),
-    lossSum: num("lossSum", finite),
-    lossCount: num("lossCount", count),
-    rng: rng as [number, number, number, number],
-    history: history as Checkpoint["trainer"]["history"],
-    elapsedMs: num("elapsedMs", (x) => x >= 0),
-    nonFiniteSteps: num("nonFiniteSteps", count),
-  };
 }

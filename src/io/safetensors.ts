@@ -22,10 +22,10 @@ import { ConfigError, FormatError, ShapeError } from "../tensor/errors.js";
 /** The safetensors dtypes this library reads and writes. */
 export type SafetensorsDType = "F32" | "F64" | "I32" | "I64" | "U8";
 
-export const SAFETENSORS_DTYPES: readonly SafetensorsDType[] = ["F32", "F64", "I32", "I64", "U8"];
+const SAFETENSORS_DTYPES: readonly SafetensorsDType[] = ["F32", "F64", "I32", "I64", "U8"];
 
 /** Bytes per element. */
-export const SAFETENSORS_ITEM_SIZE: Readonly<Record<SafetensorsDType, number>> = {
+const SAFETENSORS_ITEM_SIZE: Readonly<Record<SafetensorsDType, number>> = {
   F32: 4,
   F64: 8,
   I32: 4,
@@ -53,7 +53,7 @@ const OTHER_FORMAT_DTYPES = new Set([
 ]);
 
 /** The reference implementation's limit on the header length. */
-export const DEFAULT_MAX_HEADER_BYTES = 100_000_000;
+const DEFAULT_MAX_HEADER_BYTES = 100_000_000;
 
 /** A tensor to write. Integer dtypes accept plain numbers (checked to be integers in range). */
 export interface SafetensorsInput {

@@ -63,7 +63,7 @@ function exported(cfg: ModelConfigInput = BIDI, seed = 1) {
 }
 
 type Layer = { class_name: string; config: Record<string, unknown> };
-const layersOf = (j: TfjsModelJson) => (j.modelTopology.config as { layers: Layer[] }).layers;
+const layersOf = (j: TfjsModelJson) => (j.modelTopology!.config as { layers: Layer[] }).layers;
 
 function rejects(json: unknown, shards: ReadonlyMap<string, Uint8Array>, re: RegExp) {
   assert.throws(
@@ -365,6 +365,16 @@ describe("TensorFlow.js Layers models", () => {
         /weightsManifest\[0\]\.paths\[0\] is "\.\.\/secret\.bin": shard paths must be relative/,
       ],
       [
+        "a shape that is not a list",
+        (j) => ((j.weightsManifest[0].weights[1] as { shape: unknown }).shape = "4x16"),
+        /: weightsManifest\[0\]\.weights\[1\]\.shape: expected Array, got "4x16"/,
+      ],
+      [
+        "lstm-ts metadata of the wrong type",
+        (j) => (j.userDefinedMetadata = { "lstm-ts": { task: "text", vocab: ["a", "a"] } }),
+        /: userDefinedMetadata\["lstm-ts"\]\.vocab: has duplicate characters/,
+      ],
+      [
         "URL",
         (j) => (j.weightsManifest[0].paths = ["https://example.com/w.bin"]),
         /shard paths must be relative/,
@@ -385,7 +395,7 @@ describe("TensorFlow.js Layers models", () => {
       ],
       [
         "Sequential config",
-        (j) => (j.modelTopology.class_name = "Graph"),
+        (j) => (j.modelTopology!.class_name = "Graph"),
         /modelTopology is a "Graph"/,
       ],
     ];

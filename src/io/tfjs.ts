@@ -18,7 +18,15 @@
 import { inferredConfig, layerSuffix, numDirections } from "../model/config.js";
 import { LstmModel } from "../model/model.js";
 import { FormatError } from "../tensor/errors.js";
-import type { ImportedModel } from "./convert.js";
+import { portableMeta, transpose, type ImportedModel } from "./keras-layout.js";
+import {
+  parseField,
+  PortableMetaSchema,
+  TfjsModelJsonSchema,
+  type TfjsModelJson,
+  type TfjsWeightSpec,
+  type TfjsWeightsGroup,
+} from "./schemas.js";
 import type { ModelMeta } from "./model-file.js";
 
 /** `format` of a Layers model.json. */
@@ -28,28 +36,7 @@ export const TFJS_WEIGHTS_PATH = "group1-shard1of1.bin";
 /** Key of the lstm-ts metadata (task, input, vocab, series) in model.json `userDefinedMetadata`. */
 export const TFJS_META_KEY = "lstm-ts";
 
-/** One weight in a weights manifest. */
-export interface TfjsWeightSpec {
-  name: string;
-  shape: number[];
-  dtype: string;
-}
-
-/** A weights-manifest group: its shard files, concatenated, hold `weights` in order. */
-export interface TfjsWeightsGroup {
-  paths: string[];
-  weights: TfjsWeightSpec[];
-}
-
-/** model.json of a TensorFlow.js Layers model. */
-export interface TfjsModelJson {
-  format: string;
-  generatedBy: string | null;
-  convertedBy: string | null;
-  modelTopology: Record<string, unknown>;
-  weightsManifest: TfjsWeightsGroup[];
-  userDefinedMetadata?: Record<string, unknown>;
-}
+export type { TfjsModelJson, TfjsWeightSpec, TfjsWeightsGroup } from "./schemas.js";
 
 /**
  * Where the importer gets the weight shards, by their manifest path (relative to model.json).
@@ -490,34 +477,18 @@ function checkShardPath(p: unknown, where: string, fail: (msg: string) => never)
 }
 
 function readManifest(
-  manifest: unknown,
+  manifest: TfjsWeightsGroup[],
   fail: (msg: string) => never,
 ): { entries: Entry[]; groups: Group[] } {
-  if (!Array.isArray(manifest) || manifest.length === 0)
-    fail("weightsManifest must be a non-empty array of {paths, weights} groups");
   const entries: Entry[] = [];
   const groups: Group[] = [];
-  (manifest as unknown[]).forEach((g, gi) => {
+  manifest.forEach((grp, gi) => {
     const gw = `weightsManifest[${gi}]`;
-    if (!isObj(g)) fail(`${gw} must be an object {paths, weights}`);
-    const grp = g as Record<string, unknown>;
-    if (!Array.isArray(grp.paths) || grp.paths.length === 0)
-      fail(`${gw}.paths must be a non-empty array of shard file names`);
-    const paths = (grp.paths as unknown[]).map((p, i) =>
-      checkShardPath(p, `${gw}.paths[${i}]`, fail),
-    );
-    if (!Array.isArray(grp.weights)) fail(`${gw}.weights must be an array`);
+    const paths = grp.paths.map((p, i) => checkShardPath(p, `${gw}.paths[${i}]`, fail));
     let offset = 0;
-    for (const [wi, w] of (grp.weights as unknown[]).entries()) {
-      const ww = `${gw}.weights[${wi}]`;
-      if (!isObj(w) || typeof w.name !== "string")
-        return fail(`${ww} must be {name, shape, dtype}`);
+    for (const w of grp.weights) {
       const name = w.name;
-      if (!Array.isArray(w.shape) || !w.shape.every((d) => Number.isSafeInteger(d) && d >= 0))
-        fail(
-          `weight ${str(name)} has shape ${str(w.shape)}: expected an array of non-negative integers`,
-        );
-      const shape = [...(w.shape as number[])];
+      const shape = [...w.shape];
       if (w.quantization !== undefined && w.quantization !== null)
         fail(
           `weight ${str(name)} is quantized (${str(isObj(w.quantization) ? w.quantization.dtype : w.quantization)}): ` +
@@ -682,14 +653,15 @@ export function importTfjs(
     throw new FormatError(source, msg);
   };
   if (!isObj(json)) fail("expected a JSON object (a TensorFlow.js model.json)");
-  const f = json as Record<string, unknown>;
-  if (f.format === "graph-model")
+  const raw = json as Record<string, unknown>;
+  if (raw.format === "graph-model")
     fail(
       `a TensorFlow.js graph model (format "graph-model"): lstm-ts reads Layers models; convert the ` +
         `Keras model with tensorflowjs_converter --input_format keras --output_format tfjs_layers_model`,
     );
-  if (f.format !== undefined && f.format !== null && f.format !== TFJS_FORMAT)
-    fail(`model.json format is ${str(f.format)}, expected "${TFJS_FORMAT}"`);
+  if (raw.format !== undefined && raw.format !== null && raw.format !== TFJS_FORMAT)
+    fail(`model.json format is ${str(raw.format)}, expected "${TFJS_FORMAT}"`);
+  const f = parseField(TfjsModelJsonSchema, raw, { source, where: "" });
   const plan = planTopology(f.modelTopology, fail);
   const { entries, groups } = readManifest(f.weightsManifest, fail);
   const assigned = assignWeights(plan, entries, fail);
@@ -804,22 +776,15 @@ export function importTfjs(
       const s = layerSuffix(k, d);
       const kernel = values(m.get("kernel")!);
       const rec = values(m.get("recurrent_kernel")!);
-      // W_ih[row][c] = kernel[c][row]; likewise W_hh.
-      const wih = model.param(`lstm.weight_ih_${s}`);
-      for (let row = 0; row < 4 * H; row++)
-        for (let c = 0; c < inW; c++) wih[row * inW + c] = kernel[c * 4 * H + row];
-      const whh = model.param(`lstm.weight_hh_${s}`);
-      for (let row = 0; row < 4 * H; row++)
-        for (let c = 0; c < H; c++) whh[row * H + c] = rec[c * 4 * H + row];
+      model.param(`lstm.weight_ih_${s}`).set(transpose(kernel, inW, 4 * H));
+      model.param(`lstm.weight_hh_${s}`).set(transpose(rec, H, 4 * H));
       const b = m.get("bias");
       if (b) model.param(`lstm.bias_ih_${s}`).set(values(b));
       else model.param(`lstm.bias_ih_${s}`).fill(0);
       model.param(`lstm.bias_hh_${s}`).fill(0);
     });
   });
-  const dk = values(dm.get("kernel")!);
-  const hw = model.param("head.weight");
-  for (let o = 0; o < O; o++) for (let c = 0; c < D * H; c++) hw[o * D * H + c] = dk[c * O + o];
+  model.param("head.weight").set(transpose(values(dm.get("kernel")!), D * H, O));
   if (db) model.param("head.bias").set(values(db));
   else model.param("head.bias").fill(0);
 
@@ -828,7 +793,14 @@ export function importTfjs(
     report: { from: "tfjs", config, dtypes: ["F32"], notes: plan.notes },
   };
   const udm = f.userDefinedMetadata;
-  if (isObj(udm) && isObj(udm[TFJS_META_KEY])) out.meta = udm[TFJS_META_KEY] as Partial<ModelMeta>;
+  if (isObj(udm) && udm[TFJS_META_KEY] !== undefined) {
+    // Validated by the schema; kept as written (the schema's defaults are not added to the file).
+    parseField(PortableMetaSchema, udm[TFJS_META_KEY], {
+      source,
+      where: `userDefinedMetadata["${TFJS_META_KEY}"]`,
+    });
+    out.meta = udm[TFJS_META_KEY] as Partial<ModelMeta>;
+  }
   return out;
 }
 
@@ -853,11 +825,6 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
   const add = (name: string, shape: number[], data: ArrayLike<number>) => {
     specs.push({ name, shape, dtype: "float32" });
     arrays.push(data);
-  };
-  const transpose = (a: ArrayLike<number>, rows: number, cols: number) => {
-    const t = new Float32Array(rows * cols);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = a[r * cols + c];
-    return t;
   };
   const lstmConfig = (name: string, goBackwards: boolean, extra: Record<string, unknown>) => ({
     name,
@@ -976,11 +943,6 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
     },
     weightsManifest: [{ paths: [TFJS_WEIGHTS_PATH], weights: specs }],
   };
-  if (meta) {
-    const m: Partial<ModelMeta> = { task: meta.task, input: meta.input };
-    if (meta.vocab) m.vocab = meta.vocab;
-    if (meta.series) m.series = meta.series;
-    modelJson.userDefinedMetadata = { [TFJS_META_KEY]: m };
-  }
+  if (meta) modelJson.userDefinedMetadata = { [TFJS_META_KEY]: portableMeta(meta) };
   return { modelJson, weightsPath: TFJS_WEIGHTS_PATH, weights };
 }

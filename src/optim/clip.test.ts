@@ -25,7 +25,7 @@ describe("clipGradNorm", () => {
     assert.ok(rel(scale, clip.clipCoef) <= 1e-14, `scale ${scale}`);
     assert.ok(rel(scale, clip.scaleApplied) <= 1e-14);
     assert.ok(scale < 1);
-    assert.ok(rel(gradNorm(g), clip.totalNormAfter) <= 1e-14);
+    assert.ok(rel(gradNorm(g), clip.totalNormAfter!) <= 1e-14);
     const after = flat(clip.gradsAfter);
     for (let i = 0; i < after.length; i++)
       assert.ok(Math.abs(g[i] - after[i]) <= 1e-15 * Math.abs(after[i]) + 1e-300, `entry ${i}`);
@@ -37,7 +37,7 @@ describe("clipGradNorm", () => {
     assert.ok(rel(totalNorm, clip.totalNormBefore) <= 1e-6);
     assert.ok(rel(scale, clip.clipCoef) <= 1e-6);
     assert.ok(g instanceof Float32Array);
-    assert.ok(rel(gradNorm(g), clip.totalNormAfter) <= 1e-6);
+    assert.ok(rel(gradNorm(g), clip.totalNormAfter!) <= 1e-6);
   });
 
   it("the check can fail: clipping without eps gives a different coefficient", () => {

@@ -164,7 +164,7 @@ function checkLr(v: unknown): number {
  * Validates a configuration and fills in torch's defaults. Throws ConfigError naming the
  * field on an unknown kind, an option the algorithm does not have, or an out-of-range value.
  */
-export function resolveOptimizerConfig(config: OptimizerConfig): Readonly<OptimizerConfig> {
+function resolveOptimizerConfig(config: OptimizerConfig): Readonly<OptimizerConfig> {
   if (typeof config !== "object" || config === null)
     throw new ConfigError("optimizer", "must be an object");
   const kind = config.kind;

@@ -6,6 +6,7 @@
 import { parseCsvSeries, SeriesWindows, type MissingPolicy } from "../data/series.js";
 import { oneHot, Vocab } from "../data/text.js";
 import type { ModelMeta } from "../io/model-file.js";
+import type { TrainingSummary } from "../io/schemas.js";
 import type { LstmModel } from "../model/model.js";
 import { allocFloat } from "../tensor/dtype.js";
 import { Rng } from "../tensor/rng.js";
@@ -53,55 +54,43 @@ export interface CollectOptions {
 
 const SAMPLE_LENGTH = 80;
 
-function num(v: unknown): number | undefined {
-  return typeof v === "number" && Number.isFinite(v) ? v : undefined;
-}
-
-function numOrNull(v: unknown): number | null | undefined {
-  return v === null ? null : num(v);
-}
-
-/** `meta.training` read defensively (older or hand-written files may lack fields). */
-export function trainingData(raw: Record<string, unknown> | undefined): TrainingData | null {
-  if (!raw || typeof raw !== "object") return null;
-  const history: LossPoint[] = [];
-  if (Array.isArray(raw.history))
-    for (const h of raw.history as unknown[]) {
-      if (!h || typeof h !== "object") continue;
-      const r = h as Record<string, unknown>;
-      const step = num(r.step);
-      const trainLoss = typeof r.trainLoss === "number" ? r.trainLoss : NaN;
-      if (step === undefined) continue;
-      history.push({
-        step,
-        trainLoss,
-        validLoss: typeof r.validLoss === "number" ? r.validLoss : null,
-      });
-    }
+/**
+ * The report's view of `meta.training` (TrainingSummarySchema; the loaders have validated it).
+ * Options are shown only when they are plain values; paths are left out.
+ */
+export function trainingData(raw: TrainingSummary | undefined): TrainingData | null {
+  if (!raw) return null;
+  const history: LossPoint[] = (raw.history ?? []).map((h) => ({
+    step: h.step,
+    trainLoss: h.trainLoss ?? NaN,
+    validLoss: h.validLoss,
+  }));
   const options: Record<string, string | number | boolean> = {};
   const skip = new Set(["out", "checkpoint", "resume", "report", "json", "quiet"]);
-  if (raw.options && typeof raw.options === "object")
-    for (const [k, v] of Object.entries(raw.options as Record<string, unknown>))
-      if (
-        !skip.has(k) &&
-        (typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && isFinite(v)))
-      )
-        options[k] = v;
-  const unigram = num(raw.unigramEntropy);
+  for (const [k, v] of Object.entries(raw.options ?? {}))
+    if (
+      !skip.has(k) &&
+      (typeof v === "string" || typeof v === "boolean" || (typeof v === "number" && isFinite(v)))
+    )
+      options[k] = v;
+  const unigram = raw.unigramEntropy;
   return {
-    steps: num(raw.steps),
-    epochs: num(raw.epochs),
-    seconds: num(raw.seconds),
-    stopReason: typeof raw.stopReason === "string" ? raw.stopReason : undefined,
-    finalTrainLoss: numOrNull(raw.finalTrainLoss),
-    bestValidLoss: numOrNull(raw.bestValidLoss),
-    bestStep: numOrNull(raw.bestStep),
-    restoredBest: typeof raw.restoredBest === "boolean" ? raw.restoredBest : undefined,
-    nonFiniteSteps: num(raw.nonFiniteSteps),
-    lossName: typeof raw.loss === "string" ? raw.loss : undefined,
-    data: typeof raw.data === "string" ? raw.data : undefined,
+    steps: raw.steps,
+    epochs: raw.epochs,
+    seconds: raw.seconds,
+    stopReason: raw.stopReason,
+    finalTrainLoss: raw.finalTrainLoss,
+    bestValidLoss: raw.bestValidLoss,
+    bestStep: raw.bestStep,
+    restoredBest: raw.restoredBest,
+    nonFiniteSteps: raw.nonFiniteSteps,
+    lossName: raw.loss,
+    data: raw.data,
     history,
-    baseline: unigram !== undefined ? { label: "unigram entropy", value: unigram } : null,
+    baseline:
+      typeof unigram === "number" && isFinite(unigram)
+        ? { label: "unigram entropy", value: unigram }
+        : null,
     options,
   };
 }
@@ -358,7 +347,6 @@ function collectSeries(
 ): { series: SeriesData | null; activations: ActivationData[]; details: [string, string][] } {
   const name = o.modelName ?? "model";
   const sm: SeriesMeta = readSeriesMeta(meta.series, name);
-  const raw = meta.series ?? {};
   const details: [string, string][] = [
     ["input columns", sm.columns.join(", ")],
     ["target columns", sm.targetColumns.join(", ")],
@@ -381,8 +369,7 @@ function collectSeries(
     return { series: null, activations: [], details };
   }
   const dataName = o.dataName ?? "data";
-  const missing: MissingPolicy =
-    o.missing ?? (raw.missing === "interpolate" || raw.missing === "drop" ? raw.missing : "error");
+  const missing: MissingPolicy = o.missing ?? meta.series?.missing ?? "error";
   const parsed = parseCsvSeries(o.data, dataName, {
     columns: sm.columns,
     timeColumn: sm.timeColumn ?? undefined,

@@ -143,7 +143,7 @@ export function esc(s: string): string {
 }
 
 /** A number for people: 4 significant digits, exponent form for very large or small values. */
-export function fmtNum(x: number, digits = 4): string {
+function fmtNum(x: number, digits = 4): string {
   if (!Number.isFinite(x)) return String(x);
   if (x === 0) return "0";
   const a = Math.abs(x);
@@ -440,7 +440,7 @@ function minMax(xs: number[]): [number, number] {
 }
 
 /** The training and validation loss against the step, linear or log y. */
-export function lossChartSvg(t: TrainingData, log: boolean): string {
+function lossChartSvg(t: TrainingData, log: boolean): string {
   const f: Frame = { w: 860, h: 320, left: 70, right: 20, top: 14, bottom: 42 };
   const hist = t.history.filter((p) => Number.isFinite(p.step));
   const ok = (v: number | null | undefined): v is number =>
@@ -537,7 +537,7 @@ function timeTicks(n: number, labelAt: (i: number) => string, maxTicks: number):
 }
 
 /** One target column: actual values, predictions on validation + test, forecast beyond. */
-export function seriesChartSvg(sd: SeriesData, tg: SeriesTargetData): string {
+function seriesChartSvg(sd: SeriesData, tg: SeriesTargetData): string {
   const f: Frame = { w: 860, h: 360, left: 70, right: 20, top: 24, bottom: 42 };
   const N = tg.actual.length;
   const F = tg.future.length;

@@ -5,7 +5,3 @@ export type FloatArray = Float32Array | Float64Array;
 export function allocFloat(dtype: DType, n: number): FloatArray {
   return dtype === "float32" ? new Float32Array(n) : new Float64Array(n);
 }
-
-export function isDType(v: unknown): v is DType {
-  return v === "float32" || v === "float64";
-}

@@ -7,6 +7,7 @@
  * Letters: T window, C input columns, K horizon, Ct target columns, N rows.
  */
 import { StandardScaler } from "../data/series.js";
+import { checkSeriesColumns, parseField, SeriesMetaSchema } from "../io/schemas.js";
 import type { LstmModel } from "../model/model.js";
 import { ConfigError, DataError, FormatError } from "../tensor/errors.js";
 
@@ -44,42 +45,26 @@ export function applyTransform(
   return values;
 }
 
-export function readSeriesMeta(
-  raw: Record<string, unknown> | undefined,
-  source: string,
-): SeriesMeta {
-  if (!raw) throw new FormatError(source, "not a series model (no series metadata)");
-  const strings = (k: string): string[] => {
-    const v = raw[k];
-    if (!Array.isArray(v) || v.length === 0 || !v.every((s) => typeof s === "string"))
-      throw new FormatError(source, `series.${k} must be a non-empty list of column names`);
-    return v as string[];
-  };
-  const int = (k: string): number => {
-    const v = raw[k];
-    if (!Number.isInteger(v) || (v as number) < 1)
-      throw new FormatError(source, `series.${k} must be a positive integer`);
-    return v as number;
-  };
-  const columns = strings("columns");
-  const targetColumns = strings("targetColumns");
-  for (const t of targetColumns)
-    if (!columns.includes(t))
-      throw new FormatError(source, `target column ${t} is not an input column`);
-  const scaler = StandardScaler.fromJSON(raw.scaler, `${source}: series.scaler`);
-  if (scaler.size !== columns.length)
-    throw new FormatError(source, "the scaler does not match the columns");
+/**
+ * Reads a model's series metadata (SeriesMetaSchema), checks its columns, targets and scaler
+ * against each other, and builds the scaler. The loader has also checked it against the weights.
+ */
+export function readSeriesMeta(raw: unknown, source: string): SeriesMeta {
+  if (raw === undefined || raw === null)
+    throw new FormatError(source, "not a series model (no series metadata)");
+  const s = parseField(SeriesMetaSchema, raw, { source, where: "series" });
+  const targetColumns = checkSeriesColumns(s, source);
   return {
-    columns,
+    columns: s.columns,
     targetColumns,
-    timeColumn: typeof raw.timeColumn === "string" ? raw.timeColumn : null,
-    horizon: int("horizon"),
-    seqLen: int("seqLen"),
-    scaler,
-    split: (raw.split as SeriesMeta["split"]) ?? null,
-    rows: typeof raw.rows === "number" ? raw.rows : null,
-    transform: raw.transform === "log" ? "log" : "none",
-    relative: raw.relative === true,
+    timeColumn: s.timeColumn,
+    horizon: s.horizon,
+    seqLen: s.seqLen,
+    scaler: StandardScaler.fromJSON(s.scaler, `${source}: series`),
+    split: s.split,
+    rows: s.rows,
+    transform: s.transform,
+    relative: s.relative,
   };
 }
 

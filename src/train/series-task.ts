@@ -108,7 +108,7 @@ export class SeriesTask implements TrainTask {
  * Relative targets: y[b, k·Ct + j] −= x[T−1, b, target j], the change from the last observed
  * value. Forecasts add it back.
  */
-export function toRelative(y: FloatArray, x: FloatArray, w: SeriesWindows, B: number): void {
+function toRelative(y: FloatArray, x: FloatArray, w: SeriesWindows, B: number): void {
   const { seqLen: T, columns: C, outputSize: O, targetColumns } = w;
   const Ct = targetColumns.length;
   for (let b = 0; b < B; b++)
