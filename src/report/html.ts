@@ -143,7 +143,7 @@ export function esc(s: string): string {
 }
 
 /** A number for people: 4 significant digits, exponent form for very large or small values. */
-function fmtNum(x: number, digits = 4): string {
+export function fmtNum(x: number, digits = 4): string {
   if (!Number.isFinite(x)) return String(x);
   if (x === 0) return "0";
   const a = Math.abs(x);

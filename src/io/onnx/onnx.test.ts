@@ -65,7 +65,13 @@ const dense: ModelMeta = { task: "generic", input: { kind: "dense" } };
 const series: ModelMeta = {
   task: "series",
   input: { kind: "dense" },
-  series: { columns: ["a", "b"], targetColumns: ["a"], horizon: 3, seqLen: 6 },
+  series: {
+    columns: ["a", "b"],
+    targetColumns: ["a"],
+    horizon: 3,
+    seqLen: 6,
+    scaler: { mean: [0, 0], std: [1, 1] },
+  },
 };
 const text = (V: number): ModelMeta => ({
   task: "text",
