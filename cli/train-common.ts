@@ -5,13 +5,13 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { Command, Option } from "commander";
-import cliProgress from "cli-progress";
 import { OPTIMIZER_KINDS, type OptimizerKind } from "../src/optim/optimizers.js";
 import type { ScheduleConfig } from "../src/optim/schedule.js";
 import type { LstmModel } from "../src/model/model.js";
 import { initParams, INIT_SCHEMES } from "../src/model/init.js";
 import { Rng } from "../src/tensor/rng.js";
 import {
+  stepBudget,
   Trainer,
   type Checkpoint,
   type TrainOptions,
@@ -26,6 +26,7 @@ import {
   type ModelMeta,
   type RunInfo,
 } from "../src/node.js";
+import { ProgressReporter } from "./train-progress.js";
 import { CliError, choiceOption, floatOption, intOption } from "./util.js";
 import { writeReport } from "./report.js";
 import { lossChart } from "../src/report/terminal.js";
@@ -252,10 +253,7 @@ export function initModel(model: LstmModel, f: TrainFlags): void {
 export function trainOptions(f: TrainFlags, stepsPerEpoch: number): TrainOptions {
   if (f.steps === undefined && f.epochs === undefined && f.time === undefined)
     throw new CliError("give a budget: --steps N, --epochs N or --time SECONDS");
-  const budgetSteps = Math.min(
-    f.steps ?? Infinity,
-    f.epochs !== undefined ? Math.ceil(f.epochs * stepsPerEpoch) : Infinity,
-  );
+  const budgetSteps = stepBudget(f, stepsPerEpoch) ?? Infinity;
   let schedule: ScheduleConfig = { kind: "constant", warmupSteps: f.warmup };
   if (f.schedule === "cosine") {
     if (!Number.isFinite(budgetSteps))
@@ -317,7 +315,7 @@ export interface RunSpec {
   reportData?: () => { data: string; dataName: string };
 }
 
-/** Trains, shows progress, handles Ctrl-C and checkpoints, and saves the model. */
+/** Trains with progress output, Ctrl-C handling and checkpoints, then saves the model and report. */
 export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
   const { model, task, flags: f, meta } = spec;
   const options = trainOptions(f, task.stepsPerEpoch);
@@ -330,109 +328,56 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
     options: { ...(f as unknown as Record<string, unknown>), resolvedSchedule: options.schedule },
     dataSha256: spec.dataSha256,
   };
-  if (spec.resumed) {
-    if (spec.resumed.run.dataSha256 !== spec.dataSha256)
-      throw new CliError(
-        `${f.resume} was trained on different data (sha256 differs); resume with the same file`,
-      );
-    trainer.restore(spec.resumed.checkpoint);
-  }
+  if (spec.resumed)
+    restoreRun(trainer, spec.resumed, { path: f.resume!, dataSha256: spec.dataSha256 });
   const checkpointPath = f.checkpoint ?? (f.resume ? f.resume : undefined);
   if (f.report && [f.out, checkpointPath].some((p) => p && resolve(p) === resolve(f.report!)))
     throw new CliError(`--report ${f.report} would replace the model or checkpoint file`);
   for (const p of [f.out, checkpointPath]) if (p) mkdirSync(dirname(p), { recursive: true });
-  const writeCheckpoint = (c: Checkpoint): void => {
-    if (checkpointPath) saveCheckpoint(checkpointPath, model, meta, c, run);
-  };
-  trainer.onCheckpoint = writeCheckpoint;
+  const saveAt = (path: string, c: Checkpoint): void => saveCheckpoint(path, model, meta, c, run);
+  if (checkpointPath) trainer.onCheckpoint = (c) => saveAt(checkpointPath, c);
 
-  const out = process.stderr;
-  const interactive = !f.json && !f.quiet && out.isTTY === true;
-  let bar: cliProgress.SingleBar | null = null;
-  const total = (() => {
-    const s = Math.min(
-      options.steps ?? Infinity,
-      options.epochs !== undefined ? Math.ceil(options.epochs * task.stepsPerEpoch) : Infinity,
-    );
-    return Number.isFinite(s) ? s : null;
-  })();
-  const log = (line: string): void => {
-    if (f.quiet || f.json) return;
-    if (bar) {
-      bar.stop();
-      out.write(line + "\n");
-      bar.start(bar.getTotal(), trainer.step, lastPayload);
-    } else out.write(line + "\n");
-  };
-  let lastPayload = { loss: "-", valid: "-", speed: "-" };
-  let emaLoss: number | null = null;
-  trainer.on((e) => {
-    if (f.json) {
-      process.stdout.write(JSON.stringify(e) + "\n");
-      if (e.type === "eval") spec.onEval?.(e);
-      return;
-    }
-    switch (e.type) {
-      case "start":
-        if (interactive) {
-          const timeBudget = total === null;
-          bar = new cliProgress.SingleBar(
-            {
-              format: timeBudget
-                ? " {bar} {percentage}% | {elapsed}s/{time}s | step {value} | loss {loss} | valid {valid} | {speed}"
-                : " {bar} {percentage}% | step {value}/{total} | ETA {eta_formatted} | loss {loss} | valid {valid} | {speed}",
-              stream: out,
-              hideCursor: true,
-              etaBuffer: 50,
-              fps: 10,
-            },
-            cliProgress.Presets.shades_classic,
-          );
-          bar.start(timeBudget ? Math.round(options.seconds!) : total!, timeBudget ? 0 : e.step, {
-            ...lastPayload,
-            time: Math.round(options.seconds ?? 0),
-            elapsed: 0,
-          });
-        } else if (!f.quiet)
-          out.write(
-            `training ${e.numParams} parameters, ${e.stepsPerEpoch} steps per epoch${total !== null ? `, ${total} steps` : ""}${options.seconds ? `, at most ${options.seconds}s` : ""}\n`,
-          );
-        break;
-      case "step":
-        emaLoss = emaLoss === null ? e.loss : 0.95 * emaLoss + 0.05 * e.loss;
-        lastPayload = {
-          ...lastPayload,
-          loss: emaLoss.toFixed(4),
-          speed: `${formatRate(e.throughput)}/s`,
-        };
-        if (bar) {
-          if (total === null)
-            bar.update(Math.min(Math.round(e.elapsedMs / 1000), bar.getTotal()), {
-              ...lastPayload,
-              elapsed: Math.round(e.elapsedMs / 1000),
-            });
-          else bar.update(e.step, lastPayload);
-        }
-        break;
-      case "eval": {
-        const v = e.validLoss;
-        lastPayload = { ...lastPayload, valid: v === null ? "-" : v.toFixed(4) };
-        log(
-          `step ${e.step} (epoch ${e.epoch.toFixed(2)}): train ${spec.lossName} ${e.trainLoss.toFixed(4)}, valid ${v === null ? "-" : v.toFixed(4)}${e.best ? " (best)" : ""}`,
-        );
-        spec.onEval?.(e);
-        break;
-      }
-      case "nonfinite":
-        log(`warning: ${e.message}`);
-        break;
-      case "stop":
-        bar?.stop();
-        bar = null;
-        break;
-    }
+  const progress = new ProgressReporter({
+    json: f.json,
+    quiet: f.quiet,
+    lossName: spec.lossName,
+    budget: trainer.budget,
+    onEval: spec.onEval,
   });
+  trainer.on(progress.listener);
+  const summary = await runInterruptible(trainer, progress);
+  // Resume point: always saved when a checkpoint path is known, and on Ctrl-C even without one.
+  const resumePath =
+    checkpointPath ?? (summary.stopReason === "interrupted" ? `${f.out}.ckpt` : undefined);
+  if (resumePath && trainer.resumePoint) {
+    saveAt(resumePath, trainer.resumePoint);
+    progress.log(`checkpoint: ${resumePath} (continue with --resume ${resumePath})`);
+  }
+  meta.training = trainingSummary(spec, summary);
+  saveModel(f.out, model, meta);
+  if (f.report) writeTrainingReport(spec, f.report);
+  printSummary(spec, summary, progress);
+  return summary;
+}
 
+/** Continues the run of a checkpoint: the same data, then the saved trainer state. */
+function restoreRun(
+  trainer: Trainer,
+  resumed: ReturnType<typeof loadCheckpoint>,
+  expect: { path: string; dataSha256: string },
+): void {
+  if (resumed.run.dataSha256 !== expect.dataSha256)
+    throw new CliError(
+      `${expect.path} was trained on different data (sha256 differs); resume with the same file`,
+    );
+  trainer.restore(resumed.checkpoint);
+}
+
+/** Runs the trainer; the first Ctrl-C stops after the current step, the second quits at once. */
+async function runInterruptible(
+  trainer: Trainer,
+  progress: ProgressReporter,
+): Promise<TrainSummary> {
   let interrupts = 0;
   const onSigint = (): void => {
     interrupts++;
@@ -443,22 +388,18 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
     );
   };
   process.on("SIGINT", onSigint);
-  let summary: TrainSummary;
   try {
-    summary = await trainer.run();
+    return await trainer.run();
   } finally {
     process.off("SIGINT", onSigint);
-    (bar as cliProgress.SingleBar | null)?.stop(); // set inside the listener, hence the cast
+    progress.close();
   }
-  // Resume point: always saved when a checkpoint path is known, and on Ctrl-C even without one.
-  const resumePath =
-    checkpointPath ?? (summary.stopReason === "interrupted" ? `${f.out}.ckpt` : undefined);
-  if (resumePath && trainer.resumePoint) {
-    saveCheckpoint(resumePath, model, meta, trainer.resumePoint, run);
-    if (!f.quiet && !f.json)
-      out.write(`checkpoint: ${resumePath} (continue with --resume ${resumePath})\n`);
-  }
-  meta.training = {
+}
+
+/** The training summary stored in the model's metadata. */
+function trainingSummary(spec: RunSpec, summary: TrainSummary): Record<string, unknown> {
+  const f = spec.flags;
+  return {
     steps: summary.steps,
     epochs: Number(summary.epochs.toFixed(4)),
     stopReason: summary.stopReason,
@@ -473,40 +414,40 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
     options: { ...f, json: undefined, quiet: undefined, resume: undefined },
     ...(spec.summarize ? spec.summarize(summary) : {}),
   };
-  saveModel(f.out, model, meta);
-  if (f.report) {
-    try {
-      writeReport(f.report, model, meta, { modelName: f.out, ...spec.reportData?.() });
-    } catch (e) {
-      throw new CliError(
-        `the model is saved in ${f.out}, but the report failed: ${e instanceof Error ? e.message : String(e)}`,
-      );
-    }
-  }
-  if (!f.quiet && !f.json && summary.history.length > 0)
-    out.write(lossChart(summary.history, { width: 72, height: 10 }) + "\n");
-  if (!f.quiet && !f.json)
-    out.write(
-      `stopped (${summary.stopReason}) after ${summary.steps} steps in ${(summary.elapsedMs / 1000).toFixed(1)}s; ` +
-        `best valid ${spec.lossName} ${summary.bestValidLoss?.toFixed(4) ?? "-"}${summary.restoredBest ? " (best weights restored)" : ""}\n` +
-        `model: ${f.out}\n` +
-        (f.report ? `report: ${f.report}\n` : "") +
-        (spec.next
-          ? `next:\n${spec
-              .next(f.out)
-              .map((c) => `  ${c}\n`)
-              .join("")}`
-          : ""),
-    );
-  return summary;
 }
 
-function formatRate(x: number): string {
-  return x >= 1e6
-    ? `${(x / 1e6).toFixed(1)}M`
-    : x >= 1e3
-      ? `${(x / 1e3).toFixed(1)}k`
-      : x.toFixed(0);
+/** Writes --report once the model is saved; a failure says the model is safe. */
+function writeTrainingReport(spec: RunSpec, path: string): void {
+  try {
+    writeReport(path, spec.model, spec.meta, {
+      modelName: spec.flags.out,
+      ...spec.reportData?.(),
+    });
+  } catch (e) {
+    throw new CliError(
+      `the model is saved in ${spec.flags.out}, but the report failed: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+function printSummary(spec: RunSpec, summary: TrainSummary, progress: ProgressReporter): void {
+  if (!progress.verbose) return;
+  const f = spec.flags;
+  const out = process.stderr;
+  if (summary.history.length > 0)
+    out.write(lossChart(summary.history, { width: 72, height: 10 }) + "\n");
+  out.write(
+    `stopped (${summary.stopReason}) after ${summary.steps} steps in ${(summary.elapsedMs / 1000).toFixed(1)}s; ` +
+      `best valid ${spec.lossName} ${summary.bestValidLoss?.toFixed(4) ?? "-"}${summary.restoredBest ? " (best weights restored)" : ""}\n` +
+      `model: ${f.out}\n` +
+      (f.report ? `report: ${f.report}\n` : "") +
+      (spec.next
+        ? `next:\n${spec
+            .next(f.out)
+            .map((c) => `  ${c}\n`)
+            .join("")}`
+        : ""),
+  );
 }
 
 export { Command };
