@@ -6,7 +6,8 @@
  * rename stays on one file system), which is flushed to disk and then renamed over the target; the
  * directory is then flushed so the rename itself survives a power loss. On any error the temporary
  * file is removed and a FileWriteError is thrown. A process killed mid-write can leave a stray
- * temporary file behind, but never a damaged target.
+ * temporary file behind, but never a damaged target; the next write of the same target removes
+ * the temporary files of processes that no longer exist.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -14,6 +15,7 @@ import {
   fchmodSync,
   fsyncSync,
   openSync,
+  readdirSync,
   realpathSync,
   renameSync,
   statSync,
@@ -53,6 +55,38 @@ function plan(target: string, mode: number | undefined): Plan {
   const dir = dirname(target);
   const suffix = `${process.pid}-${randomBytes(6).toString("hex")}`;
   return { target, dir, temp: join(dir, `.${basename(target)}.tmp-${suffix}`), mode };
+}
+
+/** Temporary files of `target` left by processes that have died (killed mid-write). */
+function removeStaleTemps(p: Plan): void {
+  const prefix = `.${basename(p.target)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(p.dir);
+  } catch {
+    return; // the write itself will report the directory
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    try {
+      unlinkSync(join(p.dir, name));
+    } catch {
+      // Removed by someone else, or not ours to remove: leave it.
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errCode(e) === "EPERM"; // exists, owned by another user
+  }
 }
 
 function toBytes(data: Uint8Array | string): Uint8Array {
@@ -124,6 +158,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const bytes = toBytes(data);
   const { target, mode } = resolveTargetSync(path);
   const p = plan(target, mode);
+  removeStaleTemps(p);
   let fd: number | undefined;
   let created = false;
   let step = "create";
@@ -173,6 +208,7 @@ export async function writeFileAtomicAsync(path: string, data: Uint8Array | stri
   const bytes = toBytes(data);
   const { target, mode } = await resolveTarget(path);
   const p = plan(target, mode);
+  removeStaleTemps(p);
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   let created = false;
   let step = "create";
