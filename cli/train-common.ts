@@ -2,8 +2,6 @@
  * What train-text and train-series share: the flags, the progress display, Ctrl-C handling,
  * checkpoints, --resume and the final save.
  */
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
 import { Command, Option } from "commander";
 import { OPTIMIZER_KINDS, type OptimizerKind } from "../src/optim/optimizers.js";
 import type { ScheduleConfig } from "../src/optim/schedule.js";
@@ -26,7 +24,22 @@ import {
   type ModelMeta,
   type RunInfo,
 } from "../src/node.js";
+import {
+  checkTrainingMemory,
+  DEFAULT_MAX_MEMORY_BYTES,
+  estimateTrainingMemory,
+} from "../src/train/memory-estimate.js";
 import { ProgressReporter } from "./train-progress.js";
+import { FormatError } from "../src/tensor/errors.js";
+import { FileWriteError } from "../src/io/atomic.js";
+import {
+  checkOutputs,
+  claimOutputs,
+  prepareOutputDir,
+  sameFile,
+  type NamedPath,
+  type OutputLocks,
+} from "../src/io/paths.js";
 import { CliError, choiceOption, floatOption, intOption } from "./util.js";
 import { writeReport } from "./report.js";
 import { lossChart } from "../src/report/terminal.js";
@@ -65,6 +78,8 @@ export interface TrainFlags {
   quiet?: boolean;
   threads: number;
   report?: string;
+  /** GiB the run may use (the estimate is checked before anything is allocated). */
+  maxMemory?: number;
 }
 
 /** Flags that may change when resuming; the rest come from the checkpoint. */
@@ -81,6 +96,7 @@ const RESUMABLE = new Set([
   "threads",
   "report",
   "sampleEvery",
+  "maxMemory",
 ]);
 
 export function addTrainOptions(
@@ -212,34 +228,132 @@ export function addTrainOptions(
       1,
     )
     .option(
+      "--max-memory <GiB>",
+      `memory the run may use; a configuration estimated to need more is refused before it starts (default ${DEFAULT_MAX_MEMORY_BYTES / 2 ** 30})`,
+      floatOption("--max-memory", 1e-3, 1e6),
+    )
+    .option(
       "--report <file.html>",
       "after training, write an HTML report (loss curves, forecasts or gate activations)",
     );
 }
 
-/** The flags to use: on --resume, the checkpoint's flags with only the resumable ones replaced. */
+/** Flags that name files: taken from the command line only, never from a checkpoint. */
+const PATH_FLAGS = new Set(["out", "checkpoint", "report", "resume"]);
+
+/**
+ * The flags to use: on --resume, the checkpoint's flags with only the resumable ones replaced.
+ * File paths come from the command line only (a checkpoint someone sends you must not decide
+ * what is written where): without --out, a resumed run writes next to its checkpoint, under a
+ * name derived from it. The checkpoint's task and every stored option are checked first.
+ */
 export function resolveFlags<F extends TrainFlags>(
   cmd: Command,
   flags: F,
+  task: "text" | "series",
 ): { flags: F; resumed: ReturnType<typeof loadCheckpoint> | null } {
   if (!flags.resume) return { flags, resumed: null };
   const resumed = loadCheckpoint(flags.resume, { threads: flags.threads });
-  const saved = resumed.run.options as unknown as F;
+  if (resumed.meta.task !== task)
+    throw new FormatError(
+      flags.resume,
+      `is a checkpoint of a ${String(resumed.meta.task)} model; train-${task} --resume needs one from train-${task}`,
+    );
+  const saved = checkSavedOptions(cmd, resumed.run.options, flags.resume) as Partial<F>;
   const merged = { ...saved } as F;
   for (const key of Object.keys(flags) as (keyof F & string)[]) {
     const source = cmd.getOptionValueSource(key);
-    if (RESUMABLE.has(key) && (source === "cli" || saved[key] === undefined))
+    if (PATH_FLAGS.has(key)) {
+      merged[key] = (source === "cli" ? flags[key] : undefined) as F[typeof key];
+    } else if (RESUMABLE.has(key) && (source === "cli" || saved[key] === undefined))
       merged[key] = flags[key];
     else if (source === "cli" && JSON.stringify(flags[key]) !== JSON.stringify(saved[key]))
       process.stderr.write(
         `lstm: note: --${kebab(key)} is taken from the checkpoint (${JSON.stringify(saved[key])}) when resuming\n`,
       );
   }
+  for (const key of PATH_FLAGS)
+    if (cmd.getOptionValueSource(key) !== "cli") delete merged[key as keyof F];
+  merged.resume = flags.resume;
+  if (merged.out === undefined) {
+    merged.out = resumedModelPath(flags.resume);
+    // Said even with --quiet: the user did not choose this path.
+    process.stderr.write(`lstm: no --out given: the model will be saved as ${merged.out}\n`);
+  }
   return { flags: merged, resumed };
+}
+
+/** Where a resumed run without --out saves its model: beside the checkpoint, named after it. */
+export function resumedModelPath(checkpoint: string): string {
+  const m = /^(.*[^/\\])\.[^./\\]+$/.exec(checkpoint);
+  return `${m ? m[1] : checkpoint}.resumed.safetensors`;
+}
+
+/**
+ * The options stored in a checkpoint, each checked as if it had been typed on the command line
+ * (the option's own parser and choices), so a hand-edited checkpoint is a FormatError naming the
+ * field, never a TypeError later. Path options are dropped: they never come from a checkpoint.
+ */
+function checkSavedOptions(
+  cmd: Command,
+  options: Record<string, unknown>,
+  source: string,
+): Record<string, unknown> {
+  if (typeof options !== "object" || options === null || Array.isArray(options))
+    throw new FormatError(source, "run.options: expected an object");
+  const out: Record<string, unknown> = {};
+  const known = new Map(cmd.options.map((o) => [o.attributeName(), o]));
+  for (const [key, v] of Object.entries(options)) {
+    if (PATH_FLAGS.has(key) || v === undefined || v === null) continue;
+    const opt = known.get(key);
+    if (!opt) {
+      out[key] = v; // e.g. resolvedSchedule: checked where it is used
+      continue;
+    }
+    const field = `run.options.${key}`;
+    if (opt.isBoolean()) {
+      if (typeof v !== "boolean") throw new FormatError(source, `${field}: expected true or false`);
+    } else if (typeof v !== "string" && typeof v !== "number")
+      throw new FormatError(source, `${field}: expected a string or a number`);
+    else if (opt.argChoices && !opt.argChoices.includes(String(v)))
+      throw new FormatError(source, `${field}: expected one of ${opt.argChoices.join(", ")}`);
+    else if (opt.parseArg) {
+      try {
+        const parsed: unknown = opt.parseArg(String(v), undefined);
+        if (typeof parsed !== typeof v) throw new Error(`expected a ${typeof parsed}`);
+      } catch (e) {
+        throw new FormatError(source, `${field}: ${(e as Error).message}`);
+      }
+    } else if (typeof v !== "string") throw new FormatError(source, `${field}: expected a string`);
+    out[key] = v;
+  }
+  return out;
 }
 
 function kebab(s: string): string {
   return s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+}
+
+/**
+ * Refuses, before the model or any batch is allocated, a configuration whose estimated memory
+ * exceeds --max-memory (or whose one-hot batch T·B·V cannot be one array).
+ */
+export function checkMemory(f: TrainFlags, sizes: { inputSize: number; outputSize: number }): void {
+  const estimate = estimateTrainingMemory({
+    ...sizes,
+    hiddenSize: f.hidden,
+    numLayers: f.layers,
+    seqLen: f.seqLen,
+    batch: f.batch,
+    optimizer: f.optimizer,
+    momentum: f.momentum,
+  });
+  const limit = f.maxMemory !== undefined ? f.maxMemory * 2 ** 30 : DEFAULT_MAX_MEMORY_BYTES;
+  checkTrainingMemory(
+    estimate,
+    limit,
+    "lower --batch, --seq-len, --hidden or --layers, or raise --max-memory (GiB)",
+  );
 }
 
 export function initModel(model: LstmModel, f: TrainFlags): void {
@@ -296,7 +410,45 @@ export function trainOptions(f: TrainFlags, stepsPerEpoch: number): TrainOptions
   };
 }
 
+/** The files a training run reads and writes, checked and locked before any work starts. */
+export interface RunFiles {
+  out: string;
+  /** Written every --checkpoint-every steps and at the end (--checkpoint, else the --resume file). */
+  checkpoint?: string;
+  /** Where the resume point goes on Ctrl-C: the checkpoint, else OUT.ckpt. */
+  interruptCheckpoint: string;
+  report?: string;
+  locks: OutputLocks;
+}
+
+/**
+ * Checks the run's outputs against its inputs (the data file, the checkpoint resumed) and each
+ * other, creates their directories and locks them. The checkpoint of a resumed run may be the
+ * file it resumed from: that is the run's own state, carried forward.
+ */
+export function claimRunFiles(f: TrainFlags, dataFile: string): RunFiles {
+  const checkpoint = f.checkpoint ?? f.resume;
+  const interruptCheckpoint = checkpoint ?? `${f.out}.ckpt`;
+  const outputs: NamedPath[] = [
+    { role: "--out", path: f.out },
+    { role: checkpoint && !f.checkpoint ? "--resume" : "--checkpoint", path: interruptCheckpoint },
+    ...(f.report ? [{ role: "--report", path: f.report }] : []),
+  ];
+  const resumesInPlace = f.resume !== undefined && sameFile(interruptCheckpoint, f.resume);
+  checkOutputs({
+    inputs: [
+      { role: "<file>", path: dataFile },
+      ...(f.resume && !resumesInPlace ? [{ role: "--resume", path: f.resume }] : []),
+    ],
+    outputs,
+  });
+  for (const o of outputs) prepareOutputDir(o);
+  const locks = claimOutputs(outputs);
+  return { out: f.out, checkpoint, interruptCheckpoint, report: f.report, locks };
+}
+
 export interface RunSpec {
+  files: RunFiles;
   model: LstmModel;
   task: TrainTask;
   flags: TrainFlags;
@@ -330,12 +482,8 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
   };
   if (spec.resumed)
     restoreRun(trainer, spec.resumed, { path: f.resume!, dataSha256: spec.dataSha256 });
-  const checkpointPath = f.checkpoint ?? (f.resume ? f.resume : undefined);
-  if (f.report && [f.out, checkpointPath].some((p) => p && resolve(p) === resolve(f.report!)))
-    throw new CliError(`--report ${f.report} would replace the model or checkpoint file`);
-  for (const p of [f.out, checkpointPath]) if (p) mkdirSync(dirname(p), { recursive: true });
+  const { files } = spec;
   const saveAt = (path: string, c: Checkpoint): void => saveCheckpoint(path, model, meta, c, run);
-  if (checkpointPath) trainer.onCheckpoint = (c) => saveAt(checkpointPath, c);
 
   const progress = new ProgressReporter({
     json: f.json,
@@ -345,18 +493,47 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
     onEval: spec.onEval,
   });
   trainer.on(progress.listener);
+  // A checkpoint that cannot be written (disk full) stops the run after this step; the model
+  // is still saved to --out (maybe on another disk) and the failure reported at the end.
+  let checkpointFailure: unknown = null;
+  if (files.checkpoint) {
+    const path = files.checkpoint;
+    trainer.onCheckpoint = (c) => {
+      try {
+        saveAt(path, c);
+      } catch (e) {
+        if (!(e instanceof FileWriteError) && !(e instanceof FormatError)) throw e;
+        checkpointFailure = e;
+        progress.log(`lstm: ${e.message}; stopping and saving the model`);
+        trainer.requestStop();
+      }
+    };
+  }
   const summary = await runInterruptible(trainer, progress);
+  const interrupted = summary.stopReason === "interrupted" && checkpointFailure === null;
   // Resume point: always saved when a checkpoint path is known, and on Ctrl-C even without one.
-  const resumePath =
-    checkpointPath ?? (summary.stopReason === "interrupted" ? `${f.out}.ckpt` : undefined);
-  if (resumePath && trainer.resumePoint) {
-    saveAt(resumePath, trainer.resumePoint);
-    progress.log(`checkpoint: ${resumePath} (continue with --resume ${resumePath})`);
+  const resumePath = files.checkpoint ?? (interrupted ? files.interruptCheckpoint : undefined);
+  if (resumePath && trainer.resumePoint && checkpointFailure === null) {
+    try {
+      saveAt(resumePath, trainer.resumePoint);
+      progress.log(`checkpoint: ${resumePath} (continue with --resume ${resumePath})`);
+    } catch (e) {
+      if (!(e instanceof FileWriteError) && !(e instanceof FormatError)) throw e;
+      checkpointFailure = e;
+    }
   }
   meta.training = trainingSummary(spec, summary);
-  saveModel(f.out, model, meta);
-  if (f.report) writeTrainingReport(spec, f.report);
+  saveModel(files.out, model, meta);
+  if (checkpointFailure !== null)
+    throw new CliError(
+      `the model is saved in ${files.out}, but the checkpoint failed: ${(checkpointFailure as Error).message}`,
+    );
+  if (files.report) writeTrainingReport(spec, files.report);
   printSummary(spec, summary, progress);
+  // An interrupted run exits 130 (128 + SIGINT) once its checkpoint and model are saved, so a
+  // script can tell it from a finished one.
+  if (interrupted) process.exitCode = 130;
+  files.locks.release();
   return summary;
 }
 

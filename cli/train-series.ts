@@ -14,6 +14,8 @@ import { applyTransform } from "../src/train/forecast.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
 import {
   addTrainOptions,
+  checkMemory,
+  claimRunFiles,
   initModel,
   resolveFlags,
   runTraining,
@@ -90,7 +92,8 @@ export function registerTrainSeries(program: Command): void {
     validFraction: 0.15,
     out: "series-model.safetensors",
   }).action(async (file: string, rawFlags: SeriesFlags) => {
-    const { flags, resumed } = resolveFlags(cmd, rawFlags);
+    const { flags, resumed } = resolveFlags(cmd, rawFlags, "series");
+    const files = claimRunFiles(flags, file);
     const bytes = readDataFile(file);
     const columns = list(flags.column);
     if (columns.length === 0) throw new CliError("--column needs at least one column name");
@@ -125,6 +128,7 @@ export function registerTrainSeries(program: Command): void {
       targetColumns: targetIdx,
     });
     const O = windows.train.outputSize;
+    checkMemory(flags, { inputSize: C, outputSize: O });
     const model =
       resumed?.model ??
       new LstmModel(
@@ -169,6 +173,7 @@ export function registerTrainSeries(program: Command): void {
           `${windows.train.count} training windows of ${flags.seqLen} → ${flags.horizon}\n`,
       );
     await runTraining({
+      files,
       model,
       task,
       flags,

@@ -8,6 +8,8 @@ import { Rng } from "../src/tensor/rng.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
 import {
   addTrainOptions,
+  checkMemory,
+  claimRunFiles,
   initModel,
   resolveFlags,
   runTraining,
@@ -64,7 +66,8 @@ export function registerTrainText(program: Command): void {
       0.8,
     )
     .action(async (file: string, rawFlags: TextFlags) => {
-      const { flags, resumed } = resolveFlags(cmd, rawFlags);
+      const { flags, resumed } = resolveFlags(cmd, rawFlags, "text");
+      const files = claimRunFiles(flags, file);
       const bytes = readDataFile(file);
       const text = decodeText(bytes, file);
       const vocab = resumed
@@ -73,6 +76,7 @@ export function registerTrainText(program: Command): void {
       const ids = vocab.encode(text, { source: file });
       const { train, valid } = splitTrainValid(ids, flags.validFraction);
       const V = vocab.size;
+      checkMemory(flags, { inputSize: V, outputSize: V });
       const model =
         resumed?.model ??
         new LstmModel(
@@ -96,6 +100,7 @@ export function registerTrainText(program: Command): void {
             `unigram entropy ${baseline.toFixed(3)} nats/char\n`,
         );
       await runTraining({
+        files,
         model,
         task,
         flags,

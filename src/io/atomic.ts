@@ -111,6 +111,7 @@ function reason(err: unknown, p: Plan, step: string): string {
   if (code === "EACCES" || code === "EPERM") return `permission denied (${step})`;
   if (code === "ENOSPC") return "no space left on the device";
   if (code === "EDQUOT") return "disk quota exceeded";
+  if (code === "EFBIG") return "file too large (a file size limit was reached)";
   const msg = err instanceof Error ? err.message : String(err);
   return `${step} failed: ${msg}`;
 }

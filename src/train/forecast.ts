@@ -76,11 +76,40 @@ export function readSeriesMeta(
     horizon: int("horizon"),
     seqLen: int("seqLen"),
     scaler,
-    split: (raw.split as SeriesMeta["split"]) ?? null,
-    rows: typeof raw.rows === "number" ? raw.rows : null,
+    split: readSplit(raw, source),
+    rows: raw.rows === undefined || raw.rows === null ? null : int("rows"),
     transform: raw.transform === "log" ? "log" : "none",
     relative: raw.relative === true,
   };
+}
+
+/** series.split: ordered row ranges [start, end) inside series.rows, or null when absent. */
+function readSplit(raw: Record<string, unknown>, source: string): SeriesMeta["split"] {
+  const split = raw.split;
+  if (split === undefined || split === null) return null;
+  if (typeof split !== "object" || Array.isArray(split))
+    throw new FormatError(source, "series.split must be an object with train, valid and test");
+  const rows = Number.isInteger(raw.rows) ? (raw.rows as number) : Infinity;
+  let prevEnd = 0;
+  const out: Record<string, [number, number]> = {};
+  for (const part of ["train", "valid", "test"] as const) {
+    const r = (split as Record<string, unknown>)[part];
+    if (
+      !Array.isArray(r) ||
+      r.length !== 2 ||
+      !r.every((v) => Number.isInteger(v)) ||
+      r[0] < prevEnd ||
+      r[1] < r[0] ||
+      r[1] > rows
+    )
+      throw new FormatError(
+        source,
+        `series.split.${part} must be [start, end) rows after the previous part and within series.rows (${rows}), got ${JSON.stringify(r)}`,
+      );
+    out[part] = [r[0], r[1]];
+    prevEnd = r[1];
+  }
+  return out as NonNullable<SeriesMeta["split"]>;
 }
 
 /**
