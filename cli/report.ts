@@ -97,6 +97,7 @@ export function registerReport(program: Command): void {
         ...(f.data !== undefined ? [{ role: "--data", path: f.data }] : []),
       ];
       checkOutputs({ inputs, outputs: [{ role: "--out", path: out }] });
+      prepareOutputDir({ role: "--out", path: out });
       const { model, meta } = loadModel(modelPath);
       let dataPath = f.data;
       if (dataPath === undefined) {

@@ -170,7 +170,7 @@ test("errors that were stack traces: --out below a file, a text checkpoint to tr
   const cases: [string[], RegExp][] = [
     [text("--steps", "1", "--out", join(TEXT, "x.st")), /--out: cannot create the directory of .*t\.txt\/x\.st: a part of its directory is a file/],
     [["forecast", model, AIR, "--out", join(model, "f.csv")], /--out: cannot create the directory/],
-    [["report", model, "--out", join(model, "r.html")], /--report: cannot create the directory/],
+    [["report", model, "--out", join(model, "r.html")], /--out: cannot create the directory/],
     [series("--steps", "5", "--resume", textCkpt, "--out", join(tmp, "r.st")), /text\.ckpt: is a checkpoint of a text model; train-series --resume needs one from train-series/],
     [series("--steps", "5", "--resume", badColumn, "--out", join(tmp, "r.st")), /column\.ckpt: run\.options\.column: expected a string/],
     [["eval", badSplit, AIR], /split\.safetensors: series\.split\.test must be/],
