@@ -4,7 +4,7 @@
  */
 import { Command, Option } from "commander";
 import { OPTIMIZER_KINDS, type OptimizerKind } from "../src/optim/optimizers.js";
-import type { ScheduleConfig } from "../src/optim/schedule.js";
+import { resolveSchedule, type ScheduleConfig } from "../src/optim/schedule.js";
 import type { LstmModel } from "../src/model/model.js";
 import { initParams, INIT_SCHEMES } from "../src/model/init.js";
 import { Rng } from "../src/tensor/rng.js";
@@ -30,7 +30,7 @@ import {
   estimateTrainingMemory,
 } from "../src/train/memory-estimate.js";
 import { ProgressReporter } from "./train-progress.js";
-import { FormatError } from "../src/tensor/errors.js";
+import { FormatError, LstmError } from "../src/tensor/errors.js";
 import { FileWriteError } from "../src/io/atomic.js";
 import {
   checkOutputs,
@@ -265,8 +265,8 @@ export function resolveFlags<F extends TrainFlags>(
     const source = cmd.getOptionValueSource(key);
     if (PATH_FLAGS.has(key)) {
       merged[key] = (source === "cli" ? flags[key] : undefined) as F[typeof key];
-    } else if (RESUMABLE.has(key) && (source === "cli" || saved[key] === undefined))
-      merged[key] = flags[key];
+    } else if (saved[key] === undefined || (RESUMABLE.has(key) && source === "cli"))
+      merged[key] = flags[key]; // (an option the checkpoint lacks: as given, or its default)
     else if (source === "cli" && JSON.stringify(flags[key]) !== JSON.stringify(saved[key]))
       process.stderr.write(
         `lstm: note: --${kebab(key)} is taken from the checkpoint (${JSON.stringify(saved[key])}) when resuming\n`,
@@ -474,14 +474,20 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
   // A resumed run keeps the learning-rate schedule it started with (a cosine or step schedule
   // is laid out over the original budget), so resuming never changes the curve.
   const savedSchedule = spec.resumed?.run.options.resolvedSchedule as ScheduleConfig | undefined;
-  if (savedSchedule) options.schedule = savedSchedule;
-  const trainer = new Trainer(model, task, options);
+  if (savedSchedule !== undefined) {
+    options.schedule = savedSchedule;
+    blameCheckpoint(f.resume, () => resolveSchedule(savedSchedule));
+  }
+  const trainer = blameCheckpoint(f.resume, () => new Trainer(model, task, options));
   const run: RunInfo = {
     options: { ...(f as unknown as Record<string, unknown>), resolvedSchedule: options.schedule },
     dataSha256: spec.dataSha256,
   };
-  if (spec.resumed)
-    restoreRun(trainer, spec.resumed, { path: f.resume!, dataSha256: spec.dataSha256 });
+  if (spec.resumed) {
+    const resumed = spec.resumed;
+    const expect = { path: f.resume!, dataSha256: spec.dataSha256 };
+    blameCheckpoint(f.resume, () => restoreRun(trainer, resumed, expect));
+  }
   const { files } = spec;
   const saveAt = (path: string, c: Checkpoint): void => saveCheckpoint(path, model, meta, c, run);
 
@@ -535,6 +541,20 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
   if (interrupted) process.exitCode = 130;
   files.locks.release();
   return summary;
+}
+
+/**
+ * Runs `build` (a task, the trainer, the restore) and, on a resumed run, names the checkpoint in
+ * a typed error it raises: its stored options or state do not fit this run.
+ */
+export function blameCheckpoint<T>(resume: string | undefined, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    const namesFile = e instanceof FormatError && e.source !== "checkpoint";
+    if (resume === undefined || !(e instanceof LstmError) || namesFile) throw e;
+    throw new FormatError(resume, `does not fit this run: ${e.message}`);
+  }
 }
 
 /** Continues the run of a checkpoint: the same data, then the saved trainer state. */

@@ -14,6 +14,7 @@ import { applyTransform } from "../src/train/forecast.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
 import {
   addTrainOptions,
+  blameCheckpoint,
   checkMemory,
   claimRunFiles,
   initModel,
@@ -141,12 +142,10 @@ export function registerTrainSeries(program: Command): void {
         { threads: flags.threads },
       );
     if (!resumed) initModel(model, flags);
-    const task = new SeriesTask(
-      model,
-      windows.train,
-      windows.valid,
-      flags.batch,
-      flags.relative ?? false,
+    const task = blameCheckpoint(
+      flags.resume,
+      () =>
+        new SeriesTask(model, windows.train, windows.valid, flags.batch, flags.relative ?? false),
     );
     const meta: ModelMeta = {
       task: "series",

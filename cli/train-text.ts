@@ -8,6 +8,7 @@ import { Rng } from "../src/tensor/rng.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
 import {
   addTrainOptions,
+  blameCheckpoint,
   checkMemory,
   claimRunFiles,
   initModel,
@@ -89,7 +90,10 @@ export function registerTrainText(program: Command): void {
           { threads: flags.threads },
         );
       if (!resumed) initModel(model, flags);
-      const task = new TextTask(model, train, valid, { batch: flags.batch, seqLen: flags.seqLen });
+      const task = blameCheckpoint(
+        flags.resume,
+        () => new TextTask(model, train, valid, { batch: flags.batch, seqLen: flags.seqLen }),
+      );
       const baseline = unigramEntropy(train, V);
       const meta: ModelMeta = { task: "text", input: { kind: "one-hot" }, vocab: vocab.toJSON() };
       const sampleRng = new Rng(flags.seed + 1);

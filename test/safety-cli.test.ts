@@ -161,6 +161,17 @@ test("errors that were stack traces: --out below a file, a text checkpoint to tr
     run.options.column = 5;
     m.run = JSON.stringify(run);
   });
+  const edited = (name: string, edit: (options: Record<string, unknown>) => void): string => {
+    const path = join(tmp, name);
+    editMeta(ckpt, path, (m) => {
+      const run = JSON.parse(m.run);
+      edit(run.options);
+      m.run = JSON.stringify(run);
+    });
+    return path;
+  };
+  const badHorizon = edited("horizon.ckpt", (o) => (o.horizon = 7));
+  const badSchedule = edited("schedule.ckpt", (o) => (o.resolvedSchedule = { kind: "cosine" }));
   const badSplit = join(tmp, "split.safetensors");
   editMeta(model, badSplit, (m) => {
     const s = JSON.parse(m.series);
@@ -174,6 +185,8 @@ test("errors that were stack traces: --out below a file, a text checkpoint to tr
     [series("--steps", "5", "--resume", textCkpt, "--out", join(tmp, "r.st")), /text\.ckpt: is a checkpoint of a text model; train-series --resume needs one from train-series/],
     [series("--steps", "5", "--resume", badColumn, "--out", join(tmp, "r.st")), /column\.ckpt: run\.options\.column: expected a string/],
     [["eval", badSplit, AIR], /split\.safetensors: series\.split\.test must be/],
+    [series("--steps", "5", "--resume", badHorizon, "--out", join(tmp, "r.st")), /horizon\.ckpt: does not fit this run: model: needs inputSize 1 and outputSize 7/],
+    [series("--steps", "5", "--resume", badSchedule, "--out", join(tmp, "r.st")), /schedule\.ckpt: does not fit this run: totalSteps: is required/],
   ]; // prettier-ignore
   for (const [args, message] of cases) assertClearError(runCli(args), message, args.join(" "));
 });
