@@ -284,7 +284,7 @@ export function resolveFlags<F extends TrainFlags>(
 }
 
 /** Where a resumed run without --out saves its model: beside the checkpoint, named after it. */
-export function resumedModelPath(checkpoint: string): string {
+function resumedModelPath(checkpoint: string): string {
   const m = /^(.*[^/\\])\.[^./\\]+$/.exec(checkpoint);
   return `${m ? m[1] : checkpoint}.resumed.safetensors`;
 }

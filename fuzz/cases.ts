@@ -2,7 +2,7 @@
 import { Rng } from "../src/tensor/rng.js";
 import type { FuzzTarget } from "./targets.js";
 
-export function caseRng(seed: number, index: number): Rng {
+function caseRng(seed: number, index: number): Rng {
   return new Rng((seed * 1_000_003 + index) % 2 ** 31);
 }
 

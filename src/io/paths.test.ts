@@ -16,7 +16,6 @@ import { ConfigError, FormatError } from "../tensor/errors.js";
 import {
   checkOutputs,
   claimOutputs,
-  lockPathOf,
   prepareOutputDir,
   readRegularFile,
   sameFile,
@@ -77,7 +76,7 @@ test("prepareOutputDir creates directories and refuses a path below a file or a 
 test("claimOutputs: a live owner's lock is refused, a dead one's taken over, release removes ours", (t) => {
   const dir = tempDir(t);
   const out = join(dir, "m.st");
-  const lock = lockPathOf(out);
+  const lock = join(dir, ".m.st.lock");
   writeFileSync(lock, `${process.ppid}\n`);
   assert.throws(() => claimOutputs([{ role: "--out", path: out }]), /--out: .* is being written by another run \(process \d+/); // prettier-ignore
   writeFileSync(lock, "4194399\n");

@@ -27,7 +27,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 
 /** Files larger than this are refused unless a caller allows more (a typo, not a model). */
-export const DEFAULT_MAX_READ_BYTES = 2 ** 31 - 1;
+const DEFAULT_MAX_READ_BYTES = 2 ** 31 - 1;
 
 function errnoReason(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
@@ -187,7 +187,7 @@ function processAlive(pid: number): boolean {
 }
 
 /** The lock file of an output: `.<name>.lock` beside it. */
-export function lockPathOf(path: string): string {
+function lockPathOf(path: string): string {
   const real = realTarget(path);
   return join(dirname(real), `.${basename(real)}.lock`);
 }

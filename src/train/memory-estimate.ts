@@ -16,7 +16,7 @@
 import { ConfigError } from "../tensor/errors.js";
 
 /** Larger single arrays than this are refused: typed arrays cannot hold more elements. */
-export const MAX_ARRAY_ELEMENTS = 2 ** 31 - 1;
+const MAX_ARRAY_ELEMENTS = 2 ** 31 - 1;
 
 /** The memory a run may use by default (raise with --max-memory). */
 export const DEFAULT_MAX_MEMORY_BYTES = 4 * 2 ** 30;
