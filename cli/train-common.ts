@@ -489,8 +489,6 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
     blameCheckpoint(f.resume, () => restoreRun(trainer, resumed, expect));
   }
   const { files } = spec;
-  const saveAt = (path: string, c: Checkpoint): void => saveCheckpoint(path, model, meta, c, run);
-
   const progress = new ProgressReporter({
     json: f.json,
     quiet: f.quiet,
@@ -499,40 +497,27 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
     onEval: spec.onEval,
   });
   trainer.on(progress.listener);
-  // A checkpoint that cannot be written (disk full) stops the run after this step; the model
-  // is still saved to --out (maybe on another disk) and the failure reported at the end.
-  let checkpointFailure: unknown = null;
+  const checkpoints = new CheckpointWriter((path, c) => saveCheckpoint(path, model, meta, c, run));
   if (files.checkpoint) {
     const path = files.checkpoint;
     trainer.onCheckpoint = (c) => {
-      try {
-        saveAt(path, c);
-      } catch (e) {
-        if (!(e instanceof FileWriteError) && !(e instanceof FormatError)) throw e;
-        checkpointFailure = e;
-        progress.log(`lstm: ${e.message}; stopping and saving the model`);
-        trainer.requestStop();
-      }
+      if (checkpoints.write(path, c)) return;
+      progress.log(`lstm: ${checkpoints.failure!.message}; stopping and saving the model`);
+      trainer.requestStop();
     };
   }
   const summary = await runInterruptible(trainer, progress);
-  const interrupted = summary.stopReason === "interrupted" && checkpointFailure === null;
+  const interrupted = summary.stopReason === "interrupted" && checkpoints.failure === null;
   // Resume point: always saved when a checkpoint path is known, and on Ctrl-C even without one.
   const resumePath = files.checkpoint ?? (interrupted ? files.interruptCheckpoint : undefined);
-  if (resumePath && trainer.resumePoint && checkpointFailure === null) {
-    try {
-      saveAt(resumePath, trainer.resumePoint);
+  if (resumePath && trainer.resumePoint && checkpoints.failure === null)
+    if (checkpoints.write(resumePath, trainer.resumePoint))
       progress.log(`checkpoint: ${resumePath} (continue with --resume ${resumePath})`);
-    } catch (e) {
-      if (!(e instanceof FileWriteError) && !(e instanceof FormatError)) throw e;
-      checkpointFailure = e;
-    }
-  }
   meta.training = trainingSummary(spec, summary);
   saveModel(files.out, model, meta);
-  if (checkpointFailure !== null)
+  if (checkpoints.failure !== null)
     throw new CliError(
-      `the model is saved in ${files.out}, but the checkpoint failed: ${(checkpointFailure as Error).message}`,
+      `the model is saved in ${files.out}, but the checkpoint failed: ${checkpoints.failure.message}`,
     );
   if (files.report) writeTrainingReport(spec, files.report);
   printSummary(spec, summary, progress);
@@ -541,6 +526,27 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
   if (interrupted) process.exitCode = 130;
   files.locks.release();
   return summary;
+}
+
+/**
+ * Writes checkpoints. A write that fails for a reason of the disk (full, no permission) is kept
+ * in `failure` instead of ending the process, so the run can stop and still save the model.
+ */
+class CheckpointWriter {
+  failure: Error | null = null;
+  constructor(private readonly save: (path: string, c: Checkpoint) => void) {}
+
+  /** Returns false (and keeps the error) when the checkpoint could not be written. */
+  write(path: string, c: Checkpoint): boolean {
+    try {
+      this.save(path, c);
+      return true;
+    } catch (e) {
+      if (!(e instanceof FileWriteError) && !(e instanceof FormatError)) throw e;
+      this.failure = e;
+      return false;
+    }
+  }
 }
 
 /**
