@@ -26,7 +26,7 @@ import { decodeModel, type ModelMeta } from "../src/io/model-file.js";
 import { paramsSha256, saveModel, writeFileAtomic } from "../src/node.js";
 import { FormatError } from "../src/tensor/errors.js";
 import { checkOutputs, prepareOutputDir } from "../src/io/paths.js";
-import { choiceOption, CliError, readBytes } from "./util.js";
+import { choiceOption, CliError, readBytes, readDataBytes } from "./util.js";
 
 const FROM = ["auto", "lstm", "pytorch", "keras", "tfjs"] as const;
 const TO = ["lstm", "keras", "tfjs"] as const;
@@ -44,7 +44,7 @@ interface ConvertFlags {
   json?: boolean;
 }
 
-function readJson(path: string, bytes = readBytes(path)): unknown {
+function readJson(path: string, bytes = readDataBytes(path)): unknown {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);

@@ -8,10 +8,10 @@ import { collectReport, type CollectOptions } from "../src/report/collect.js";
 import { renderReport } from "../src/report/html.js";
 import { loadModel, writeFileAtomic, type ModelMeta } from "../src/node.js";
 import { checkOutputs, prepareOutputDir, sameFile } from "../src/io/paths.js";
-import { choiceOption, intOption, readBytes } from "./util.js";
+import { choiceOption, intOption, readDataBytes } from "./util.js";
 
 function readData(path: string): string {
-  return decodeText(readBytes(path), path);
+  return decodeText(readDataBytes(path), path);
 }
 
 /** MODEL with its extension replaced by .html. */

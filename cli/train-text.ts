@@ -16,7 +16,7 @@ import {
   runTraining,
   type TrainFlags,
 } from "./train-common.js";
-import { floatOption, intOption, readBytes } from "./util.js";
+import { floatOption, intOption, readDataBytes } from "./util.js";
 
 interface TextFlags extends TrainFlags {
   sampleEvery: number;
@@ -25,7 +25,7 @@ interface TextFlags extends TrainFlags {
 }
 
 /** Reads a data file; file-system errors become one-line messages. */
-export const readDataFile = readBytes;
+export const readDataFile = readDataBytes;
 
 export function registerTrainText(program: Command): void {
   const cmd = program

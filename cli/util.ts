@@ -38,18 +38,26 @@ export class CliError extends Error {}
  * Reads a regular file (never a FIFO, a device or a directory; stat before reading), turning
  * file-system errors into a one-line message.
  */
-export function readBytes(path: string): Uint8Array {
+export function readBytes(path: string, maxBytes?: number): Uint8Array {
   try {
-    return readRegularFile(path);
+    return readRegularFile(path, maxBytes);
   } catch (e) {
     if (e instanceof FormatError) throw new CliError(`cannot read ${e.message}`);
     throw e;
   }
 }
 
-/** Reads a UTF-8 text file (errors as for readBytes). */
+/** The longest string V8 can make (0x1fffffe8 characters): a larger text cannot be decoded. */
+const MAX_TEXT_BYTES = 0x1fffffe8;
+
+/** Reads a text or CSV data file, refusing one larger than a string can hold. */
+export function readDataBytes(path: string): Uint8Array {
+  return readBytes(path, MAX_TEXT_BYTES);
+}
+
+/** Reads a UTF-8 text file (errors as for readDataBytes). */
 export function readTextFile(path: string): string {
-  return new TextDecoder().decode(readBytes(path));
+  return new TextDecoder().decode(readDataBytes(path));
 }
 
 /** Message for an error a user should see without a stack trace, or null for a bug. */

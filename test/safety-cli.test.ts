@@ -12,6 +12,7 @@ import {
   readFileSync,
   readdirSync,
   symlinkSync,
+  truncateSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -134,6 +135,17 @@ test("only regular files are read: /dev/zero, /dev/urandom, a FIFO and a directo
       assertClearError(r, message, args.join(" "));
     }
   } // prettier-ignore
+});
+
+test("files too large to hold are refused by their size before reading (sparse files: no disk used)", () => {
+  const text = join(tmp, "huge.txt");
+  const modelFile = join(tmp, "huge.safetensors");
+  writeFileSync(text, "");
+  truncateSync(text, 600_000_000); // past the longest string V8 makes
+  writeFileSync(modelFile, "");
+  truncateSync(modelFile, 3 * 2 ** 30);
+  assertClearError(runCli(["train-text", text, "--steps", "1", "--out", join(tmp, "h.st")]), /cannot read .*huge\.txt: is 600000000 bytes, more than the 536870888 bytes allowed/, "text"); // prettier-ignore
+  assertClearError(runCli(["info", modelFile]), /huge\.safetensors: is 3221225472 bytes, more than the 2147483647 bytes allowed/, "model"); // prettier-ignore
 });
 
 test("memory is estimated before anything is allocated: too large is refused with the estimate and the limit", () => {
