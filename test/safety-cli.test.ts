@@ -250,3 +250,35 @@ test("Ctrl-C saves the checkpoint and the model, then exits 130", async () => {
   assert.ok(existsSync(out));
   assert.ok(existsSync(`${out}.ckpt`));
 });
+
+test("kill -9 while checkpointing every step: the checkpoint always loads and resumes; dead runs' temp files and locks are cleaned up", async () => {
+  const out = join(tmp, "k.st");
+  const ck = join(tmp, "k.ckpt");
+  for (let round = 0; round < 4; round++) {
+    const args = round === 0 ? series("--hidden", "32", "--time", "60", "--checkpoint-every", "1", "--checkpoint", ck, "--json", "--out", out) : series("--time", "60", "--checkpoint-every", "1", "--resume", ck, "--json", "--out", out); // prettier-ignore
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    // Kill after a few checkpoints were written, at a point that varies with the round.
+    await new Promise<void>((resolve, reject) => {
+      let checkpoints = 0;
+      child.stdout.on("data", (d: Buffer) => {
+        checkpoints += (d.toString().match(/"type":"checkpoint"/g) ?? []).length;
+        if (checkpoints >= 3 + round) resolve();
+      });
+      child.on("exit", () => reject(new Error(`exited before the kill:\n${stderr}`)));
+    });
+    child.kill("SIGKILL");
+    await exited;
+    const info = runCli(["info", "--json", ck]);
+    assert.equal(info.status, 0, `round ${round}: ${info.stderr}`);
+  }
+  // The next run writes the same checkpoint: the dead runs' temporary files and lock go.
+  const last = runCli(series("--steps", "1", "--resume", ck, "--out", out));
+  assert.equal(last.status, 0, last.stderr);
+  assert.deepEqual(
+    readdirSync(tmp).filter((f) => f.startsWith(".k.")),
+    [],
+  );
+});
