@@ -12,16 +12,9 @@ import { LstmModel } from "../src/model/model.js";
 import { SeriesTask } from "../src/train/series-task.js";
 import { applyTransform } from "../src/train/forecast.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
-import {
-  addTrainOptions,
-  blameCheckpoint,
-  checkMemory,
-  claimRunFiles,
-  initModel,
-  resolveFlags,
-  runTraining,
-  type TrainFlags,
-} from "./train-common.js";
+import { checkMemory, claimRunFiles, initModel, runTraining } from "./train-common.js";
+import { addTrainOptions, type TrainFlags } from "./train-flags.js";
+import { blameCheckpoint, resolveFlags } from "./train-resume.js";
 import { readDataFile } from "./train-text.js";
 import { CliError, choiceOption, floatOption, intOption } from "./util.js";
 

@@ -6,16 +6,9 @@ import { sampleText } from "../src/train/sample.js";
 import { TextTask } from "../src/train/text-task.js";
 import { Rng } from "../src/tensor/rng.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
-import {
-  addTrainOptions,
-  blameCheckpoint,
-  checkMemory,
-  claimRunFiles,
-  initModel,
-  resolveFlags,
-  runTraining,
-  type TrainFlags,
-} from "./train-common.js";
+import { checkMemory, claimRunFiles, initModel, runTraining } from "./train-common.js";
+import { addTrainOptions, type TrainFlags } from "./train-flags.js";
+import { blameCheckpoint, resolveFlags } from "./train-resume.js";
 import { floatOption, intOption, readDataBytes } from "./util.js";
 
 interface TextFlags extends TrainFlags {
