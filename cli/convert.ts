@@ -6,7 +6,7 @@
  * format.
  */
 import { mkdirSync, statSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Command } from "commander";
 import {
   buildMeta,
@@ -26,7 +26,8 @@ import { decodeModel, type ModelMeta } from "../src/io/model-file.js";
 import { exportOnnx, type OnnxExport } from "../src/io/onnx/export.js";
 import { paramsSha256, saveModel, writeFileAtomic } from "../src/node.js";
 import { FormatError } from "../src/tensor/errors.js";
-import { choiceOption, CliError, readBytes } from "./util.js";
+import { checkOutputs, prepareOutputDir } from "../src/io/paths.js";
+import { choiceOption, CliError, readBytes, readDataBytes } from "./util.js";
 
 const FROM = ["auto", "lstm", "pytorch", "keras", "tfjs"] as const;
 const TO = ["lstm", "keras", "tfjs", "onnx"] as const;
@@ -45,7 +46,7 @@ interface ConvertFlags {
   batchFirst?: boolean;
 }
 
-function readJson(path: string, bytes = readBytes(path)): unknown {
+function readJson(path: string, bytes = readDataBytes(path)): unknown {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -210,8 +211,15 @@ export function registerConvert(program: Command): void {
       const inputFile =
         from === "tfjs" || (from === "auto" && isDir(input)) ? tfjsModelJsonPath(input) : input;
       const outFile = to === "tfjs" ? join(flags.out, "model.json") : flags.out;
-      if (resolve(outFile) === resolve(inputFile) || resolve(flags.out) === resolve(input))
-        throw new CliError(`--out ${flags.out} is the input file; write the conversion elsewhere`);
+      const inputs = [
+        { role: "<input>", path: inputFile },
+        ...(flags.vocab !== undefined ? [{ role: "--vocab", path: flags.vocab }] : []),
+        ...(flags.series !== undefined ? [{ role: "--series", path: flags.series }] : []),
+      ];
+      const outputs = [{ role: "--out", path: outFile }];
+      if (to === "tfjs") outputs.push({ role: "--out", path: join(flags.out, TFJS_WEIGHTS_PATH) });
+      checkOutputs({ inputs, outputs });
+      if (to !== "tfjs") prepareOutputDir(outputs[0]);
       const bytes = readBytes(inputFile);
       if (from === "auto") {
         const sniffed = sniffFormat(bytes);

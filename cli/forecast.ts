@@ -4,6 +4,7 @@ import { parseCsvSeries, type MissingPolicy } from "../src/data/series.js";
 import { decodeText } from "../src/data/text.js";
 import { forecastSeries, nextTimes, readSeriesMeta } from "../src/train/forecast.js";
 import { loadModel, writeFileAtomic } from "../src/node.js";
+import { checkOutputs, prepareOutputDir } from "../src/io/paths.js";
 import { readDataFile } from "./train-text.js";
 import { CliError, choiceOption, intOption } from "./util.js";
 
@@ -39,6 +40,17 @@ export function registerForecast(program: Command): void {
         file: string,
         f: { horizon?: number; out?: string; missing: MissingPolicy },
       ) => {
+        if (f.out !== undefined) {
+          const out = { role: "--out", path: f.out };
+          checkOutputs({
+            inputs: [
+              { role: "<model>", path: modelPath },
+              { role: "<file>", path: file },
+            ],
+            outputs: [out],
+          });
+          prepareOutputDir(out);
+        }
         const { model, meta } = loadModel(modelPath);
         if (meta.task !== "series")
           throw new CliError(

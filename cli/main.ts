@@ -49,8 +49,12 @@ async function main(argv: string[]): Promise<number> {
       console.error(`lstm: error: ${msg}`);
       return 1;
     }
-    console.error("lstm: internal error (please report it):");
-    console.error(e);
+    // A bug, not a user error: one line (the stack only on request), exit 70 (EX_SOFTWARE).
+    const what = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    console.error(
+      `lstm: internal error (please report it; LSTM_DEBUG=1 prints the stack): ${what.split("\n")[0]}`,
+    );
+    if (process.env.LSTM_DEBUG) console.error(e);
     return 70;
   }
 }

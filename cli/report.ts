@@ -1,6 +1,5 @@
 /** `lstm report MODEL`: a self-contained HTML report of a model, its training and its behaviour. */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import type { MissingPolicy } from "../src/data/series.js";
 import { decodeText } from "../src/data/text.js";
@@ -8,19 +7,11 @@ import type { LstmModel } from "../src/model/model.js";
 import { collectReport, type CollectOptions } from "../src/report/collect.js";
 import { renderReport } from "../src/report/html.js";
 import { loadModel, writeFileAtomic, type ModelMeta } from "../src/node.js";
-import { CliError, choiceOption, intOption } from "./util.js";
+import { checkOutputs, prepareOutputDir, sameFile } from "../src/io/paths.js";
+import { choiceOption, intOption, readDataBytes } from "./util.js";
 
 function readData(path: string): string {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(
-      `cannot read ${path}: ${code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (e as Error).message}`,
-    );
-  }
-  return decodeText(bytes, path);
+  return decodeText(readDataBytes(path), path);
 }
 
 /** MODEL with its extension replaced by .html. */
@@ -41,8 +32,7 @@ export function writeReport(
     .replace(/:\d\d\.\d+Z$/, " UTC")
     .replace("T", " ");
   const html = renderReport(collectReport(model, meta, { generatedAt, ...options }));
-  const dir = dirname(out);
-  if (dir && !existsSync(dir)) mkdirSync(dir, { recursive: true });
+  prepareOutputDir({ role: "--report", path: out });
   writeFileAtomic(out, html);
 }
 
@@ -101,13 +91,19 @@ export function registerReport(program: Command): void {
     )
     .option("--title <text>", "title of the report")
     .action((modelPath: string, f: Flags) => {
-      const { model, meta } = loadModel(modelPath);
       const out = f.out ?? defaultReportPath(modelPath);
-      if (out === modelPath) throw new CliError(`--out ${out} would replace the model file`);
+      const inputs = [
+        { role: "<model>", path: modelPath },
+        ...(f.data !== undefined ? [{ role: "--data", path: f.data }] : []),
+      ];
+      checkOutputs({ inputs, outputs: [{ role: "--out", path: out }] });
+      prepareOutputDir({ role: "--out", path: out });
+      const { model, meta } = loadModel(modelPath);
       let dataPath = f.data;
       if (dataPath === undefined) {
+        // Read only, and never when it is the report's own path.
         const recorded = meta.training?.data;
-        if (typeof recorded === "string" && existsSync(recorded)) {
+        if (typeof recorded === "string" && existsSync(recorded) && !sameFile(recorded, out)) {
           dataPath = recorded;
           process.stderr.write(`using the training data recorded in the model: ${recorded}\n`);
         }

@@ -1,20 +1,15 @@
 /**
- * What train-text and train-series share: the flags, the progress display, Ctrl-C handling,
- * checkpoints, --resume and the final save.
+ * What train-text and train-series share once their flags are resolved (train-flags.ts,
+ * train-resume.ts): the files of a run, the memory check, and the run itself with Ctrl-C,
+ * checkpoints, the final save and the report. Progress is a listener (train-progress.ts).
  */
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { Command, Option } from "commander";
-import cliProgress from "cli-progress";
-import { OPTIMIZER_KINDS, type OptimizerKind } from "../src/optim/optimizers.js";
-import type { ScheduleConfig } from "../src/optim/schedule.js";
+import { resolveSchedule, type ScheduleConfig } from "../src/optim/schedule.js";
 import type { LstmModel } from "../src/model/model.js";
-import { initParams, INIT_SCHEMES } from "../src/model/init.js";
+import { initParams } from "../src/model/init.js";
 import { Rng } from "../src/tensor/rng.js";
 import {
   Trainer,
   type Checkpoint,
-  type TrainOptions,
   type TrainSummary,
   type TrainTask,
 } from "../src/train/trainer.js";
@@ -26,220 +21,48 @@ import {
   type ModelMeta,
   type RunInfo,
 } from "../src/node.js";
-import { CliError, choiceOption, floatOption, intOption } from "./util.js";
+import {
+  checkTrainingMemory,
+  DEFAULT_MAX_MEMORY_BYTES,
+  estimateTrainingMemory,
+} from "../src/train/memory-estimate.js";
+import { ProgressReporter } from "./train-progress.js";
+import { FormatError } from "../src/tensor/errors.js";
+import { FileWriteError } from "../src/io/atomic.js";
+import {
+  checkOutputs,
+  claimOutputs,
+  prepareOutputDir,
+  sameFile,
+  type NamedPath,
+  type OutputLocks,
+} from "../src/io/paths.js";
+import { CliError } from "./util.js";
+import { trainOptions, type TrainFlags } from "./train-flags.js";
+import { blameCheckpoint, restoreRun } from "./train-resume.js";
 import { writeReport } from "./report.js";
 import { lossChart } from "../src/report/terminal.js";
 
-/** Every training flag, resolved (defaults filled). Stored in checkpoints to resume the same run. */
-export interface TrainFlags {
-  hidden: number;
-  layers: number;
-  seqLen: number;
-  batch: number;
-  lr: number;
-  optimizer: OptimizerKind;
-  momentum?: number;
-  stepSize?: number;
-  gamma: number;
-  weightDecay?: number;
-  clip: number;
-  clipValue?: number;
-  steps?: number;
-  epochs?: number;
-  time?: number;
-  seed: number;
-  out: string;
-  checkpoint?: string;
-  checkpointEvery: number;
-  resume?: string;
-  validFraction: number;
-  evalEvery?: number;
-  patience: number;
-  schedule: ScheduleConfig["kind"];
-  warmup: number;
-  init: (typeof INIT_SCHEMES)[number];
-  orthogonal?: boolean;
-  forgetBias?: number;
-  json?: boolean;
-  quiet?: boolean;
-  threads: number;
-  report?: string;
-}
-
-/** Flags that may change when resuming; the rest come from the checkpoint. */
-const RESUMABLE = new Set([
-  "steps",
-  "epochs",
-  "time",
-  "out",
-  "checkpoint",
-  "checkpointEvery",
-  "resume",
-  "json",
-  "quiet",
-  "threads",
-  "report",
-  "sampleEvery",
-]);
-
-export function addTrainOptions(
-  cmd: Command,
-  d: {
-    hidden: number;
-    layers: number;
-    seqLen: number;
-    batch: number;
-    lr: number;
-    clip: number;
-    validFraction: number;
-    out: string;
-  },
-): Command {
-  return cmd
-    .option("--hidden <n>", "hidden units per layer (H)", intOption("--hidden", 1, 4096), d.hidden)
-    .option("--layers <n>", "stacked LSTM layers (L)", intOption("--layers", 1, 16), d.layers)
-    .option(
-      "--seq-len <n>",
-      "time steps per window (T); gradients flow back this far",
-      intOption("--seq-len", 1, 100000),
-      d.seqLen,
-    )
-    .option("--batch <n>", "sequences per step (B)", intOption("--batch", 1, 65536), d.batch)
-    .option("--lr <x>", "learning rate", floatOption("--lr", 0, 10), d.lr)
-    .addOption(
-      new Option("--optimizer <name>", "sgd, adam, adamw, rmsprop or adagrad")
-        .choices(OPTIMIZER_KINDS)
-        .default("adam"),
-    )
-    .option(
-      "--momentum <x>",
-      "momentum for sgd and rmsprop (default 0)",
-      floatOption("--momentum", 0, 1),
-    )
-    .option(
-      "--step-size <n>",
-      "--schedule step: decay every n steps (default: a third of the budget)",
-      intOption("--step-size", 1),
-    )
-    .option("--gamma <x>", "--schedule step: decay factor", floatOption("--gamma", 1e-6, 1), 0.3)
-    .option(
-      "--weight-decay <x>",
-      "weight decay (L2; decoupled for adamw)",
-      floatOption("--weight-decay", 0, 1),
-    )
-    .option(
-      "--clip <x>",
-      "clip the global gradient norm to this (0 = off)",
-      floatOption("--clip", 0),
-      d.clip,
-    )
-    .option(
-      "--clip-value <x>",
-      "clip each gradient entry to ±x",
-      floatOption("--clip-value", 1e-12),
-    )
-    .option("--steps <n>", "stop after this many training steps", intOption("--steps", 1))
-    .option(
-      "--epochs <x>",
-      "stop after this many passes over the training data",
-      floatOption("--epochs", 1e-9),
-    )
-    .option("--time <seconds>", "stop after this many seconds", floatOption("--time", 1e-3))
-    .option(
-      "--seed <n>",
-      "random seed: the same seed and data give identical weights",
-      intOption("--seed", 0),
-      1,
-    )
-    .option("--out <file>", "where to save the trained model (safetensors)", d.out)
-    .option(
-      "--checkpoint <file>",
-      "checkpoint file (model, optimizer, RNG and data position); also written on Ctrl-C",
-    )
-    .option(
-      "--checkpoint-every <n>",
-      "write the checkpoint every n steps (0 = only at the end)",
-      intOption("--checkpoint-every", 0),
-      0,
-    )
-    .option("--resume <file>", "continue the run saved in this checkpoint (same data file)")
-    .option(
-      "--valid-fraction <x>",
-      "fraction of the data held out for validation (the end of it)",
-      floatOption("--valid-fraction", 0, 0.9),
-      d.validFraction,
-    )
-    .option(
-      "--eval-every <n>",
-      "evaluate every n steps (default: each epoch, at most every 200 steps)",
-      intOption("--eval-every", 1),
-    )
-    .option(
-      "--patience <n>",
-      "early stopping: stop after n evaluations without improvement (0 = off)",
-      intOption("--patience", 0),
-      0,
-    )
-    .option(
-      "--schedule <kind>",
-      "learning-rate schedule: constant, step or cosine",
-      choiceOption("--schedule", ["constant", "step", "cosine"] as const),
-      "constant",
-    )
-    .option("--warmup <n>", "linear learning-rate warm-up steps", intOption("--warmup", 0), 0)
-    .option(
-      "--init <scheme>",
-      "weight initialisation: pytorch or xavier",
-      choiceOption("--init", INIT_SCHEMES),
-      "pytorch",
-    )
-    .option("--orthogonal", "orthogonal recurrent weights")
-    .option(
-      "--forget-bias <x>",
-      "initial forget-gate bias (e.g. 1)",
-      floatOption("--forget-bias", -10, 10),
-    )
-    .option(
-      "--json",
-      "print machine-readable events (one JSON object per line) instead of a progress bar",
-    )
-    .option("--quiet", "no progress output")
-    .option(
-      "--threads <n>",
-      "threads (wasm backends: the recurrence splits by batch rows, large products by rows or columns; the results are identical; 2 trains batches of 32 about 1.8× faster on 2 cores)",
-      intOption("--threads", 1, 64),
-      1,
-    )
-    .option(
-      "--report <file.html>",
-      "after training, write an HTML report (loss curves, forecasts or gate activations)",
-    );
-}
-
-/** The flags to use: on --resume, the checkpoint's flags with only the resumable ones replaced. */
-export function resolveFlags<F extends TrainFlags>(
-  cmd: Command,
-  flags: F,
-  task: ModelMeta["task"],
-): { flags: F; resumed: ReturnType<typeof loadCheckpoint> | null } {
-  if (!flags.resume) return { flags, resumed: null };
-  const resumed = loadCheckpoint(flags.resume, { threads: flags.threads }, task);
-  const saved = resumed.run.options as unknown as F;
-  const merged = { ...saved } as F;
-  for (const key of Object.keys(flags) as (keyof F & string)[]) {
-    const source = cmd.getOptionValueSource(key);
-    if (RESUMABLE.has(key) && (source === "cli" || saved[key] === undefined))
-      merged[key] = flags[key];
-    else if (source === "cli" && JSON.stringify(flags[key]) !== JSON.stringify(saved[key]))
-      process.stderr.write(
-        `lstm: note: --${kebab(key)} is taken from the checkpoint (${JSON.stringify(saved[key])}) when resuming\n`,
-      );
-  }
-  return { flags: merged, resumed };
-}
-
-function kebab(s: string): string {
-  return s.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+/**
+ * Refuses, before the model or any batch is allocated, a configuration whose estimated memory
+ * exceeds --max-memory (or whose one-hot batch T·B·V cannot be one array).
+ */
+export function checkMemory(f: TrainFlags, sizes: { inputSize: number; outputSize: number }): void {
+  const estimate = estimateTrainingMemory({
+    ...sizes,
+    hiddenSize: f.hidden,
+    numLayers: f.layers,
+    seqLen: f.seqLen,
+    batch: f.batch,
+    optimizer: f.optimizer,
+    momentum: f.momentum,
+  });
+  const limit = f.maxMemory !== undefined ? f.maxMemory * 2 ** 30 : DEFAULT_MAX_MEMORY_BYTES;
+  checkTrainingMemory(
+    estimate,
+    limit,
+    "lower --batch, --seq-len, --hidden or --layers, or raise --max-memory (GiB)",
+  );
 }
 
 export function initModel(model: LstmModel, f: TrainFlags): void {
@@ -250,56 +73,45 @@ export function initModel(model: LstmModel, f: TrainFlags): void {
   });
 }
 
-export function trainOptions(f: TrainFlags, stepsPerEpoch: number): TrainOptions {
-  if (f.steps === undefined && f.epochs === undefined && f.time === undefined)
-    throw new CliError("give a budget: --steps N, --epochs N or --time SECONDS");
-  const budgetSteps = Math.min(
-    f.steps ?? Infinity,
-    f.epochs !== undefined ? Math.ceil(f.epochs * stepsPerEpoch) : Infinity,
-  );
-  let schedule: ScheduleConfig = { kind: "constant", warmupSteps: f.warmup };
-  if (f.schedule === "cosine") {
-    if (!Number.isFinite(budgetSteps))
-      throw new CliError(
-        "--schedule cosine needs --steps or --epochs (it decays to the last step)",
-      );
-    schedule = {
-      kind: "cosine",
-      warmupSteps: f.warmup,
-      totalSteps: Math.max(budgetSteps, f.warmup + 1),
-      minLrFactor: 0.01,
-    };
-  } else if (f.schedule === "step") {
-    const size =
-      f.stepSize ??
-      (Number.isFinite(budgetSteps)
-        ? Math.max(1, Math.floor((budgetSteps - f.warmup) / 3))
-        : stepsPerEpoch);
-    schedule = { kind: "step", warmupSteps: f.warmup, stepSize: size, gamma: f.gamma };
-  }
-  if (f.momentum !== undefined && f.optimizer !== "sgd" && f.optimizer !== "rmsprop")
-    throw new CliError(`--momentum applies to sgd and rmsprop, not ${f.optimizer}`);
-  return {
-    optimizer: {
-      kind: f.optimizer,
-      lr: f.lr,
-      ...(f.momentum !== undefined ? { momentum: f.momentum } : {}),
-      ...(f.weightDecay !== undefined ? { weightDecay: f.weightDecay } : {}),
-    },
-    schedule,
-    clipNorm: f.clip > 0 ? f.clip : undefined,
-    clipValue: f.clipValue,
-    steps: f.steps,
-    epochs: f.epochs,
-    seconds: f.time,
-    evalEvery: f.evalEvery,
-    patience: f.patience,
-    checkpointEvery: f.checkpointEvery,
-    seed: f.seed,
-  };
+/** The files a training run reads and writes, checked and locked before any work starts. */
+export interface RunFiles {
+  out: string;
+  /** Written every --checkpoint-every steps and at the end (--checkpoint, else the --resume file). */
+  checkpoint?: string;
+  /** Where the resume point goes on Ctrl-C: the checkpoint, else OUT.ckpt. */
+  interruptCheckpoint: string;
+  report?: string;
+  locks: OutputLocks;
+}
+
+/**
+ * Checks the run's outputs against its inputs (the data file, the checkpoint resumed) and each
+ * other, creates their directories and locks them. The checkpoint of a resumed run may be the
+ * file it resumed from: that is the run's own state, carried forward.
+ */
+export function claimRunFiles(f: TrainFlags, dataFile: string): RunFiles {
+  const checkpoint = f.checkpoint ?? f.resume;
+  const interruptCheckpoint = checkpoint ?? `${f.out}.ckpt`;
+  const outputs: NamedPath[] = [
+    { role: "--out", path: f.out },
+    { role: checkpoint && !f.checkpoint ? "--resume" : "--checkpoint", path: interruptCheckpoint },
+    ...(f.report ? [{ role: "--report", path: f.report }] : []),
+  ];
+  const resumesInPlace = f.resume !== undefined && sameFile(interruptCheckpoint, f.resume);
+  checkOutputs({
+    inputs: [
+      { role: "<file>", path: dataFile },
+      ...(f.resume && !resumesInPlace ? [{ role: "--resume", path: f.resume }] : []),
+    ],
+    outputs,
+  });
+  for (const o of outputs) prepareOutputDir(o);
+  const locks = claimOutputs(outputs);
+  return { out: f.out, checkpoint, interruptCheckpoint, report: f.report, locks };
 }
 
 export interface RunSpec {
+  files: RunFiles;
   model: LstmModel;
   task: TrainTask;
   flags: TrainFlags;
@@ -318,122 +130,93 @@ export interface RunSpec {
   reportData?: () => { data: string; dataName: string };
 }
 
-/** Trains, shows progress, handles Ctrl-C and checkpoints, and saves the model. */
+/** Trains with progress output, Ctrl-C handling and checkpoints, then saves the model and report. */
 export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
   const { model, task, flags: f, meta } = spec;
   const options = trainOptions(f, task.stepsPerEpoch);
   // A resumed run keeps the learning-rate schedule it started with (a cosine or step schedule
   // is laid out over the original budget), so resuming never changes the curve.
   const savedSchedule = spec.resumed?.run.options.resolvedSchedule as ScheduleConfig | undefined;
-  if (savedSchedule) options.schedule = savedSchedule;
-  const trainer = new Trainer(model, task, options);
+  if (savedSchedule !== undefined) {
+    options.schedule = savedSchedule;
+    blameCheckpoint(f.resume, () => resolveSchedule(savedSchedule));
+  }
+  const trainer = blameCheckpoint(f.resume, () => new Trainer(model, task, options));
   const run: RunInfo = {
     options: { ...(f as unknown as Record<string, unknown>), resolvedSchedule: options.schedule },
     dataSha256: spec.dataSha256,
   };
   if (spec.resumed) {
-    if (spec.resumed.run.dataSha256 !== spec.dataSha256)
-      throw new CliError(
-        `${f.resume} was trained on different data (sha256 differs); resume with the same file`,
-      );
-    trainer.restore(spec.resumed.checkpoint);
+    const resumed = spec.resumed;
+    const expect = { path: f.resume!, dataSha256: spec.dataSha256 };
+    blameCheckpoint(f.resume, () => restoreRun(trainer, resumed, expect));
   }
-  const checkpointPath = f.checkpoint ?? (f.resume ? f.resume : undefined);
-  if (f.report && [f.out, checkpointPath].some((p) => p && resolve(p) === resolve(f.report!)))
-    throw new CliError(`--report ${f.report} would replace the model or checkpoint file`);
-  for (const p of [f.out, checkpointPath]) if (p) mkdirSync(dirname(p), { recursive: true });
-  const writeCheckpoint = (c: Checkpoint): void => {
-    if (checkpointPath) saveCheckpoint(checkpointPath, model, meta, c, run);
-  };
-  trainer.onCheckpoint = writeCheckpoint;
-
-  const out = process.stderr;
-  const interactive = !f.json && !f.quiet && out.isTTY === true;
-  let bar: cliProgress.SingleBar | null = null;
-  const total = (() => {
-    const s = Math.min(
-      options.steps ?? Infinity,
-      options.epochs !== undefined ? Math.ceil(options.epochs * task.stepsPerEpoch) : Infinity,
-    );
-    return Number.isFinite(s) ? s : null;
-  })();
-  const log = (line: string): void => {
-    if (f.quiet || f.json) return;
-    if (bar) {
-      bar.stop();
-      out.write(line + "\n");
-      bar.start(bar.getTotal(), trainer.step, lastPayload);
-    } else out.write(line + "\n");
-  };
-  let lastPayload = { loss: "-", valid: "-", speed: "-" };
-  let emaLoss: number | null = null;
-  trainer.on((e) => {
-    if (f.json) {
-      process.stdout.write(JSON.stringify(e) + "\n");
-      if (e.type === "eval") spec.onEval?.(e);
-      return;
-    }
-    switch (e.type) {
-      case "start":
-        if (interactive) {
-          const timeBudget = total === null;
-          bar = new cliProgress.SingleBar(
-            {
-              format: timeBudget
-                ? " {bar} {percentage}% | {elapsed}s/{time}s | step {value} | loss {loss} | valid {valid} | {speed}"
-                : " {bar} {percentage}% | step {value}/{total} | ETA {eta_formatted} | loss {loss} | valid {valid} | {speed}",
-              stream: out,
-              hideCursor: true,
-              etaBuffer: 50,
-              fps: 10,
-            },
-            cliProgress.Presets.shades_classic,
-          );
-          bar.start(timeBudget ? Math.round(options.seconds!) : total!, timeBudget ? 0 : e.step, {
-            ...lastPayload,
-            time: Math.round(options.seconds ?? 0),
-            elapsed: 0,
-          });
-        } else if (!f.quiet)
-          out.write(
-            `training ${e.numParams} parameters, ${e.stepsPerEpoch} steps per epoch${total !== null ? `, ${total} steps` : ""}${options.seconds ? `, at most ${options.seconds}s` : ""}\n`,
-          );
-        break;
-      case "step":
-        emaLoss = emaLoss === null ? e.loss : 0.95 * emaLoss + 0.05 * e.loss;
-        lastPayload = {
-          ...lastPayload,
-          loss: emaLoss.toFixed(4),
-          speed: `${formatRate(e.throughput)}/s`,
-        };
-        if (bar) {
-          if (total === null)
-            bar.update(Math.min(Math.round(e.elapsedMs / 1000), bar.getTotal()), {
-              ...lastPayload,
-              elapsed: Math.round(e.elapsedMs / 1000),
-            });
-          else bar.update(e.step, lastPayload);
-        }
-        break;
-      case "eval": {
-        const v = e.validLoss;
-        lastPayload = { ...lastPayload, valid: v === null ? "-" : v.toFixed(4) };
-        log(
-          `step ${e.step} (epoch ${e.epoch.toFixed(2)}): train ${spec.lossName} ${e.trainLoss.toFixed(4)}, valid ${v === null ? "-" : v.toFixed(4)}${e.best ? " (best)" : ""}`,
-        );
-        spec.onEval?.(e);
-        break;
-      }
-      case "nonfinite":
-        log(`warning: ${e.message}`);
-        break;
-      case "stop":
-        bar?.stop();
-        bar = null;
-        break;
-    }
+  const { files } = spec;
+  const progress = new ProgressReporter({
+    json: f.json,
+    quiet: f.quiet,
+    lossName: spec.lossName,
+    budget: trainer.budget,
+    onEval: spec.onEval,
   });
+  trainer.on(progress.listener);
+  const checkpoints = new CheckpointWriter((path, c) => saveCheckpoint(path, model, meta, c, run));
+  if (files.checkpoint) {
+    const path = files.checkpoint;
+    trainer.onCheckpoint = (c) => {
+      if (checkpoints.write(path, c)) return;
+      progress.log(`lstm: ${checkpoints.failure!.message}; stopping and saving the model`);
+      trainer.requestStop();
+    };
+  }
+  const summary = await runInterruptible(trainer, progress);
+  const interrupted = summary.stopReason === "interrupted" && checkpoints.failure === null;
+  // Resume point: always saved when a checkpoint path is known, and on Ctrl-C even without one.
+  const resumePath = files.checkpoint ?? (interrupted ? files.interruptCheckpoint : undefined);
+  if (resumePath && trainer.resumePoint && checkpoints.failure === null)
+    if (checkpoints.write(resumePath, trainer.resumePoint))
+      progress.log(`checkpoint: ${resumePath} (continue with --resume ${resumePath})`);
+  meta.training = trainingSummary(spec, summary);
+  saveModel(files.out, model, meta);
+  if (checkpoints.failure !== null)
+    throw new CliError(
+      `the model is saved in ${files.out}, but the checkpoint failed: ${checkpoints.failure.message}`,
+    );
+  if (files.report) writeTrainingReport(spec, files.report);
+  printSummary(spec, summary, progress);
+  // An interrupted run exits 130 (128 + SIGINT) once its checkpoint and model are saved, so a
+  // script can tell it from a finished one.
+  if (interrupted) process.exitCode = 130;
+  files.locks.release();
+  return summary;
+}
 
+/**
+ * Writes checkpoints. A write that fails for a reason of the disk (full, no permission) is kept
+ * in `failure` instead of ending the process, so the run can stop and still save the model.
+ */
+class CheckpointWriter {
+  failure: Error | null = null;
+  constructor(private readonly save: (path: string, c: Checkpoint) => void) {}
+
+  /** Returns false (and keeps the error) when the checkpoint could not be written. */
+  write(path: string, c: Checkpoint): boolean {
+    try {
+      this.save(path, c);
+      return true;
+    } catch (e) {
+      if (!(e instanceof FileWriteError) && !(e instanceof FormatError)) throw e;
+      this.failure = e;
+      return false;
+    }
+  }
+}
+
+/** Runs the trainer; the first Ctrl-C stops after the current step, the second quits at once. */
+async function runInterruptible(
+  trainer: Trainer,
+  progress: ProgressReporter,
+): Promise<TrainSummary> {
   let interrupts = 0;
   const onSigint = (): void => {
     interrupts++;
@@ -444,22 +227,18 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
     );
   };
   process.on("SIGINT", onSigint);
-  let summary: TrainSummary;
   try {
-    summary = await trainer.run();
+    return await trainer.run();
   } finally {
     process.off("SIGINT", onSigint);
-    (bar as cliProgress.SingleBar | null)?.stop(); // set inside the listener, hence the cast
+    progress.close();
   }
-  // Resume point: always saved when a checkpoint path is known, and on Ctrl-C even without one.
-  const resumePath =
-    checkpointPath ?? (summary.stopReason === "interrupted" ? `${f.out}.ckpt` : undefined);
-  if (resumePath && trainer.resumePoint) {
-    saveCheckpoint(resumePath, model, meta, trainer.resumePoint, run);
-    if (!f.quiet && !f.json)
-      out.write(`checkpoint: ${resumePath} (continue with --resume ${resumePath})\n`);
-  }
-  meta.training = {
+}
+
+/** The training summary stored in the model's metadata. */
+function trainingSummary(spec: RunSpec, summary: TrainSummary): Record<string, unknown> {
+  const f = spec.flags;
+  return {
     steps: summary.steps,
     epochs: Number(summary.epochs.toFixed(4)),
     stopReason: summary.stopReason,
@@ -474,40 +253,38 @@ export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
     options: { ...f, json: undefined, quiet: undefined, resume: undefined },
     ...(spec.summarize ? spec.summarize(summary) : {}),
   };
-  saveModel(f.out, model, meta);
-  if (f.report) {
-    try {
-      writeReport(f.report, model, meta, { modelName: f.out, ...spec.reportData?.() });
-    } catch (e) {
-      throw new CliError(
-        `the model is saved in ${f.out}, but the report failed: ${e instanceof Error ? e.message : String(e)}`,
-      );
-    }
-  }
-  if (!f.quiet && !f.json && summary.history.length > 0)
-    out.write(lossChart(summary.history, { width: 72, height: 10 }) + "\n");
-  if (!f.quiet && !f.json)
-    out.write(
-      `stopped (${summary.stopReason}) after ${summary.steps} steps in ${(summary.elapsedMs / 1000).toFixed(1)}s; ` +
-        `best valid ${spec.lossName} ${summary.bestValidLoss?.toFixed(4) ?? "-"}${summary.restoredBest ? " (best weights restored)" : ""}\n` +
-        `model: ${f.out}\n` +
-        (f.report ? `report: ${f.report}\n` : "") +
-        (spec.next
-          ? `next:\n${spec
-              .next(f.out)
-              .map((c) => `  ${c}\n`)
-              .join("")}`
-          : ""),
+}
+
+/** Writes --report once the model is saved; a failure says the model is safe. */
+function writeTrainingReport(spec: RunSpec, path: string): void {
+  try {
+    writeReport(path, spec.model, spec.meta, {
+      modelName: spec.flags.out,
+      ...spec.reportData?.(),
+    });
+  } catch (e) {
+    throw new CliError(
+      `the model is saved in ${spec.flags.out}, but the report failed: ${e instanceof Error ? e.message : String(e)}`,
     );
-  return summary;
+  }
 }
 
-function formatRate(x: number): string {
-  return x >= 1e6
-    ? `${(x / 1e6).toFixed(1)}M`
-    : x >= 1e3
-      ? `${(x / 1e3).toFixed(1)}k`
-      : x.toFixed(0);
+function printSummary(spec: RunSpec, summary: TrainSummary, progress: ProgressReporter): void {
+  if (!progress.verbose) return;
+  const f = spec.flags;
+  const out = process.stderr;
+  if (summary.history.length > 0)
+    out.write(lossChart(summary.history, { width: 72, height: 10 }) + "\n");
+  out.write(
+    `stopped (${summary.stopReason}) after ${summary.steps} steps in ${(summary.elapsedMs / 1000).toFixed(1)}s; ` +
+      `best valid ${spec.lossName} ${summary.bestValidLoss?.toFixed(4) ?? "-"}${summary.restoredBest ? " (best weights restored)" : ""}\n` +
+      `model: ${f.out}\n` +
+      (f.report ? `report: ${f.report}\n` : "") +
+      (spec.next
+        ? `next:\n${spec
+            .next(f.out)
+            .map((c) => `  ${c}\n`)
+            .join("")}`
+        : ""),
+  );
 }
-
-export { Command };

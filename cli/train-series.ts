@@ -12,13 +12,9 @@ import { LstmModel } from "../src/model/model.js";
 import { SeriesTask } from "../src/train/series-task.js";
 import { applyTransform } from "../src/train/forecast.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
-import {
-  addTrainOptions,
-  initModel,
-  resolveFlags,
-  runTraining,
-  type TrainFlags,
-} from "./train-common.js";
+import { checkMemory, claimRunFiles, initModel, runTraining } from "./train-common.js";
+import { addTrainOptions, type TrainFlags } from "./train-flags.js";
+import { blameCheckpoint, resolveFlags } from "./train-resume.js";
 import { readDataFile } from "./train-text.js";
 import { CliError, choiceOption, floatOption, intOption } from "./util.js";
 
@@ -91,6 +87,7 @@ export function registerTrainSeries(program: Command): void {
     out: "series-model.safetensors",
   }).action(async (file: string, rawFlags: SeriesFlags) => {
     const { flags, resumed } = resolveFlags(cmd, rawFlags, "series");
+    const files = claimRunFiles(flags, file);
     const bytes = readDataFile(file);
     const columns = list(flags.column);
     if (columns.length === 0) throw new CliError("--column needs at least one column name");
@@ -125,6 +122,7 @@ export function registerTrainSeries(program: Command): void {
       targetColumns: targetIdx,
     });
     const O = windows.train.outputSize;
+    checkMemory(flags, { inputSize: C, outputSize: O });
     const model =
       resumed?.model ??
       new LstmModel(
@@ -137,12 +135,10 @@ export function registerTrainSeries(program: Command): void {
         { threads: flags.threads },
       );
     if (!resumed) initModel(model, flags);
-    const task = new SeriesTask(
-      model,
-      windows.train,
-      windows.valid,
-      flags.batch,
-      flags.relative ?? false,
+    const task = blameCheckpoint(
+      flags.resume,
+      () =>
+        new SeriesTask(model, windows.train, windows.valid, flags.batch, flags.relative ?? false),
     );
     const meta: ModelMeta = {
       task: "series",
@@ -169,6 +165,7 @@ export function registerTrainSeries(program: Command): void {
           `${windows.train.count} training windows of ${flags.seqLen} → ${flags.horizon}\n`,
       );
     await runTraining({
+      files,
       model,
       task,
       flags,

@@ -6,14 +6,10 @@ import { sampleText } from "../src/train/sample.js";
 import { TextTask } from "../src/train/text-task.js";
 import { Rng } from "../src/tensor/rng.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
-import {
-  addTrainOptions,
-  initModel,
-  resolveFlags,
-  runTraining,
-  type TrainFlags,
-} from "./train-common.js";
-import { floatOption, intOption, readBytes } from "./util.js";
+import { checkMemory, claimRunFiles, initModel, runTraining } from "./train-common.js";
+import { addTrainOptions, type TrainFlags } from "./train-flags.js";
+import { blameCheckpoint, resolveFlags } from "./train-resume.js";
+import { floatOption, intOption, readDataBytes } from "./util.js";
 
 interface TextFlags extends TrainFlags {
   sampleEvery: number;
@@ -22,7 +18,7 @@ interface TextFlags extends TrainFlags {
 }
 
 /** Reads a data file; file-system errors become one-line messages. */
-export const readDataFile = readBytes;
+export const readDataFile = readDataBytes;
 
 export function registerTrainText(program: Command): void {
   const cmd = program
@@ -65,6 +61,7 @@ export function registerTrainText(program: Command): void {
     )
     .action(async (file: string, rawFlags: TextFlags) => {
       const { flags, resumed } = resolveFlags(cmd, rawFlags, "text");
+      const files = claimRunFiles(flags, file);
       const bytes = readDataFile(file);
       const text = decodeText(bytes, file);
       const vocab = resumed
@@ -73,6 +70,7 @@ export function registerTrainText(program: Command): void {
       const ids = vocab.encode(text, { source: file });
       const { train, valid } = splitTrainValid(ids, flags.validFraction);
       const V = vocab.size;
+      checkMemory(flags, { inputSize: V, outputSize: V });
       const model =
         resumed?.model ??
         new LstmModel(
@@ -85,7 +83,10 @@ export function registerTrainText(program: Command): void {
           { threads: flags.threads },
         );
       if (!resumed) initModel(model, flags);
-      const task = new TextTask(model, train, valid, { batch: flags.batch, seqLen: flags.seqLen });
+      const task = blameCheckpoint(
+        flags.resume,
+        () => new TextTask(model, train, valid, { batch: flags.batch, seqLen: flags.seqLen }),
+      );
       const baseline = unigramEntropy(train, V);
       const meta: ModelMeta = { task: "text", input: { kind: "one-hot" }, vocab: vocab.toJSON() };
       const sampleRng = new Rng(flags.seed + 1);
@@ -96,6 +97,7 @@ export function registerTrainText(program: Command): void {
             `unigram entropy ${baseline.toFixed(3)} nats/char\n`,
         );
       await runTraining({
+        files,
         model,
         task,
         flags,

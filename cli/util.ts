@@ -1,7 +1,7 @@
 /** Shared CLI plumbing: option parsing helpers and the one place errors become messages. */
 import { InvalidArgumentError } from "commander";
-import { readFileSync } from "node:fs";
-import { LstmError } from "../src/tensor/errors.js";
+import { FormatError, LstmError } from "../src/tensor/errors.js";
+import { readRegularFile } from "../src/io/paths.js";
 
 export function intOption(name: string, min = 1, max = 2 ** 31 - 1) {
   return (v: string): number => {
@@ -34,27 +34,30 @@ export function choiceOption<T extends string>(name: string, choices: readonly T
 /** Error raised by a command for a user-facing problem (bad file, bad value). */
 export class CliError extends Error {}
 
-/** Reads a file, turning file-system errors into a one-line message. */
-export function readBytes(path: string): Uint8Array {
+/**
+ * Reads a regular file (never a FIFO, a device or a directory; stat before reading), turning
+ * file-system errors into a one-line message.
+ */
+export function readBytes(path: string, maxBytes?: number): Uint8Array {
   try {
-    return readFileSync(path);
+    return readRegularFile(path, maxBytes);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "is a directory"
-          : code === "EACCES"
-            ? "permission denied"
-            : (e as Error).message;
-    throw new CliError(`cannot read ${path}: ${why}`);
+    if (e instanceof FormatError) throw new CliError(`cannot read ${e.message}`);
+    throw e;
   }
 }
 
-/** Reads a UTF-8 text file (errors as for readBytes). */
+/** The longest string V8 can make (0x1fffffe8 characters): a larger text cannot be decoded. */
+const MAX_TEXT_BYTES = 0x1fffffe8;
+
+/** Reads a text or CSV data file, refusing one larger than a string can hold. */
+export function readDataBytes(path: string): Uint8Array {
+  return readBytes(path, MAX_TEXT_BYTES);
+}
+
+/** Reads a UTF-8 text file (errors as for readDataBytes). */
 export function readTextFile(path: string): string {
-  return new TextDecoder().decode(readBytes(path));
+  return new TextDecoder().decode(readDataBytes(path));
 }
 
 /** Message for an error a user should see without a stack trace, or null for a bug. */

@@ -3,11 +3,11 @@
  * atomically), and the parameter digest.
  */
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import type { LstmModel, ModelOptions } from "./model/model.js";
 import type { DType } from "./tensor/dtype.js";
 import { FormatError } from "./tensor/errors.js";
 import { writeFileAtomic } from "./io/atomic.js";
+import { readRegularFile } from "./io/paths.js";
 import {
   decodeCheckpoint,
   decodeModel,
@@ -23,22 +23,6 @@ import type { Checkpoint } from "./train/trainer.js";
 export * from "./index.js";
 export { writeFileAtomic } from "./io/atomic.js";
 
-function readBytes(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new FormatError(
-      path,
-      code === "ENOENT"
-        ? "no such file"
-        : code === "EISDIR"
-          ? "is a directory"
-          : (e as Error).message,
-    );
-  }
-}
-
 /** Saves a model file atomically; refuses non-finite weights so a good file is never replaced by NaNs. */
 export function saveModel(path: string, model: LstmModel, meta: ModelMeta): void {
   for (let i = 0; i < model.params.length; i++)
@@ -48,7 +32,7 @@ export function saveModel(path: string, model: LstmModel, meta: ModelMeta): void
 }
 
 export function loadModel(path: string, dtype: DType = "float32"): LoadedModel {
-  return decodeModel(readBytes(path), path, dtype);
+  return decodeModel(readRegularFile(path), path, dtype);
 }
 
 export function saveCheckpoint(
@@ -73,7 +57,7 @@ export function loadCheckpoint(
   /** The task of the run to resume: a checkpoint of another task is a FormatError. */
   expectTask?: ModelMeta["task"],
 ): LoadedCheckpoint {
-  return decodeCheckpoint(readBytes(path), path, options, expectTask);
+  return decodeCheckpoint(readRegularFile(path), path, options, expectTask);
 }
 
 /**

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const CLI = fileURLToPath(new URL("../cli/main.js", import.meta.url));
+export const CLI = fileURLToPath(new URL("../cli/main.js", import.meta.url));
 
 export interface CliResult {
   status: number;

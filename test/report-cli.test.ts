@@ -133,8 +133,8 @@ test("report errors are one line", () => {
   assert.match(bad.stderr, /^lstm: error: .*passengers_thousands.*\n$/);
   const clash = runCli(series(join(tmp, "x.safetensors"), "--report", join(tmp, "x.safetensors")));
   assert.equal(clash.status, 1);
-  assert.match(clash.stderr, /lstm: error: --report .* would replace the model/);
+  assert.match(clash.stderr, /lstm: error: --report: .* is also the --out file/);
   const same = runCli(["report", model, "--out", model]);
   assert.equal(same.status, 1);
-  assert.match(same.stderr, /would replace the model/);
+  assert.match(same.stderr, /--out: .* is the input <model>/);
 });

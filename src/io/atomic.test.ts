@@ -113,9 +113,31 @@ test("SIGKILL in the middle of a write leaves the previous file intact (determin
   // The child really was mid-write: half the payload sits in the temporary file.
   assert.deepEqual(tempSizes, [size / 2]);
   assert.ok(readFileSync(target).equals(before), "target is byte-identical to the old file");
-  // A later write succeeds and replaces it (the stray temp file is simply left alone).
+  // A later write of the same target replaces it and removes the dead process's temp file.
   writeFileAtomic(target, "new");
   assert.equal(readFileSync(target, "utf8"), "new");
+  assert.deepEqual(strays(dir), []);
+});
+
+test("stale temporary files of dead processes are removed; a live process's and other targets' are kept", async (t) => {
+  const dir = tempDir(t);
+  const target = join(dir, "m.safetensors");
+  // A pid that surely does not exist (above the kernel's pid_max) and this live process's.
+  const dead = join(dir, ".m.safetensors.tmp-4194399-0123456789ab");
+  const live = join(dir, `.m.safetensors.tmp-${process.ppid}-0123456789ab`);
+  const other = join(dir, ".other.tmp-4194399-0123456789ab");
+  for (const f of [dead, live, other]) writeFileSync(f, "partial");
+  await writeFileAtomicAsync(target, "a");
+  assert.deepEqual(
+    strays(dir).sort(),
+    [
+      ".m.safetensors.tmp-" + process.ppid + "-0123456789ab",
+      ".other.tmp-4194399-0123456789ab",
+    ].sort(),
+  );
+  writeFileSync(dead, "partial");
+  writeFileAtomic(target, "b");
+  assert.ok(!strays(dir).includes(".m.safetensors.tmp-4194399-0123456789ab"));
 });
 
 test("SIGKILL during a real 200 MB write: the target is the old file or the whole new one, never partial", async (t) => {

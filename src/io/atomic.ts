@@ -6,7 +6,8 @@
  * rename stays on one file system), which is flushed to disk and then renamed over the target; the
  * directory is then flushed so the rename itself survives a power loss. On any error the temporary
  * file is removed and a FileWriteError is thrown. A process killed mid-write can leave a stray
- * temporary file behind, but never a damaged target.
+ * temporary file behind, but never a damaged target; the next write of the same target removes
+ * the temporary files of processes that no longer exist.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -14,6 +15,7 @@ import {
   fchmodSync,
   fsyncSync,
   openSync,
+  readdirSync,
   realpathSync,
   renameSync,
   statSync,
@@ -55,6 +57,38 @@ function plan(target: string, mode: number | undefined): Plan {
   return { target, dir, temp: join(dir, `.${basename(target)}.tmp-${suffix}`), mode };
 }
 
+/** Temporary files of `target` left by processes that have died (killed mid-write). */
+function removeStaleTemps(p: Plan): void {
+  const prefix = `.${basename(p.target)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(p.dir);
+  } catch {
+    return; // the write itself will report the directory
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length));
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    try {
+      unlinkSync(join(p.dir, name));
+    } catch {
+      // Removed by someone else, or not ours to remove: leave it.
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errCode(e) === "EPERM"; // exists, owned by another user
+  }
+}
+
 function toBytes(data: Uint8Array | string): Uint8Array {
   if (typeof data === "string") return Buffer.from(data, "utf8");
   if (data instanceof Uint8Array) return data;
@@ -77,6 +111,7 @@ function reason(err: unknown, p: Plan, step: string): string {
   if (code === "EACCES" || code === "EPERM") return `permission denied (${step})`;
   if (code === "ENOSPC") return "no space left on the device";
   if (code === "EDQUOT") return "disk quota exceeded";
+  if (code === "EFBIG") return "file too large (a file size limit was reached)";
   const msg = err instanceof Error ? err.message : String(err);
   return `${step} failed: ${msg}`;
 }
@@ -124,6 +159,7 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const bytes = toBytes(data);
   const { target, mode } = resolveTargetSync(path);
   const p = plan(target, mode);
+  removeStaleTemps(p);
   let fd: number | undefined;
   let created = false;
   let step = "create";
@@ -173,6 +209,7 @@ export async function writeFileAtomicAsync(path: string, data: Uint8Array | stri
   const bytes = toBytes(data);
   const { target, mode } = await resolveTarget(path);
   const p = plan(target, mode);
+  removeStaleTemps(p);
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   let created = false;
   let step = "create";

@@ -61,11 +61,32 @@ export function readSeriesMeta(raw: unknown, source: string): SeriesMeta {
     horizon: s.horizon,
     seqLen: s.seqLen,
     scaler: StandardScaler.fromJSON(s.scaler, `${source}: series`),
-    split: s.split,
+    split: checkSplit(s.split, s.rows, source),
     rows: s.rows,
     transform: s.transform,
     relative: s.relative,
   };
+}
+
+/** series.split: row ranges [start, end) in order, each inside series.rows (or null when absent). */
+function checkSplit(
+  split: SeriesMeta["split"],
+  rows: number | null,
+  source: string,
+): SeriesMeta["split"] {
+  if (split === null) return null;
+  const limit = rows ?? Infinity;
+  let prevEnd = 0;
+  for (const part of ["train", "valid", "test"] as const) {
+    const r = split[part];
+    if (r[0] < prevEnd || r[1] < r[0] || r[1] > limit)
+      throw new FormatError(
+        source,
+        `series.split.${part} must be [start, end) rows after the previous part and within series.rows (${limit}), got ${JSON.stringify(r)}`,
+      );
+    prevEnd = r[1];
+  }
+  return split;
 }
 
 /**

@@ -4,7 +4,13 @@ import { LstmModel } from "../model/model.js";
 import { initParams } from "../model/init.js";
 import { Rng } from "../tensor/rng.js";
 import type { SequenceBatch } from "../model/objective.js";
-import { Trainer, TrainingDivergedError, type TrainOptions, type TrainTask } from "./trainer.js";
+import {
+  stepBudget,
+  Trainer,
+  TrainingDivergedError,
+  type TrainOptions,
+  type TrainTask,
+} from "./trainer.js";
 import { addingTask } from "./synthetic.js";
 import type { TrainEvent } from "./events.js";
 
@@ -128,4 +134,26 @@ test("budget and option errors are ConfigErrors", () => {
   assert.throws(() => new Trainer(model, task, opts({ steps: -1 })), /steps/);
   assert.throws(() => new Trainer(model, task, opts({ clipNorm: 0 })), /clip/);
   assert.throws(() => new Trainer(model, task, opts({ seed: 1.5 })), /seed/);
+});
+
+test("the step budget: the first of steps and epochs, null for a time budget; the loop stops there", async () => {
+  const { model, task } = setup();
+  const spe = task.stepsPerEpoch;
+  assert.equal(stepBudget({ steps: 30 }, spe), 30);
+  assert.equal(stepBudget({ epochs: 0.5 }, 7), 4); // rounded up to whole steps
+  assert.equal(stepBudget({ steps: 3, epochs: 2 }, 7), 3);
+  assert.equal(stepBudget({}, 7), null);
+  const t = new Trainer(model, task, opts({ steps: 12, epochs: 100 }));
+  assert.deepEqual(t.budget, { totalSteps: 12, seconds: null });
+  const events: TrainEvent[] = [];
+  t.on((e) => events.push(e));
+  const s = await t.run();
+  assert.equal(s.steps, 12);
+  assert.equal(
+    events.find((e) => e.type === "start")?.type === "start" &&
+      (events[0] as { totalSteps: number }).totalSteps,
+    12,
+  );
+  const timed = new Trainer(model, task, opts({ steps: undefined, seconds: 2 }));
+  assert.deepEqual(timed.budget, { totalSteps: null, seconds: 2 });
 });

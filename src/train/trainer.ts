@@ -121,6 +121,21 @@ export class TrainingDivergedError extends LstmError {
 
 const MIN_LR_FACTOR = 1 / 1024;
 
+/**
+ * The number of steps a budget allows: the first of `steps` and `epochs` (rounded up to whole
+ * steps), or null when only a time budget bounds the run. The one place this is computed: the
+ * trainer's loop, the CLI's learning-rate schedule and its progress bar all use it.
+ */
+export function stepBudget(
+  budget: Pick<TrainOptions, "steps" | "epochs">,
+  stepsPerEpoch: number,
+): number | null {
+  const fromEpochs =
+    budget.epochs !== undefined ? Math.ceil(budget.epochs * stepsPerEpoch) : Infinity;
+  const t = Math.min(budget.steps ?? Infinity, fromEpochs);
+  return Number.isFinite(t) ? t : null;
+}
+
 export class Trainer {
   readonly optimizer: Optimizer;
   readonly rng: Rng;
@@ -248,12 +263,12 @@ export class Trainer {
     this.task.loadState(c.task);
   }
 
-  private totalSteps(): number | null {
-    const { steps, epochs } = this.opts;
-    const fromEpochs =
-      epochs !== undefined ? Math.ceil(epochs * this.task.stepsPerEpoch) : Infinity;
-    const t = Math.min(steps ?? Infinity, fromEpochs);
-    return Number.isFinite(t) ? t : null;
+  /** The run's budget: total steps (null when only time bounds it) and seconds (or null). */
+  get budget(): { totalSteps: number | null; seconds: number | null } {
+    return {
+      totalSteps: stepBudget(this.opts, this.task.stepsPerEpoch),
+      seconds: this.opts.seconds ?? null,
+    };
   }
 
   private evaluate(): void {
@@ -369,7 +384,7 @@ export class Trainer {
   /** Runs until the budget is spent, early stopping triggers, or stop is requested. */
   async run(): Promise<TrainSummary> {
     const o = this.opts;
-    const total = this.totalSteps();
+    const total = this.budget.totalSteps;
     const start = this.now() - this.st.elapsedMs;
     const spe = this.task.stepsPerEpoch;
     this.emit({
