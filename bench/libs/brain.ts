@@ -10,7 +10,7 @@
 import { createRequire } from "node:module";
 import type { Library, Runner } from "../harness.js";
 import { randn } from "../harness.js";
-import type { Workload } from "../workloads.js";
+import type { Workload } from "../../cli/workloads.js";
 
 /** The part of LSTMTimeStep this benchmark uses. */
 interface TimeStepNet {

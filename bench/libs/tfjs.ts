@@ -10,7 +10,7 @@ import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { Library, Runner } from "../harness.js";
 import { randn } from "../harness.js";
-import type { Workload } from "../workloads.js";
+import type { Workload } from "../../cli/workloads.js";
 
 export async function load(backend: "cpu" | "wasm"): Promise<Library> {
   let version = tf.version.tfjs;
