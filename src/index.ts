@@ -86,3 +86,6 @@ export {
 export { decodeModel, encodeModel } from "./io/model-file.js";
 export type { ModelMeta, LoadedModel } from "./io/model-file.js";
 export { decodeSafetensors, encodeSafetensors } from "./io/safetensors.js";
+export { modelFromResult, trainInWorker, WorkerTrainingError } from "./train/worker-host.js";
+export type { TrainInWorkerOptions, WorkerTraining } from "./train/worker-host.js";
+export type { TextTrainJob, WorkerTrainResult } from "./train/worker-protocol.js";

@@ -113,7 +113,15 @@ describe("the npm tarball, installed in an empty project", () => {
       /\.test\.|\/fixtures|testdata|\.map$|tsbuildinfo|^test\//.test(p),
     );
     assert.deepEqual(stray, []);
-    for (const p of ["LICENSE", "README.md", "CHANGELOG.md", "package.json", "dist/cli/main.js"])
+    for (const p of [
+      "LICENSE",
+      "README.md",
+      "CHANGELOG.md",
+      "package.json",
+      "dist/cli/main.js",
+      "dist/browser/lstm-ts.js",
+      "dist/browser/train-worker.js",
+    ])
       assert.ok(paths.includes(p), `${p} is in the tarball`);
     assert.ok(packed.size < 400 * 1024, `tarball ${kb(packed.size)}`);
   });
@@ -149,15 +157,22 @@ describe("the npm tarball, installed in an empty project", () => {
       join(app, "esm.mjs"),
       `import { LstmModel, Rng, getBackend } from "lstm-ts";
 import { loadModel } from "lstm-ts/node";
+import * as browser from "lstm-ts/browser";
+// The browser bundle runs in Node as well (one file, no imports).
+const bundled = new browser.LstmModel({ inputSize: 2, hiddenSize: 3, outputSize: 1 });
+bundled.initDefault(new browser.Rng(1));
 const model = new LstmModel({ inputSize: 2, hiddenSize: 3, outputSize: 1 });
 model.initDefault(new Rng(1));
 const { y } = model.forward(new Float32Array(2 * 1 * 2), { seqLen: 2, batch: 1 });
 const loaded = loadModel("char.safetensors");
-console.log(JSON.stringify({ backend: getBackend().name, y: y.length, vocab: loaded.meta.vocab.length }));
+const yb = bundled.forward(new Float32Array(2 * 1 * 2), { seqLen: 2, batch: 1 }).y;
+console.log(JSON.stringify({ backend: getBackend().name, y: y.length, vocab: loaded.meta.vocab.length, same: [...y].join() === [...yb].join(), worker: typeof browser.trainInWorker }));
 `,
     );
     const out = JSON.parse(ok(run(process.execPath, ["esm.mjs"], app), "esm.mjs"));
     assert.equal(out.y, 2 * 1 * 3);
+    assert.equal(out.same, true, "lstm-ts/browser computes what lstm-ts does");
+    assert.equal(out.worker, "function");
     assert.ok(out.vocab > 5, JSON.stringify(out));
     assert.match(out.backend, /^(js|wasm|wasm-relaxed)$/);
   });
@@ -185,12 +200,13 @@ try { model.forward(new Float32Array(3), { seqLen: 2, batch: 1 }); } catch (e) {
         join(sub, "consumer.ts"),
         `import { LstmModel, Rng, type ModelConfigInput, type TrainEvent } from "lstm-ts";
 import { loadModel, paramsSha256 } from "lstm-ts/node";
+import { trainInWorker } from "lstm-ts/browser";
 const config: ModelConfigInput = { inputSize: 2, hiddenSize: 3, outputSize: 1 };
 const model = new LstmModel(config);
 model.initDefault(new Rng(1));
 const events: TrainEvent[] = [];
 const digest: string = paramsSha256(loadModel("../char.safetensors").model);
-console.log(events.length, digest);
+console.log(events.length, digest, typeof trainInWorker);
 `,
       );
       const compilerOptions = {
