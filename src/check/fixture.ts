@@ -8,11 +8,13 @@ import { layerSuffix, makeConfig, paramLayout, type ModelConfig } from "../model
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { numel, sameShape } from "../tensor/shape.js";
 
+/** A tensor in a fixture file: shape and row-major data. */
 export interface FixtureArray {
   shape: number[];
   data: number[];
 }
 
+/** One optimizer step of a replay: the loss and gradients before it, the parameters (and Adam moments) after it. */
 export interface AdamStep {
   step: number;
   lossBefore: number;
@@ -22,6 +24,7 @@ export interface AdamStep {
   expAvgSq?: Record<string, FixtureArray>;
 }
 
+/** An optimizer replay in a fixture: PyTorch's hyperparameters and the parameters after each step. */
 export interface OptimizerReplay {
   /** `hyperparameters` as written in the file (lr, betas, eps, momentum, …). */
   hyper: Record<string, unknown>;
@@ -29,6 +32,7 @@ export interface OptimizerReplay {
   lossAfterLastStep?: number;
 }
 
+/** A gradient-clipping replay in a fixture: clip_grad_norm_'s settings, the norm it measured and the gradients it left. */
 export interface ClippingReplay {
   maxNorm: number;
   eps: number;
@@ -41,6 +45,7 @@ export interface ClippingReplay {
   gradsAfter: Record<string, FixtureArray>;
 }
 
+/** A PyTorch golden fixture, parsed: the model, inputs, initial state, loss and every expected tensor (see test/fixtures/README.md). */
 export interface Fixture {
   name: string;
   config: ModelConfig;

@@ -45,6 +45,7 @@ export type {
   TfjsWeightsGroup,
 } from "./tfjs.js";
 
+/** What a converted model is for: the `task` of its metadata. */
 export type ConvertTask = ModelMeta["task"];
 
 /** The four LSTM tensors of one layer and direction, PyTorch names without prefix or suffix. */
@@ -72,6 +73,7 @@ export interface ImportReport {
   notes: string[];
 }
 
+/** A model imported from PyTorch, Keras or TF.js, with the report of what was mapped. */
 export interface ImportedModel {
   model: LstmModel;
   report: ImportReport;
@@ -84,6 +86,7 @@ const fmt = (shape: readonly number[]) => `[${shape.join(", ")}]`;
 // ------------------------------------------------------------------------------------------------
 // PyTorch state_dict (safetensors)
 
+/** How to read a PyTorch state_dict: the module prefixes of the LSTM and the head. */
 export interface PytorchImportOptions {
   /** Module prefix of the nn.LSTM keys, e.g. "lstm" or "encoder.rnn"; "" for bare keys. Default: detected. */
   lstmPrefix?: string;
@@ -337,7 +340,9 @@ export function importPytorchTensors(
 // ------------------------------------------------------------------------------------------------
 // Keras / TensorFlow.js JSON
 
+/** The `format` tag of keras-lstm JSON files. */
 export const KERAS_FORMAT = "keras-lstm";
+/** The keras-lstm JSON format version this library writes and reads. */
 export const KERAS_FORMAT_VERSION = 1;
 
 /** A tensor in keras-lstm JSON: flat row-major data with its shape. Nested arrays are also read. */
@@ -350,7 +355,7 @@ export interface KerasTensor {
 export interface KerasLstmWeights {
   /** [in, 4H], columns grouped i | f | c | o: W_ihᵀ. */
   kernel: KerasTensor;
-  /** [H, 4H]: W_hhᵀ. */
+  /** Shape [H, 4H]: W_hhᵀ. */
   recurrent_kernel: KerasTensor;
   /** [4H] (Keras, TF.js) or [8H] (CuDNNLSTM: input bias then recurrent bias). Optional with use_bias=false. */
   bias?: KerasTensor;
@@ -368,6 +373,7 @@ export interface KerasLstmLayer extends KerasLstmWeights {
   return_sequences?: boolean;
 }
 
+/** A keras-lstm JSON file: Keras LSTM layers' weights (and an optional Dense head) in Keras layout. */
 export interface KerasLstmFile {
   format: typeof KERAS_FORMAT;
   format_version: number;
@@ -780,6 +786,7 @@ export function checkSeriesMeta(
   return { ...s, targetColumns: targets, horizon: K };
 }
 
+/** Metadata for a converted model: its task, vocabulary and where it came from. */
 export interface MetaOptions {
   /** Default: "text" with a vocabulary, the base's task, else "generic". */
   task?: ConvertTask;

@@ -10,6 +10,7 @@ import { StandardScaler } from "../data/series.js";
 import type { LstmModel } from "../model/model.js";
 import { ConfigError, DataError, FormatError } from "../tensor/errors.js";
 
+/** What a series model file records about its data: columns, horizon, window length, scaler, transform and split. */
 export interface SeriesMeta {
   columns: string[];
   targetColumns: string[];
@@ -44,6 +45,7 @@ export function applyTransform(
   return values;
 }
 
+/** Reads and checks a series model's metadata; a FormatError names `source` and the field. */
 export function readSeriesMeta(
   raw: Record<string, unknown> | undefined,
   source: string,
@@ -142,6 +144,7 @@ export function forecastSeries(
   return out;
 }
 
+/** Forecast errors in data units. */
 export interface ErrorMetrics {
   rmse: number;
   mae: number;
@@ -149,6 +152,7 @@ export interface ErrorMetrics {
   mape: number;
 }
 
+/** A forecaster's errors on a part of a series, beside the last-value and seasonal-naive baselines. */
 export interface ForecastEvaluation extends ErrorMetrics {
   windows: number;
   rows: [number, number];

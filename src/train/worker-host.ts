@@ -25,6 +25,7 @@ export class WorkerTrainingError extends LstmError {
   }
 }
 
+/** Options of `trainInWorker`. */
 export interface TrainInWorkerOptions {
   /**
    * The worker module (default: train-worker.js beside this module, which is where the package
