@@ -17,7 +17,7 @@ import {
   WORKLOADS,
   type WorkloadName,
   type WorkloadResult,
-} from "./workloads.js";
+} from "../cli/workloads.js";
 
 async function loadLibrary(id: string): Promise<Library> {
   switch (id) {

@@ -14,7 +14,7 @@
  * has, or a lower bound from the last "start" when no timed unit finished. bench/torch_bench.py
  * speaks the same protocol.
  */
-import { INFER_WARMUP_STEPS, type Workload } from "./workloads.js";
+import { INFER_WARMUP_STEPS, type Workload } from "../cli/workloads.js";
 
 export const MARK = "@@bench ";
 

@@ -12,7 +12,7 @@ import { Objective } from "../src/model/objective.js";
 import { createOptimizer } from "../src/optim/optimizers.js";
 import { Rng } from "../src/tensor/rng.js";
 import { emit } from "./harness.js";
-import { WORKLOADS, type Workload } from "./workloads.js";
+import { WORKLOADS, type Workload } from "../cli/workloads.js";
 
 const MB = 2 ** 20;
 

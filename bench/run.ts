@@ -26,7 +26,7 @@ import {
   WORKLOADS,
   type Workload,
   type WorkloadName,
-} from "./workloads.js";
+} from "../cli/workloads.js";
 
 /** pytorch: torch.set_num_threads(cores); pytorch-1t: one thread, like lstm-ts. */
 const LIBRARIES = [...JS_LIBRARIES, "pytorch", "pytorch-1t"] as const;

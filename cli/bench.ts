@@ -1,6 +1,6 @@
 /** `lstm bench --workload A|B|C|D`: this library's speed on one benchmark workload. */
 import type { Command } from "commander";
-import { runOurs, WORKLOAD_NAMES, WORKLOADS, type WorkloadName } from "../bench/workloads.js";
+import { runOurs, WORKLOAD_NAMES, WORKLOADS, type WorkloadName } from "./workloads.js";
 import { choiceOption, intOption } from "./util.js";
 
 export function registerBench(program: Command): void {

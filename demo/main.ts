@@ -1,17 +1,19 @@
 /**
- * Browser demo: trains a small character LSTM on a paragraph of Pride and Prejudice, in the page,
- * with the library's own built files (plain ES modules, no bundler). Served from dist/ by
- * `npm run demo`; test/browser.test.ts opens it in Chromium and reads `window.__demo`.
+ * Browser demo: trains a small character LSTM on a paragraph of Pride and Prejudice in a Web
+ * Worker (trainInWorker), drawing the loss as the worker streams its events, then samples on the
+ * page. It loads the library as one file, the browser bundle (dist/browser/lstm-ts.js, the
+ * package's `lstm-ts/browser`): scripts/build-browser.mjs bundles this file with its library
+ * import pointing there. Served by `npm run demo`; test/browser.test.ts opens it in Chromium and
+ * reads `window.__demo`.
  */
 import {
-  initParams,
   initWasm,
-  LstmModel,
+  modelFromResult,
   Rng,
   sampleText,
-  TextTask,
-  Trainer,
+  trainInWorker,
   Vocab,
+  type TrainEvent,
 } from "../src/index.js";
 
 /** The few DOM members this page uses (the TS config has no DOM lib). */
@@ -30,13 +32,47 @@ interface DemoState {
   sample: string | null;
   vocab: string[];
   error: string | null;
+  /** Main-thread tasks longer than 50 ms while the worker trained (Long Tasks API), in ms. */
+  longTasks: number[];
+  /** The longest gap between ticks of a 10 ms timer while the worker trained, in ms. */
+  maxTimerGapMs: number;
+}
+interface PerformanceEntryLike {
+  duration: number;
 }
 const page = globalThis as unknown as {
   document: { getElementById(id: string): Elem | null };
   location: { search: string };
   crossOriginIsolated?: boolean;
   __demo: DemoState;
+  PerformanceObserver?: new (
+    callback: (list: { getEntries(): PerformanceEntryLike[] }) => void,
+  ) => { observe(options: { type: string }): void; disconnect(): void };
+  setInterval(f: () => void, ms: number): number;
+  clearInterval(id: number): void;
 };
+
+/** Watches the main thread while `work` runs: long tasks and the gaps of a 10 ms timer. */
+async function watchMainThread<T>(work: () => Promise<T>): Promise<T> {
+  const observer = page.PerformanceObserver
+    ? new page.PerformanceObserver((list) => {
+        for (const e of list.getEntries()) state.longTasks.push(e.duration);
+      })
+    : null;
+  observer?.observe({ type: "longtask" });
+  let last = performance.now();
+  const timer = page.setInterval(() => {
+    const now = performance.now();
+    state.maxTimerGapMs = Math.max(state.maxTimerGapMs, now - last);
+    last = now;
+  }, 10);
+  try {
+    return await work();
+  } finally {
+    page.clearInterval(timer);
+    observer?.disconnect();
+  }
+}
 
 const TEXT = `It is a truth universally acknowledged, that a single man in possession
 of a good fortune, must be in want of a wife.
@@ -85,6 +121,8 @@ const state: DemoState = {
   sample: null,
   vocab: [],
   error: null,
+  longTasks: [],
+  maxTimerGapMs: 0,
 };
 page.__demo = state;
 
@@ -109,36 +147,32 @@ function drawLoss(losses: readonly number[]): void {
 }
 
 async function main(): Promise<void> {
-  // ?threads=N: Web Workers sharing the model's memory (the page must be cross-origin isolated,
-  // which `npm run demo` serves it as); the results are bit-identical to one thread.
+  // ?threads=N: the worker trains on N threads sharing the model's memory (Web Workers of its
+  // own; the page must be cross-origin isolated, which `npm run demo` serves it as); the
+  // results are bit-identical to one thread.
   const asked = Number(new URLSearchParams(page.location.search).get("threads") ?? "1");
   const threads = Number.isInteger(asked) && asked >= 1 && asked <= 16 ? asked : 1;
-  // Browsers refuse synchronous compilation of large WebAssembly modules on the main thread.
-  await initWasm({ threads });
+  // Browsers refuse synchronous compilation of large WebAssembly modules on the main thread;
+  // the page needs the kernels only for sampling, after training.
+  await initWasm();
   const vocab = Vocab.fromText(TEXT);
-  const ids = vocab.encode(TEXT);
   const V = vocab.size;
-  const model = new LstmModel({ inputSize: V, hiddenSize: HIDDEN, outputSize: V }, { threads });
-  initParams(model, new Rng(1));
-  state.backend = model.kernels.name;
-  state.threads = model.threads;
-  el("threads").textContent = String(model.threads);
   state.vocab = [...vocab.chars];
-  el("backend").textContent = model.kernels.name;
   el("info").textContent =
-    `${ids.length} characters, vocabulary ${V}, ${model.numParams} parameters, ` +
-    `hidden ${HIDDEN}, batch ${BATCH} × ${SEQ_LEN} steps`;
+    `${TEXT.length} characters, vocabulary ${V}, hidden ${HIDDEN}, batch ${BATCH} × ${SEQ_LEN} steps`;
 
   // No validation split: on one paragraph the model mostly learns it by heart, which makes the
   // sample easy to judge (the command line's train-text holds out a validation part).
-  const task = new TextTask(model, ids, new Int32Array(0), { batch: BATCH, seqLen: SEQ_LEN });
-  const trainer = new Trainer(model, task, {
-    optimizer: { kind: "adam", lr: 0.01 },
-    clipNorm: 5,
-    steps: STEPS,
-    seed: 1,
+  const run = trainInWorker({
+    task: "text",
+    text: TEXT,
+    batch: BATCH,
+    seqLen: SEQ_LEN,
+    model: { hiddenSize: HIDDEN },
+    threads,
+    train: { optimizer: { kind: "adam", lr: 0.01 }, clipNorm: 5, steps: STEPS, seed: 1 },
   });
-  trainer.on((e) => {
+  run.on((e: TrainEvent) => {
     if (e.type === "step") {
       state.steps = e.step;
       state.losses.push(e.loss);
@@ -148,9 +182,15 @@ async function main(): Promise<void> {
     }
   });
   const t0 = performance.now();
-  await trainer.run();
+  const result = await watchMainThread(() => run.done);
   drawLoss(state.losses);
   el("time").textContent = `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+  state.backend = result.backend;
+  state.threads = result.threads;
+  el("backend").textContent = result.backend;
+  el("threads").textContent = String(result.threads);
+  el("info").textContent += `, ${result.params.length} parameters`;
+  const model = modelFromResult(result);
   const prime = "It is";
   state.sample =
     prime +

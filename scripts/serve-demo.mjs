@@ -1,7 +1,8 @@
 // Serves the repository on http://127.0.0.1:PORT (default 8080; PORT=0 picks a free one) for the
-// browser demo, dist/demo/index.html (built by `npm run build`; its import map takes csv-parse from
-// node_modules): `npm run demo`, then open the printed URL (add ?threads=2 for Web Workers; the
-// pages are served cross-origin isolated). Static files only, no network needed.
+// browser demo, dist/demo/index.html (built by `npm run build`; it loads the browser bundle
+// dist/browser/lstm-ts.js and trains in a Web Worker): `npm run demo`, then open the printed URL
+// (add ?threads=2 for two kernel threads in the worker; the pages are served cross-origin
+// isolated). Static files only, no network needed.
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { extname, join, normalize, sep } from "node:path";

@@ -139,3 +139,29 @@ export type { NaiveBayesOptions } from "./train/naive-bayes.js";
 export { decodeModel, encodeModel } from "./io/model-file.js";
 export type { ModelMeta, LoadedModel } from "./io/model-file.js";
 export { decodeSafetensors, encodeSafetensors } from "./io/safetensors.js";
+export { modelFromResult, trainInWorker, WorkerTrainingError } from "./train/worker-host.js";
+export type { TrainInWorkerOptions, WorkerTraining } from "./train/worker-host.js";
+export type { TextTrainJob, WorkerTrainResult } from "./train/worker-protocol.js";
+// Types the API above takes or returns, exported so that callers (and the API reference) can name them.
+export type { OffsetTable, Slot } from "./tensor/offsets.js";
+export type { TextTaskOptions } from "./train/text-task.js";
+export type { AdamStep, ClippingReplay, FixtureArray, OptimizerReplay } from "./check/fixture.js";
+export type { VerifyOptions } from "./check/verify.js";
+export type { InputEncoding } from "./io/model-file.js";
+export type { SyntheticOptions, SyntheticTask } from "./train/synthetic.js";
+export type { ClipResult } from "./optim/clip.js";
+export type {
+  DecodedSafetensors,
+  DecodedTensor,
+  DecodeOptions,
+  SafetensorsDType,
+  SafetensorsInput,
+} from "./io/safetensors.js";
+export type {
+  CsvSeries,
+  CsvSeriesOptions,
+  MissingPolicy,
+  SeriesSplit,
+  SeriesWindowOptions,
+} from "./data/series.js";
+export type { EncodeOptions, EncodeReport, UnknownPolicy } from "./data/text.js";

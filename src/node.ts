@@ -31,10 +31,12 @@ export function saveModel(path: string, model: LstmModel, meta: ModelMeta): void
   writeFileAtomic(path, encodeModel(model, meta));
 }
 
+/** Reads a model file (safetensors with lstm-ts metadata) from disk; a FormatError names the file and what is wrong. */
 export function loadModel(path: string, dtype: DType = "float32"): LoadedModel {
   return decodeModel(readRegularFile(path), path, dtype);
 }
 
+/** Saves a checkpoint (model, optimizer moments, RNG and data position) atomically; refuses non-finite weights. */
 export function saveCheckpoint(
   path: string,
   model: LstmModel,
@@ -51,6 +53,7 @@ export function saveCheckpoint(
   writeFileAtomic(path, encodeCheckpoint(model, meta, ckpt, run));
 }
 
+/** Reads a checkpoint to resume training exactly where it stopped. */
 export function loadCheckpoint(
   path: string,
   options: Omit<ModelOptions, "dtype"> = {},
@@ -71,6 +74,7 @@ export function paramsSha256(model: LstmModel): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/** sha256 (hex) of bytes or a UTF-8 string. */
 export function sha256Hex(data: Uint8Array | string): string {
   return createHash("sha256").update(data).digest("hex");
 }

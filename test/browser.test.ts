@@ -1,7 +1,9 @@
 /**
  * The same library in a browser: serves the repository over HTTP, opens the demo page (demo/index.html,
- * demo/main.ts) in headless Chromium through playwright-core, and checks that it trained a
- * character model with the wasm backend and wrote a sample. Skipped where Chromium is missing.
+ * demo/main.ts, which loads the browser bundle and trains in a Web Worker) in headless Chromium
+ * through playwright-core, and checks that it trained a character model with the wasm backend,
+ * wrote a sample, and that the page's main thread kept responding while the worker trained (no
+ * task over 50 ms, by the Long Tasks API). Skipped where Chromium is missing.
  */
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -38,6 +40,8 @@ interface DemoState {
   sample: string | null;
   vocab: string[];
   error: string | null;
+  longTasks: number[];
+  maxTimerGapMs: number;
 }
 
 function serve(): Promise<Server> {
@@ -135,6 +139,9 @@ test(
       assert.equal(await page.textContent("#status"), "done");
       assert.equal(await page.textContent("#sample"), sample);
       assert.equal(s.threads, 1);
+      // Training ran in the worker: no main-thread task of 50 ms or more meanwhile.
+      assert.deepEqual(s.longTasks, [], `long tasks while training (ms); timer gap ${s.maxTimerGapMs.toFixed(0)} ms`); // prettier-ignore
+      assert.ok(s.maxTimerGapMs > 0, "the timer probe ran during training");
 
       // The same training on two threads: Web Workers over one shared memory (the page is
       // cross-origin isolated). Every loss and the sample come out bit-identical.
@@ -148,6 +155,7 @@ test(
       assert.equal(await page2.textContent("#threads"), "2");
       assert.deepEqual(s2.losses, s.losses, "the same losses, bit for bit");
       assert.equal(s2.sample, s.sample);
+      assert.deepEqual(s2.longTasks, []);
     } finally {
       await browser.close();
       server.close();

@@ -3,8 +3,9 @@
  * backend, in this process): tf.sequential LSTM models with random weights are saved with
  * model.save() through a small file handler, imported with `lstm convert --from tfjs`, and our
  * forward pass is compared with model.predict(); our models exported with `lstm convert --to tfjs`
- * are loaded with tf.loadLayersModel() and compared the same way. Skipped when @tensorflow/tfjs
- * cannot be imported.
+ * are loaded with tf.loadLayersModel() and compared the same way. TensorFlow.js is one of the
+ * benchmark's dependencies, not the library's: it is loaded from bench/node_modules
+ * (`npm run bench:deps`; CI installs it), and this test is skipped without it.
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
@@ -20,18 +21,39 @@ import {
   type ModelConfigInput,
   type ModelMeta,
 } from "../src/node.js";
+import { benchRequire } from "../bench/deps.js";
 import { runCli } from "./helpers.js";
 
 type Tf = typeof TfModule;
+// Types named through the module's values: without bench/node_modules the module's fallback
+// declaration (bench/optional-deps.d.ts) makes them all `any` and this file still compiles.
+type Sequential = ReturnType<Tf["sequential"]>;
+type LayersModel = Awaited<ReturnType<Tf["loadLayersModel"]>>;
+type Tensor = ReturnType<Tf["tensor"]>;
+/** tf.io.WeightsManifestEntry, the part written here. */
+interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: "float32" | "int32" | "bool" | "string" | "complex64";
+}
+/** tf.io.ModelArtifacts, the part read here. */
+interface SavedArtifacts {
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  modelTopology?: object | ArrayBuffer;
+  weightSpecs?: WeightSpec[];
+  weightData?: ArrayBuffer | ArrayBuffer[];
+}
 let tf: Tf | undefined;
 let SKIP: string | false = false;
 try {
-  tf = (await import("@tensorflow/tfjs")) as Tf;
+  tf = benchRequire("@tensorflow/tfjs") as Tf;
   tf.enableProdMode(); // no "install tfjs-node" banner
   await tf.setBackend("cpu");
   await tf.ready();
 } catch (e) {
-  SKIP = `@tensorflow/tfjs cannot be imported (${(e as Error).message.split("\n")[0]}): TF.js interop not checked`;
+  SKIP = `@tensorflow/tfjs cannot be loaded from bench/node_modules (${(e as Error).message.split("\n")[0]}): TF.js interop not checked`;
 }
 
 const tmp = mkdtempSync(join(tmpdir(), "lstm-tfjs-"));
@@ -77,7 +99,7 @@ interface TfSpec {
   seed: number;
 }
 
-function tfModel(s: TfSpec): TfModule.Sequential {
+function tfModel(s: TfSpec): Sequential {
   const t = tf!;
   const init = () => t.initializers.zeros();
   const model = t.sequential();
@@ -107,7 +129,7 @@ function tfModel(s: TfSpec): TfModule.Sequential {
   // directions the same values, and then a swap of the directions would go unnoticed.
   const rng = new Rng(s.seed);
   model.setWeights(
-    model.getWeights().map((w) =>
+    model.getWeights().map((w: Tensor) =>
       t.tensor(
         Float32Array.from({ length: w.size }, () => rng.range(-0.6, 0.6)),
         w.shape,
@@ -133,13 +155,13 @@ function concatBytes(parts: readonly ArrayBuffer[]): Uint8Array {
  * are split into that many manifest groups, and each group into shards of `shardBytes` bytes.
  */
 async function saveTfjs(
-  model: TfModule.LayersModel,
+  model: LayersModel,
   dir: string,
   opts: { groups?: number; shardBytes?: number } = {},
 ): Promise<void> {
   mkdirSync(dir, { recursive: true });
   await model.save(
-    tf!.io.withSaveHandler(async (a) => {
+    tf!.io.withSaveHandler(async (a: SavedArtifacts) => {
       const data = concatBytes(
         Array.isArray(a.weightData) ? a.weightData : a.weightData ? [a.weightData] : [],
       );
@@ -178,10 +200,10 @@ async function saveTfjs(
 }
 
 /** Loads like tf.io's file:// handler: model.json and its shards from `dir`. */
-async function loadTfjs(dir: string): Promise<TfModule.LayersModel> {
+async function loadTfjs(dir: string): Promise<LayersModel> {
   const json = JSON.parse(readFileSync(join(dir, "model.json"), "utf8")) as {
     modelTopology: object;
-    weightsManifest: { paths: string[]; weights: TfModule.io.WeightsManifestEntry[] }[];
+    weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
     format?: string;
     generatedBy?: string;
     convertedBy?: string | null;
@@ -195,7 +217,7 @@ async function loadTfjs(dir: string): Promise<TfModule.LayersModel> {
       }),
     ),
   );
-  const handler: TfModule.io.IOHandler = {
+  const handler = {
     load: async () => ({
       modelTopology: json.modelTopology,
       weightSpecs: json.weightsManifest.flatMap((g) => g.weights),
@@ -209,7 +231,7 @@ async function loadTfjs(dir: string): Promise<TfModule.LayersModel> {
   return tf!.loadLayersModel(handler, { strict: true });
 }
 
-function predict(model: TfModule.LayersModel, xBatchFirst: Float32Array, shape: number[]) {
+function predict(model: LayersModel, xBatchFirst: Float32Array, shape: number[]) {
   const t = tf!;
   return t
     .tidy(() => {

@@ -7,10 +7,11 @@
  * one call, feeding each output back in; there is no call that runs one step and keeps the state
  * for the next call.
  */
-import { createRequire } from "node:module";
+import type * as BrainModule from "brain.js";
+import { benchRequire } from "../deps.js";
 import type { Library, Runner } from "../harness.js";
 import { randn } from "../harness.js";
-import type { Workload } from "../workloads.js";
+import type { Workload } from "../../cli/workloads.js";
 
 /** The part of LSTMTimeStep this benchmark uses. */
 interface TimeStepNet {
@@ -26,9 +27,9 @@ type TimeStepCtor = new (options: {
 }) => TimeStepNet;
 
 export async function load(): Promise<Library> {
-  const brain = await import("brain.js");
+  const brain = benchRequire("brain.js") as typeof BrainModule;
   const LSTMTimeStep = brain.recurrent.LSTMTimeStep as unknown as TimeStepCtor;
-  const { version } = createRequire(import.meta.url)("brain.js/package.json") as {
+  const { version } = benchRequire("brain.js/package.json") as {
     version: string;
   };
   const setup = (w: Workload): Runner => {

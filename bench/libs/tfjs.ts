@@ -5,22 +5,23 @@
  * `model.trainOnBatch` per step. Inference: a stateful LSTM on [1, 1, I] batches, one
  * `model.predict` per step, its output read back and fed in as the next input.
  */
-import { createRequire } from "node:module";
 import path from "node:path";
-import * as tf from "@tensorflow/tfjs";
+import type * as TfModule from "@tensorflow/tfjs";
+import type * as TfWasmModule from "@tensorflow/tfjs-backend-wasm";
+import { benchRequire } from "../deps.js";
 import type { Library, Runner } from "../harness.js";
 import { randn } from "../harness.js";
-import type { Workload } from "../workloads.js";
+import type { Workload } from "../../cli/workloads.js";
+
+const tf = benchRequire("@tensorflow/tfjs") as typeof TfModule;
 
 export async function load(backend: "cpu" | "wasm"): Promise<Library> {
   let version = tf.version.tfjs;
   let note: string | undefined;
   if (backend === "wasm") {
-    const wasm = await import("@tensorflow/tfjs-backend-wasm");
+    const wasm = benchRequire("@tensorflow/tfjs-backend-wasm") as typeof TfWasmModule;
     // The .wasm files ship in the npm package; point the loader at them.
-    const pkg = createRequire(import.meta.url).resolve(
-      "@tensorflow/tfjs-backend-wasm/package.json",
-    );
+    const pkg = benchRequire.resolve("@tensorflow/tfjs-backend-wasm/package.json");
     wasm.setWasmPaths(path.join(path.dirname(pkg), "dist") + path.sep);
     version = wasm.version_wasm;
   }
@@ -63,7 +64,9 @@ function setup(w: Workload): Runner {
     kind: "infer",
     steps: (n: number) => {
       for (let i = 0; i < n; i++) {
-        const out = tf.tidy(() => model.predict(tf.tensor3d(x, [1, 1, I])) as tf.Tensor);
+        const out = tf.tidy(
+          () => model.predict(tf.tensor3d(x, [1, 1, I])) as ReturnType<typeof tf.tensor3d>,
+        );
         x = Float32Array.from(out.dataSync()); // the head maps back to the input size: feed it in
         out.dispose();
       }

@@ -40,6 +40,7 @@ export function getBackend(name?: string): Kernels {
   return k;
 }
 
+/** The names of the registered kernel backends (`js`, and `wasm`, `wasm-relaxed` where the engine supports them). */
 export function listBackends(): string[] {
   return [...registry.keys()];
 }

@@ -181,6 +181,7 @@ export interface Kernels {
   lstmBackwardSteps(io: LstmBackwardStepsIO, plan: StepPlan): void;
 }
 
+/** Options for a kernel memory: how many threads its operations may use. */
 export interface MemoryOptions {
   /**
    * Threads the kernels may use on operands of this memory (default 1). The wasm backend splits

@@ -29,6 +29,7 @@ export interface FixtureArray {
   data: number[];
 }
 
+/** One optimizer step of a replay: the loss and gradients before it, the parameters (and Adam moments) after it. */
 export interface AdamStep {
   step: number;
   lossBefore: number;
@@ -38,6 +39,7 @@ export interface AdamStep {
   expAvgSq?: Record<string, FixtureArray>;
 }
 
+/** An optimizer replay in a fixture: PyTorch's hyperparameters and the parameters after each step. */
 export interface OptimizerReplay {
   /** `hyperparameters` as written in the file (lr, betas, eps, momentum, …). */
   hyper: Record<string, unknown>;
@@ -45,6 +47,7 @@ export interface OptimizerReplay {
   lossAfterLastStep?: number;
 }
 
+/** A gradient-clipping replay in a fixture: clip_grad_norm_'s settings, the norm it measured and the gradients it left. */
 export interface ClippingReplay {
   maxNorm: number;
   eps: number;

@@ -14,6 +14,7 @@ import { replayOptimizers } from "./replay.js";
 /** Pass thresholds on the scaled error, per dtype. */
 export const TOLERANCE: Record<DType, number> = { float64: 1e-9, float32: 1e-4 };
 
+/** What `verifyFixture` found for one fixture and dtype: the scaled error of every tensor compared, and whether all are within tolerance. */
 export interface VerifyResult {
   file: string;
   dtype: DType;
@@ -23,6 +24,7 @@ export interface VerifyResult {
   tensors: Record<string, number>;
 }
 
+/** Kernel backend and threads for verifyFixture. */
 export interface VerifyOptions {
   backend?: string;
   /** Threads for the forward and backward pass (ModelOptions.threads; default 1). */

@@ -16,6 +16,7 @@ import { parseField, ScalerSchema } from "../io/schemas.js";
 /** What to do with a missing value (an empty cell, or NA / N/A / NaN / nan / null). */
 export type MissingPolicy = "error" | "interpolate" | "drop";
 
+/** Which CSV columns parseCsvSeries reads and what it does with missing values. */
 export interface CsvSeriesOptions {
   /** Value columns, matched exactly (case-sensitive) against the trimmed header names. */
   columns: readonly string[];
@@ -33,6 +34,7 @@ export interface CsvSeriesOptions {
   missing?: MissingPolicy;
 }
 
+/** A parsed CSV series: the value columns as an [N, C] matrix, with time stamps when there are any. */
 export interface CsvSeries {
   /** The time column's cells (trimmed) of the kept rows, or null without a time column. */
   times: string[] | null;
@@ -348,11 +350,13 @@ export class StandardScaler {
     return out;
   }
 
+  /** The per-column means and standard deviations, as stored in a model file's metadata. */
   toJSON(): { mean: number[]; std: number[] } {
     return { mean: [...this.mean], std: [...this.std] };
   }
 }
 
+/** Rows [start, end) of the training, validation and test parts, in time order. */
 export interface SeriesSplit {
   train: [number, number];
   valid: [number, number];
@@ -385,6 +389,7 @@ export function splitSeries(N: number, validFraction: number, testFraction: numb
   };
 }
 
+/** How SeriesWindows cuts a series: window length, horizon, target columns and rows. */
 export interface SeriesWindowOptions {
   /** T: input steps per window. */
   seqLen: number;

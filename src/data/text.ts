@@ -12,6 +12,7 @@ import { ConfigError, DataError, FormatError, ShapeError } from "../tensor/error
 /** What `encode` does with a character that is not in the vocabulary. */
 export type UnknownPolicy = "error" | "skip";
 
+/** How Vocab.encode treats characters outside the vocabulary. */
 export interface EncodeOptions {
   /** "error" (default): DataError naming the first unseen character. "skip": drop it. */
   unknown?: UnknownPolicy;
@@ -19,6 +20,7 @@ export interface EncodeOptions {
   source?: string;
 }
 
+/** Vocab.encodeWithReport's result: the ids and the characters it dropped. */
 export interface EncodeReport {
   ids: Int32Array;
   /** Each dropped character (one code point) and how many times it was dropped. */
@@ -123,6 +125,7 @@ export class Vocab {
     return this.ids.get(ch.codePointAt(0) ?? 0) ?? -1;
   }
 
+  /** Whether `ch` (one code point) is in the vocabulary. */
   has(ch: string): boolean {
     return this.index(ch) >= 0;
   }

@@ -60,6 +60,7 @@ export type {
   TfjsWeightsGroup,
 } from "./tfjs.js";
 
+/** What a converted model is for: the `task` of its metadata. */
 export type ConvertTask = ModelMeta["task"];
 
 /** The four LSTM tensors of one layer and direction, PyTorch names without prefix or suffix. */
@@ -78,6 +79,7 @@ const fmt = (shape: readonly number[]) => `[${shape.join(", ")}]`;
 // ------------------------------------------------------------------------------------------------
 // PyTorch state_dict (safetensors)
 
+/** How to read a PyTorch state_dict: the module prefixes of the LSTM and the head. */
 export interface PytorchImportOptions {
   /** Module prefix of the nn.LSTM keys, e.g. "lstm" or "encoder.rnn"; "" for bare keys. Default: detected. */
   lstmPrefix?: string;
@@ -331,7 +333,9 @@ export function importPytorchTensors(
 // ------------------------------------------------------------------------------------------------
 // Keras / TensorFlow.js JSON
 
+/** The `format` tag of keras-lstm JSON files. */
 export const KERAS_FORMAT = "keras-lstm";
+/** The keras-lstm JSON format version this library writes and reads. */
 export const KERAS_FORMAT_VERSION = 1;
 
 export type { KerasLstmFile, KerasLstmLayer, KerasLstmWeights, KerasTensor } from "./schemas.js";
@@ -682,6 +686,7 @@ export function checkSeriesMeta(
   };
 }
 
+/** Metadata for a converted model: its task, vocabulary and where it came from. */
 export interface MetaOptions {
   /** Default: "text" with a vocabulary, the base's task, else "generic". */
   task?: ConvertTask;

@@ -55,6 +55,7 @@ export interface ModelMeta {
   training?: TrainingSummary;
 }
 
+/** A model read from a model file, with its metadata. */
 export interface LoadedModel {
   model: LstmModel;
   meta: ModelMeta;
@@ -149,6 +150,7 @@ function paramTensors(model: LstmModel, dtype: "F32" | "F64") {
   }));
 }
 
+/** A model file's bytes (safetensors, float32, PyTorch names, `meta` in `__metadata__`). */
 export function encodeModel(model: LstmModel, meta: ModelMeta): Uint8Array {
   return encodeSafetensors(paramTensors(model, "F32"), metaStrings(MODEL_FORMAT, model, meta));
 }
@@ -256,6 +258,7 @@ export function encodeCheckpoint(
   return encodeSafetensors(tensors, m);
 }
 
+/** A checkpoint read from disk: the model, its metadata, the trainer state to resume and the run's settings. */
 export interface LoadedCheckpoint extends LoadedModel {
   checkpoint: Checkpoint;
   run: RunInfo;

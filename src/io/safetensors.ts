@@ -71,6 +71,7 @@ export type DecodedTensor =
   | { dtype: "I64"; shape: number[]; data: BigInt64Array }
   | { dtype: "U8"; shape: number[]; data: Uint8Array };
 
+/** A decoded safetensors file: metadata and tensors. */
 export interface DecodedSafetensors {
   /** The `__metadata__` object, or `{}` when the file has none. */
   metadata: Record<string, string>;
@@ -79,6 +80,7 @@ export interface DecodedSafetensors {
   tensors: Map<string, DecodedTensor>;
 }
 
+/** Limits for decodeSafetensors. */
 export interface DecodeOptions {
   /** Largest accepted header, in bytes. Default 100 MB, as in the reference implementation. */
   maxHeaderBytes?: number;

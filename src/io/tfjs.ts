@@ -44,7 +44,9 @@ export type { TfjsModelJson, TfjsWeightSpec, TfjsWeightsGroup } from "./schemas.
  * called, so a truncated or oversized shard is reported before anything is read or allocated.
  */
 export interface TfjsShards {
+  /** Size in bytes of the shard file `path` (as named in model.json). */
   size(path: string): number;
+  /** The bytes of the shard file `path`. */
   read(path: string): Uint8Array;
 }
 

@@ -12,6 +12,7 @@ import { checkFinite, checkLength } from "../tensor/shape.js";
  * cross-entropy over every step.
  */
 export type LossKind = "sum_sq" | "mse" | "mse_last" | "xent";
+/** Every loss kind, for validating user input. */
 export const LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse", "mse_last", "xent"];
 /** The losses the golden-fixture format defines. */
 export const FIXTURE_LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse_last", "xent"];

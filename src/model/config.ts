@@ -16,6 +16,7 @@ export interface ModelConfig {
   readonly outputSize: number;
 }
 
+/** A model configuration as given by a caller: sizes required, the rest defaulted by `makeConfig`. */
 export type ModelConfigInput = Partial<ModelConfig> &
   Pick<ModelConfig, "inputSize" | "hiddenSize" | "outputSize">;
 

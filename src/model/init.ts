@@ -7,6 +7,7 @@ import type { FloatArray } from "../tensor/dtype.js";
 import type { Rng } from "../tensor/rng.js";
 import type { LstmModel } from "./model.js";
 
+/** How `initParams` draws the weights. */
 export interface InitOptions {
   /**
    * "pytorch": every LSTM tensor U(−1/√H, 1/√H) and the head as nn.Linear (PyTorch's default).
@@ -22,8 +23,10 @@ export interface InitOptions {
   forgetBias?: number;
 }
 
+/** The weight initialisation schemes `initParams` knows. */
 export const INIT_SCHEMES = ["pytorch", "xavier"] as const;
 
+/** Initialises every parameter of `model` from `rng` by `opts` (default: PyTorch's scheme). */
 export function initParams(model: LstmModel, rng: Rng, opts: InitOptions = {}): void {
   const scheme = opts.scheme ?? "pytorch";
   const recurrent = opts.recurrent ?? "scheme";

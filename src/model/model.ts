@@ -31,6 +31,7 @@ import {
   type ModelConfigInput,
 } from "./config.js";
 
+/** How a model computes: dtype, kernel backend and threads. */
 export interface ModelOptions {
   /** Element type of every buffer. Default float32. */
   dtype?: DType;
@@ -50,6 +51,7 @@ export interface ModelOptions {
 /** Which time steps the head reads: every step (sequence-to-sequence) or the last index only. */
 export type Readout = "all" | "last";
 
+/** Shape and initial state of one forward pass. */
 export interface ForwardOptions {
   /** T: time steps. */
   seqLen: number;
@@ -81,6 +83,7 @@ export interface ForwardResult {
   readonly output: FloatArray;
 }
 
+/** Gradients flowing into `backward` besides the head output's. */
 export interface BackwardOptions {
   /** Extra gradient on y, same layout as ForwardResult.y. */
   dY?: ArrayLike<number>;
@@ -391,6 +394,7 @@ export class LstmModel {
     return this.layout.list().map((s) => s.name);
   }
 
+  /** The shape of the parameter tensor `name` (PyTorch name, e.g. `lstm.weight_hh_l0`). */
   paramShape(name: string): readonly number[] {
     this.checkName(name);
     return this.layout.get(name).shape;
@@ -422,6 +426,7 @@ export class LstmModel {
     return this.layout.total;
   }
 
+  /** Sets every gradient to zero (gradients accumulate across backward calls until then). */
   zeroGrad(): void {
     this.grads.fill(0);
   }

@@ -13,6 +13,7 @@ import {
 } from "../loss/losses.js";
 import type { BackwardResult, ForwardResult, LstmModel } from "./model.js";
 
+/** A batch of sequences with its targets and optional initial state. */
 export interface SequenceBatch {
   /** [T, B, I], or [B, T, I] when batchFirst. */
   x: ArrayLike<number>;
@@ -27,6 +28,7 @@ export interface SequenceBatch {
   targets: ArrayLike<number>;
 }
 
+/** One run of an objective: the loss and the forward (and backward) results. */
 export interface LossResult {
   loss: number;
   forward: ForwardResult;
@@ -39,6 +41,7 @@ export function readoutFor(loss: LossKind): "all" | "last" {
   return loss === "mse_last" ? "last" : "all";
 }
 
+/** Options of an Objective. */
 export interface ObjectiveOptions {
   /**
    * Whether backward computes ∂loss/∂x (default true). Training only the weights does not need
@@ -47,6 +50,7 @@ export interface ObjectiveOptions {
   inputGrad?: boolean;
 }
 
+/** A model with a loss: forward, the loss and its gradient, and backward in one call (`run`). */
 export class Objective {
   private dz: FloatArray;
   private readonly inputGrad: boolean;

@@ -29,6 +29,7 @@ export function gradNorm(grads: ArrayLike<number>): number {
   return max * Math.sqrt(s);
 }
 
+/** What clipGradNorm measured and did. */
 export interface ClipResult {
   /** The 2-norm of the gradients before clipping (NaN or Infinity if they were not finite). */
   totalNorm: number;

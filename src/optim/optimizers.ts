@@ -17,7 +17,9 @@
 import { allocFloat, type DType, type FloatArray } from "../tensor/dtype.js";
 import { ConfigError, FormatError, ShapeError } from "../tensor/errors.js";
 
+/** The optimizers `createOptimizer` makes. */
 export const OPTIMIZER_KINDS = ["sgd", "adam", "adamw", "rmsprop", "adagrad"] as const;
+/** One of OPTIMIZER_KINDS. */
 export type OptimizerKind = (typeof OPTIMIZER_KINDS)[number];
 
 export function isOptimizerKind(v: unknown): v is OptimizerKind {
@@ -71,6 +73,7 @@ export interface OptimizerState {
   buffers: Record<string, FloatArray>;
 }
 
+/** An optimizer: updates parameters in place from their gradients, as PyTorch's does. */
 export interface Optimizer {
   /** The validated configuration with every default filled in (frozen). */
   readonly config: Readonly<OptimizerConfig>;

@@ -17,6 +17,7 @@ import { ConfigError } from "../tensor/errors.js";
 export const SCHEDULE_KINDS = ["constant", "step", "cosine"] as const;
 export type ScheduleKind = (typeof SCHEDULE_KINDS)[number];
 
+/** A learning-rate schedule: constant, step decay or cosine, with optional linear warm-up. */
 export interface ScheduleConfig {
   kind: ScheduleKind;
   /** Steps of linear warm-up, integer ≥ 0 (default 0). */

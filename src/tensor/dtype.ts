@@ -1,5 +1,6 @@
 /** Element types. float32 is the default (speed); float64 is for checking against references. */
 export type DType = "float32" | "float64";
+/** The buffer of a dtype: Float32Array or Float64Array. */
 export type FloatArray = Float32Array | Float64Array;
 
 export function allocFloat(dtype: DType, n: number): FloatArray {

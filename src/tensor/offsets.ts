@@ -24,6 +24,7 @@ export class OffsetTable {
   /** @param align offsets are rounded up to a multiple of this many elements (SIMD-friendly). */
   constructor(private readonly align = 1) {}
 
+  /** Reserves a named tensor of `shape` after the previous ones (aligned) and returns its slot. */
   add(name: string, shape: readonly number[]): Slot {
     if (this.slots.has(name)) throw new LstmError("E_INTERNAL", `slot ${name} defined twice`);
     const offset = Math.ceil(this.end / this.align) * this.align;
@@ -34,12 +35,14 @@ export class OffsetTable {
     return slot;
   }
 
+  /** The slot named `name` (an internal error when there is none). */
   get(name: string): Slot {
     const s = this.slots.get(name);
     if (!s) throw new LstmError("E_INTERNAL", `no slot named ${name}`);
     return s;
   }
 
+  /** Whether a slot named `name` exists. */
   has(name: string): boolean {
     return this.slots.has(name);
   }
@@ -54,6 +57,7 @@ export class OffsetTable {
     return this.order;
   }
 
+  /** A zeroed buffer of `total` elements of `dtype`. */
   alloc(dtype: DType): FloatArray {
     return allocFloat(dtype, this.total);
   }

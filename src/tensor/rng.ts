@@ -67,10 +67,12 @@ export class Rng {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
   }
 
+  /** The generator's state (four uint32 words), to save and restore it exactly. */
   getState(): [number, number, number, number] {
     return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0];
   }
 
+  /** Restores a state from `getState`. */
   setState(state: readonly number[]): void {
     if (state.length !== 4 || state.some((w) => !Number.isInteger(w) || w < 0 || w > 0xffffffff))
       throw new RangeError("Rng state must be four uint32 words");

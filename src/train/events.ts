@@ -1,6 +1,7 @@
-/** What the trainer reports while it runs. A CLI draws progress from these; so can a web page. */
+/** Why a training run stopped. */
 export type StopReason = "steps" | "epochs" | "time" | "early-stopping" | "interrupted";
 
+/** What the trainer reports while it runs. A CLI draws progress from these; so can a web page. */
 export type TrainEvent =
   | {
       type: "start";
@@ -47,4 +48,5 @@ export type TrainEvent =
       restoredBest: boolean;
     };
 
+/** Receives every TrainEvent (`Trainer.on`). */
 export type TrainListener = (e: TrainEvent) => void;

@@ -11,6 +11,7 @@ import { checkSeriesColumns, parseField, SeriesMetaSchema } from "../io/schemas.
 import type { LstmModel } from "../model/model.js";
 import { ConfigError, DataError, FormatError } from "../tensor/errors.js";
 
+/** What a series model file records about its data: columns, horizon, window length, scaler, transform and split. */
 export interface SeriesMeta {
   columns: string[];
   targetColumns: string[];
@@ -148,6 +149,7 @@ export function forecastSeries(
   return out;
 }
 
+/** Forecast errors in data units. */
 export interface ErrorMetrics {
   rmse: number;
   mae: number;
@@ -155,6 +157,7 @@ export interface ErrorMetrics {
   mape: number;
 }
 
+/** A forecaster's errors on a part of a series, beside the last-value and seasonal-naive baselines. */
 export interface ForecastEvaluation extends ErrorMetrics {
   windows: number;
   rows: [number, number];

@@ -8,6 +8,7 @@ import { allocFloat } from "../tensor/dtype.js";
 import { ConfigError } from "../tensor/errors.js";
 import type { Rng } from "../tensor/rng.js";
 
+/** How `sampleText` generates. */
 export interface SampleOptions {
   /** Text that sets the state before sampling (every character must be in the vocabulary). */
   prime?: string;
@@ -22,6 +23,7 @@ export interface SampleOptions {
   onChar?: (ch: string) => void;
 }
 
+/** Generates `o.length` characters from a character model, after priming it with `o.prime`. */
 export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): string {
   const V = vocab.size;
   if (model.config.inputSize !== V || model.config.outputSize !== V)

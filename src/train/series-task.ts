@@ -83,6 +83,7 @@ export class SeriesTask implements TrainTask {
     return { json: { pos: this.pos, epoch: this.epoch }, tensors: { order } };
   }
 
+  /** Restores the data position from `saveState`. */
   loadState(s: TaskState): void {
     const { pos, epoch } = s.json;
     if (

@@ -14,6 +14,7 @@ import type { TaskState, TrainTask } from "./trainer.js";
 
 type Generator = (x: Float64Array, y: Float64Array, T: number, B: number, rng: Rng) => void;
 
+/** Sizes of a synthetic task's batches and validation set. */
 export interface SyntheticOptions {
   seqLen: number;
   batch: number;
@@ -22,6 +23,7 @@ export interface SyntheticOptions {
   validSeed?: number;
 }
 
+/** A synthetic sequence task (adding, bit recall, noisy sine): fresh random batches every step, a fixed validation set, MSE on the last step. */
 class SyntheticTask implements TrainTask {
   readonly loss = "mse_last" as const;
   readonly stepsPerEpoch = 100; // an "epoch" is a reporting unit here: data never repeats

@@ -13,6 +13,7 @@ import { allocFloat, type FloatArray } from "../tensor/dtype.js";
 import { DataError, FormatError } from "../tensor/errors.js";
 import type { TaskState, TrainTask } from "./trainer.js";
 
+/** Batch layout of a TextTask: B streams, windows of T characters. */
 export interface TextTaskOptions {
   batch: number;
   seqLen: number;
@@ -112,6 +113,7 @@ export class TextTask implements TrainTask {
     };
   }
 
+  /** Restores the data position and carried state from `saveState`. */
   loadState(s: TaskState): void {
     const w = s.json.window;
     const e = s.json.epoch;

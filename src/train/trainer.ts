@@ -40,14 +40,17 @@ export interface TrainTask {
   evaluate(model: LstmModel): number | null;
   /** The data position and carried state, for checkpoints. */
   saveState(): TaskState;
+  /** Restores the data position and carried state from `saveState`. */
   loadState(s: TaskState): void;
 }
 
+/** A task's data position and carried state: JSON fields and tensors. */
 export interface TaskState {
   json: Record<string, unknown>;
   tensors: Record<string, FloatArray>;
 }
 
+/** How a Trainer trains: optimizer, schedule, clipping, budget, evaluation, early stopping, checkpoints and seed. */
 export interface TrainOptions {
   optimizer: OptimizerConfig;
   schedule?: ScheduleConfig;
@@ -89,6 +92,7 @@ export interface TrainerState {
   nonFiniteSteps: number;
 }
 
+/** Everything needed to resume training exactly: parameters, trainer, optimizer and task state. */
 export interface Checkpoint {
   /** The model's parameters at the checkpoint. */
   params: FloatArray;
@@ -99,6 +103,7 @@ export interface Checkpoint {
   task: TaskState;
 }
 
+/** How a training run ended and went. */
 export interface TrainSummary {
   steps: number;
   epochs: number;
@@ -136,6 +141,7 @@ export function stepBudget(
   return Number.isFinite(t) ? t : null;
 }
 
+/** Trains a model on a task: forward, full BPTT, clipping and the optimizer step, with schedules, evaluation, early stopping, checkpoints, NaN recovery and events. */
 export class Trainer {
   readonly optimizer: Optimizer;
   readonly rng: Rng;
@@ -152,6 +158,7 @@ export class Trainer {
   /** Training with a clock other than performance.now (tests). */
   now: () => number = () => performance.now();
 
+  /** Called with a checkpoint every `checkpointEvery` steps and at the end (when set). */
   onCheckpoint: ((c: Checkpoint) => void) | null = null;
 
   constructor(
@@ -214,6 +221,7 @@ export class Trainer {
     };
   }
 
+  /** Adds a listener for every TrainEvent; returns the trainer. */
   on(listener: TrainListener): this {
     this.listeners.push(listener);
     return this;

@@ -1,5 +1,6 @@
 /**
- * The benchmark workloads, run on this library. Every training workload is an LSTM with a linear
+ * The benchmark workloads, run on this library (`lstm bench`; `npm run bench` compares other
+ * libraries on the same workloads). Every training workload is an LSTM with a linear
  * head back to the input size and a mean-squared error against random targets over every step,
  * trained with Adam (lr 1e-3) and full BPTT — the same in every library the benchmark compares.
  *
