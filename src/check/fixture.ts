@@ -180,11 +180,6 @@ export interface Fixture extends Omit<ParsedFixture, "loss" | "inputs" | "output
 function unsupportedFeatures(spec: FixtureSpec): string[] {
   const out: string[] = [];
   if (spec.cell !== "lstm") out.push(`cell ${spec.cell}`);
-  if (spec.P > 0) out.push("proj_size");
-  if (spec.input.kind !== "dense") out.push(`input ${spec.input.kind}`);
-  if (spec.tiedHead) out.push("tied_head");
-  const d = spec.dropout;
-  if (d && (d.input > 0 || d.betweenLayers > 0 || d.output > 0)) out.push("dropout");
   if (spec.lengths) out.push("lengths");
   if (spec.loss === "xent_final") out.push("loss xent_final");
   return out;
@@ -200,7 +195,7 @@ function requireSupported(f: ParsedFixture, file = f.name): Fixture {
     throw new FormatError(
       file,
       `unsupported: ${f.unsupported.join(", ")} (format ${f.version}; this build runs LSTM fixtures ` +
-        `with dense input, without projection, dropout or lengths)`,
+        `without lengths or xent_final)`,
     );
   return {
     ...f,
@@ -418,12 +413,20 @@ export function readAnyFixture(json: unknown, source: string): ParsedFixture {
   const I = spec.input.kind === "embedding" ? spec.input.E : spec.I;
   let config: ModelConfig;
   try {
+    const drop = spec.dropout;
     config = makeConfig({
       inputSize: I,
       hiddenSize: H,
       numLayers: L,
       bidirectional: D === 2,
       outputSize: O,
+      projSize: spec.P,
+      embedding:
+        spec.input.kind === "embedding"
+          ? { numEmbeddings: spec.input.V, paddingIdx: spec.input.paddingIdx }
+          : undefined,
+      tiedHead: spec.tiedHead,
+      dropout: drop ?? undefined,
     });
   } catch (e) {
     if (e instanceof ConfigError) r.fail("config", e.message);
