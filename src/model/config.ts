@@ -139,6 +139,11 @@ function optionalFeatures(c: ModelConfigInput, cfg: ModelConfig): Partial<ModelC
   return out;
 }
 
+/** V of a character model: the embedding's rows, or the one-hot width inputSize. */
+export function tokenCount(c: ModelConfig): number {
+  return c.embedding?.numEmbeddings ?? c.inputSize;
+}
+
 /** Hout: the width of each direction's h (P with a projection, else H). */
 export function hiddenOut(c: ModelConfig): number {
   return c.projSize ?? c.hiddenSize;

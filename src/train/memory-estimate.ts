@@ -9,8 +9,12 @@
  * - optimizer state: k·P (adam/adamw 2, rmsprop 1 or 2 with momentum, adagrad 1, sgd 0 or 1);
  * - activations kept for BPTT per layer and direction: gates 4H, c, tanh c, h and their
  *   gradients, about 10·H per (t, b), plus the backward buffers of the same size;
- * - inputs T·B·I (the one-hot batch T·B·V for text), outputs and their gradients 3·T·B·O,
- *   and the same again for the validation batch.
+ * - inputs T·B·I (the one-hot batch T·B·V for text; with an embedding table [V, E] the
+ *   embedded rows T·B·E and their gradient), outputs and their gradients 3·T·B·O, and the same
+ *   again for the validation batch;
+ * - with a projection P: its W_hr [P, H] per layer and direction, h of P entries, and the
+ *   unprojected h and its gradient 2·H per (t, b); with dropout, a mask and a dropped copy per
+ *   dropped tensor.
  * It is an estimate (within a small factor), meant to refuse configurations that are far off.
  */
 import { ConfigError } from "../tensor/errors.js";
@@ -33,6 +37,14 @@ export interface TrainingShape {
   momentum?: number;
   /** Bytes per number: 4 (float32) or 8 (float64). */
   bytesPerElement?: number;
+  /** V: rows of an embedding table (inputSize is then its width E). */
+  embeddingRows?: number;
+  /** P: LSTM projection size. */
+  projSize?: number;
+  /** The head uses the embedding table (no head weight of its own). */
+  tiedHead?: boolean;
+  /** Whether any dropout is on (masks and dropped copies of the dropped tensors). */
+  anyDropout?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -44,16 +56,17 @@ export interface MemoryEstimate {
   largestArray: { name: string; elements: number };
 }
 
-/** Parameters of an LSTM stack with a dense head (PyTorch layout; no projection). */
+/** Parameters of an LSTM stack with a dense head (PyTorch layout, as paramLayout). */
 function parameterCount(s: TrainingShape): number {
   const D = s.bidirectional ? 2 : 1;
   const H = s.hiddenSize;
-  let p = 0;
+  const Hout = s.projSize ?? H;
+  let p = (s.embeddingRows ?? 0) * s.inputSize;
   for (let l = 0; l < s.numLayers; l++) {
-    const inSize = l === 0 ? s.inputSize : D * H;
-    p += D * (4 * H * inSize + 4 * H * H + 8 * H);
+    const inSize = l === 0 ? s.inputSize : D * Hout;
+    p += D * (4 * H * inSize + 4 * H * Hout + 8 * H + (s.projSize ?? 0) * H);
   }
-  return p + s.outputSize * D * H + s.outputSize;
+  return p + (s.tiedHead ? 0 : s.outputSize * D * Hout) + s.outputSize;
 }
 
 function optimizerSlots(s: TrainingShape): number {
@@ -77,11 +90,15 @@ export function estimateTrainingMemory(s: TrainingShape): MemoryEstimate {
   const TB = s.seqLen * s.batch;
   const P = parameterCount(s);
   const inputElems = TB * s.inputSize;
+  const Hout = s.projSize ?? s.hiddenSize;
+  const perStep = 10 * s.hiddenSize + (s.projSize ? 2 * s.hiddenSize : 0);
+  const dropped = s.anyDropout ? s.numLayers * 2 * D * Hout + 2 * s.inputSize : 0;
   const parts = {
     parameters: 3 * P * bytes, // the weights, the rollback copy, the best weights
     gradients: P * bytes,
     optimizer: optimizerSlots(s) * P * bytes,
-    activations: 2 * (s.numLayers * D * TB * 10 * s.hiddenSize + 3 * TB * s.outputSize) * bytes,
+    activations:
+      2 * (s.numLayers * D * TB * perStep + TB * dropped + 3 * TB * s.outputSize) * bytes,
     inputs: 2 * inputElems * bytes, // the training batch and the validation batch
   };
   const total = Object.values(parts).reduce((a, b) => a + b, 0);

@@ -8,6 +8,7 @@
 import { oneHot, TextBatches } from "../data/text.js";
 import type { LossResult, SequenceBatch } from "../model/objective.js";
 import { Objective } from "../model/objective.js";
+import { hiddenOut, tokenCount } from "../model/config.js";
 import type { LstmModel } from "../model/model.js";
 import { allocFloat, type FloatArray } from "../tensor/dtype.js";
 import { DataError, FormatError } from "../tensor/errors.js";
@@ -44,7 +45,7 @@ export class TextTask implements TrainTask {
     readonly opts: TextTaskOptions,
   ) {
     const cfg = model.config;
-    this.V = cfg.inputSize;
+    this.V = tokenCount(cfg);
     if (cfg.outputSize !== this.V)
       throw new DataError(
         `a character model needs outputSize = inputSize = V, got ${cfg.outputSize} and ${this.V}`,
@@ -56,18 +57,18 @@ export class TextTask implements TrainTask {
     this.samplesPerStep = T * B;
     this.xIds = new Int32Array(T * B);
     this.yIds = new Int32Array(T * B);
-    this.x = allocFloat(model.dtype, T * B * this.V);
-    const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B * cfg.hiddenSize;
-    this.h = allocFloat(model.dtype, S);
-    this.c = allocFloat(model.dtype, S);
+    this.x = allocFloat(model.dtype, cfg.embedding ? 0 : T * B * this.V);
+    const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B;
+    this.h = allocFloat(model.dtype, S * hiddenOut(cfg));
+    this.c = allocFloat(model.dtype, S * cfg.hiddenSize);
     this.maxEvalWindows = opts.maxEvalWindows ?? 50;
   }
 
   nextBatch(): SequenceBatch {
     const { batch: B, seqLen: T } = this.opts;
     this.batches.window(this.window, this.xIds, this.yIds);
-    oneHot(this.x, this.xIds, this.V);
-    return { x: this.x, seqLen: T, batch: B, h0: this.h, c0: this.c, targets: this.yIds };
+    const x = charInput(this.model, this.xIds, this.x);
+    return { x, seqLen: T, batch: B, h0: this.h, c0: this.c, targets: this.yIds };
   }
 
   afterStep(r: LossResult): void {
@@ -156,25 +157,24 @@ export function streamCrossEntropy(
   onProgress?: (done: number, total: number) => void,
 ): number | null {
   if (ids.length < 2) return null;
-  const V = model.config.inputSize;
+  const V = tokenCount(model.config);
   const B = Math.max(1, Math.min(batch, Math.floor((ids.length - 1) / seqLen)));
   const T = Math.min(seqLen, ids.length - 1);
   const batches = new TextBatches(ids, B, T);
   const cfg = model.config;
-  const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B * cfg.hiddenSize;
-  const h = allocFloat(model.dtype, S);
-  const c = allocFloat(model.dtype, S);
+  const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B;
+  const h = allocFloat(model.dtype, S * hiddenOut(cfg));
+  const c = allocFloat(model.dtype, S * cfg.hiddenSize);
   const xIds = new Int32Array(T * B);
   const yIds = new Int32Array(T * B);
-  const x = allocFloat(model.dtype, T * B * V);
+  const x = allocFloat(model.dtype, cfg.embedding ? 0 : T * B * V);
   const objective = new Objective(model, "xent");
   const n = Math.min(batches.windowsPerEpoch, maxWindows);
   const totalPositions = maxWindows === Infinity ? batches.streamLength * B : n * T * B;
   let sum = 0; // Σ loss × positions
   let count = 0;
   const run = (len: number): void => {
-    const xs = x.subarray(0, len * B * V);
-    oneHot(xs, xIds.subarray(0, len * B), V);
+    const xs = charInput(model, xIds.subarray(0, len * B), x.subarray(0, len * B * V));
     const r = objective.run(
       { x: xs, seqLen: len, batch: B, h0: h, c0: c, targets: yIds.subarray(0, len * B) },
       false,
@@ -200,4 +200,14 @@ export function streamCrossEntropy(
     run(tail);
   }
   return sum / count;
+}
+
+/**
+ * A character model's input for token ids: the ids themselves (embedding input) or their
+ * one-hot rows written into `oneHotOut` [ids, V].
+ */
+function charInput(model: LstmModel, ids: Int32Array, oneHotOut: FloatArray): ArrayLike<number> {
+  if (model.config.embedding) return ids;
+  oneHot(oneHotOut, ids, model.config.inputSize);
+  return oneHotOut;
 }
