@@ -343,7 +343,7 @@ for (const wasm of BUILDS)
             batch: f.batch,
             batchFirst: f.batchFirst,
             h0: f.inputs.h0.data,
-            c0: f.inputs.c0.data,
+            c0: f.inputs.c0?.data,
             targets: f.inputs.targets.data,
           });
           const out = {
