@@ -1,9 +1,15 @@
+import { gruCell } from "../layers/gru.js";
 import { lstmCell } from "../layers/lstm.js";
 import { ConfigError } from "../tensor/errors.js";
 import { OffsetTable } from "../tensor/offsets.js";
 
-/** The sizes of an LSTM stack with a linear head (PyTorch `nn.LSTM` + `nn.Linear`). */
+/** The recurrent cell of every layer: PyTorch `nn.LSTM` or `nn.GRU`. */
+export type CellKind = "lstm" | "gru";
+
+/** The sizes of an LSTM or GRU stack with a linear head (PyTorch `nn.LSTM`/`nn.GRU` + `nn.Linear`). */
 export interface ModelConfig {
+  /** The cell (default "lstm"); it is also the prefix of the parameter names (`gru.weight_ih_l0`). */
+  readonly cell: CellKind;
   /** I: features per time step. */
   readonly inputSize: number;
   /** H: hidden units per direction. */
@@ -63,7 +69,11 @@ function positiveInt(field: string, v: unknown, max = MAX_ELEMENTS): number {
 /** Fills defaults and validates; throws ConfigError naming the bad field. */
 export function makeConfig(c: ModelConfigInput): ModelConfig {
   if (c === null || typeof c !== "object") throw new ConfigError("config", "must be an object");
+  const cell = c.cell ?? "lstm";
+  if (cell !== "lstm" && cell !== "gru")
+    throw new ConfigError("cell", `must be "lstm" or "gru", got ${String(cell)}`);
   const cfg: ModelConfig = {
+    cell,
     inputSize: positiveInt("inputSize", c.inputSize),
     hiddenSize: positiveInt("hiddenSize", c.hiddenSize, 65536),
     numLayers: positiveInt("numLayers", c.numLayers ?? 1, 64),
@@ -104,6 +114,8 @@ function optionalFeatures(c: ModelConfigInput, cfg: ModelConfig): Partial<ModelC
     out.embedding = { numEmbeddings: V, paddingIdx: pad };
   }
   if (c.projSize !== undefined && c.projSize !== 0) {
+    if (cfg.cell !== "lstm")
+      throw new ConfigError("projSize", `only an LSTM has a projection (cell is ${cfg.cell})`);
     const P = positiveInt("projSize", c.projSize, 65536);
     if (P >= cfg.hiddenSize)
       throw new ConfigError(
@@ -154,12 +166,13 @@ export function hiddenOut(c: ModelConfig): number {
  * goes to `fail` with every inferred size named.
  */
 export function inferredConfig(
-  sizes: { I: number; H: number; L: number; D: number; O: number },
+  sizes: { I: number; H: number; L: number; D: number; O: number; cell?: CellKind },
   fail: (message: string) => never,
 ): ModelConfig {
   const { I, H, L, D, O } = sizes;
   try {
     return makeConfig({
+      cell: sizes.cell,
       inputSize: I,
       hiddenSize: H,
       numLayers: L,
@@ -182,10 +195,16 @@ export function layerSuffix(layer: number, direction: number): string {
   return `l${layer}${direction === 1 ? "_reverse" : ""}`;
 }
 
+/** The layer functions and plans of the configured cell. */
+export function cellOf(c: Pick<ModelConfig, "cell">): typeof lstmCell | typeof gruCell {
+  return c.cell === "gru" ? gruCell : lstmCell;
+}
+
 /**
  * The parameter offset table, in PyTorch `named_parameters()` order: embedding.weight [V, E]
- * with embedding input; for each layer and direction weight_ih [4H, I or D·Hout],
- * weight_hh [4H, Hout], bias_ih [4H], bias_hh [4H], and weight_hr [P, H] with a projection;
+ * with embedding input; for each layer and direction weight_ih [G, I or D·Hout],
+ * weight_hh [G, Hout], bias_ih [G], bias_hh [G] (G = 4H for the LSTM, 3H for the GRU; names
+ * prefixed `lstm.` or `gru.`), and weight_hr [P, H] with a projection (LSTM only);
  * then head.weight [O, D·Hout] (not with a tied head) and head.bias [O]. Contiguous, so the flat
  * buffer is the concatenation of the tensors in this order.
  */
@@ -194,7 +213,7 @@ export function paramLayout(c: ModelConfig): OffsetTable {
   const H = c.hiddenSize;
   const Hout = hiddenOut(c);
   const D = numDirections(c);
-  const { name, gates } = lstmCell; // the parameter prefix and gate blocks of the cell
+  const { name, gates } = cellOf(c); // the parameter prefix and gate blocks of the cell
   const G = gates * H;
   if (c.embedding) t.add("embedding.weight", [c.embedding.numEmbeddings, c.inputSize]);
   for (let l = 0; l < c.numLayers; l++) {

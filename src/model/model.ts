@@ -1,5 +1,5 @@
 /**
- * An LSTM stack (L layers, D directions) with a linear head: parameters, gradients, and a
+ * An LSTM or GRU stack (L layers, D directions) with a linear head: parameters, gradients, and a
  * workspace sized once per (T, B) shape. Forward keeps what backward needs; backward is exact
  * BPTT over the whole sequence and accumulates (+=) into `grads` until `zeroGrad()`.
  *
@@ -14,6 +14,12 @@ import { addMasked, drawMask, givenMask, maskInto, scaleByMask } from "../layers
 import { embeddingBackward, embeddingForward, tokenRows } from "../layers/embedding.js";
 import { linearBackward, linearForward, type LinearParams } from "../layers/linear.js";
 import {
+  gruCell,
+  type GruBackwardIO,
+  type GruDirection,
+  type GruForwardIO,
+} from "../layers/gru.js";
+import {
   lstmCell,
   type LstmBackwardIO,
   type LstmDirection,
@@ -25,6 +31,7 @@ import { OffsetTable } from "../tensor/offsets.js";
 import type { Rng } from "../tensor/rng.js";
 import { checkFinite, checkLength, sameShape } from "../tensor/shape.js";
 import {
+  cellOf,
   hiddenOut,
   layerSuffix,
   makeConfig,
@@ -65,7 +72,7 @@ export interface ForwardOptions {
   batchFirst?: boolean;
   /** Initial hidden state [L·D, B, Hout]; zeros when omitted. */
   h0?: ArrayLike<number>;
-  /** Initial cell state [L·D, B, H]; zeros when omitted. */
+  /** Initial cell state [L·D, B, H]; zeros when omitted (LSTM only: a GRU has none). */
   c0?: ArrayLike<number>;
   /** Default "all". */
   readout?: Readout;
@@ -94,6 +101,7 @@ export interface ForwardResult {
   readonly y: FloatArray;
   /** Final states of every layer and direction, [L·D, B, Hout] and [L·D, B, H]. */
   readonly hN: FloatArray;
+  /** [L·D, B, H] for the LSTM; empty (length 0) for the GRU, which has no cell state. */
   readonly cN: FloatArray;
   /** Head output: [T, B, O] (or [B, T, O]) for readout "all", [B, O] for "last". */
   readonly output: FloatArray;
@@ -118,7 +126,7 @@ export interface BackwardOptions {
 export interface BackwardResult {
   /** ∂loss/∂x, the layout of x; empty (length 0) with inputGrad: false or token input. */
   readonly dx: FloatArray;
-  /** ∂loss/∂h0 [L·D, B, Hout], ∂loss/∂c0 [L·D, B, H]. */
+  /** ∂loss/∂h0 [L·D, B, Hout], ∂loss/∂c0 [L·D, B, H] (dc0 empty for the GRU). */
   readonly dh0: FloatArray;
   readonly dc0: FloatArray;
 }
@@ -149,8 +157,8 @@ interface LayerPlan {
   readonly mask: number;
   /** [T, B, D·Hout] ∂loss/∂y. */
   readonly dY: number;
-  /** [direction]: parameter offsets and saved activations. */
-  readonly dirs: readonly LstmDirection[];
+  /** [direction]: parameter offsets and saved activations (of the configured cell). */
+  readonly dirs: readonly (LstmDirection | GruDirection)[];
 }
 
 /**
@@ -174,6 +182,8 @@ interface WorkspacePlan {
   readonly dHead: number; // [T, B, D·Hout] ∂loss/∂(dropped y) with output dropout
   /** Backward's scratch: dPre [T, B, gates·H], dh and dc [B, H], the steps kernels' work. */
   readonly dPre: number;
+  /** GRU only: ∂loss/∂hg [T, B, 3H] (dPre holds ∂loss/∂xg); empty for the LSTM. */
+  readonly dHg: number;
   readonly dh: number;
   readonly dc: number;
   readonly dRaw: number; // [B, H] with a projection, likewise zeros
@@ -202,7 +212,8 @@ function planWorkspace(
   const D = numDirections(cfg);
   const DH = D * hiddenOut(cfg);
   const drop = cfg.dropout;
-  const cell = lstmCell;
+  const cell = cellOf(cfg);
+  const gru = cfg.cell === "gru";
   let end = 0;
   const slot = (n: number): number => {
     const off = Math.ceil(end / ALIGN) * ALIGN;
@@ -210,7 +221,7 @@ function planWorkspace(
     return base + off;
   };
   const stateH = L * D * B * hiddenOut(cfg);
-  const stateC = L * D * B * H;
+  const stateC = gru ? 0 : L * D * B * H; // a GRU has no cell state: its c slots are empty
   const x = slot(T * B * I);
   const maskIn = slot(drop && drop.input > 0 ? T * B * I : 0);
   const h0 = slot(stateH);
@@ -218,7 +229,7 @@ function planWorkspace(
   const hN = slot(stateH);
   const cN = slot(stateC);
   const ys: { y: number; dropped: number; mask: number }[] = [];
-  const dirs: LstmDirection[][] = [];
+  const dirs: (LstmDirection | GruDirection)[][] = [];
   for (let l = 0; l < L; l++) {
     const y = slot(T * B * DH);
     const p = !drop ? 0 : l < L - 1 ? drop.betweenLayers : drop.output;
@@ -231,8 +242,9 @@ function planWorkspace(
   const dz = slot(T * B * O);
   const dHead = slot(drop && drop.output > 0 ? T * B * DH : 0);
   const dPre = slot(T * B * cell.gates * H);
+  const dHg = slot(gru ? T * B * cell.gates * H : 0);
   const dh = slot(B * H);
-  const dc = slot(B * H);
+  const dc = slot(gru ? 0 : B * H);
   const dRaw = slot(cfg.projSize ? B * H : 0);
   const zeros = slot(cfg.projSize ? B * H : 0);
   const stepsWork = slot(stepsWorkSize(H));
@@ -246,8 +258,8 @@ function planWorkspace(
   const layers = ys.map((y, l) => ({ ...y, dY: dYs[l], dirs: dirs[l] }));
   return {
     total: end,
-    ...{ x, maskIn, h0, c0, hN, cN, layers, z, out, yOut, dz, dHead, dPre, dh, dc, dRaw, zeros },
-    ...{ stepsWork, dx, dxOut, dh0, dc0, dhN, dcN },
+    ...{ x, maskIn, h0, c0, hN, cN, layers, z, out, yOut, dz, dHead, dPre, dHg, dh, dc },
+    ...{ dRaw, zeros, stepsWork, dx, dxOut, dh0, dc0, dhN, dcN },
   };
 }
 
@@ -315,7 +327,7 @@ function planParams(cfg: ModelConfig, layout: OffsetTable): ParamPlan {
     const row: DirectionParams[] = [];
     for (let d = 0; d < D; d++) {
       const s = layerSuffix(l, d);
-      const at = (name: string): number => layout.get(`${lstmCell.name}.${name}_${s}`).offset;
+      const at = (name: string): number => layout.get(`${cfg.cell}.${name}_${s}`).offset;
       row.push({
         reverse: d === 1,
         wIh: at("weight_ih"),
@@ -477,8 +489,8 @@ export class LstmModel {
   }
 
   /**
-   * PyTorch's default initialisation: every LSTM tensor U(−1/√H, 1/√H); the head's weight and
-   * bias U(−1/√(D·Hout), 1/√(D·Hout)), as nn.Linear draws them; an embedding N(0, 1) as
+   * PyTorch's default initialisation: every LSTM/GRU tensor U(−1/√H, 1/√H); the head's weight
+   * and bias U(−1/√(D·Hout), 1/√(D·Hout)), as nn.Linear draws them; an embedding N(0, 1) as
    * nn.Embedding (U(−1/√(D·Hout), 1/√(D·Hout)) when tied to the head), its padding row zero.
    */
   initDefault(rng: Rng): void {
@@ -501,8 +513,9 @@ export class LstmModel {
 
   /**
    * Copies of what the last forward saved for one layer and direction, time-major:
-   * gates [T, B, 4H] (post-activation i, f, g, o), c and h [T, B, H], indexed by the time of
-   * the consumed input. For inspection (tests, reports); training never needs them.
+   * gates [T, B, 4H] (post-activation i, f, g, o; for the GRU [T, B, 3H]: r, z, n), c (LSTM;
+   * empty for the GRU) and h [T, B, H], indexed by the time of the consumed input. For
+   * inspection (tests, reports); training never needs them.
    */
   activations(layer: number, direction = 0): { gates: FloatArray; c: FloatArray; h: FloatArray } {
     const ws = this.ws;
@@ -517,12 +530,13 @@ export class LstmModel {
     const { T, B } = ws;
     const lp = ws.plan.layers[layer];
     const dir = lp.dirs[direction];
-    const h = ws.view(dir.c, T * B * Hout).slice(); // same dtype; overwritten below
+    const h = ws.view(lp.y, T * B * Hout).slice(); // same dtype; overwritten below
     const y = ws.view(lp.y, T * B * D * Hout);
     for (let r = 0; r < T * B; r++)
       for (let j = 0; j < Hout; j++) h[r * Hout + j] = y[r * D * Hout + direction * Hout + j];
-    const gates = ws.view(dir.gates, T * B * lstmCell.gates * H).slice();
-    return { gates, c: ws.view(dir.c, T * B * H).slice(), h };
+    const gates = ws.view(dir.gates, T * B * cellOf(this.config).gates * H).slice();
+    const c = "c" in dir ? ws.view(dir.c, T * B * H).slice() : h.subarray(0, 0);
+    return { gates, c, h };
   }
 
   /** Throws NonFiniteError naming the first parameter tensor holding NaN or ±Infinity. */
@@ -583,8 +597,9 @@ export class LstmModel {
     const buf = ws.buf;
     const params = this.kernelParams();
     const k = this.kernels;
+    const gru = cfg.cell === "gru";
     const stateH = L * D * B * Hout;
-    const stateC = L * D * B * H;
+    const stateC = gru ? 0 : L * D * B * H; // a GRU has no cell state
 
     // Inputs into the workspace (time-major, model dtype).
     if (ids) {
@@ -593,10 +608,13 @@ export class LstmModel {
       embeddingForward({ buf, off: plan.x }, table, ids, { R: T * B, V, E: I });
     } else if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
     else buf.set(x, plan.x);
+    if (gru && opts.c0 !== undefined)
+      throw new ConfigError("c0", "a GRU has no cell state; pass h0 only");
     for (const [name, v, o, W] of [
       ["h0", opts.h0, plan.h0, Hout],
       ["c0", opts.c0, plan.c0, H],
     ] as const) {
+      if (name === "c0" && gru) continue;
       const n = L * D * B * W;
       if (v === undefined) buf.fill(0, o, o + n);
       else {
@@ -615,6 +633,19 @@ export class LstmModel {
       for (let d = 0; d < D; d++) {
         const hSlab = (l * D + d) * B * Hout; // this layer-direction's slice of [L·D, B, Hout]
         const cSlab = (l * D + d) * B * H;
+        if (gru) {
+          const io: GruForwardIO = {
+            y: { buf, off: lp.y + d * Hout, ld: DH },
+            hN: { buf, off: plan.hN + hSlab },
+            act: buf,
+            work: { buf, off: plan.stepsWork },
+            x,
+            h0: { buf, off: plan.h0 + hSlab },
+            params,
+          };
+          gruCell.forward(k, io, dims, lp.dirs[d] as GruDirection);
+          continue;
+        }
         const io: LstmForwardIO = {
           y: { buf, off: lp.y + d * Hout, ld: DH },
           hN: { buf, off: plan.hN + hSlab },
@@ -626,7 +657,7 @@ export class LstmModel {
           c0: { buf, off: plan.c0 + cSlab },
           params,
         };
-        lstmCell.forward(k, io, dims, lp.dirs[d]);
+        lstmCell.forward(k, io, dims, lp.dirs[d] as LstmDirection);
       }
       // Dropout on the layer's output, into its own copy (backward still needs y).
       if (drop.after[l])
@@ -687,8 +718,9 @@ export class LstmModel {
     const buf = ws.buf;
     const k = this.kernels;
     const R = readout === "all" ? T * B : B;
+    const gru = cfg.cell === "gru";
     const stateH = L * D * B * Hout;
-    const stateC = L * D * B * H;
+    const stateC = gru ? 0 : L * D * B * H; // a GRU has no cell state
     // The parameters forward used (the backend copy made then) and where gradients accumulate.
     const params = this.kernelParams();
     const grads = this.kernelGrads();
@@ -729,6 +761,8 @@ export class LstmModel {
         T * B * DH,
       );
 
+    if (gru && opts.dCN !== undefined)
+      throw new ConfigError("dCN", "a GRU has no cell state; pass dHN only");
     for (const [name, v, o, W] of [
       ["dhN", opts.dHN, plan.dhN, Hout],
       ["dcN", opts.dCN, plan.dcN, H],
@@ -750,6 +784,7 @@ export class LstmModel {
       dRaw: plan.dRaw,
       zeros: plan.zeros,
     };
+    const gruScratch = { buf, dXg: plan.dPre, dHg: plan.dHg, dh: plan.dh, work: plan.stepsWork };
 
     for (let l = L - 1; l >= 0; l--) {
       const lp = plan.layers[l];
@@ -766,6 +801,23 @@ export class LstmModel {
         const cSlab = (l * D + d) * B * H;
         const atH = (off: number): Block => ({ buf, off: off + hSlab });
         const atC = (off: number): Block => ({ buf, off: off + cSlab });
+        if (gru) {
+          const io: GruBackwardIO = {
+            grads,
+            dx,
+            dh0: atH(plan.dh0),
+            scratch: gruScratch,
+            dy: { buf, off: lp.dY + d * Hout, ld: DH },
+            dhN: opts.dHN !== undefined ? atH(plan.dhN) : null,
+            act: buf,
+            x,
+            y: { buf, off: lp.y + d * Hout, ld: DH },
+            h0: atH(plan.h0),
+            params,
+          };
+          gruCell.backward(k, io, dims, lp.dirs[d] as GruDirection);
+          continue;
+        }
         const io: LstmBackwardIO = {
           grads,
           dx,
@@ -782,7 +834,7 @@ export class LstmModel {
           c0: atC(plan.c0),
           params,
         };
-        lstmCell.backward(k, io, dims, lp.dirs[d]);
+        lstmCell.backward(k, io, dims, lp.dirs[d] as LstmDirection);
       }
       // Layer l read the previous layer's dropped output: its gradient goes through the mask.
       const prev = plan.layers[l - 1];
