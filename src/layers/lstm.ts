@@ -8,6 +8,7 @@
  */
 import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
+import { inputProduct, inputProductWeightGrad } from "./input-product.js";
 import type { DirectionParams, LayerDims, RecurrentCell } from "./cell.js";
 
 /** Gate blocks of the LSTM cell: i, f, g, o (PyTorch order). */
@@ -40,6 +41,8 @@ export interface LstmForwardIO {
   readonly work: Block;
   /** [T, B, I] (stride x.ld). */
   readonly x: Strided;
+  /** One-hot input as its ids [T·B] (x is then not read), or null/absent. */
+  readonly ids?: Int32Array | null;
   /** [B, Hout] and [B, H] initial state. */
   readonly h0: Block;
   readonly c0: Block;
@@ -62,7 +65,7 @@ function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDire
   // (F1) a_t = W_ih x_t + b_ih + b_hh for all t at once: one [T·B, I]·[I, G] product.
   k.fillBias(gates, { buf: p, off: pb + d.bIh }, { buf: p, off: pb + d.bHh }, rows, G);
   const wIh: Strided = { buf: p, off: pb + d.wIh, ld: I };
-  k.gemm(gates, io.x, wIh, { m: rows, n: G, k: I, transA: false, transB: true, beta: 1 });
+  inputProduct(k, { out: gates, x: io.x, ids: io.ids ?? null, w: wIh }, { R: rows, G, I });
 
   // (F2) a_t += W_hh h_{t-1}; (F3) gates = σ/tanh(a_t); (F4) c_t = f⊙c_{t-1} + i⊙g;
   // (F5) h_t = o⊙tanh(c_t) — for every step in turn, h_{-1} = h0, c_{-1} = c0 (the loop is
@@ -154,6 +157,8 @@ export interface LstmBackwardIO {
   readonly dcN: Block | null;
   readonly act: FloatArray;
   readonly x: Strided;
+  /** One-hot input as its ids [T·B], as in LstmForwardIO. */
+  readonly ids?: Int32Array | null;
   readonly y: Strided;
   readonly h0: Block;
   readonly c0: Block;
@@ -227,7 +232,8 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
   }
   // Inverts F1: dW_ih += dPreᵀ · x, db_ih += Σ dPre, db_hh += Σ dPre, dx += dPre · W_ih.
   const dPre = dPreAt(0);
-  k.gemm({ buf: g, off: gb + d.wIh, ld: I }, dPre, x, { m: G, n: I, k: rows, ...ACCUMULATE_AT_B });
+  const dW: Strided = { buf: g, off: gb + d.wIh, ld: I };
+  inputProductWeightGrad(k, { dW, dPre, x, ids: io.ids ?? null }, { R: rows, G, I });
   k.addColumnSums({ buf: g, off: gb + d.bIh }, dPre, rows, G);
   k.addColumnSums({ buf: g, off: gb + d.bHh }, dPre, rows, G);
   if (io.dx) {

@@ -204,3 +204,26 @@ describe("dropout", () => {
     fdCheck(m, new Objective(m, "sum_sq"), batch, [0, 5, 20]);
   });
 });
+
+describe("one-hot input as ids", () => {
+  for (const cell of ["lstm", "gru"] as const)
+    it(`${cell}: the column gather and scatter-add equal the one-hot product`, () => {
+      const cfg = { cell, inputSize: V, hiddenSize: 5, numLayers: 2, outputSize: V };
+      const m = new LstmModel(cfg, { dtype: "float64" });
+      m.initDefault(new Rng(8));
+      const dense = new Float64Array(T * B * V);
+      ids.forEach((id, r) => (dense[r * V + id] = 1));
+      const obj = new Objective(m, "xent", { inputGrad: false });
+      m.zeroGrad();
+      const a = obj.run({ x: dense, seqLen: T, batch: B, targets });
+      const outA = Array.from(a.forward.output);
+      const gA = Array.from(m.grads);
+      m.zeroGrad();
+      const b = obj.run({ x: ids, oneHot: true, seqLen: T, batch: B, targets });
+      assert.equal(a.loss, b.loss);
+      const outB = Array.from(b.forward.output);
+      const gB = Array.from(m.grads);
+      for (let i = 0; i < outA.length; i++) assert.ok(Math.abs(outA[i] - outB[i]) < 1e-14);
+      for (let i = 0; i < gA.length; i++) assert.ok(Math.abs(gA[i] - gB[i]) < 1e-14, `grad ${i}`);
+    });
+});

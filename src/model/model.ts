@@ -82,6 +82,12 @@ export interface ForwardOptions {
    */
   checkParams?: boolean;
   /**
+   * x holds token ids [T, B] (or [B, T]) standing for one-hot rows of width I (dense input
+   * only): the first layer's input product is then a column gather of W_ih and its gradient a
+   * scatter-add (no [T·B, I]·[I, G] product). BackwardResult.dx is then empty.
+   */
+  oneHot?: boolean;
+  /**
    * "train" applies the configuration's dropout, "eval" (the default) never drops: evaluation,
    * sampling and forecasting run in eval mode.
    */
@@ -138,6 +144,8 @@ interface Pass {
   readout: Readout;
   /** Time-major token ids [T·B] (embedding input), else null. */
   ids: Int32Array | null;
+  /** Time-major one-hot ids [T·B] the first layer gathers W_ih columns by, else null. */
+  oneHotIds: Int32Array | null;
   drop: DropPass;
 }
 
@@ -583,9 +591,13 @@ export class LstmModel {
     if (readout !== "all" && readout !== "last")
       throw new ConfigError("readout", `must be "all" or "last", got ${String(readout)}`);
     let ids: Int32Array | null = null;
+    let oneHotIds: Int32Array | null = null;
     if (cfg.embedding) {
       checkLength("x", x, batchFirst ? [B, T] : [T, B], batchFirst ? "[B, T]" : "[T, B]");
       ids = tokenRows(x, { T, B, batchFirst }, cfg.embedding.numEmbeddings);
+    } else if (opts.oneHot) {
+      checkLength("x", x, batchFirst ? [B, T] : [T, B], batchFirst ? "[B, T]" : "[T, B]");
+      oneHotIds = tokenRows(x, { T, B, batchFirst }, I);
     } else {
       const shape = batchFirst ? [B, T, I] : [T, B, I];
       checkLength("x", x, shape, batchFirst ? "[B, T, I]" : "[T, B, I]");
@@ -606,6 +618,8 @@ export class LstmModel {
       const table = { buf: params.buf, off: params.off + this.paramPlan.embedding! };
       const V = cfg.embedding!.numEmbeddings;
       embeddingForward({ buf, off: plan.x }, table, ids, { R: T * B, V, E: I });
+    } else if (oneHotIds) {
+      // x stays unwritten (the first layer gathers W_ih columns), unless dropped below.
     } else if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
     else buf.set(x, plan.x);
     if (gru && opts.c0 !== undefined)
@@ -624,6 +638,12 @@ export class LstmModel {
       }
     }
     const drop = prepareDropout(buf, plan, { cfg, T, B, batchFirst, opts });
+    if (oneHotIds && drop.input) {
+      // Dropped one-hot rows are no longer one-hot: write them out and take the product.
+      buf.fill(0, plan.x, plan.x + T * B * I);
+      for (let r = 0; r < T * B; r++) buf[plan.x + r * I + oneHotIds[r]] = 1;
+      oneHotIds = null;
+    }
     if (drop.input) scaleByMask({ buf, off: plan.x }, { buf, off: plan.maskIn }, T * B * I);
 
     for (let l = 0; l < L; l++) {
@@ -642,6 +662,7 @@ export class LstmModel {
             x,
             h0: { buf, off: plan.h0 + hSlab },
             params,
+            ids: l === 0 ? oneHotIds : null,
           };
           gruCell.forward(k, io, dims, lp.dirs[d] as GruDirection);
           continue;
@@ -656,6 +677,7 @@ export class LstmModel {
           h0: { buf, off: plan.h0 + hSlab },
           c0: { buf, off: plan.c0 + cSlab },
           params,
+          ids: l === 0 ? oneHotIds : null,
         };
         lstmCell.forward(k, io, dims, lp.dirs[d] as LstmDirection);
       }
@@ -676,7 +698,7 @@ export class LstmModel {
     const head = { z: { buf, off: plan.z }, h: hRows, params };
     linearForward(k, head, this.paramPlan.head, { R, N: DH, O });
 
-    this.last = { T, B, batchFirst, readout, ids, drop };
+    this.last = { T, B, batchFirst, readout, ids, oneHotIds, drop };
     let y = ws.view(yLast, T * B * DH);
     let output = ws.view(plan.z, R * O);
     // Finite inputs and weights give a finite output unless the head overflows float32;
@@ -711,8 +733,8 @@ export class LstmModel {
     const Hout = hiddenOut(cfg);
     const D = numDirections(cfg);
     const DH = D * Hout;
-    const { T, B, batchFirst, readout, ids, drop } = pass;
-    const inputGrad = opts.inputGrad ?? true;
+    const { T, B, batchFirst, readout, ids, oneHotIds, drop } = pass;
+    const inputGrad = (opts.inputGrad ?? true) && oneHotIds === null;
     const needDx = inputGrad || ids !== null; // an embedding's gradient comes from dx
     const plan = ws.plan;
     const buf = ws.buf;
@@ -814,6 +836,7 @@ export class LstmModel {
             y: { buf, off: lp.y + d * Hout, ld: DH },
             h0: atH(plan.h0),
             params,
+            ids: l === 0 ? oneHotIds : null,
           };
           gruCell.backward(k, io, dims, lp.dirs[d] as GruDirection);
           continue;
@@ -833,6 +856,7 @@ export class LstmModel {
           h0: atH(plan.h0),
           c0: atC(plan.c0),
           params,
+          ids: l === 0 ? oneHotIds : null,
         };
         lstmCell.backward(k, io, dims, lp.dirs[d] as LstmDirection);
       }

@@ -27,6 +27,8 @@ export interface SequenceBatch {
    * sum_sq, mse: [T, B, O] (or [B, T, O]); mse_last: [B, O]; xent: class indices [T, B] (or [B, T]).
    */
   targets: ArrayLike<number>;
+  /** x holds token ids standing for one-hot rows (ForwardOptions.oneHot). */
+  oneHot?: boolean;
   /** "train" applies the model's dropout (masks from `rng` or `dropoutMasks`); default "eval". */
   mode?: "train" | "eval";
   rng?: Rng;
@@ -83,6 +85,7 @@ export class Objective {
       h0: b.h0,
       c0: b.c0,
       readout: readoutFor(this.loss),
+      oneHot: b.oneHot,
       mode: b.mode,
       rng: b.rng,
       dropoutMasks: b.dropoutMasks,

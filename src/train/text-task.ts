@@ -5,7 +5,7 @@
  *
  * Letters: T window length, B streams, V vocabulary (= I, one-hot input), L·D·B·H carried state.
  */
-import { oneHot, TextBatches } from "../data/text.js";
+import { TextBatches } from "../data/text.js";
 import type { LossResult, SequenceBatch } from "../model/objective.js";
 import { Objective } from "../model/objective.js";
 import { hiddenOut, tokenCount } from "../model/config.js";
@@ -30,7 +30,6 @@ export class TextTask implements TrainTask {
   private readonly validIds: Int32Array;
   private readonly xIds: Int32Array; // [T, B]
   private readonly yIds: Int32Array; // [T, B]
-  private readonly x: FloatArray; // [T, B, V] one-hot
   private readonly h: FloatArray; // [L·D, B, H] carried state
   private readonly c: FloatArray;
   private window = 0;
@@ -57,7 +56,6 @@ export class TextTask implements TrainTask {
     this.samplesPerStep = T * B;
     this.xIds = new Int32Array(T * B);
     this.yIds = new Int32Array(T * B);
-    this.x = allocFloat(model.dtype, cfg.embedding ? 0 : T * B * this.V);
     const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B;
     this.h = allocFloat(model.dtype, S * hiddenOut(cfg));
     this.c = allocFloat(model.dtype, S * cfg.hiddenSize);
@@ -67,8 +65,17 @@ export class TextTask implements TrainTask {
   nextBatch(): SequenceBatch {
     const { batch: B, seqLen: T } = this.opts;
     this.batches.window(this.window, this.xIds, this.yIds);
-    const x = charInput(this.model, this.xIds, this.x);
-    return { x, seqLen: T, batch: B, h0: this.h, c0: this.c, targets: this.yIds };
+    // Token ids either way: an embedding looks them up, one-hot input gathers W_ih columns.
+    const oneHot = !this.model.config.embedding;
+    return {
+      x: this.xIds,
+      oneHot,
+      seqLen: T,
+      batch: B,
+      h0: this.h,
+      c0: this.c,
+      targets: this.yIds,
+    };
   }
 
   afterStep(r: LossResult): void {
@@ -157,7 +164,6 @@ export function streamCrossEntropy(
   onProgress?: (done: number, total: number) => void,
 ): number | null {
   if (ids.length < 2) return null;
-  const V = tokenCount(model.config);
   const B = Math.max(1, Math.min(batch, Math.floor((ids.length - 1) / seqLen)));
   const T = Math.min(seqLen, ids.length - 1);
   const batches = new TextBatches(ids, B, T);
@@ -167,16 +173,16 @@ export function streamCrossEntropy(
   const c = allocFloat(model.dtype, S * cfg.hiddenSize);
   const xIds = new Int32Array(T * B);
   const yIds = new Int32Array(T * B);
-  const x = allocFloat(model.dtype, cfg.embedding ? 0 : T * B * V);
   const objective = new Objective(model, "xent");
   const n = Math.min(batches.windowsPerEpoch, maxWindows);
   const totalPositions = maxWindows === Infinity ? batches.streamLength * B : n * T * B;
   let sum = 0; // Σ loss × positions
   let count = 0;
   const run = (len: number): void => {
-    const xs = charInput(model, xIds.subarray(0, len * B), x.subarray(0, len * B * V));
+    const xs = xIds.subarray(0, len * B);
+    const oneHot = !cfg.embedding;
     const r = objective.run(
-      { x: xs, seqLen: len, batch: B, h0: h, c0: c, targets: yIds.subarray(0, len * B) },
+      { x: xs, oneHot, seqLen: len, batch: B, h0: h, c0: c, targets: yIds.subarray(0, len * B) },
       false,
     );
     sum += r.loss * len * B;
@@ -200,14 +206,4 @@ export function streamCrossEntropy(
     run(tail);
   }
   return sum / count;
-}
-
-/**
- * A character model's input for token ids: the ids themselves (embedding input) or their
- * one-hot rows written into `oneHotOut` [ids, V].
- */
-function charInput(model: LstmModel, ids: Int32Array, oneHotOut: FloatArray): ArrayLike<number> {
-  if (model.config.embedding) return ids;
-  oneHot(oneHotOut, ids, model.config.inputSize);
-  return oneHotOut;
 }
