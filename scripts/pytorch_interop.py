@@ -6,7 +6,7 @@ with struct + json + torch.frombuffer, as in the fallback reader of docs/model-f
 
   pytorch_interop.py forward MODEL.safetensors INPUT.json [--dtype float32|float64]
       Loads an lstm-ts model file into nn.LSTM + nn.Linear with load_state_dict(strict=True), runs
-      it on INPUT.json and prints {"torch", "dtype", "config", "y", "h_n", "c_n", "out"} as JSON.
+      it on INPUT.json (x: token ids for an embedding model) and prints {"torch", "dtype", "config", "y", "h_n", "c_n", "out"} as JSON.
 
   pytorch_interop.py export OUT.safetensors --input-size I --hidden-size H [--num-layers L]
           [--bidirectional] --output-size O [--seed S] [--lstm-name lstm] [--head-name head]
@@ -69,16 +69,21 @@ def save_safetensors(path, tensors, metadata=None):
 
 
 class Net(nn.Module):
-    """The lstm-ts model: nn.LSTM (time-major) + nn.Linear head on every step."""
+    """The lstm-ts model: [nn.Embedding] + nn.LSTM (time-major, optional proj_size) + nn.Linear
+    head on every step; with a tied head, head.weight is embedding.weight (one parameter)."""
 
-    def __init__(self, input_size, hidden_size, num_layers, bidirectional, output_size):
+    def __init__(self, c):
         super().__init__()
-        self.lstm = nn.LSTM(input_size, hidden_size, num_layers, bidirectional=bidirectional)
-        self.head = nn.Linear((2 if bidirectional else 1) * hidden_size, output_size)
-
-    def forward(self, x, state=None):
-        y, (h_n, c_n) = self.lstm(x, state)
-        return self.head(y), y, h_n, c_n
+        emb = c.get("embedding")
+        proj = c.get("proj_size", 0)
+        d = 2 if c["bidirectional"] else 1
+        if emb:
+            self.embedding = nn.Embedding(emb["num_embeddings"], c["input_size"], padding_idx=emb["padding_idx"])
+        self.lstm = nn.LSTM(c["input_size"], c["hidden_size"], c["num_layers"],
+                            bidirectional=c["bidirectional"], proj_size=proj)
+        self.head = nn.Linear(d * (proj or c["hidden_size"]), c["output_size"])
+        if c.get("tied_head"):
+            self.head.weight = self.embedding.weight
 
 
 def array(t):
@@ -89,8 +94,11 @@ def tensor(a, dtype):
     return torch.tensor(a["data"], dtype=torch.float64).reshape(a["shape"]).to(dtype)
 
 
-def run(lstm, head, inputs, dtype):
-    x = tensor(inputs["x"], dtype)
+def run(lstm, head, inputs, dtype, embedding=None):
+    if embedding is not None:
+        x = embedding(torch.tensor(inputs["x"]["data"], dtype=torch.int64).reshape(inputs["x"]["shape"]))
+    else:
+        x = tensor(inputs["x"], dtype)
     state = None
     if "h0" in inputs or "c0" in inputs:
         state = (tensor(inputs["h0"], dtype), tensor(inputs["c0"], dtype))
@@ -104,12 +112,15 @@ def cmd_forward(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     tensors, meta = load_safetensors(args.model)
     c = json.loads(meta["config"])
-    net = Net(c["input_size"], c["hidden_size"], c["num_layers"], c["bidirectional"], c["output_size"])
+    net = Net(c)
+    if c.get("tied_head"):
+        # A tied module's state_dict names the shared tensor twice; the file stores it once.
+        tensors["head.weight"] = tensors["embedding.weight"]
     net.load_state_dict(tensors, strict=True)
     net = net.to(dtype)
     with open(args.input) as f:
         inputs = json.load(f)
-    result = run(net.lstm, net.head, inputs, dtype)
+    result = run(net.lstm, net.head, inputs, dtype, getattr(net, "embedding", None))
     result.update({"torch": torch.__version__, "dtype": args.dtype, "config": c})
     json.dump(result, sys.stdout)
 
@@ -117,16 +128,26 @@ def cmd_forward(args):
 def cmd_export(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     torch.manual_seed(args.seed)
-    lstm = nn.LSTM(args.input_size, args.hidden_size, args.num_layers, bidirectional=args.bidirectional)
+    lstm = nn.LSTM(args.input_size, args.hidden_size, args.num_layers, bidirectional=args.bidirectional,
+                   proj_size=args.proj_size)
     d = 2 if args.bidirectional else 1
-    head = nn.Linear(d * args.hidden_size, args.output_size)
+    head = nn.Linear(d * (args.proj_size or args.hidden_size), args.output_size)
+    embedding = nn.Embedding(args.vocab, args.input_size) if args.vocab else None
+    if embedding is not None and args.tie:
+        head.weight = embedding.weight
     # Give the biases a wider spread than the default init so a dropped bias cannot go unnoticed.
     with torch.no_grad():
         for name, p in list(lstm.named_parameters()) + list(head.named_parameters()):
             if "bias" in name:
                 p.uniform_(-0.5, 0.5)
     lstm, head = lstm.to(dtype), head.to(dtype)
+    if embedding is not None:
+        embedding = embedding.to(dtype)
+        if args.tie:
+            head.weight = embedding.weight
     state = {}
+    if embedding is not None:
+        state[f"{args.embedding_name}.weight"] = embedding.weight
     for k, v in lstm.state_dict().items():
         state[f"{args.lstm_name}.{k}" if args.lstm_name else k] = v
     for k, v in head.state_dict().items():
@@ -135,7 +156,7 @@ def cmd_export(args):
     result = {"torch": torch.__version__, "dtype": args.dtype, "keys": list(state)}
     if args.input:
         with open(args.input) as f:
-            result.update(run(lstm, head, json.load(f), dtype))
+            result.update(run(lstm, head, json.load(f), dtype, embedding))
     json.dump(result, sys.stdout)
 
 
@@ -157,6 +178,10 @@ def main():
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--lstm-name", default="lstm")
     e.add_argument("--head-name", default="head")
+    e.add_argument("--proj-size", type=int, default=0)
+    e.add_argument("--vocab", type=int, default=0, help="an nn.Embedding of this many rows (x: token ids)")
+    e.add_argument("--embedding-name", default="embedding")
+    e.add_argument("--tie", action="store_true", help="head.weight is the embedding's weight")
     e.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     e.add_argument("--input")
     e.set_defaults(fn=cmd_export)
