@@ -402,6 +402,12 @@ export class LstmModel {
       : { buf: this.ownGrads!, off: 0 };
   }
 
+  /** Elements of the cell state c0/cN for batch B: L·D·B·H for the LSTM, 0 for the GRU. */
+  cellStateSize(batch: number): number {
+    const c = this.config;
+    return c.cell === "lstm" ? c.numLayers * numDirections(c) * batch * c.hiddenSize : 0;
+  }
+
   /** Parameter names in PyTorch `named_parameters()` order. */
   paramNames(): string[] {
     return this.layout.list().map((s) => s.name);
@@ -535,11 +541,12 @@ export class LstmModel {
     if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
     else buf.set(x, plan.x);
     const gru = this.config.cell === "gru";
-    if (gru && opts.c0 !== undefined)
+    // A GRU's cell state is empty: c0 may be absent or of length 0 (the cN it returned).
+    if (gru && opts.c0 !== undefined && opts.c0.length > 0)
       throw new ConfigError("c0", "a GRU has no cell state; pass h0 only");
     for (const [name, v, o] of [
       ["h0", opts.h0, plan.h0],
-      ["c0", gru ? undefined : opts.c0, plan.c0],
+      ["c0", opts.c0, plan.c0],
     ] as const) {
       if (name === "c0" && gru) continue;
       if (v === undefined) buf.fill(0, o, o + state);
@@ -665,11 +672,11 @@ export class LstmModel {
     linearBackward(k, head, this.paramPlan.head, { R, N: D * H, O });
 
     const gru = this.config.cell === "gru";
-    if (gru && opts.dCN !== undefined)
+    if (gru && opts.dCN !== undefined && opts.dCN.length > 0)
       throw new ConfigError("dCN", "a GRU has no cell state; pass dHN only");
     for (const [name, v, o] of [
       ["dhN", opts.dHN, plan.dhN],
-      ["dcN", opts.dCN, plan.dcN],
+      ["dcN", gru ? undefined : opts.dCN, plan.dcN],
     ] as const) {
       if (v === undefined) continue;
       checkLength(name, v, [L * D, B, H], "[L·D, B, H]");
@@ -726,7 +733,7 @@ export class LstmModel {
           scratch,
           dy: { buf, off: lp.dY + d * H, ld: D * H },
           dhN: opts.dHN !== undefined ? at(plan.dhN) : null,
-          dcN: opts.dCN !== undefined ? at(plan.dcN) : null,
+          dcN: opts.dCN !== undefined && !gru ? at(plan.dcN) : null,
           act: buf,
           x,
           y: { buf, off: lp.y + d * H, ld: D * H },
