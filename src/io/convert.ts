@@ -602,6 +602,12 @@ const tensor = (shape: number[], data: ArrayLike<number>): KerasTensor => ({
  * carried along so that importing gives the same model file back.
  */
 export function exportKeras(model: LstmModel, meta?: ModelMeta): KerasLstmFile {
+  if (model.config.cell !== "lstm")
+    throw new ConfigError(
+      "to",
+      "keras-lstm JSON holds LSTM layers only; export a GRU with --to tfjs (a Keras GRU with " +
+        "reset_after=True) or use the model file itself (a PyTorch nn.GRU state_dict)",
+    );
   const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = model.config;
   const D = numDirections(model.config);
   const weights = (l: number, d: number): KerasLstmWeights => {
