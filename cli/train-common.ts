@@ -62,6 +62,7 @@ export function checkMemory(
     projSize: sizes.projSize,
     tiedHead: sizes.tiedHead,
     anyDropout: sizes.dropout !== undefined,
+    cell: f.cell,
     hiddenSize: f.hidden,
     numLayers: f.layers,
     seqLen: f.seqLen,

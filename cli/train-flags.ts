@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { OPTIMIZER_KINDS, type OptimizerKind } from "../src/optim/optimizers.js";
 import type { ScheduleConfig } from "../src/optim/schedule.js";
 import { INIT_SCHEMES } from "../src/model/init.js";
+import type { CellKind } from "../src/model/config.js";
 import { stepBudget, type TrainOptions } from "../src/train/trainer.js";
 import { DEFAULT_MAX_MEMORY_BYTES } from "../src/train/memory-estimate.js";
 import { CliError, choiceOption, floatOption, intOption } from "./util.js";
@@ -10,6 +11,8 @@ import type { ModelConfigInput } from "../src/model/config.js";
 
 /** Every training flag, resolved (defaults filled). Stored in checkpoints to resume the same run. */
 export interface TrainFlags {
+  /** The recurrent cell (--cell). */
+  cell: CellKind;
   hidden: number;
   layers: number;
   seqLen: number;
@@ -76,6 +79,8 @@ export function featureConfig(
     out.inputSize = f.embedding;
   }
   if (f.projSize !== undefined) {
+    if (f.cell === "gru")
+      throw new CliError("--proj-size is for --cell lstm (a GRU has no projection)");
     if (f.projSize >= f.hidden)
       throw new CliError(`--proj-size ${f.projSize} must be smaller than --hidden ${f.hidden}`);
     out.projSize = f.projSize;
@@ -112,6 +117,12 @@ export function addTrainOptions(
   },
 ): Command {
   return cmd
+    .option(
+      "--cell <cell>",
+      "recurrent cell: lstm or gru (PyTorch nn.LSTM / nn.GRU)",
+      choiceOption("--cell", ["lstm", "gru"] as const),
+      "lstm",
+    )
     .option("--hidden <n>", "hidden units per layer (H)", intOption("--hidden", 1, 4096), d.hidden)
     .option(
       "--dropout <p>",
@@ -133,7 +144,7 @@ export function addTrainOptions(
       "LSTM projection size P < H (LSTMP)",
       intOption("--proj-size", 1, 4096),
     )
-    .option("--layers <n>", "stacked LSTM layers (L)", intOption("--layers", 1, 16), d.layers)
+    .option("--layers <n>", "stacked recurrent layers (L)", intOption("--layers", 1, 16), d.layers)
     .option(
       "--seq-len <n>",
       "time steps per window (T); gradients flow back this far",

@@ -5,18 +5,20 @@ Needs torch (1.13 is enough); does not need the `safetensors` package: files are
 with struct + json + torch.frombuffer, as in the fallback reader of docs/model-format.md.
 
   pytorch_interop.py forward MODEL.safetensors INPUT.json [--dtype float32|float64]
-      Loads an lstm-ts model file into nn.LSTM + nn.Linear with load_state_dict(strict=True), runs
-      it on INPUT.json (x: token ids for an embedding model) and prints {"torch", "dtype", "config", "y", "h_n", "c_n", "out"} as JSON.
+      Loads an lstm-ts model file into [nn.Embedding +] nn.LSTM (or nn.GRU when its config says
+      "cell": "gru") + nn.Linear with load_state_dict(strict=True), runs it on INPUT.json (x: token
+      ids for an embedding model) and prints {"torch", "dtype", "config", "y", "h_n", "c_n" (LSTM
+      only), "out"} as JSON.
 
   pytorch_interop.py export OUT.safetensors --input-size I --hidden-size H [--num-layers L]
           [--bidirectional] --output-size O [--seed S] [--lstm-name lstm] [--head-name head]
-          [--dtype float32|float64] [--input INPUT.json]
-      Builds a seeded nn.LSTM + nn.Linear, saves its state_dict as safetensors with torch's own
+          [--dtype float32|float64] [--input INPUT.json] [--cell lstm|gru]
+      Builds a seeded nn.LSTM (or nn.GRU) + nn.Linear, saves its state_dict as safetensors with torch's own
       key names (`<lstm-name>.weight_ih_l0`, or bare `weight_ih_l0` with --lstm-name "";
       `<head-name>.weight`, `<head-name>.bias`), and prints {"keys": [...]} plus, with --input,
       that module's outputs on the input (computed before saving, in --dtype).
 
-INPUT.json: {"x": {"shape": [T, B, I], "data": [...]}, "h0"?: {...}, "c0"?: {...}}; x is
+INPUT.json: {"x": {"shape": [T, B, I], "data": [...]}, "h0"?: {...}, "c0"?: {...} (LSTM)}; x is
 time-major, h0/c0 are [L*D, B, H]. Every output array is {"shape": [...], "data": [...]} with
 data flat row-major. The head is applied at every time step: out is [T, B, O].
 """
@@ -68,19 +70,26 @@ def save_safetensors(path, tensors, metadata=None):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+
+
 class Net(nn.Module):
-    """The lstm-ts model: [nn.Embedding] + nn.LSTM (time-major, optional proj_size) + nn.Linear
-    head on every step; with a tied head, head.weight is embedding.weight (one parameter)."""
+    """The lstm-ts model: [nn.Embedding] + nn.LSTM (optional proj_size) or nn.GRU (time-major,
+    attribute named after the cell, so the state_dict keys are the model file's `lstm.*` /
+    `gru.*`) + nn.Linear head on every step; with a tied head, head.weight is embedding.weight."""
 
     def __init__(self, c):
         super().__init__()
+        cell = c.get("cell", "lstm")
         emb = c.get("embedding")
         proj = c.get("proj_size", 0)
         d = 2 if c["bidirectional"] else 1
+        self.cell = cell
         if emb:
             self.embedding = nn.Embedding(emb["num_embeddings"], c["input_size"], padding_idx=emb["padding_idx"])
-        self.lstm = nn.LSTM(c["input_size"], c["hidden_size"], c["num_layers"],
-                            bidirectional=c["bidirectional"], proj_size=proj)
+        extra = {"proj_size": proj} if proj else {}
+        setattr(self, cell, CELLS[cell](c["input_size"], c["hidden_size"], c["num_layers"],
+                                        bidirectional=c["bidirectional"], **extra))
         self.head = nn.Linear(d * (proj or c["hidden_size"]), c["output_size"])
         if c.get("tied_head"):
             self.head.weight = self.embedding.weight
@@ -94,24 +103,29 @@ def tensor(a, dtype):
     return torch.tensor(a["data"], dtype=torch.float64).reshape(a["shape"]).to(dtype)
 
 
-def run(lstm, head, inputs, dtype, embedding=None):
+def run(rnn, head, inputs, dtype, embedding=None):
     if embedding is not None:
         x = embedding(torch.tensor(inputs["x"]["data"], dtype=torch.int64).reshape(inputs["x"]["shape"]))
     else:
         x = tensor(inputs["x"], dtype)
+    gru = isinstance(rnn, nn.GRU)
     state = None
-    if "h0" in inputs or "c0" in inputs:
-        state = (tensor(inputs["h0"], dtype), tensor(inputs["c0"], dtype))
+    if "h0" in inputs:
+        h0 = tensor(inputs["h0"], dtype)
+        state = h0 if gru else (h0, tensor(inputs["c0"], dtype))
     with torch.no_grad():
-        y, (h_n, c_n) = lstm(x, state)
+        y, s = rnn(x, state)
         out = head(y)
-    return {"y": array(y), "h_n": array(h_n), "c_n": array(c_n), "out": array(out)}
+    if gru:
+        return {"y": array(y), "h_n": array(s), "out": array(out)}
+    return {"y": array(y), "h_n": array(s[0]), "c_n": array(s[1]), "out": array(out)}
 
 
 def cmd_forward(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     tensors, meta = load_safetensors(args.model)
     c = json.loads(meta["config"])
+    cell = c.get("cell", "lstm")
     net = Net(c)
     if c.get("tied_head"):
         # A tied module's state_dict names the shared tensor twice; the file stores it once.
@@ -120,7 +134,7 @@ def cmd_forward(args):
     net = net.to(dtype)
     with open(args.input) as f:
         inputs = json.load(f)
-    result = run(net.lstm, net.head, inputs, dtype, getattr(net, "embedding", None))
+    result = run(getattr(net, cell), net.head, inputs, dtype, getattr(net, "embedding", None))
     result.update({"torch": torch.__version__, "dtype": args.dtype, "config": c})
     json.dump(result, sys.stdout)
 
@@ -128,8 +142,9 @@ def cmd_forward(args):
 def cmd_export(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     torch.manual_seed(args.seed)
-    lstm = nn.LSTM(args.input_size, args.hidden_size, args.num_layers, bidirectional=args.bidirectional,
-                   proj_size=args.proj_size)
+    extra = {"proj_size": args.proj_size} if args.proj_size else {}
+    lstm = CELLS[args.cell](args.input_size, args.hidden_size, args.num_layers, bidirectional=args.bidirectional,
+                            **extra)
     d = 2 if args.bidirectional else 1
     head = nn.Linear(d * (args.proj_size or args.hidden_size), args.output_size)
     embedding = nn.Embedding(args.vocab, args.input_size) if args.vocab else None
@@ -184,6 +199,7 @@ def main():
     e.add_argument("--tie", action="store_true", help="head.weight is the embedding's weight")
     e.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     e.add_argument("--input")
+    e.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
     e.set_defaults(fn=cmd_export)
     args = p.parse_args()
     args.fn(args)

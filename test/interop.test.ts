@@ -84,7 +84,7 @@ function ours(m: LstmModel, inputs: { x: Arr; h0?: Arr; c0?: Arr }) {
   return {
     y: Array.from(r.y),
     h_n: Array.from(r.hN),
-    c_n: Array.from(r.cN),
+    c_n: Array.from(r.cN), // empty for a GRU
     out: Array.from(r.output),
   };
 }
@@ -96,7 +96,7 @@ function compare(
   shapes: Record<string, number[]>,
 ): number {
   let worst = 0;
-  for (const k of ["y", "h_n", "c_n", "out"]) {
+  for (const k of Object.keys(shapes)) {
     const t = torch[k] as Arr;
     assert.deepEqual(t.shape, shapes[k], `${k} shape`);
     worst = Math.max(worst, scaledError(mine[k], t.data));
@@ -119,6 +119,20 @@ const CASES: { name: string; cfg: ModelConfigInput; T: number; B: number; state:
     B: 2,
     state: false,
   },
+  {
+    name: "GRU, 2 layers, bidirectional",
+    cfg: { cell: "gru", inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, outputSize: 2 }, // prettier-ignore
+    T: 5,
+    B: 3,
+    state: true,
+  },
+  {
+    name: "GRU, 1 layer, unidirectional",
+    cfg: { cell: "gru", inputSize: 5, hiddenSize: 6, numLayers: 1, outputSize: 3 },
+    T: 7,
+    B: 2,
+    state: false,
+  },
 ];
 
 function inputsFor(c: (typeof CASES)[number], seed: number) {
@@ -128,7 +142,7 @@ function inputsFor(c: (typeof CASES)[number], seed: number) {
   const inputs: { x: Arr; h0?: Arr; c0?: Arr } = { x: arr([c.T, c.B, I], rng) };
   if (c.state) {
     inputs.h0 = arr([LD, c.B, H], rng);
-    inputs.c0 = arr([LD, c.B, H], rng);
+    if (c.cfg.cell !== "gru") inputs.c0 = arr([LD, c.B, H], rng);
   }
   return inputs;
 }
@@ -136,7 +150,9 @@ function inputsFor(c: (typeof CASES)[number], seed: number) {
 function shapesFor(c: (typeof CASES)[number]) {
   const { hiddenSize: H, numLayers: L = 1, bidirectional, outputSize: O } = c.cfg;
   const D = bidirectional ? 2 : 1;
-  return { y: [c.T, c.B, D * H], h_n: [L * D, c.B, H], c_n: [L * D, c.B, H], out: [c.T, c.B, O] };
+  const shapes: Record<string, number[]> = { y: [c.T, c.B, D * H], h_n: [L * D, c.B, H], out: [c.T, c.B, O] }; // prettier-ignore
+  if (c.cfg.cell !== "gru") shapes.c_n = [L * D, c.B, H]; // a GRU has no cell state
+  return shapes;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -190,7 +206,7 @@ CASES.forEach((c, i) =>
         "export", sd, "--input-size", String(I), "--hidden-size", String(H),
         "--num-layers", String(L), ...(bidirectional ? ["--bidirectional"] : []),
         "--output-size", String(O), "--seed", String(7 + j), "--lstm-name", e.lstm,
-        "--head-name", e.head, "--dtype", e.dtype, "--input", input,
+        "--head-name", e.head, "--dtype", e.dtype, "--input", input, "--cell", c.cfg.cell ?? "lstm",
       ]); // prettier-ignore
         assert.ok((torch.keys as string[]).includes(`${e.lstm ? `${e.lstm}.` : ""}weight_hh_l0`));
         const out = join(tmp, `torch-${i}-${j}.lstm.safetensors`);
@@ -200,7 +216,12 @@ CASES.forEach((c, i) =>
         assert.equal(summary.lstmPrefix, e.lstm);
         assert.equal(summary.headPrefix, e.head);
         const { model } = loadModel(out);
-        assert.deepEqual(model.config, { ...c.cfg, numLayers: L, bidirectional: !!bidirectional });
+        assert.deepEqual(model.config, {
+          ...c.cfg,
+          cell: c.cfg.cell ?? "lstm",
+          numLayers: L,
+          bidirectional: !!bidirectional,
+        });
         const err = compare(ours(model, inputs), torch, shapesFor(c));
         t.diagnostic(
           `max scaled error ${err.toExponential(2)} (torch ${torch.torch}, ${e.dtype} weights)`,
@@ -314,7 +335,7 @@ test("lstm convert --to keras and back gives the same forward outputs and metada
 test("lstm convert --from pytorch reads a state_dict with prefixes, a vocabulary and --json", () => {
   const m = randomModel({ inputSize: 3, hiddenSize: 2, outputSize: 3 }, 500);
   const tensors = m.paramNames().map((n) => ({
-    name: n.replace("lstm.", "model.rnn.").replace("head.", "out."),
+    name: n.replace("lstm.", "model.rnn.").replace("head.", "readout."),
     dtype: "F32" as const,
     shape: [...m.paramShape(n)],
     data: m.param(n),
@@ -329,7 +350,7 @@ test("lstm convert --from pytorch reads a state_dict with prefixes, a vocabulary
   assert.match(r.stderr, /^lstm: error: .*no head found.*--head-prefix/);
   assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   assert.ok(!existsSync(out));
-  r = runCli(["convert", sd, "--head-prefix", "out", "--vocab", vocab, "--out", out, "--json"]);
+  r = runCli(["convert", sd, "--head-prefix", "readout", "--vocab", vocab, "--out", out, "--json"]);
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.from, "pytorch");
@@ -402,7 +423,7 @@ test("lstm convert rejects bad input in one line and writes nothing", () => {
     [["convert", join(tmp, "missing.json"), "--out", out], /cannot read .*missing.json: no such file/],
     [["convert", model, "--from", "keras", "--out", out], /is not UTF-8 text|is not valid JSON/],
     [["convert", model, "--from", "pytorch", "--lstm-prefix", "rnn", "--out", out], /lstm prefix: no nn.LSTM tensors named rnn.weight_ih_l0; LSTM prefixes in .*: "lstm"/],
-    [["convert", notJson, "--from", "keras", "--head-prefix", "fc", "--out", out], /--lstm-prefix and --head-prefix are for --from pytorch/],
+    [["convert", notJson, "--from", "keras", "--head-prefix", "fc", "--out", out], /--lstm-prefix, --head-prefix, --embedding-prefix and --padding-idx are for --from pytorch/],
   ]; // prettier-ignore
   for (const [args, re] of cases) {
     const r = runCli(args);

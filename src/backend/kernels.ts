@@ -124,11 +124,11 @@ export interface GruSaved {
 
 /** Operands of one GRU cell step forward (shapes at gruCellForward). */
 export interface GruCellForwardIO {
-  /** [B,3H]: xg = W_ih x + b_ih in, r, z, n out. */
+  /** Shape [B,3H]. In: xg = W_ih x + b_ih; out: r, z, n. */
   readonly gates: Block;
-  /** [B,3H]: W_hh h_prev in, W_hh h_prev + b_hh out. */
+  /** Shape [B,3H]. In: W_hh h_prev; out: W_hh h_prev + b_hh. */
   readonly hg: Block;
-  /** [3H]: b_hh. */
+  /** b_hh, shape [3H]. */
   readonly bhh: Block;
   readonly h: Strided;
   readonly hPrev: Strided;
@@ -136,10 +136,10 @@ export interface GruCellForwardIO {
 
 /** Operands of one GRU cell step backward (shapes at gruCellBackward). */
 export interface GruCellBackwardIO {
-  /** [B,3H] out: ∂loss/∂xg and ∂loss/∂hg. */
+  /** Out, shape [B,3H] each: ∂loss/∂xg and ∂loss/∂hg. */
   readonly dXg: Block;
   readonly dHg: Block;
-  /** [B,H]: the gradient reaching h_t from step t+1 in, dh_t ⊙ z out. */
+  /** Shape [B,H]. In: the gradient reaching h_t from step t+1; out: dh_t ⊙ z. */
   readonly dh: Block;
   readonly dy: Strided;
   readonly gates: Block;

@@ -130,10 +130,12 @@ const probability = v.pipe(
 );
 
 /**
- * `config`: the sizes, snake_case as in PyTorch. The optional entries are written only when the
- * feature is on (embedding input, projection, tied head, dropout), so older files read as before.
+ * `config`: the cell and sizes, snake_case as in PyTorch. `cell` absent: "lstm" (older files).
+ * The other optional entries are written only when the feature is on (embedding input,
+ * projection, tied head, dropout), so older files read as before.
  */
 export const ModelConfigSchema = v.object({
+  cell: v.optional(v.picklist(["lstm", "gru"])),
   input_size: positiveInt,
   hidden_size: positiveInt,
   num_layers: positiveInt,
@@ -442,6 +444,8 @@ const optionalBool = v.optional(v.boolean());
  * so each has the type the command line gives it. Paths are stored but never used on resume.
  */
 const TrainOptionsSchema = v.looseObject({
+  /** Absent in checkpoints written before the GRU: "lstm". */
+  cell: v.optional(v.picklist(["lstm", "gru"])),
   hidden: positiveInt,
   layers: positiveInt,
   seqLen: positiveInt,
@@ -507,7 +511,7 @@ export const RunInfoSchema = v.object({
 
 /**
  * Checks a checkpoint's stored options (`run.options`) by the schema of its task, then against
- * the model it holds: hidden size and layers, and for a series model the horizon and window of
+ * the model it holds: cell, hidden size and layers, and for a series model the horizon and window of
  * its metadata (a resumed run builds its data windows from these options).
  */
 export function checkRunOptions(
@@ -522,6 +526,8 @@ export function checkRunOptions(
   };
   const o = parseField(TrainOptionsSchema, options, at);
   if (meta.task === "text") parseField(TextTrainOptionsSchema, options, at);
+  if ((o.cell ?? "lstm") !== config.cell)
+    fail("cell", `${o.cell ?? "lstm"} but the model is a ${config.cell}`);
   if (o.hidden !== config.hiddenSize)
     fail("hidden", `${o.hidden} but the model's hidden_size is ${config.hiddenSize}`);
   if (o.layers !== config.numLayers)

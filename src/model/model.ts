@@ -454,6 +454,12 @@ export class LstmModel {
       : { buf: this.ownGrads!, off: 0 };
   }
 
+  /** Elements of the cell state c0/cN for batch B: L·D·B·H for the LSTM, 0 for the GRU. */
+  cellStateSize(batch: number): number {
+    const c = this.config;
+    return c.cell === "lstm" ? c.numLayers * numDirections(c) * batch * c.hiddenSize : 0;
+  }
+
   /** Parameter names in PyTorch `named_parameters()` order. */
   paramNames(): string[] {
     return this.layout.list().map((s) => s.name);
@@ -622,7 +628,8 @@ export class LstmModel {
       // x stays unwritten (the first layer gathers W_ih columns), unless dropped below.
     } else if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
     else buf.set(x, plan.x);
-    if (gru && opts.c0 !== undefined)
+    // A GRU's cell state is empty: c0 may be absent or of length 0 (the cN it returned).
+    if (gru && opts.c0 !== undefined && opts.c0.length > 0)
       throw new ConfigError("c0", "a GRU has no cell state; pass h0 only");
     for (const [name, v, o, W] of [
       ["h0", opts.h0, plan.h0, Hout],
@@ -783,11 +790,11 @@ export class LstmModel {
         T * B * DH,
       );
 
-    if (gru && opts.dCN !== undefined)
+    if (gru && opts.dCN !== undefined && opts.dCN.length > 0)
       throw new ConfigError("dCN", "a GRU has no cell state; pass dHN only");
     for (const [name, v, o, W] of [
       ["dhN", opts.dHN, plan.dhN, Hout],
-      ["dcN", opts.dCN, plan.dcN, H],
+      ["dcN", gru ? undefined : opts.dCN, plan.dcN, H],
     ] as const) {
       if (v === undefined) continue;
       checkLength(name, v, [L * D, B, W], W === H ? "[L·D, B, H]" : "[L·D, B, P]");
@@ -849,7 +856,7 @@ export class LstmModel {
           scratch,
           dy: { buf, off: lp.dY + d * Hout, ld: DH },
           dhN: opts.dHN !== undefined ? atH(plan.dhN) : null,
-          dcN: opts.dCN !== undefined ? atC(plan.dcN) : null,
+          dcN: opts.dCN !== undefined && !gru ? atC(plan.dcN) : null,
           act: buf,
           x,
           y: { buf, off: lp.y + d * Hout, ld: DH },

@@ -26,6 +26,8 @@ const MAX_ARRAY_ELEMENTS = 2 ** 31 - 1;
 export const DEFAULT_MAX_MEMORY_BYTES = 4 * 2 ** 30;
 
 export interface TrainingShape {
+  /** The recurrent cell (default "lstm"): 4H gate rows (LSTM) or 3H (GRU). */
+  cell?: "lstm" | "gru";
   inputSize: number;
   hiddenSize: number;
   numLayers: number;
@@ -56,15 +58,19 @@ export interface MemoryEstimate {
   largestArray: { name: string; elements: number };
 }
 
-/** Parameters of an LSTM stack with a dense head (PyTorch layout, as paramLayout). */
+/** Gate rows per hidden unit: 4 for the LSTM (i, f, g, o), 3 for the GRU (r, z, n). */
+const gatesOf = (s: TrainingShape): number => (s.cell === "gru" ? 3 : 4);
+
+/** Parameters of an LSTM or GRU stack with a dense head (PyTorch layout, as paramLayout). */
 function parameterCount(s: TrainingShape): number {
   const D = s.bidirectional ? 2 : 1;
   const H = s.hiddenSize;
+  const G = gatesOf(s) * H;
   const Hout = s.projSize ?? H;
   let p = (s.embeddingRows ?? 0) * s.inputSize;
   for (let l = 0; l < s.numLayers; l++) {
     const inSize = l === 0 ? s.inputSize : D * Hout;
-    p += D * (4 * H * inSize + 4 * H * Hout + 8 * H + (s.projSize ?? 0) * H);
+    p += D * (G * inSize + G * Hout + 2 * G + (s.projSize ?? 0) * H);
   }
   return p + (s.tiedHead ? 0 : s.outputSize * D * Hout) + s.outputSize;
 }
@@ -91,25 +97,32 @@ export function estimateTrainingMemory(s: TrainingShape): MemoryEstimate {
   const P = parameterCount(s);
   const inputElems = TB * s.inputSize;
   const Hout = s.projSize ?? s.hiddenSize;
-  const perStep = 10 * s.hiddenSize + (s.projSize ? 2 * s.hiddenSize : 0);
+  const perStep = (s.cell === "gru" ? 11 : 10) * s.hiddenSize + (s.projSize ? 2 * s.hiddenSize : 0);
   const dropped = s.anyDropout ? s.numLayers * 2 * D * Hout + 2 * s.inputSize : 0;
   const parts = {
     parameters: 3 * P * bytes, // the weights, the rollback copy, the best weights
     gradients: P * bytes,
     optimizer: optimizerSlots(s) * P * bytes,
+    // Per layer, direction and row: the LSTM saves gates 4H, c, tanh c, y and dY (≈ 10H with
+    // its share of the backward scratch, 2H more with a projection); the GRU gates 3H, hg 3H, y
+    // and dY, and its scratch holds two [T, B, 3H] arrays (dXg, dHg): ≈ 11H.
     activations:
       2 * (s.numLayers * D * TB * perStep + TB * dropped + 3 * TB * s.outputSize) * bytes,
     inputs: 2 * inputElems * bytes, // the training batch and the validation batch
   };
   const total = Object.values(parts).reduce((a, b) => a + b, 0);
-  const gates = TB * 4 * s.hiddenSize;
+  const G = gatesOf(s);
+  const gates = TB * G * s.hiddenSize;
   const largestArray =
     inputElems >= gates
       ? {
           name: `input batch [T=${s.seqLen}, B=${s.batch}, I=${s.inputSize}]`,
           elements: inputElems,
         }
-      : { name: `gates [T=${s.seqLen}, B=${s.batch}, 4H=${4 * s.hiddenSize}]`, elements: gates };
+      : {
+          name: `gates [T=${s.seqLen}, B=${s.batch}, ${G}H=${G * s.hiddenSize}]`,
+          elements: gates,
+        };
   return { bytes: total, parts, largestArray };
 }
 

@@ -41,7 +41,7 @@ export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): st
     throw new ConfigError("length", `must be an integer ≥ 0, got ${o.length}`);
   const cfg = model.config;
   const h = allocFloat(model.dtype, cfg.numLayers * hiddenOut(cfg)); // [L, B = 1, Hout]
-  const c = allocFloat(model.dtype, cfg.numLayers * cfg.hiddenSize); // [L, B = 1, H]
+  const c = allocFloat(model.dtype, model.cellStateSize(1)); // empty for a GRU
   const x = allocFloat(model.dtype, cfg.embedding ? 1 : V); // [T = 1, B = 1, V or 1 id]
   const probs = new Float64Array(V);
   const order = new Int32Array(V);

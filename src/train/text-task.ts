@@ -58,7 +58,7 @@ export class TextTask implements TrainTask {
     this.yIds = new Int32Array(T * B);
     const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B;
     this.h = allocFloat(model.dtype, S * hiddenOut(cfg));
-    this.c = allocFloat(model.dtype, S * cfg.hiddenSize);
+    this.c = allocFloat(model.dtype, model.cellStateSize(B)); // empty for a GRU
     this.maxEvalWindows = opts.maxEvalWindows ?? 50;
   }
 
@@ -170,7 +170,7 @@ export function streamCrossEntropy(
   const cfg = model.config;
   const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B;
   const h = allocFloat(model.dtype, S * hiddenOut(cfg));
-  const c = allocFloat(model.dtype, S * cfg.hiddenSize);
+  const c = allocFloat(model.dtype, model.cellStateSize(B)); // empty for a GRU
   const xIds = new Int32Array(T * B);
   const yIds = new Int32Array(T * B);
   const objective = new Objective(model, "xent");
