@@ -131,11 +131,13 @@ test(
       .map((l) => JSON.parse(l));
     assert.equal(rows.length, files.length);
     for (const row of rows) {
+      // Projections, embeddings, tied heads and dropout run; lengths and xent_final do not yet.
+      if (/\/(proj|emb|drop)_[^/]*$/.test(row.file)) {
+        assert.equal(row.ok, true, row.file);
+        continue;
+      }
       assert.equal(row.ok, false);
-      assert.match(
-        row.error,
-        /: unsupported: (proj_size|input embedding|dropout|lengths|loss xent_final)/,
-      );
+      assert.match(row.error, /: unsupported: (lengths|loss xent_final)/);
     }
     const len = rows.find((x) => x.file.endsWith("len_gru_bidir_xent.json"));
     assert.match(len.error, /len_gru_bidir_xent\.json: unsupported: lengths \(format 2/);
