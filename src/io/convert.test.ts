@@ -133,7 +133,7 @@ describe("importPytorchSafetensors", () => {
   it("infers I, H, L, D and O for a unidirectional model, and reads our own model file", () => {
     const m = randomModel(UNI, 2);
     const { model } = importPytorchSafetensors(st(stateDict(m)), "sd");
-    assert.deepEqual(model.config, { ...UNI, bidirectional: false });
+    assert.deepEqual(model.config, { ...UNI, cell: "lstm", bidirectional: false });
     const own = importPytorchSafetensors(
       encodeModel(m, { task: "generic", input: { kind: "dense" } }),
       "own",
@@ -294,7 +294,7 @@ describe("importPytorchSafetensors", () => {
     );
     rejects(
       (sd) => [...sd, { name: "embedding.weight", dtype: "F32", shape: [2], data: [1, 2] }],
-      /tensors not part of an nn.LSTM \+ nn.Linear model: embedding.weight/,
+      /tensors not part of an nn.LSTM\/nn.GRU \+ nn.Linear model: embedding.weight/,
     );
     rejects(
       (sd) => [...sd, { name: "rnn.weight_hr_l0", dtype: "F32", shape: [2], data: [1, 2] }],
@@ -315,7 +315,7 @@ describe("importPytorchSafetensors", () => {
     );
     rejects(
       () => [{ name: "w", dtype: "F32", shape: [1], data: [0] }],
-      /no nn.LSTM parameters found .*keys: w/,
+      /no nn.LSTM or nn.GRU parameters found .*keys: w/,
     );
   });
 
