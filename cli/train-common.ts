@@ -50,6 +50,7 @@ import { lossChart } from "../src/report/terminal.js";
 export function checkMemory(f: TrainFlags, sizes: { inputSize: number; outputSize: number }): void {
   const estimate = estimateTrainingMemory({
     ...sizes,
+    cell: f.cell,
     hiddenSize: f.hidden,
     numLayers: f.layers,
     seqLen: f.seqLen,
