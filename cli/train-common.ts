@@ -264,6 +264,8 @@ function trainingSummary(spec: RunSpec, summary: TrainSummary): Record<string, u
     loss: spec.lossName,
     history: summary.history,
     options: { ...f, json: undefined, quiet: undefined, resume: undefined },
+    // What `lstm report` checks before it reads the recorded data file again.
+    dataSha256: spec.dataSha256,
     ...(spec.summarize ? spec.summarize(summary) : {}),
   };
 }

@@ -319,7 +319,7 @@ describe("importPytorchSafetensors", () => {
     );
     rejects(
       () => [{ name: "w", dtype: "F32", shape: [1], data: [0] }],
-      /no nn.LSTM parameters found .*keys: w/,
+      /no nn.LSTM or nn.GRU parameters found .*keys: w/,
     );
   });
 

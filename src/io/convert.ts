@@ -189,7 +189,7 @@ export function importPytorchTensors(
   } else {
     if (byPrefix.size === 0)
       fail(
-        `no nn.LSTM parameters found (expected keys like weight_ih_l0 or lstm.weight_ih_l0); ` +
+        `no nn.LSTM or nn.GRU parameters found (expected keys like weight_ih_l0 or lstm.weight_ih_l0); ` +
           `keys: ${list(keys) || "(none)"}`,
       );
     if (byPrefix.size > 1)

@@ -256,6 +256,8 @@ export const TrainingSummarySchema = v.looseObject({
   options: v.optional(v.record(v.string(), v.unknown())),
   /** The data file trained on. */
   data: v.optional(v.string()),
+  /** sha256 (hex) of that file's bytes: `report` reads the file again only when it still matches. */
+  dataSha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "expected a sha256 in hex"))),
   characters: v.optional(count),
   unigramEntropy: v.optional(v.nullable(v.number())),
   convertedFrom: v.optional(v.string()),

@@ -292,9 +292,9 @@ describe("TensorFlow.js Layers models", () => {
         /merge_mode is "sum": only "concat"/,
       ],
       [
-        "GRU inside",
+        "a reset_after=false GRU inside (PyTorch computes reset_after=True)",
         (j) => ((layersOf(j)[0].config.layer as Layer).class_name = "GRU"),
-        /GRU is not supported inside Bidirectional/,
+        /forward layer: a GRU with reset_after=false .* Rebuild the layer with reset_after=True/,
       ],
       [
         "an Embedding",
