@@ -27,7 +27,7 @@ import { exportOnnx, type OnnxExport } from "../src/io/onnx/export.js";
 import { paramsSha256, saveModel, writeFileAtomic } from "../src/node.js";
 import { FormatError } from "../src/tensor/errors.js";
 import { checkOutputs, prepareOutputDir } from "../src/io/paths.js";
-import { choiceOption, CliError, readBytes, readDataBytes } from "./util.js";
+import { choiceOption, CliError, intOption, readBytes, readDataBytes } from "./util.js";
 
 const FROM = ["auto", "lstm", "pytorch", "keras", "tfjs"] as const;
 const TO = ["lstm", "keras", "tfjs", "onnx"] as const;
@@ -39,6 +39,8 @@ interface ConvertFlags {
   to: (typeof TO)[number];
   lstmPrefix?: string;
   headPrefix?: string;
+  embeddingPrefix?: string;
+  paddingIdx?: number;
   vocab?: string;
   series?: string;
   task?: ConvertTask;
@@ -190,7 +192,16 @@ export function registerConvert(program: Command): void {
     )
     .option(
       "--head-prefix <prefix>",
-      "module prefix of the nn.Linear head (default: head, fc, linear or decoder)",
+      "module prefix of the nn.Linear head (default: head, fc, linear, decoder or out)",
+    )
+    .option(
+      "--embedding-prefix <prefix>",
+      "module prefix of an nn.Embedding input (default: embedding, encoder, embed, embeddings or emb)",
+    )
+    .option(
+      "--padding-idx <n>",
+      "the embedding's padding_idx (a state_dict does not record it)",
+      intOption("--padding-idx", 0),
     )
     .option(
       "--vocab <file>",
@@ -237,8 +248,16 @@ export function registerConvert(program: Command): void {
           `${input} is already an lstm-ts model: nothing to convert (give --to tfjs or --to keras, or --from pytorch|tfjs|keras for other files)`,
         );
       if (flags.batchFirst && to !== "onnx") throw new CliError("--batch-first is for --to onnx");
-      if (from !== "pytorch" && (flags.lstmPrefix !== undefined || flags.headPrefix !== undefined))
-        throw new CliError("--lstm-prefix and --head-prefix are for --from pytorch");
+      const prefixes = [
+        flags.lstmPrefix,
+        flags.headPrefix,
+        flags.embeddingPrefix,
+        flags.paddingIdx,
+      ];
+      if (from !== "pytorch" && prefixes.some((p) => p !== undefined))
+        throw new CliError(
+          "--lstm-prefix, --head-prefix, --embedding-prefix and --padding-idx are for --from pytorch",
+        );
 
       let imported: ImportedModel;
       let base: Partial<ModelMeta> | undefined;
@@ -253,6 +272,8 @@ export function registerConvert(program: Command): void {
         imported = importPytorchSafetensors(bytes, input, {
           lstmPrefix: flags.lstmPrefix,
           headPrefix: flags.headPrefix,
+          embeddingPrefix: flags.embeddingPrefix,
+          paddingIdx: flags.paddingIdx,
         });
       } else if (from === "tfjs") {
         imported = readTfjs(inputFile, bytes);
