@@ -118,12 +118,11 @@ test("lstm gradcheck passes on a stacked bidirectional model and rejects bad opt
 
 const V2 = join(ROOT, "../shared/fixtures/v2");
 test(
-  "lstm verify on format-2 fixtures: one line per file naming the unsupported features, no crash",
+  "lstm verify on format-2 fixtures: one line per file, passing or naming the unsupported features, no crash",
   { skip: !existsSync(V2) },
   () => {
     const files = fixtureFiles(V2).filter((f) => !basename(f).startsWith("gru_"));
     const r = runCli(["verify", "--json", "--dtype", "float64", ...files]);
-    assert.equal(r.status, 1, r.stderr);
     assert.equal(r.stderr, "");
     const rows = r.stdout
       .trim()
@@ -131,9 +130,11 @@ test(
       .map((l) => JSON.parse(l));
     assert.equal(rows.length, files.length);
     for (const row of rows) {
-      // Projections, embeddings, tied heads and dropout run; lengths and xent_final do not yet.
+      // Projections, embeddings, tied heads and dropout run and pass at 1e-9; lengths and
+      // xent_final are named, not crashed on.
       if (/\/(proj|emb|drop)_[^/]*$/.test(row.file)) {
         assert.equal(row.ok, true, row.file);
+        assert.ok(row.maxScaledError <= 1e-9, row.file);
         continue;
       }
       assert.equal(row.ok, false);
