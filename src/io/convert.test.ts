@@ -5,6 +5,7 @@ import {
   buildMeta,
   checkConverted,
   exportKeras,
+  exportTfjs,
   importKeras,
   importPytorchSafetensors,
   importPytorchTensors,
@@ -609,5 +610,21 @@ describe("buildMeta", () => {
     assert.equal(sniffFormat(new TextEncoder().encode(' \n{"format": "keras-lstm"}')), "keras");
     assert.equal(sniffFormat(new TextEncoder().encode("hello")), null);
     assert.equal(sniffFormat(new Uint8Array(0)), null);
+  });
+});
+
+describe("Keras and TF.js export of models they cannot hold", () => {
+  it("refuses an embedding, a projection or a tied head by name", () => {
+    const emb = new LstmModel({
+      inputSize: 4,
+      hiddenSize: 4,
+      outputSize: 5,
+      embedding: { numEmbeddings: 5, paddingIdx: null },
+      tiedHead: true,
+    });
+    assert.throws(() => exportKeras(emb), /embedding table \(embedding\.weight\), a head tied/);
+    assert.throws(() => exportTfjs(emb), /TensorFlow\.js Layers JSON holds a recurrent stack/);
+    const proj = new LstmModel({ inputSize: 2, hiddenSize: 4, projSize: 2, outputSize: 1 });
+    assert.throws(() => exportKeras(proj), /LSTM projections \(proj_size 2\)/);
   });
 });

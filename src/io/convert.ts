@@ -28,7 +28,7 @@ import { LstmModel } from "../model/model.js";
 import { ConfigError, FormatError, LstmError } from "../tensor/errors.js";
 import type { ModelMeta } from "./model-file.js";
 import { decodeModel, encodeModel } from "./model-file.js";
-import { portableMeta, transpose, type ImportedModel } from "./keras-layout.js";
+import { portableMeta, refuseUnportable, transpose, type ImportedModel } from "./keras-layout.js";
 import { decodeSafetensors, type DecodedTensor } from "./safetensors.js";
 import {
   checkMetaAgainstConfig,
@@ -683,6 +683,7 @@ const tensor = (shape: number[], data: ArrayLike<number>): KerasTensor => ({
  * carried along so that importing gives the same model file back.
  */
 export function exportKeras(model: LstmModel, meta?: ModelMeta): KerasLstmFile {
+  refuseUnportable(model.config, "keras-lstm JSON");
   if (model.config.cell !== "lstm")
     throw new ConfigError(
       "to",

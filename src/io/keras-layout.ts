@@ -11,6 +11,7 @@
  */
 import type { ModelConfig } from "../model/config.js";
 import type { LstmModel } from "../model/model.js";
+import { ConfigError } from "../tensor/errors.js";
 import type { ModelMeta } from "./model-file.js";
 
 /** What an importer found, for the CLI's summary. */
@@ -56,4 +57,23 @@ export function portableMeta(meta: ModelMeta): Partial<ModelMeta> {
   if (meta.vocab) m.vocab = meta.vocab;
   if (meta.series) m.series = meta.series;
   return m;
+}
+
+/**
+ * The Keras and TF.js writers map an LSTM/GRU stack and a Dense head: an embedding table, a
+ * projection or a tied head has no place there, so such a model is refused by name (dropout is
+ * training-only and is simply not written).
+ */
+export function refuseUnportable(c: ModelConfig, target: string): void {
+  const what = [
+    c.embedding ? "an embedding table (embedding.weight)" : "",
+    c.projSize ? `LSTM projections (proj_size ${c.projSize})` : "",
+    c.tiedHead ? "a head tied to the embedding" : "",
+  ].filter((w) => w !== "");
+  if (what.length > 0)
+    throw new ConfigError(
+      "to",
+      `${target} holds a recurrent stack and a Dense head only; this model has ${what.join(", ")}: ` +
+        `keep the model file (PyTorch loads it) or export ONNX (embeddings and tied heads)`,
+    );
 }

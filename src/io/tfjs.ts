@@ -18,7 +18,7 @@
 import { inferredConfig, layerSuffix, makeConfig, numDirections } from "../model/config.js";
 import { LstmModel } from "../model/model.js";
 import { FormatError } from "../tensor/errors.js";
-import { portableMeta, transpose, type ImportedModel } from "./keras-layout.js";
+import { portableMeta, refuseUnportable, transpose, type ImportedModel } from "./keras-layout.js";
 import {
   parseField,
   PortableMetaSchema,
@@ -915,6 +915,7 @@ const ZEROS = { class_name: "Zeros", config: {} };
  * (orthogonal) initial values. `meta` travels in userDefinedMetadata["lstm-ts"].
  */
 export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
+  refuseUnportable(model.config, "TensorFlow.js Layers JSON");
   const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = model.config;
   const gru = model.config.cell === "gru";
   const D = numDirections(model.config);
