@@ -628,3 +628,20 @@ describe("Keras and TF.js export of models they cannot hold", () => {
     assert.throws(() => exportKeras(proj), /LSTM projections \(proj_size 2\)/);
   });
 });
+
+describe("buildMeta for an embedding model", () => {
+  it("a vocabulary counts the embedding's rows, not input_size", () => {
+    const cfg = new LstmModel({
+      inputSize: 2,
+      hiddenSize: 3,
+      outputSize: 3,
+      embedding: { numEmbeddings: 3, paddingIdx: null },
+    }).config;
+    assert.deepEqual(buildMeta(cfg, { vocab: ["x", "y", "z"] }, "v"), {
+      task: "text",
+      input: { kind: "embedding" },
+      vocab: ["x", "y", "z"],
+    });
+    assert.throws(() => buildMeta(cfg, { vocab: ["x", "y"] }, "v"), /embedding table has 3 rows/);
+  });
+});

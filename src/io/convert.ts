@@ -22,6 +22,7 @@ import {
   layerSuffix,
   makeConfig,
   numDirections,
+  tokenCount,
   type ModelConfig,
 } from "../model/config.js";
 import { LstmModel } from "../model/model.js";
@@ -814,10 +815,13 @@ export function buildMeta(config: ModelConfig, opts: MetaOptions, source: string
     if (!vocab)
       throw new ConfigError("task", "a text model needs a vocabulary (--vocab vocab.json)");
     const v = parseVocab(vocab, source);
-    if (v.length !== config.inputSize)
+    const V = tokenCount(config);
+    if (v.length !== V)
       throw new ConfigError(
         "vocab",
-        `has ${v.length} characters but the model's input_size is ${config.inputSize} (one-hot input: I = V)`,
+        config.embedding
+          ? `has ${v.length} characters but the embedding table has ${V} rows`
+          : `has ${v.length} characters but the model's input_size is ${V} (one-hot input: I = V)`,
       );
     meta.vocab = v;
   } else if (opts.vocab) {
