@@ -118,7 +118,7 @@ test("lstm gradcheck passes on a stacked bidirectional model and rejects bad opt
 
 const V2 = join(ROOT, "../shared/fixtures/v2");
 test(
-  "lstm verify on format-2 fixtures: one line per file naming the unsupported features, no crash",
+  "lstm verify on format-2 fixtures: the LSTM variable-length ones pass, the rest name what they need",
   { skip: !existsSync(V2) },
   () => {
     const files = fixtureFiles(V2);
@@ -130,14 +130,29 @@ test(
       .split("\n")
       .map((l) => JSON.parse(l));
     assert.equal(rows.length, files.length);
+    const runs = (f: string): boolean => /\/len_lstm_[^/]*$/.test(f);
+    assert.equal(rows.filter((x) => runs(x.file)).length, 13);
     for (const row of rows) {
+      if (runs(row.file)) {
+        assert.ok(row.ok && row.maxScaledError <= 1e-9, `${row.file}: ${row.maxScaledError}`);
+        continue;
+      }
       assert.equal(row.ok, false);
-      assert.match(
-        row.error,
-        /: unsupported: (cell gru|proj_size|input embedding|dropout|lengths)/,
-      );
+      assert.match(row.error, /: unsupported: (cell gru|proj_size|input embedding|dropout)/);
     }
     const gru = rows.find((x) => x.file.endsWith("gru_small_xent.json"));
     assert.match(gru.error, /gru_small_xent\.json: unsupported: cell gru \(format 2/);
+  },
+);
+
+test(
+  "lstm verify: the variable-length LSTM fixtures pass on every backend in float32",
+  { skip: !existsSync(V2) },
+  () => {
+    const files = fixtureFiles(V2).filter((f) => /\/len_lstm_[^/]*$/.test(f));
+    for (const backend of ["js", "wasm", "wasm-relaxed"]) {
+      const r = runCli(["verify", "--json", "--dtype", "float32", "--backend", backend, ...files]);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+    }
   },
 );

@@ -79,7 +79,7 @@ const configV1Entries = {
   seq_len: positiveInt,
   batch: positiveInt,
   batch_first: v.boolean(),
-  loss: v.picklist(FIXTURE_LOSS_KINDS as readonly ("sum_sq" | "mse_last" | "xent")[]),
+  loss: v.picklist(["sum_sq", "mse_last", "xent"]),
   head_out_size: positiveInt,
   init_state: v.optional(v.picklist(["zeros", "random"])),
   dtype: v.optional(v.string()),
@@ -91,7 +91,9 @@ const FixtureConfigV1Schema = v.looseObject(configV1Entries);
 /** `config` of a version-2 file (v2 README, "New config fields"). */
 const FixtureConfigV2Schema = v.looseObject({
   ...configV1Entries,
-  loss: v.picklist(["sum_sq", "mse_last", "xent", "xent_final"]),
+  loss: v.picklist(
+    FIXTURE_LOSS_KINDS as readonly ("sum_sq" | "mse_last" | "xent" | "xent_final")[],
+  ),
   cell: v.picklist(["lstm", "gru"]),
   proj_size: count,
   input: v.variant("kind", [
@@ -185,8 +187,6 @@ function unsupportedFeatures(spec: FixtureSpec): string[] {
   if (spec.tiedHead) out.push("tied_head");
   const d = spec.dropout;
   if (d && (d.input > 0 || d.betweenLayers > 0 || d.output > 0)) out.push("dropout");
-  if (spec.lengths) out.push("lengths");
-  if (spec.loss === "xent_final") out.push("loss xent_final");
   return out;
 }
 
@@ -196,11 +196,11 @@ function unsupportedFeatures(spec: FixtureSpec): string[] {
  */
 function requireSupported(f: ParsedFixture, file = f.name): Fixture {
   const { loss, inputs, outputs } = f;
-  if (f.unsupported.length > 0 || loss === "xent_final" || !inputs.c0 || !outputs.cN)
+  if (f.unsupported.length > 0 || !inputs.c0 || !outputs.cN)
     throw new FormatError(
       file,
       `unsupported: ${f.unsupported.join(", ")} (format ${f.version}; this build runs LSTM fixtures ` +
-        `with dense input, without projection, dropout or lengths)`,
+        `with dense input, without projection or dropout)`,
     );
   return {
     ...f,

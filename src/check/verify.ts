@@ -49,6 +49,7 @@ export function verifyFixture(
     h0: f.inputs.h0.data,
     c0: f.inputs.c0.data,
     targets: f.inputs.targets.data,
+    lengths: f.inputs.lengths?.data,
   });
   tensors.loss = scalarError(loss, f.outputs.loss);
   tensors.y = scaledError(forward.y, f.outputs.y.data);

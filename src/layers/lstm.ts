@@ -6,6 +6,7 @@
  * All sequence tensors are time-major: row (t, b) of a [T, B, ·] tensor is row t·B + b.
  */
 import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
+import { stepRows } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import type { DirectionParams, LayerDims, RecurrentCell } from "./cell.js";
 
@@ -65,16 +66,18 @@ function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDire
   // forwardSteps in src/backend/steps.ts; a backend may run it in one call).
   const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
   const w = { buf: p, off: pb + d.wHh };
-  const plan: StepPlan = { T, B, H, reverse: d.reverse };
+  const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
   k.lstmForwardSteps({ act: saved, y, h0: io.h0, c0: io.c0, w, work: io.work }, plan);
-  // (F6) h_n, c_n: the state after the last consumed step (t = T−1 forward, t = 0 reversed).
-  const tLast = d.reverse ? 0 : T - 1;
+  // (F6) h_n, c_n: the state after each row's last consumed step (t = len_b − 1 forward,
+  // t = 0 reversed; len_b = T without lengths).
+  const lengths = dims.rows?.lengths;
   for (let b = 0; b < B; b++) {
+    const tLast = d.reverse ? 0 : (lengths ? lengths[b] : T) - 1;
     const yr = y.off + (tLast * B + b) * y.ld;
     io.hN.buf.set(y.buf.subarray(yr, yr + H), io.hN.off + b * H);
+    const cr = d.c + (tLast * B + b) * H;
+    io.cN.buf.set(act.subarray(cr, cr + H), io.cN.off + b * H);
   }
-  const cLast = d.c + tLast * B * H;
-  io.cN.buf.set(act.subarray(cLast, cLast + B * H), io.cN.off);
 }
 
 /** Scratch buffers backward reuses; sized once per shape. */
@@ -141,7 +144,11 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
     w: { buf: p, off: pb + d.wHh },
     work: { buf: s0, off: scratch.work },
   };
-  k.lstmBackwardSteps(stepsIO, { T, B, H, reverse: d.reverse });
+  // With lengths the steps write dPre of valid positions only; the padded ones must be zero
+  // for the all-rows products below.
+  if (dims.rows) s0.fill(0, scratch.dPre, scratch.dPre + rows * G);
+  const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
+  k.lstmBackwardSteps(stepsIO, plan);
   // What reaches the initial state (inverts the s = 0 case of F2 and F4).
   for (let j = 0; j < B * H; j++) {
     dh0.buf[dh0.off + j] += s0[scratch.dh + j];
@@ -158,8 +165,17 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
     const dPre = dPreAt(d.reverse ? 0 : 1);
     k.gemm(dWhh, dPre, hPrev, { m: G, n: H, k: (T - 1) * B, ...ACCUMULATE_AT_B });
   }
-  const h0v: Strided = { buf: h0.buf, off: h0.off, ld: H };
-  k.gemm(dWhh, dPreAt(d.reverse ? T - 1 : 0), h0v, { m: G, n: H, k: B, ...ACCUMULATE_AT_B });
+  // The steps whose h_{t-1} is h0: t = 0 forward; reversed, each row's last valid step
+  // (t = T−1 for every row without lengths), rows [cont, n) of step t (stepRows).
+  for (let s = 0; s < T; s++) {
+    const { t, n, cont } = stepRows(plan, s);
+    if (s > 0 && !d.reverse) break;
+    if (n <= cont) continue;
+    const h0v: Strided = { buf: h0.buf, off: h0.off + cont * H, ld: H };
+    const dPre0: Strided = { buf: s0, off: scratch.dPre + (t * B + cont) * G, ld: G };
+    k.gemm(dWhh, dPre0, h0v, { m: G, n: H, k: n - cont, ...ACCUMULATE_AT_B });
+    if (!dims.rows) break;
+  }
   // Inverts F1: dW_ih += dPreᵀ · x, db_ih += Σ dPre, db_hh += Σ dPre, dx += dPre · W_ih.
   const dPre = dPreAt(0);
   k.gemm({ buf: g, off: gb + d.wIh, ld: I }, dPre, x, { m: G, n: I, k: rows, ...ACCUMULATE_AT_B });

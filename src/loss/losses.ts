@@ -9,13 +9,15 @@ import { checkFinite, checkLength } from "../tensor/shape.js";
 /**
  * sum_sq: ½Σ(z − y)² over every step; mse: the mean of (z − y)² over every step (F.mse_loss);
  * mse_last: the mean over the last step only (sequence-to-one); xent: mean softmax
- * cross-entropy over every step.
+ * cross-entropy over every step; xent_final: mean softmax cross-entropy of one class per
+ * sequence, read from the last layer's final states (sequence classification). With per-row
+ * lengths, "every step" means every valid step and "last" each row's last valid step.
  */
-export type LossKind = "sum_sq" | "mse" | "mse_last" | "xent";
+export type LossKind = "sum_sq" | "mse" | "mse_last" | "xent" | "xent_final";
 /** Every loss kind, for validating user input. */
-export const LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse", "mse_last", "xent"];
+export const LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse", "mse_last", "xent", "xent_final"];
 /** The losses the golden-fixture format defines. */
-export const FIXTURE_LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse_last", "xent"];
+export const FIXTURE_LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse_last", "xent", "xent_final"];
 
 export function isLossKind(v: unknown): v is LossKind {
   return typeof v === "string" && (LOSS_KINDS as readonly string[]).includes(v);

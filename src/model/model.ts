@@ -6,7 +6,8 @@
  * Letters: B batch, T time, I input, H hidden, L layers, D directions, O head outputs.
  */
 import { getBackend, type Kernels } from "../backend/index.js";
-import type { Block, KernelMemory, Strided } from "../backend/kernels.js";
+import type { Block, KernelMemory, RowLengths, Strided } from "../backend/kernels.js";
+import { rowLengths } from "../backend/kernels.js";
 import { stepsWorkSize } from "../backend/steps.js";
 import type { DirectionParams } from "../layers/cell.js";
 import { linearBackward, linearForward, type LinearParams } from "../layers/linear.js";
@@ -48,8 +49,12 @@ export interface ModelOptions {
   threads?: number;
 }
 
-/** Which time steps the head reads: every step (sequence-to-sequence) or the last index only. */
-export type Readout = "all" | "last";
+/**
+ * What the head reads: every step (sequence-to-sequence), the last step (each row's last valid
+ * step with lengths), or the final states h_n of the last layer's directions concatenated
+ * ([forward | reverse], sequence classification: the `xent_final` loss).
+ */
+export type Readout = "all" | "last" | "final";
 
 /** Shape and initial state of one forward pass. */
 export interface ForwardOptions {
@@ -66,6 +71,13 @@ export interface ForwardOptions {
   /** Default "all". */
   readout?: Readout;
   /**
+   * Each row's length [B], integers in [1, T] in any order (PyTorch's packed sequences with
+   * `enforce_sorted=False`): row b consumes x at t < len_b only; y is zero past it; h_n, c_n
+   * are the state after its last valid step; a reverse direction starts at t = len_b − 1.
+   * Rows run sorted longest first inside, so a step computes only the rows still active.
+   */
+  lengths?: ArrayLike<number>;
+  /**
    * Check every parameter for NaN/±Infinity first (default true). That is O(P) per call: a
    * streaming caller running one step at a time may check once and then pass false.
    */
@@ -79,7 +91,7 @@ export interface ForwardResult {
   /** Final states of every layer and direction, [L·D, B, H]. */
   readonly hN: FloatArray;
   readonly cN: FloatArray;
-  /** Head output: [T, B, O] (or [B, T, O]) for readout "all", [B, O] for "last". */
+  /** Head output: [T, B, O] (or [B, T, O]) for readout "all", [B, O] for "last" and "final". */
   readonly output: FloatArray;
 }
 
@@ -112,6 +124,16 @@ interface Pass {
   B: number;
   batchFirst: boolean;
   readout: Readout;
+  sort: RowSort | null;
+}
+
+/** Rows sorted longest first: sorted row i is the caller's row perm[i]. */
+interface RowSort {
+  readonly perm: Int32Array;
+  /** Each caller row's length. */
+  readonly lengths: Int32Array;
+  /** The sorted lengths and the rows per step. */
+  readonly rows: RowLengths;
 }
 
 /** One layer's slots in a workspace (absolute element offsets). */
@@ -152,6 +174,24 @@ interface WorkspacePlan {
   readonly dc0: number;
   readonly dhN: number;
   readonly dcN: number;
+  /** With lengths, the layers run on sorted rows: their states here (caller order above). */
+  readonly sorted: SortedPlan;
+  readonly hRead: number; // [B, D·H] the rows the head reads for readout "last" or "final"
+  readonly dRead: number; // [B, D·H]
+}
+
+/** Slots of the sorted-row pass (lengths): states [L·D, B, H] and caller-order y, dY. */
+interface SortedPlan {
+  readonly h0: number;
+  readonly c0: number;
+  readonly hN: number;
+  readonly cN: number;
+  readonly dh0: number;
+  readonly dc0: number;
+  readonly dhN: number;
+  readonly dcN: number;
+  readonly y: number; // [T, B, D·H] the last layer's y, caller order (time-major)
+  readonly dY: number; // [T, B, D·H]
 }
 
 /** Workspace slots start on multiples of this many elements (SIMD-friendly). */
@@ -202,10 +242,17 @@ function planWorkspace(
   const dhN = slot(state);
   const dcN = slot(state);
   const layers = ys.map((y, l) => ({ y, dY: dYs[l], dirs: dirs[l] }));
+  const s8 = [0, 0, 0, 0, 0, 0, 0, 0].map(() => slot(state));
+  const sorted = {
+    ...{ h0: s8[0], c0: s8[1], hN: s8[2], cN: s8[3], dh0: s8[4], dc0: s8[5], dhN: s8[6] },
+    ...{ dcN: s8[7], y: slot(T * B * D * H), dY: slot(T * B * D * H) },
+  };
+  const hRead = slot(B * D * H);
+  const dRead = slot(B * D * H);
   return {
     total: end,
     ...{ x, h0, c0, hN, cN, layers, z, out, yOut, dz, dPre, dh, dc, stepsWork },
-    ...{ dx, dxOut, dh0, dc0, dhN, dcN },
+    ...{ dx, dxOut, dh0, dc0, dhN, dcN, sorted, hRead, dRead },
   };
 }
 
@@ -504,10 +551,11 @@ export class LstmModel {
     const B = checkDim("batch (B)", opts.batch);
     const batchFirst = opts.batchFirst ?? false;
     const readout = opts.readout ?? "all";
-    if (readout !== "all" && readout !== "last")
-      throw new ConfigError("readout", `must be "all" or "last", got ${String(readout)}`);
+    if (readout !== "all" && readout !== "last" && readout !== "final")
+      throw new ConfigError("readout", `must be "all", "last" or "final", got ${String(readout)}`);
     checkLength("x", x, batchFirst ? [B, T, I] : [T, B, I], batchFirst ? "[B, T, I]" : "[T, B, I]");
     checkFinite("x", x);
+    const sort = opts.lengths === undefined ? null : sortByLength(opts.lengths, T, B);
     if (opts.checkParams ?? true) this.checkParams();
     const ws = this.workspace(T, B); // may grow backend memory: fetch buffers after it
     const plan = ws.plan;
@@ -515,55 +563,80 @@ export class LstmModel {
     const params = this.kernelParams();
     const k = this.kernels;
     const state = L * D * B * H;
+    // With lengths the layers see the rows sorted (their own state slots); else the caller's.
+    const st = sort ? plan.sorted : plan;
+    const stateOrder = sort ? { T: L * D, B, W: H, batchFirst: false, perm: sort.perm } : null;
 
-    // Inputs into the workspace (time-major, model dtype).
-    if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
+    // Inputs into the workspace (time-major, model dtype, sorted rows with lengths).
+    if (sort) sortRows(buf, plan.x, x, { T, B, W: I, batchFirst, perm: sort.perm });
+    else if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
     else buf.set(x, plan.x);
     for (const [name, v, o] of [
-      ["h0", opts.h0, plan.h0],
-      ["c0", opts.c0, plan.c0],
+      ["h0", opts.h0, st.h0],
+      ["c0", opts.c0, st.c0],
     ] as const) {
       if (v === undefined) buf.fill(0, o, o + state);
       else {
         checkLength(name, v, [L * D, B, H], "[L·D, B, H]");
         checkFinite(name, v);
-        buf.set(v, o);
+        if (stateOrder) sortRows(buf, o, v, stateOrder);
+        else buf.set(v, o);
       }
     }
 
     for (let l = 0; l < L; l++) {
       const lp = plan.layers[l];
-      const dims = { T, B, I: l === 0 ? I : D * H, H };
+      const dims = { T, B, I: l === 0 ? I : D * H, H, rows: sort?.rows };
       const x = layerInput(buf, plan, l, { I, DH: D * H });
+      // Padded positions of y stay zero: the steps write valid positions only.
+      if (sort) buf.fill(0, lp.y, lp.y + T * B * D * H);
       for (let d = 0; d < D; d++) {
         const slab = (l * D + d) * B * H; // this layer-direction's [B, H] slice of [L·D, B, H]
         const io: LstmForwardIO = {
           y: { buf, off: lp.y + d * H, ld: D * H },
-          hN: { buf, off: plan.hN + slab },
-          cN: { buf, off: plan.cN + slab },
+          hN: { buf, off: st.hN + slab },
+          cN: { buf, off: st.cN + slab },
           act: buf,
           work: { buf, off: plan.stepsWork },
           x,
-          h0: { buf, off: plan.h0 + slab },
-          c0: { buf, off: plan.c0 + slab },
+          h0: { buf, off: st.h0 + slab },
+          c0: { buf, off: st.c0 + slab },
           params,
         };
         lstmCell.forward(k, io, dims, lp.dirs[d]);
       }
     }
 
-    // Head on every step ([T·B] rows) or on the last time index only ([B] rows).
-    const yLast = plan.layers[L - 1].y;
+    // Back to the caller's row order: the last layer's y and the final states.
+    let yLast = plan.layers[L - 1].y;
+    if (sort && stateOrder) {
+      const order = { T, B, W: D * H, batchFirst: false, perm: sort.perm };
+      unsortRows(buf, plan.sorted.y, buf.subarray(yLast), order);
+      yLast = plan.sorted.y;
+      unsortRows(buf, plan.hN, buf.subarray(st.hN), stateOrder);
+      unsortRows(buf, plan.cN, buf.subarray(st.cN), stateOrder);
+    }
+
+    // Head on every step ([T·B] rows), or on one [D·H] row per sequence ([B] rows): the last
+    // step (each row's own with lengths) or the last layer's final states.
     const R = readout === "all" ? T * B : B;
-    const hRows: Strided = {
-      buf,
-      off: readout === "all" ? yLast : yLast + (T - 1) * B * D * H,
-      ld: D * H,
-    };
+    let hRows: Strided = { buf, off: yLast, ld: D * H };
+    if (readout === "last" && !sort) hRows = { buf, off: yLast + (T - 1) * B * D * H, ld: D * H };
+    else if (readout !== "all") {
+      const rows = readRows({ readout, T, B, H, D, L }, sort);
+      for (let b = 0; b < B; b++) {
+        const dst = plan.hRead + b * D * H;
+        for (let d = 0; d < D; d++) {
+          const src = readout === "last" ? yLast + rows[b] + d * H : plan.hN + rows[b] + d * B * H;
+          buf.copyWithin(dst + d * H, src, src + H);
+        }
+      }
+      hRows = { buf, off: plan.hRead, ld: D * H };
+    }
     const head = { z: { buf, off: plan.z }, h: hRows, params };
     linearForward(k, head, this.paramPlan.head, { R, N: D * H, O });
 
-    this.last = { T, B, batchFirst, readout };
+    this.last = { T, B, batchFirst, readout, sort };
     let y = ws.view(yLast, T * B * D * H);
     let output = ws.view(plan.z, R * O);
     // Finite inputs and weights give a finite output unless the head overflows float32;
@@ -594,43 +667,39 @@ export class LstmModel {
     if (!pass || !ws) throw new LstmError("E_STATE", "backward() called before forward()");
     const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = this.config;
     const D = numDirections(this.config);
-    const { T, B, batchFirst, readout } = pass;
+    const { T, B, batchFirst, readout, sort } = pass;
     const inputGrad = opts.inputGrad ?? true;
     const plan = ws.plan;
     const buf = ws.buf;
     const k = this.kernels;
     const R = readout === "all" ? T * B : B;
     const state = L * D * B * H;
+    const DH = D * H;
     // The parameters forward used (the backend copy made then) and where gradients accumulate.
     const params = this.kernelParams();
     const grads = this.kernelGrads();
+    const st = sort ? plan.sorted : plan;
+    const stateOrder = sort ? { T: L * D, B, W: H, batchFirst: false, perm: sort.perm } : null;
 
-    const outShape = readout === "last" ? [B, O] : batchFirst ? [B, T, O] : [T, B, O];
+    const outShape = readout !== "all" ? [B, O] : batchFirst ? [B, T, O] : [T, B, O];
     checkLength("dOutput", dOutput, outShape);
     checkFinite("dOutput", dOutput);
     if (batchFirst && readout === "all") transposeInto(buf, plan.dz, dOutput, { A: B, B: T, W: O });
     else buf.set(dOutput, plan.dz);
 
-    // dY of the last layer: the head's contribution plus any direct gradient on y.
-    for (const lp of plan.layers) buf.fill(0, lp.dY, lp.dY + T * B * D * H);
-    const dYLast = plan.layers[L - 1].dY;
+    // dY of the last layer (caller order): the head's contribution plus any direct gradient on y.
+    for (const lp of plan.layers) buf.fill(0, lp.dY, lp.dY + T * B * DH);
+    const dYLast = sort ? plan.sorted.dY : plan.layers[L - 1].dY;
+    const yLast = sort ? plan.sorted.y : plan.layers[L - 1].y;
+    if (sort) buf.fill(0, dYLast, dYLast + T * B * DH);
     if (opts.dY !== undefined) {
-      checkLength("dY", opts.dY, batchFirst ? [B, T, D * H] : [T, B, D * H]);
+      checkLength("dY", opts.dY, batchFirst ? [B, T, DH] : [T, B, DH]);
       checkFinite("dY", opts.dY);
-      if (batchFirst) transposeInto(buf, dYLast, opts.dY, { A: B, B: T, W: D * H });
+      if (batchFirst) transposeInto(buf, dYLast, opts.dY, { A: B, B: T, W: DH });
       else buf.set(opts.dY, dYLast);
     }
-    const yLast = plan.layers[L - 1].y;
-    const rowOff = readout === "all" ? 0 : (T - 1) * B * D * H;
-    const head = {
-      grads,
-      dh: { buf, off: dYLast + rowOff, ld: D * H },
-      dz: { buf, off: plan.dz },
-      h: { buf, off: yLast + rowOff, ld: D * H },
-      params,
-    };
-    linearBackward(k, head, this.paramPlan.head, { R, N: D * H, O });
-
+    const hasDhN = opts.dHN !== undefined || readout === "final";
+    if (hasDhN) buf.fill(0, plan.dhN, plan.dhN + state);
     for (const [name, v, o] of [
       ["dhN", opts.dHN, plan.dhN],
       ["dcN", opts.dCN, plan.dcN],
@@ -640,9 +709,40 @@ export class LstmModel {
       checkFinite(name, v);
       buf.set(v, o);
     }
+    const lastRow = readout === "last" && !sort;
+    const rowOff = lastRow ? (T - 1) * B * DH : 0;
+    const gathered = readout !== "all" && !lastRow;
+    if (gathered) buf.fill(0, plan.dRead, plan.dRead + B * DH);
+    const head = {
+      grads,
+      dh: { buf, off: gathered ? plan.dRead : dYLast + rowOff, ld: DH },
+      dz: { buf, off: plan.dz },
+      h: { buf, off: gathered ? plan.hRead : yLast + rowOff, ld: DH },
+      params,
+    };
+    linearBackward(k, head, this.paramPlan.head, { R, N: DH, O });
+    if (gathered) {
+      // Inverts the gather of forward: each row's read [D·H] back to y or to h_n.
+      const rows = readRows({ readout, T, B, H, D, L }, sort);
+      for (let b = 0; b < B; b++)
+        for (let d = 0; d < D; d++) {
+          const base =
+            readout === "last" ? dYLast + rows[b] + d * H : plan.dhN + rows[b] + d * B * H;
+          const src = plan.dRead + b * DH + d * H;
+          for (let j = 0; j < H; j++) buf[base + j] += buf[src + j];
+        }
+    }
+    // Into the layers' (sorted) row order.
+    if (sort && stateOrder) {
+      const order = { T, B, W: DH, batchFirst: false, perm: sort.perm };
+      sortRows(buf, plan.layers[L - 1].dY, buf.subarray(dYLast), order);
+      if (hasDhN) sortRows(buf, st.dhN, buf.subarray(plan.dhN), stateOrder);
+      if (opts.dCN !== undefined) sortRows(buf, st.dcN, buf.subarray(plan.dcN), stateOrder);
+    }
+
     if (inputGrad) buf.fill(0, plan.dx, plan.dx + T * B * I);
-    buf.fill(0, plan.dh0, plan.dh0 + state);
-    buf.fill(0, plan.dc0, plan.dc0 + state);
+    buf.fill(0, st.dh0, st.dh0 + state);
+    buf.fill(0, st.dc0, st.dc0 + state);
     const scratch = {
       buf,
       dPre: plan.dPre,
@@ -653,11 +753,11 @@ export class LstmModel {
 
     for (let l = L - 1; l >= 0; l--) {
       const lp = plan.layers[l];
-      const dims = { T, B, I: l === 0 ? I : D * H, H };
-      const x = layerInput(buf, plan, l, { I, DH: D * H });
+      const dims = { T, B, I: l === 0 ? I : DH, H, rows: sort?.rows };
+      const x = layerInput(buf, plan, l, { I, DH });
       const dx: Strided | null =
         l > 0
-          ? { buf, off: plan.layers[l - 1].dY, ld: D * H }
+          ? { buf, off: plan.layers[l - 1].dY, ld: DH }
           : inputGrad
             ? { buf, off: plan.dx, ld: I }
             : null;
@@ -667,17 +767,17 @@ export class LstmModel {
         const io: LstmBackwardIO = {
           grads,
           dx,
-          dh0: at(plan.dh0),
-          dc0: at(plan.dc0),
+          dh0: at(st.dh0),
+          dc0: at(st.dc0),
           scratch,
-          dy: { buf, off: lp.dY + d * H, ld: D * H },
-          dhN: opts.dHN !== undefined ? at(plan.dhN) : null,
-          dcN: opts.dCN !== undefined ? at(plan.dcN) : null,
+          dy: { buf, off: lp.dY + d * H, ld: DH },
+          dhN: hasDhN ? at(st.dhN) : null,
+          dcN: opts.dCN !== undefined ? at(st.dcN) : null,
           act: buf,
           x,
-          y: { buf, off: lp.y + d * H, ld: D * H },
-          h0: at(plan.h0),
-          c0: at(plan.c0),
+          y: { buf, off: lp.y + d * H, ld: DH },
+          h0: at(st.h0),
+          c0: at(st.c0),
           params,
         };
         lstmCell.backward(k, io, dims, lp.dirs[d]);
@@ -686,12 +786,91 @@ export class LstmModel {
 
     let dx = ws.view(plan.dx, T * B * I);
     if (!inputGrad) dx = dx.subarray(0, 0);
-    else if (batchFirst) {
+    else if (sort) {
+      unsortRows(buf, plan.dxOut, dx, { T, B, W: I, batchFirst, perm: sort.perm });
+      dx = ws.view(plan.dxOut, T * B * I);
+    } else if (batchFirst) {
       transposeInto(buf, plan.dxOut, dx, { A: T, B, W: I });
       dx = ws.view(plan.dxOut, T * B * I);
     }
+    if (stateOrder) {
+      unsortRows(buf, plan.dh0, buf.subarray(st.dh0), stateOrder);
+      unsortRows(buf, plan.dc0, buf.subarray(st.dc0), stateOrder);
+    }
     return { dx, dh0: ws.view(plan.dh0, state), dc0: ws.view(plan.dc0, state) };
   }
+}
+
+/**
+ * Where each caller row's head input starts (element offset relative to the buffer read):
+ * readout "last", in y [T, B, D·H] at t = len_b − 1; "final", in h_n [L·D, B, H] at the last
+ * layer's forward slab (the reverse one follows at + B·H).
+ */
+function readRows(
+  p: { readout: Readout; T: number; B: number; H: number; D: number; L: number },
+  sort: RowSort | null,
+): Int32Array {
+  const { T, B, H, D, L } = p;
+  const out = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    if (p.readout === "last") out[b] = ((sort ? sort.lengths[b] : T) - 1) * B * D * H + b * D * H;
+    else out[b] = (L - 1) * D * B * H + b * H;
+  }
+  return out;
+}
+
+/**
+ * Checks lengths [B] (integers in [1, T]) and sorts the rows longest first (stable), or null
+ * when every row has all T steps (the plain pass).
+ */
+function sortByLength(lengths: ArrayLike<number>, T: number, B: number): RowSort | null {
+  checkLength("lengths", lengths, [B], "[B]");
+  const lens = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const n = lengths[b];
+    if (!Number.isInteger(n) || n < 1 || n > T)
+      throw new ConfigError(`lengths[${b}]`, `must be an integer in [1, ${T}], got ${n}`);
+    lens[b] = n;
+  }
+  if (lens.every((n) => n === T)) return null;
+  const perm = Int32Array.from({ length: B }, (_, b) => b).sort(
+    (a, b) => lens[b] - lens[a] || a - b,
+  );
+  const sorted = perm.map((b) => lens[b]);
+  return { perm, lengths: lens, rows: rowLengths(sorted, T) };
+}
+
+/** A [T, B, W] tensor's rows ([B, T, W] when batchFirst): sorted row i is caller row perm[i]. */
+interface RowOrder {
+  readonly T: number;
+  readonly B: number;
+  readonly W: number;
+  readonly batchFirst: boolean;
+  readonly perm: Int32Array;
+}
+
+/** dst[off …] (time-major, sorted rows) ← src in the caller's layout and row order. */
+function sortRows(dst: FloatArray, off: number, src: ArrayLike<number>, o: RowOrder): void {
+  const { T, B, W, batchFirst, perm } = o;
+  for (let t = 0; t < T; t++)
+    for (let i = 0; i < B; i++) {
+      const b = perm[i];
+      const s = (batchFirst ? b * T + t : t * B + b) * W;
+      const d = off + (t * B + i) * W;
+      for (let w = 0; w < W; w++) dst[d + w] = src[s + w];
+    }
+}
+
+/** dst[off …] in the caller's layout and row order ← src (time-major, sorted rows). */
+function unsortRows(dst: FloatArray, off: number, src: ArrayLike<number>, o: RowOrder): void {
+  const { T, B, W, batchFirst, perm } = o;
+  for (let t = 0; t < T; t++)
+    for (let i = 0; i < B; i++) {
+      const b = perm[i];
+      const d = off + (batchFirst ? b * T + t : t * B + b) * W;
+      const s = (t * B + i) * W;
+      for (let w = 0; w < W; w++) dst[d + w] = src[s + w];
+    }
 }
 
 /** Layer l's input rows: the time-major x for the first layer, else the previous layer's y. */

@@ -196,7 +196,9 @@ function makeKernels(build: Build): Kernels {
         packed: 0, // set by the instance when it packs W_hh
       };
       if (T === 0 || B === 0 || H === 0) return;
-      inst.forwardSteps(args, pWork, () => forwardSteps(kernels, io, plan));
+      // Variable lengths: the per-step composition on the active rows of each step.
+      if (plan.rows) forwardSteps(kernels, io, plan);
+      else inst.forwardSteps(args, pWork, () => forwardSteps(kernels, io, plan));
     },
 
     lstmBackwardSteps(io, plan) {
@@ -225,7 +227,8 @@ function makeKernels(build: Build): Kernels {
         packed: 0, // set by the instance when it packs W_hh
       };
       if (T === 0 || B === 0 || H === 0) return;
-      inst.backwardSteps(args, pWork, () => backwardSteps(kernels, io, plan));
+      if (plan.rows) backwardSteps(kernels, io, plan);
+      else inst.backwardSteps(args, pWork, () => backwardSteps(kernels, io, plan));
     },
   };
   return kernels;
