@@ -267,7 +267,7 @@ class Workspace {
   private readonly releaseFn: () => void = () => {};
 
   constructor(
-    readonly cfg: ModelConfig,
+    cfg: ModelConfig,
     readonly T: number,
     readonly B: number,
     params: ParamPlan,
