@@ -7,6 +7,7 @@ import { registerGradcheck } from "./gradcheck.js";
 import { registerVerify } from "./verify.js";
 import { registerTrainText } from "./train-text.js";
 import { registerTrainSeries } from "./train-series.js";
+import { registerTrainClassify } from "./train-classify.js";
 import { registerInfo } from "./info.js";
 import { registerSample } from "./sample.js";
 import { registerConvert } from "./convert.js";
@@ -28,6 +29,7 @@ function buildProgram(): Command {
   registerGradcheck(program);
   registerTrainText(program);
   registerTrainSeries(program);
+  registerTrainClassify(program);
   registerInfo(program);
   registerSample(program);
   registerConvert(program);
