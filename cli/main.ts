@@ -13,6 +13,7 @@ import { registerSample } from "./sample.js";
 import { registerConvert } from "./convert.js";
 import { registerForecast } from "./forecast.js";
 import { registerEval } from "./eval.js";
+import { registerPredict } from "./classify.js";
 import { registerBench } from "./bench.js";
 import { registerReport } from "./report.js";
 import { userMessage } from "./util.js";
@@ -35,6 +36,7 @@ function buildProgram(): Command {
   registerConvert(program);
   registerForecast(program);
   registerEval(program);
+  registerPredict(program);
   registerBench(program);
   registerReport(program);
   return program;
