@@ -80,7 +80,8 @@ export function registerTrainClassify(program: Command): void {
       const { flags, resumed } = resolveFlags(cmd, rawFlags, "classify");
       const files = claimRunFiles(flags, file);
       const bytes = readDataBytes(file);
-      const table = parseClassifyCsv(decodeText(bytes, file), file, {
+      const csv = decodeText(bytes, file);
+      const table = parseClassifyCsv(csv, file, {
         textColumn: flags.textColumn,
         labelColumn: flags.labelColumn,
         kind: flags.kind,
@@ -141,7 +142,7 @@ export function registerTrainClassify(program: Command): void {
           accuracy = { valid: accuracyOn(model, data, valid), test: accuracyOn(model, data, test) };
           return { data: file, rows: data.lengths.length, accuracy };
         },
-        reportData: () => ({ data: "", dataName: file }),
+        reportData: () => ({ data: csv, dataName: file }),
         next: (out) => [`npx lstm eval ${out} ${file}`, `npx lstm predict ${out} "some text"`],
       });
       const pct = (a: number | null): string => (a === null ? "-" : `${(100 * a).toFixed(2)}%`);

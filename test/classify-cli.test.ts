@@ -31,8 +31,13 @@ test("train-classify, eval --json and predict on a toy two-class file", () => {
     ...["train-classify", csv, "--text-column", "text", "--label-column", "label"],
     ...["--hidden", "8", "--batch", "16", "--steps", "120", "--lr", "0.03"],
     ...["--test-fraction", "0.25", "--out", model, "--quiet"],
+    ...["--report", join(dir, "toy.html")],
   ]);
   assert.equal(train.status, 0, train.stderr);
+  const html = readFileSync(join(dir, "toy.html"), "utf8");
+  assert.match(html, /<section id="classification">/);
+  assert.match(html, /Confusion matrix/);
+  assert.match(html, /Test split: the last 40 rows/);
   const before = readFileSync(csv, "utf8");
 
   const ev = runCli(["eval", model, csv, "--test-fraction", "0.25", "--json"]);
