@@ -115,7 +115,7 @@ export interface LstmSaved {
 
 /** Operands of one LSTM cell step forward (blocks of B rows; shapes at lstmCellForward). */
 export interface LstmCellForwardIO {
-  /** [B,4H]: pre-activations in, activations out. */
+  /** Shape [B,4H]: pre-activations in, activations out. */
   readonly gates: Block;
   readonly c: Block;
   readonly tanhC: Block;

@@ -24,6 +24,7 @@ const FIXTURE_FORMAT = "lstm-golden-fixture";
 /** Format versions this reader knows. */
 const FIXTURE_VERSIONS = [1, 2] as const;
 
+/** A tensor in a fixture file: shape and row-major data. */
 export interface FixtureArray {
   shape: number[];
   data: number[];

@@ -31,6 +31,7 @@ export interface VerifyOptions {
   threads?: number;
 }
 
+/** Runs a fixture's forward and backward pass (and its optimizer and clipping replays) in one dtype and compares every tensor with PyTorch's. */
 export function verifyFixture(
   f: Fixture,
   dtype: DType,

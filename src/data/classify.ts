@@ -21,6 +21,7 @@ import { Rng } from "../tensor/rng.js";
 /** "chars": each cell is text, one step per code point. "numbers": each cell is numbers. */
 export type SequenceKind = "chars" | "numbers";
 
+/** Which columns of a classification CSV hold the sequence and the label, and how cells are read. */
 export interface ClassifyCsvOptions {
   /** Column holding the sequences (header name, exact). */
   textColumn: string;
@@ -188,6 +189,7 @@ export function classIdsOf(labels: readonly string[], classes: readonly string[]
 // ---------------------------------------------------------------------------------------------
 // Splits and class weights
 
+/** How rows are split into training, validation and test sets (seeded, stratified). */
 export interface ClassifySplitOptions {
   /**
    * Fraction of each class's non-test rows held out for validation, drawn at random with `seed`
@@ -297,6 +299,7 @@ export function inverseFrequencyWeights(
 // ---------------------------------------------------------------------------------------------
 // Character vocabulary with a padding id
 
+/** How a sequence vocabulary encodes text (unknown characters: error or skip). */
 export interface SequenceEncodeOptions {
   /** "error" (default): DataError naming the first unseen character. "skip": drop it. */
   unknown?: UnknownPolicy;
@@ -389,11 +392,13 @@ export class SequenceVocab {
 // ---------------------------------------------------------------------------------------------
 // A prepared data set
 
+/** Options of `prepareClassification`: the split, and whether to weight classes. */
 export interface PrepareOptions extends ClassifySplitOptions {
   /** Compute inverse-frequency class weights on the training rows. Default false. */
   classWeights?: boolean;
 }
 
+/** A classification data set ready for training: encoded sequences, labels, splits and vocabularies. */
 export interface ClassificationData {
   table: ClassifyTable;
   /** [C] label vocabulary. */
@@ -487,6 +492,7 @@ export function prepareClassification(table: ClassifyTable, opts: PrepareOptions
 // ---------------------------------------------------------------------------------------------
 // Batches
 
+/** How `planBatches` groups rows into batches (size, length bucketing, shuffling). */
 export interface BatchPlanOptions {
   /** B: rows per batch (the last batch may be smaller). */
   batchSize: number;
@@ -592,6 +598,7 @@ export interface PaddedBatch<X> {
   batchFirst: boolean;
 }
 
+/** Layout of a padded batch: time-major or batch-first. */
 export interface PadOptions {
   /** Row-major [B, T(, F)] instead of time-major. Default false. */
   batchFirst?: boolean;
@@ -677,6 +684,7 @@ export interface ClassifierMeta {
   scaler: { mean: number[]; std: number[] } | null;
 }
 
+/** The classification metadata a model file stores: classes, vocabulary, sequence kind and scaler. */
 export function classifierMeta(data: ClassificationData): ClassifierMeta {
   return {
     kind: data.table.kind,
@@ -733,6 +741,7 @@ export function readClassifierMeta(json: unknown, source: string): RestoredClass
   return { meta, vocab, scaler };
 }
 
+/** How `encodeInputs` encodes prediction inputs (e.g. what to do with unknown characters). */
 export interface EncodeInputsOptions {
   /** Characters the vocabulary lacks: "error" (default) or "skip". */
   unknown?: UnknownPolicy;

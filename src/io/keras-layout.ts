@@ -27,6 +27,7 @@ export interface ImportReport {
   notes: string[];
 }
 
+/** A model imported from PyTorch, Keras or TF.js, with the report of what was mapped. */
 export interface ImportedModel {
   model: LstmModel;
   report: ImportReport;

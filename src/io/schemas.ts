@@ -161,6 +161,7 @@ export const InputEncodingSchema = v.variant("kind", [
   v.object({ kind: v.literal("one-hot") }),
   v.object({ kind: v.literal("dense") }),
 ]);
+/** How a model's input is encoded: one-hot over a vocabulary, or dense features. */
 export type InputEncoding = v.InferOutput<typeof InputEncodingSchema>;
 
 /** Text models: the characters in index order, each one character, all distinct. */
@@ -270,6 +271,7 @@ export const PortableMetaSchema = v.object({
 
 /** A tensor as keras-lstm JSON writes it: flat row-major data with its shape. */
 const KerasTensorSchema = v.object({ shape: v.array(count), data: v.array(v.number()) });
+/** A tensor in keras-lstm JSON: flat row-major data with its shape. */
 export type KerasTensor = v.InferInput<typeof KerasTensorSchema>;
 
 /** A tensor as a reader accepts it: {shape, data[, dtype]} or nested arrays of numbers. */
@@ -287,7 +289,7 @@ function kerasDirectionSchema<T extends v.GenericSchema>(tensor: T) {
   return v.looseObject({
     /** [in, 4H], columns grouped i | f | c | o: W_ihᵀ. */
     kernel: tensor,
-    /** [H, 4H]: W_hhᵀ. */
+    /** Shape [H, 4H]: W_hhᵀ. */
     recurrent_kernel: tensor,
     /** [4H], or [8H] (CuDNNLSTM: input bias then recurrent bias); absent with use_bias=false. */
     bias: v.optional(v.nullable(tensor)),
@@ -339,7 +341,9 @@ function kerasLstmSchema<T extends v.GenericSchema>(tensor: T) {
 export const KerasLstmWrittenSchema = kerasLstmSchema(KerasTensorSchema);
 /** keras-lstm JSON as the exporter writes it (the schema's input: defaults may be absent). */
 export type KerasLstmFile = v.InferInput<typeof KerasLstmWrittenSchema>;
+/** One Keras LSTM layer (with its reverse direction when bidirectional) in a keras-lstm file. */
 export type KerasLstmLayer = KerasLstmFile["layers"][number];
+/** One direction of one Keras LSTM layer: kernel, recurrent kernel, bias. */
 export type KerasLstmWeights = v.InferInput<
   ReturnType<typeof kerasDirectionSchema<typeof KerasTensorSchema>>
 >;
@@ -357,6 +361,7 @@ const TfjsWeightSpecSchema = v.looseObject({
   /** Present on quantized weights, which lstm-ts refuses. */
   quantization: v.optional(v.unknown()),
 });
+/** One weight in a TF.js weights manifest: name, shape, dtype. */
 export type TfjsWeightSpec = v.InferOutput<typeof TfjsWeightSpecSchema>;
 
 /** A weights-manifest group: its shard files, concatenated, hold `weights` in order. */
@@ -364,6 +369,7 @@ const TfjsWeightsGroupSchema = v.object({
   paths: v.pipe(v.array(v.string()), v.minLength(1, "expected a non-empty list of shard files")),
   weights: v.array(TfjsWeightSpecSchema),
 });
+/** One group of a TF.js weights manifest: shard paths and the weights they hold. */
 export type TfjsWeightsGroup = v.InferOutput<typeof TfjsWeightsGroupSchema>;
 
 /** model.json of a TensorFlow.js Layers model. */
@@ -379,6 +385,7 @@ export const TfjsModelJsonSchema = v.looseObject({
   ),
   userDefinedMetadata: v.optional(v.record(v.string(), v.unknown())),
 });
+/** A TensorFlow.js Layers `model.json`: topology and weight manifest. */
 export type TfjsModelJson = v.InferOutput<typeof TfjsModelJsonSchema>;
 
 // ------------------------------------------------------------------------------------------------

@@ -114,6 +114,7 @@ export function majorityClass(ids: ArrayLike<number>, C: number): number {
   return best;
 }
 
+/** What `classificationMetrics` scores: true and predicted class ids and the class names. */
 export interface ClassificationInput {
   /** [N] true class ids. */
   truth: ArrayLike<number>;

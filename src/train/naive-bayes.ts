@@ -14,6 +14,7 @@
  */
 import { ConfigError, DataError } from "../tensor/errors.js";
 
+/** N-gram orders and smoothing of `CharNgramNaiveBayes`. */
 export interface NaiveBayesOptions {
   /** Shortest n-gram. Default 1. */
   minN?: number;
@@ -45,6 +46,7 @@ function* ngrams(text: string, g: Grams): Generator<string> {
   }
 }
 
+/** A character n-gram naive Bayes classifier: the reference point for sequence classifiers. */
 export class CharNgramNaiveBayes {
   readonly classes: number;
   private readonly grams: Grams;
