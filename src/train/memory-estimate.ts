@@ -8,7 +8,9 @@
  * - parameters P, their gradients P, the previous weights (rollback) P and the best weights P;
  * - optimizer state: k·P (adam/adamw 2, rmsprop 1 or 2 with momentum, adagrad 1, sgd 0 or 1);
  * - activations kept for BPTT per layer and direction: gates 4H, c, tanh c, h and their
- *   gradients, about 10·H per (t, b), plus the backward buffers of the same size;
+ *   gradients, about 10·H per (t, b), plus the backward buffers of the same size; the last
+ *   layer's output and its gradient in the caller's row order (2·D·H per (t, b): the model runs
+ *   variable-length rows sorted longest first);
  * - inputs T·B·I (the one-hot batch T·B·V for text), outputs and their gradients 3·T·B·O,
  *   and the same again for the validation batch.
  * It is an estimate (within a small factor), meant to refuse configurations that are far off.
@@ -81,7 +83,14 @@ export function estimateTrainingMemory(s: TrainingShape): MemoryEstimate {
     parameters: 3 * P * bytes, // the weights, the rollback copy, the best weights
     gradients: P * bytes,
     optimizer: optimizerSlots(s) * P * bytes,
-    activations: 2 * (s.numLayers * D * TB * 10 * s.hiddenSize + 3 * TB * s.outputSize) * bytes,
+    // Per layer and direction ~10·H per (t, b); the last layer's y and its gradient once more
+    // in the caller's row order (the model runs variable-length rows sorted by length).
+    activations:
+      2 *
+      (s.numLayers * D * TB * 10 * s.hiddenSize +
+        2 * D * TB * s.hiddenSize +
+        3 * TB * s.outputSize) *
+      bytes,
     inputs: 2 * inputElems * bytes, // the training batch and the validation batch
   };
   const total = Object.values(parts).reduce((a, b) => a + b, 0);
