@@ -64,6 +64,11 @@ export interface RowLengths {
   readonly lengths: Int32Array;
   /** [T] rows taking part in step t: #{b : lengths[b] > t} (nonincreasing, batchSizes[0] = B). */
   readonly batchSizes: Int32Array;
+  /**
+   * batchSizes as numbers [T] in the operands' buffer, for backends whose kernels read only their
+   * own memory (wasm); without it they compose the steps from per-step calls.
+   */
+  readonly stored?: Block | null;
 }
 
 /**

@@ -178,6 +178,7 @@ interface WorkspacePlan {
   readonly sorted: SortedPlan;
   readonly hRead: number; // [B, D·H] the rows the head reads for readout "last" or "final"
   readonly dRead: number; // [B, D·H]
+  readonly stepSizes: number; // [T] rows per step with lengths (RowLengths.stored)
 }
 
 /** Slots of the sorted-row pass (lengths): states [L·D, B, H] and caller-order y, dY. */
@@ -249,10 +250,11 @@ function planWorkspace(
   };
   const hRead = slot(B * D * H);
   const dRead = slot(B * D * H);
+  const stepSizes = slot(T);
   return {
     total: end,
     ...{ x, h0, c0, hN, cN, layers, z, out, yOut, dz, dPre, dh, dc, stepsWork },
-    ...{ dx, dxOut, dh0, dc0, dhN, dcN, sorted, hRead, dRead },
+    ...{ dx, dxOut, dh0, dc0, dhN, dcN, sorted, hRead, dRead, stepSizes },
   };
 }
 
@@ -555,11 +557,17 @@ export class LstmModel {
       throw new ConfigError("readout", `must be "all", "last" or "final", got ${String(readout)}`);
     checkLength("x", x, batchFirst ? [B, T, I] : [T, B, I], batchFirst ? "[B, T, I]" : "[T, B, I]");
     checkFinite("x", x);
-    const sort = opts.lengths === undefined ? null : sortByLength(opts.lengths, T, B);
+    let sort = opts.lengths === undefined ? null : sortByLength(opts.lengths, T, B);
     if (opts.checkParams ?? true) this.checkParams();
     const ws = this.workspace(T, B); // may grow backend memory: fetch buffers after it
     const plan = ws.plan;
     const buf = ws.buf;
+    if (sort) {
+      // The rows per step also in the workspace, for kernels that read only their memory.
+      buf.set(sort.rows.batchSizes, plan.stepSizes);
+      const stored = { buf, off: plan.stepSizes };
+      sort = { ...sort, rows: { ...sort.rows, stored } };
+    }
     const params = this.kernelParams();
     const k = this.kernels;
     const state = L * D * B * H;
