@@ -102,7 +102,13 @@ export async function buildTargets(): Promise<FuzzTarget[]> {
     evalEvery: 1,
     seed: 1,
   });
-  const run = { options: { hidden: 6, seqLen: 8, batch: 2 }, dataSha256: "0".repeat(64) };
+  // The options train-text stores (every field a resumed run reads; the loader checks them).
+  const options = {
+    hidden: 6, layers: 2, seqLen: 8, batch: 2, lr: 0.01, optimizer: "adam", gamma: 0.3, clip: 5,
+    seed: 1, checkpointEvery: 0, validFraction: 0.1, patience: 0, schedule: "constant", warmup: 0,
+    init: "pytorch", threads: 1, sampleEvery: 0, sampleLength: 200, temperature: 0.8,
+  }; // prettier-ignore
+  const run = { options, dataSha256: "0".repeat(64) };
   await trainer.run();
   const ckptFile = encodeCheckpoint(text.model, text.meta, trainer.checkpoint(), run);
   const tfjs = exportTfjs(series.model, series.meta);

@@ -5,7 +5,7 @@
 // loads it with <script type="module"> or from a CDN without an import map or a bundler.
 // Every module that runs in a Web Worker is an entry of its own (ENTRIES), written beside the
 // bundle where the code that starts it looks for it (new URL("./name.js", import.meta.url)):
-// the training worker today; a kernel worker module goes in the same list.
+// the training worker and the wasm backend's thread.
 // The demo page (demo/main.ts) is bundled last, its library import pointing at the bundle.
 // esbuild-wasm: the same esbuild without a native binary (this repository omits optional
 // dependencies, where esbuild keeps its platform binaries).
@@ -18,6 +18,8 @@ import { dirname, join } from "node:path";
 const ENTRIES = [
   ["src/index.ts", "dist/browser/lstm-ts.js"],
   ["src/train/train-worker.ts", "dist/browser/train-worker.js"],
+  // The wasm backend's thread (threads.ts starts new URL("./worker.js", import.meta.url)).
+  ["src/backend/wasm/worker.ts", "dist/browser/worker.js"],
 ];
 
 /**

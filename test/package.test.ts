@@ -123,7 +123,9 @@ describe("the npm tarball, installed in an empty project", () => {
       "dist/browser/train-worker.js",
     ])
       assert.ok(paths.includes(p), `${p} is in the tarball`);
-    assert.ok(packed.size < 400 * 1024, `tarball ${kb(packed.size)}`);
+    // A budget, not a target: the two browser bundles (library, training worker) each embed the
+    // wasm builds, and the CLI ships with the library.
+    assert.ok(packed.size < 640 * 1024, `tarball ${kb(packed.size)}`);
   });
 
   it("runs lstm --help and every command's --help", () => {

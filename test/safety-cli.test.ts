@@ -194,10 +194,10 @@ test("errors that were stack traces: --out below a file, a text checkpoint to tr
     [text("--steps", "1", "--out", join(TEXT, "x.st")), /--out: cannot create the directory of .*t\.txt\/x\.st: a part of its directory is a file/],
     [["forecast", model, AIR, "--out", join(model, "f.csv")], /--out: cannot create the directory/],
     [["report", model, "--out", join(model, "r.html")], /--out: cannot create the directory/],
-    [series("--steps", "5", "--resume", textCkpt, "--out", join(tmp, "r.st")), /text\.ckpt: is a checkpoint of a text model; train-series --resume needs one from train-series/],
-    [series("--steps", "5", "--resume", badColumn, "--out", join(tmp, "r.st")), /column\.ckpt: run\.options\.column: expected a string/],
+    [series("--steps", "5", "--resume", textCkpt, "--out", join(tmp, "r.st")), /text\.ckpt: task: a checkpoint of a text model cannot resume a series run \(train-series\)/],
+    [series("--steps", "5", "--resume", badColumn, "--out", join(tmp, "r.st")), /column\.ckpt: run\.options\.column: expected (a )?string/],
     [["eval", badSplit, AIR], /split\.safetensors: series\.split\.test must be/],
-    [series("--steps", "5", "--resume", badHorizon, "--out", join(tmp, "r.st")), /horizon\.ckpt: does not fit this run: model: needs inputSize 1 and outputSize 7/],
+    [series("--steps", "5", "--resume", badHorizon, "--out", join(tmp, "r.st")), /horizon\.ckpt: run\.options\.horizon: 7 but the series metadata says 3/],
     [series("--steps", "5", "--resume", badSchedule, "--out", join(tmp, "r.st")), /schedule\.ckpt: does not fit this run: totalSteps: is required/],
   ]; // prettier-ignore
   for (const [args, message] of cases) assertClearError(runCli(args), message, args.join(" "));
