@@ -23,6 +23,7 @@ interface ClassifyFlags extends TrainFlags {
   kind: SequenceKind;
   testFraction: number;
   bidirectional?: boolean;
+  classWeights?: boolean;
 }
 
 /** Accuracy of the model on `rows` (null when there are none). */
@@ -76,6 +77,10 @@ export function registerTrainClassify(program: Command): void {
       0,
     )
     .option("--bidirectional", "a bidirectional LSTM (both directions' final states)")
+    .option(
+      "--class-weights",
+      "weight the training loss by inverse class frequency (n / (C·n_c), training rows)",
+    )
     .action(async (file: string, rawFlags: ClassifyFlags) => {
       const { flags, resumed } = resolveFlags(cmd, rawFlags, "classify");
       const files = claimRunFiles(flags, file);
@@ -90,6 +95,7 @@ export function registerTrainClassify(program: Command): void {
         validFraction: flags.validFraction,
         testFraction: flags.testFraction,
         seed: flags.seed,
+        classWeights: flags.classWeights ?? false,
       });
       const { train, valid, test } = data.split;
       const V = data.vocab ? data.vocab.size : data.features;
@@ -120,7 +126,11 @@ export function registerTrainClassify(program: Command): void {
       if (!resumed) initModel(model, flags);
       const task = blameCheckpoint(
         flags.resume,
-        () => new ClassifyTask(model, data, { batch: flags.batch, train, valid }),
+        () =>
+          new ClassifyTask(model, data, {
+            ...{ batch: flags.batch, train, valid },
+            classWeights: data.weights,
+          }),
       );
       if (!flags.quiet && !flags.json)
         process.stderr.write(

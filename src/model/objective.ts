@@ -10,6 +10,7 @@ import {
   meanSquared,
   softmaxCrossEntropy,
   sumSquares,
+  weightedSoftmaxCrossEntropy,
   type LossKind,
 } from "../loss/losses.js";
 import type { BackwardResult, ForwardResult, LstmModel, Readout } from "./model.js";
@@ -30,6 +31,8 @@ export interface SequenceBatch {
   targets: ArrayLike<number>;
   /** Each row's length [B] in [1, T] (ForwardOptions.lengths); absent: every row has T steps. */
   lengths?: ArrayLike<number>;
+  /** xent, xent_final: a weight per class [C] (F.cross_entropy's `weight`, weighted mean). */
+  classWeights?: ArrayLike<number>;
 }
 
 /** One run of an objective: the loss and the forward (and backward) results. */
@@ -95,15 +98,17 @@ export class Objective {
       readout === "all" && b.lengths !== undefined
         ? validPositions({ T: b.seqLen, B: b.batch, batchFirst: b.batchFirst ?? false }, b.lengths)
         : null;
+    const weights = b.classWeights;
     const loss = valid
-      ? this.maskedLoss(z, b.targets, valid)
-      : lossInto(this.loss, { dz: this.dz, z, targets: b.targets, O });
+      ? this.maskedLoss(z, b, valid)
+      : lossInto(this.loss, { dz: this.dz, z, targets: b.targets, O, weights });
     if (!backward) return { loss, forward };
     return { loss, forward, backward: this.backward() };
   }
 
   /** The loss on the rows listed in `valid` (compacted, then dz scattered back, zero elsewhere). */
-  private maskedLoss(z: FloatArray, targets: ArrayLike<number>, valid: Int32Array): number {
+  private maskedLoss(z: FloatArray, b: SequenceBatch, valid: Int32Array): number {
+    const targets = b.targets;
     const O = this.model.config.outputSize;
     const perRow = this.loss === "xent" ? 1 : O;
     checkLength("targets", targets, [(z.length / O) * perRow]);
@@ -116,7 +121,7 @@ export class Objective {
       zc.set(z.subarray(r * O, r * O + O), i * O);
       for (let j = 0; j < perRow; j++) tc[i * perRow + j] = targets[r * perRow + j];
     }
-    const loss = lossInto(this.loss, { dz: dzc, z: zc, targets: tc, O });
+    const loss = lossInto(this.loss, { dz: dzc, z: zc, targets: tc, O, weights: b.classWeights });
     this.dz.fill(0);
     for (let i = 0; i < n; i++) this.dz.set(dzc.subarray(i * O, i * O + O), valid[i] * O);
     return loss;
@@ -134,9 +139,15 @@ export class Objective {
 /** The loss `kind` of head output z (rows of O) against targets, writing ∂loss/∂z into dz. */
 function lossInto(
   kind: LossKind,
-  a: { dz: FloatArray; z: FloatArray; targets: ArrayLike<number>; O: number },
+  a: {
+    dz: FloatArray;
+    z: FloatArray;
+    targets: ArrayLike<number>;
+    O: number;
+    weights?: ArrayLike<number>;
+  },
 ): number {
-  const { dz, z, targets, O } = a;
+  const { dz, z, targets, O, weights } = a;
   switch (kind) {
     case "sum_sq":
       return sumSquares(dz, z, targets);
@@ -145,6 +156,12 @@ function lossInto(
       return meanSquared(dz, z, targets);
     case "xent":
     case "xent_final":
+      if (weights)
+        return weightedSoftmaxCrossEntropy(dz, z, targets, {
+          rows: z.length / O,
+          classes: O,
+          weights,
+        });
       return softmaxCrossEntropy(dz, z, targets, z.length / O, O);
   }
 }

@@ -28,6 +28,8 @@ export interface ClassifyTaskOptions {
   train: Int32Array;
   /** Validation rows (mean loss per evaluation), possibly empty. */
   valid: Int32Array;
+  /** [C] class weights of the training loss (validation stays unweighted); default none. */
+  classWeights?: ArrayLike<number> | null;
 }
 
 /** A padded batch as the model takes it: one-hot characters or numeric values, with lengths. */
@@ -108,7 +110,9 @@ export class ClassifyTask implements TrainTask {
       });
       this.pos = 0;
     }
-    return modelBatch(this.model, this.set, this.batches[this.pos]);
+    const batch = modelBatch(this.model, this.set, this.batches[this.pos]);
+    if (this.opts.classWeights) batch.classWeights = this.opts.classWeights;
+    return batch;
   }
 
   afterStep(): void {
