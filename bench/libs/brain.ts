@@ -33,6 +33,8 @@ export async function load(): Promise<Library> {
     version: string;
   };
   const setup = (w: Workload): Runner => {
+    if (w.lengths)
+      return { kind: "na", reason: "no sequence classification with variable lengths" };
     const { batch: B, seqLen: T, input: I, hidden: H } = w;
     const net = new LSTMTimeStep({
       inputSize: I,
