@@ -7,8 +7,8 @@
 // bundle where the code that starts it looks for it (new URL("./name.js", import.meta.url)):
 // the training worker and the wasm backend's thread.
 // The demo page (demo/main.ts) is bundled last, its library import pointing at the bundle.
-// esbuild-wasm: the same esbuild without a native binary (this repository omits optional
-// dependencies, where esbuild keeps its platform binaries).
+// esbuild-wasm: the same esbuild without a platform binary (nothing native to install or
+// download: the build runs wherever Node runs).
 import { build } from "esbuild-wasm";
 import { statSync } from "node:fs";
 import { createRequire } from "node:module";
