@@ -33,7 +33,7 @@ export interface ClassifyTaskOptions {
 }
 
 /** A padded batch as the model takes it: one-hot characters or numeric values, with lengths. */
-export function modelBatch(model: LstmModel, set: SequenceSet, rows: Int32Array): SequenceBatch {
+function modelBatch(model: LstmModel, set: SequenceSet, rows: Int32Array): SequenceBatch {
   const tokens = set.sequences[rows[0]] instanceof Int32Array;
   const I = model.config.inputSize;
   const p: PaddedBatch<Int32Array | FloatArray> = tokens
