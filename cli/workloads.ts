@@ -14,6 +14,7 @@
  * E pads every batch to the range's longest length (T = 16 or 200) and passes each row's length:
  * packed-sequence semantics, no compute on padding where the library avoids it.
  */
+import type { CellKind } from "../src/model/config.js";
 import { LstmModel } from "../src/model/model.js";
 import { Objective } from "../src/model/objective.js";
 import { createOptimizer } from "../src/optim/optimizers.js";
@@ -71,16 +72,18 @@ export const INFER_WARMUP_STEPS = 500;
 
 /**
  * Floating-point operations of one step: the LSTM's four gate products (2·4H·(I+H) per row and
- * step) and the head (2·H·I), tripled for training (forward + two backward products).
+ * step; the GRU's three) and the head (2·H·I), tripled for training (forward + two backward
+ * products).
  */
-export function workloadFlops(w: Workload): number {
+export function workloadFlops(w: Workload, cell: CellKind = "lstm"): number {
+  const gates = cell === "gru" ? 3 : 4;
   if (w.lengths) {
-    // Classification: the LSTM on the valid steps only (mean length), the head once per row.
+    // Classification: the recurrence on the valid steps only (mean length), the head once per row.
     const steps = (w.lengths[0] + w.lengths[1]) / 2;
-    const lstm = 2 * 4 * w.hidden * (w.input + w.hidden) * steps;
-    return (lstm + 2 * w.hidden * (w.classes ?? 1)) * w.batch * 3;
+    const rnn = 2 * gates * w.hidden * (w.input + w.hidden) * steps;
+    return (rnn + 2 * w.hidden * (w.classes ?? 1)) * w.batch * 3;
   }
-  const perRow = 2 * 4 * w.hidden * (w.input + w.hidden) + 2 * w.hidden * w.input;
+  const perRow = 2 * gates * w.hidden * (w.input + w.hidden) + 2 * w.hidden * w.input;
   return perRow * w.seqLen * w.batch * (w.kind === "train" ? 3 : 1);
 }
 
@@ -105,14 +108,19 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export function summarize(w: Workload, library: string, times: number[]): WorkloadResult {
+export function summarize(
+  w: Workload,
+  library: string,
+  times: number[],
+  cell: CellKind = "lstm",
+): WorkloadResult {
   const ms = median(times);
   return {
     workload: w.name,
     library,
     msPerStep: ms,
     stepsTimesBatchPerSecond: (w.seqLen * w.batch) / (ms / 1000),
-    gflops: workloadFlops(w) / (ms * 1e6),
+    gflops: workloadFlops(w, cell) / (ms * 1e6),
     reps: times.length,
   };
 }
@@ -123,11 +131,16 @@ export function summarize(w: Workload, library: string, times: number[]): Worklo
  */
 export function runOurs(
   w: Workload,
-  opts: { backend?: string; reps?: number; threads?: number } = {},
+  opts: { backend?: string; reps?: number; threads?: number; cell?: CellKind } = {},
 ): WorkloadResult {
   const rng = new Rng(1);
   const model = new LstmModel(
-    { inputSize: w.input, hiddenSize: w.hidden, outputSize: w.classes ?? w.input },
+    {
+      cell: opts.cell,
+      inputSize: w.input,
+      hiddenSize: w.hidden,
+      outputSize: w.classes ?? w.input,
+    },
     { backend: opts.backend, threads: opts.threads },
   );
   model.initDefault(rng);
@@ -180,7 +193,7 @@ export function runOurs(
   } else {
     const S = model.config.numLayers * w.hidden;
     const h = new Float32Array(S);
-    const c = new Float32Array(S);
+    const c = new Float32Array(model.cellStateSize(1)); // empty for a GRU
     const x = Float32Array.from({ length: w.input }, () => rng.normal());
     model.checkParams(); // once, as a streaming caller does; then each step skips the O(P) scan
     const step = (): void => {
@@ -200,6 +213,8 @@ export function runOurs(
   }
   const threads = model.threads;
   model.dispose();
-  const library = `lstm-ts (${model.kernels.name}${threads > 1 ? `, ${threads} threads` : ""})`;
-  return { ...summarize(w, library, times), threads, times };
+  const cell = model.config.cell;
+  const what = `${cell === "gru" ? "GRU, " : ""}${model.kernels.name}`;
+  const library = `lstm-ts (${what}${threads > 1 ? `, ${threads} threads` : ""})`;
+  return { ...summarize(w, library, times, cell), threads, times };
 }

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { test } from "node:test";
 import { ROOT, runCli } from "./helpers.js";
 
@@ -118,10 +118,10 @@ test("lstm gradcheck passes on a stacked bidirectional model and rejects bad opt
 
 const V2 = join(ROOT, "../shared/fixtures/v2");
 test(
-  "lstm verify on format-2 fixtures: the LSTM variable-length ones pass, the rest name what they need",
+  "lstm verify on format-2 fixtures: the variable-length ones pass, the rest name what they need",
   { skip: !existsSync(V2) },
   () => {
-    const files = fixtureFiles(V2);
+    const files = fixtureFiles(V2).filter((f) => !basename(f).startsWith("gru_"));
     const r = runCli(["verify", "--json", "--dtype", "float64", ...files]);
     assert.equal(r.status, 1, r.stderr);
     assert.equal(r.stderr, "");
@@ -130,26 +130,51 @@ test(
       .split("\n")
       .map((l) => JSON.parse(l));
     assert.equal(rows.length, files.length);
-    const runs = (f: string): boolean => /\/len_lstm_[^/]*$/.test(f);
-    assert.equal(rows.filter((x) => runs(x.file)).length, 13);
+    const runs = (f: string): boolean => /\/(len_lstm_|len_gru_|gru_)[^/]*$/.test(f);
+    assert.equal(rows.filter((x) => runs(x.file)).length, 17);
     for (const row of rows) {
       if (runs(row.file)) {
         assert.ok(row.ok && row.maxScaledError <= 1e-9, `${row.file}: ${row.maxScaledError}`);
         continue;
       }
       assert.equal(row.ok, false);
-      assert.match(row.error, /: unsupported: (cell gru|proj_size|input embedding|dropout)/);
+      assert.match(row.error, /: unsupported: (proj_size|input embedding|dropout)/);
     }
-    const gru = rows.find((x) => x.file.endsWith("gru_small_xent.json"));
-    assert.match(gru.error, /gru_small_xent\.json: unsupported: cell gru \(format 2/);
+    const emb = rows.find((x) => x.file.endsWith("len_emb_drop_gru_xent_final.json"));
+    assert.match(emb.error, /len_emb_drop_gru_xent_final\.json: unsupported: input embedding/);
   },
 );
 
+test("lstm verify passes every GRU fixture (23 public, the extra ones) in float64 and float32", () => {
+  const dirs = [join(ROOT, "test/fixtures/v2"), join(ROOT, "test/fixtures-extra/v2")];
+  const files = dirs
+    .filter((d) => existsSync(d))
+    .flatMap((d) => fixtureFiles(d))
+    .filter((f) => basename(f).startsWith("gru_"));
+  assert.ok(files.length >= 23, `${files.length} GRU files`);
+  const r = runCli(["verify", "--json", ...files]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const rows = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(rows.length, 2 * files.length);
+  for (const row of rows) {
+    const tolerance = row.dtype === "float64" ? 1e-9 : 1e-4;
+    assert.ok(row.ok && row.maxScaledError <= tolerance, `${row.file} ${row.dtype}`);
+  }
+  const optim = rows.find((x) => x.file.endsWith("gru_optim_small_sum_sq.json"));
+  assert.ok(Object.keys(optim.tensors).some((k) => k.startsWith("optimizers.adam")));
+  const clip = rows.find((x) => x.file.endsWith("gru_clip_stacked_sum_sq.json"));
+  assert.ok(Object.keys(clip.tensors).some((k) => k.startsWith("clipping.")));
+});
+
 test(
-  "lstm verify: the variable-length LSTM fixtures pass on every backend in float32",
+  "lstm verify: the variable-length fixtures (LSTM and GRU) pass on every backend in float32",
   { skip: !existsSync(V2) },
   () => {
-    const files = fixtureFiles(V2).filter((f) => /\/len_lstm_[^/]*$/.test(f));
+    const files = fixtureFiles(V2).filter((f) => /\/len_(lstm|gru)_[^/]*$/.test(f));
+    assert.equal(files.length, 17);
     for (const backend of ["js", "wasm", "wasm-relaxed"]) {
       const r = runCli(["verify", "--json", "--dtype", "float32", "--backend", backend, ...files]);
       assert.equal(r.status, 0, r.stdout + r.stderr);

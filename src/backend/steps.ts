@@ -6,6 +6,9 @@
 import type {
   Block,
   GemmOp,
+  GruBackwardStepsIO,
+  GruCellForwardIO,
+  GruForwardStepsIO,
   Kernels,
   LstmBackwardStepsIO,
   LstmCellBackwardIO,
@@ -17,6 +20,7 @@ import type {
 import { stepRows } from "./kernels.js";
 
 type StepKernels = Pick<Kernels, "gemm" | "lstmCellForward" | "lstmCellBackward">;
+type GruStepKernels = Pick<Kernels, "gemm" | "gruCellForward" | "gruCellBackward">;
 
 /**
  * Elements of the `work` operand of the steps kernels for hidden size H: room for W_hh [4H, H]
@@ -107,5 +111,93 @@ export function backwardSteps(k: StepKernels, io: LstmBackwardStepsIO, plan: Ste
     const carry: GemmOp = { m: n, n: H, k: G, transA: false, transB: false, beta: 0 };
     const dh: Strided = { buf: sb, off: scratch.dh, ld: H };
     k.gemm(dh, { buf: sb, off: scratch.dPre + t * B * G, ld: G }, wHh, carry);
+  }
+}
+
+/**
+ * h_{t−1} of rows [r0, …) of step t: h0 for rows that start there (stepRows: r0 ≥ cont), else y
+ * at tPrev.
+ */
+function hPrevRows(
+  y: Strided,
+  h0: Block,
+  at: { tPrev: number; r0: number; fromInit: boolean },
+  plan: StepPlan,
+): Strided {
+  const { B, H } = plan;
+  return at.fromInit
+    ? { buf: h0.buf, off: h0.off + at.r0 * H, ld: H }
+    : { buf: y.buf, off: y.off + (at.tPrev * B + at.r0) * y.ld, ld: y.ld };
+}
+
+/** Kernels.gruForwardSteps from k's gemm and gruCellForward (operands as there). */
+export function gruForwardSteps(k: GruStepKernels, io: GruForwardStepsIO, plan: StepPlan): void {
+  // io.work is unused: the per-step products pack W_hh themselves.
+  const { act, y, h0, w, bhh } = io;
+  const { B, H } = plan;
+  const G = 3 * H;
+  const buf = act.buf;
+  const wHh: Strided = { buf: w.buf, off: w.off, ld: H };
+  for (let s = 0; s < plan.T; s++) {
+    // Rows [0, cont) continue from step tPrev, rows [cont, n) start from h0 (stepRows).
+    const { t, tPrev, n, cont } = stepRows(plan, s);
+    for (const [r0, r1] of [
+      [0, cont],
+      [cont, n],
+    ]) {
+      if (r1 <= r0) continue;
+      const m = r1 - r0;
+      const hPrev = hPrevRows(y, h0, { tPrev, r0, fromInit: r0 === cont }, plan);
+      const hg = { buf, off: act.hg + (t * B + r0) * G };
+      // (G2) hg_t = W_hh h_{t−1} (the cell adds b_hh)
+      const step: GemmOp = { m, n: G, k: H, transA: false, transB: true, beta: 0 };
+      k.gemm({ buf, off: hg.off, ld: G }, hPrev, wHh, step);
+      // (G3) r, z; (G4) n; (G5) h_t = n + z⊙(h_{t−1} − n)
+      const cell: GruCellForwardIO = {
+        gates: { buf, off: act.gates + (t * B + r0) * G },
+        hg,
+        bhh,
+        h: { buf: y.buf, off: y.off + (t * B + r0) * y.ld, ld: y.ld },
+        hPrev,
+      };
+      k.gruCellForward(cell, { B: m, H });
+    }
+  }
+}
+
+/** Kernels.gruBackwardSteps from k's gruCellBackward and gemm (operands as there). */
+export function gruBackwardSteps(k: GruStepKernels, io: GruBackwardStepsIO, plan: StepPlan): void {
+  const { scratch, dy, act, y, h0, w } = io;
+  const { B, H } = plan;
+  const G = 3 * H;
+  const sb = scratch.buf;
+  const buf = act.buf;
+  const wHh: Strided = { buf: w.buf, off: w.off, ld: H };
+  for (let s = plan.T - 1; s >= 0; s--) {
+    const { t, tPrev, n, cont } = stepRows(plan, s);
+    // (GB1–GB4) inverts G5–G3: dXg_t, dHg_t, and the direct carry dh_t⊙z (rows not in step t
+    // keep dh: the loss's gradient on their final state until their last valid step)
+    for (const [r0, r1] of [
+      [0, cont],
+      [cont, n],
+    ]) {
+      if (r1 <= r0) continue;
+      k.gruCellBackward(
+        {
+          dXg: { buf: sb, off: scratch.dXg + (t * B + r0) * G },
+          dHg: { buf: sb, off: scratch.dHg + (t * B + r0) * G },
+          dh: { buf: sb, off: scratch.dh + r0 * H },
+          dy: { buf: dy.buf, off: dy.off + (t * B + r0) * dy.ld, ld: dy.ld },
+          gates: { buf, off: act.gates + (t * B + r0) * G },
+          hg: { buf, off: act.hg + (t * B + r0) * G },
+          hPrev: hPrevRows(y, h0, { tPrev, r0, fromInit: r0 === cont }, plan),
+        },
+        { B: r1 - r0, H },
+      );
+    }
+    // (GB5) inverts G2 for h_{t−1}: dh += dHg_t · W_hh
+    const carry: GemmOp = { m: n, n: H, k: G, transA: false, transB: false, beta: 1 };
+    const dHg: Strided = { buf: sb, off: scratch.dHg + t * B * G, ld: G };
+    k.gemm({ buf: sb, off: scratch.dh, ld: H }, dHg, wHh, carry);
   }
 }

@@ -110,7 +110,7 @@ function batchOf(f: Fixture) {
     batch: f.batch,
     batchFirst: f.batchFirst,
     h0: f.inputs.h0.data,
-    c0: f.inputs.c0.data,
+    c0: f.inputs.c0?.data,
     targets: f.inputs.targets.data,
     lengths: f.inputs.lengths?.data,
   };

@@ -61,6 +61,20 @@ describe("StreamSession", () => {
     assert.throws(() => s.step(new Float64Array(I)), /x/);
   });
 
+  it("a GRU streams too (no cell state), bit for bit", () => {
+    const model = new LstmModel({ ...cfg, cell: "gru" });
+    model.initDefault(new Rng(5));
+    const x = inputs(3, T * R * I);
+    const whole = model.forward(x, { seqLen: T, batch: R }).output.slice();
+    const s = new StreamSession(model, { rows: R });
+    for (let t = 0; t < T; t++)
+      assert.deepEqual(
+        s.step(x.subarray(t * R * I, (t + 1) * R * I)),
+        whole.subarray(t * R * 4, (t + 1) * R * 4),
+      );
+    assert.equal(s.getState().c.length, 0);
+  });
+
   it("refuses a bidirectional model", () => {
     const model = new LstmModel({ ...cfg, bidirectional: true });
     assert.throws(() => new StreamSession(model, { rows: 1 }), ConfigError);

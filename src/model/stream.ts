@@ -1,5 +1,5 @@
 /**
- * Streaming inference: a stateful session that runs a unidirectional model a step (or a few
+ * Streaming inference: a stateful session that runs a unidirectional model (LSTM or GRU) a step (or a few
  * steps) at a time on any number of rows, carrying h and c between calls. Its outputs equal, bit
  * for bit, those of one forward over the whole sequence (the same kernels on the same rows; the
  * products sum in the same order whatever the number of steps per call).
@@ -11,7 +11,7 @@ import { ConfigError } from "../tensor/errors.js";
 import { checkFinite, checkLength } from "../tensor/shape.js";
 import type { LstmModel } from "./model.js";
 
-/** The carried state of a session: h and c [L, R, H] (copies). */
+/** The carried state of a session: h and c [L, R, H] (copies; c is empty for a GRU). */
 export interface StreamState {
   h: FloatArray;
   c: FloatArray;
@@ -49,9 +49,8 @@ export class StreamSession {
     if (!Number.isInteger(R) || R < 1)
       throw new ConfigError("rows", `must be a positive integer, got ${String(R)}`);
     this.rows = R;
-    const n = model.config.numLayers * R * model.config.hiddenSize;
-    this.h = allocFloat(model.dtype, n);
-    this.c = allocFloat(model.dtype, n);
+    this.h = allocFloat(model.dtype, model.config.numLayers * R * model.config.hiddenSize);
+    this.c = allocFloat(model.dtype, model.cellStateSize(R)); // empty for a GRU
   }
 
   /**
@@ -69,7 +68,7 @@ export class StreamSession {
       seqLen: steps,
       batch: R,
       h0: this.h,
-      c0: this.c,
+      c0: this.c.length > 0 ? this.c : undefined,
       checkParams: !this.checked,
     });
     this.checked = true;
@@ -109,7 +108,7 @@ export class StreamSession {
     return { h: this.h.slice(), c: this.c.slice() };
   }
 
-  /** Replaces the state (h and c [L, R, H], finite). */
+  /** Replaces the state (h and c [L, R, H], finite; c empty for a GRU). */
   setState(s: { h: ArrayLike<number>; c: ArrayLike<number> }): void {
     const { numLayers: L, hiddenSize: H } = this.model.config;
     const shape = [L, this.rows, H];
@@ -117,7 +116,7 @@ export class StreamSession {
       ["h", s.h],
       ["c", s.c],
     ] as const) {
-      checkLength(name, v, shape, "[L, R, H]");
+      checkLength(name, v, name === "c" && this.c.length === 0 ? [0] : shape, "[L, R, H]");
       checkFinite(name, v);
     }
     this.h.set(s.h);
