@@ -51,6 +51,8 @@ export function verifyFixture(
     c0: f.inputs.c0?.data,
     targets: f.inputs.targets.data,
     lengths: f.inputs.lengths?.data,
+    // Dropout files: train mode with the file's masks.
+    ...(f.spec.dropout ? { mode: "train" as const, dropoutMasks: dropoutMasks(f) } : {}),
   });
   tensors.loss = scalarError(loss, f.outputs.loss);
   tensors.y = scaledError(forward.y, f.outputs.y.data);
@@ -58,7 +60,7 @@ export function verifyFixture(
   if (f.outputs.cN) tensors.c_n = scaledError(forward.cN, f.outputs.cN.data);
   for (const name of f.paramOrder)
     tensors[`grads.${name}`] = scaledError(model.grad(name), f.grads[name].data);
-  tensors["grads.x"] = scaledError(backward!.dx, f.grads.x.data);
+  if (f.grads.x) tensors["grads.x"] = scaledError(backward!.dx, f.grads.x.data);
   tensors["grads.h0"] = scaledError(backward!.dh0, f.grads.h0.data);
   if (f.grads.c0) tensors["grads.c0"] = scaledError(backward!.dc0, f.grads.c0.data);
   for (let l = 0; l < f.config.numLayers; l++)
@@ -77,4 +79,11 @@ export function verifyFixture(
   model.dispose();
   const maxScaledError = Math.max(...Object.values(tensors));
   return { file, dtype, ok: maxScaledError <= TOLERANCE[dtype], maxScaledError, tensors };
+}
+
+/** The file's masks as ForwardOptions.dropoutMasks takes them. */
+function dropoutMasks(f: Fixture): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [key, m] of Object.entries(f.inputs.dropoutMasks)) out[key] = m.data;
+  return out;
 }

@@ -6,7 +6,7 @@
  */
 import type { Kernels, RowLengths } from "../backend/kernels.js";
 
-/** Sizes of one layer's pass: T time, B batch, I input width, H hidden. */
+/** Sizes of one layer's pass: T time, B batch, I input width, H hidden, P projection. */
 export interface LayerDims {
   readonly T: number;
   readonly B: number;
@@ -17,6 +17,8 @@ export interface LayerDims {
    * padded positions are left untouched (the model zeroes them) and get no gradient.
    */
   readonly rows?: RowLengths | null;
+  /** LSTM projection size (h_t has P entries); absent or 0: none, h_t has H. */
+  readonly P?: number;
 }
 
 /** Where one direction's parameters live: offsets into the parameter table. */
@@ -27,6 +29,8 @@ export interface DirectionParams {
   readonly wHh: number; // [gates·H, H]
   readonly bIh: number; // [gates·H]
   readonly bHh: number; // [gates·H]
+  /** LSTM projection W_hr [P, H]; absent without one. */
+  readonly wHr?: number;
 }
 
 /**

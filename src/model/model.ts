@@ -3,13 +3,16 @@
  * workspace sized once per (T, B) shape. Forward keeps what backward needs; backward is exact
  * BPTT over the whole sequence and accumulates (+=) into `grads` until `zeroGrad()`.
  *
- * Letters: B batch, T time, I input, H hidden, L layers, D directions, O head outputs.
+ * Letters: B batch, T time, I input, H hidden, P projection (Hout = P or H), L layers,
+ * D directions, O head outputs, V vocabulary (embedding rows), E = I embedding width.
  */
 import { getBackend, type Kernels } from "../backend/index.js";
 import type { Block, KernelMemory, RowLengths, Strided } from "../backend/kernels.js";
 import { rowLengths } from "../backend/kernels.js";
 import { stepsWorkSize } from "../backend/steps.js";
 import type { DirectionParams } from "../layers/cell.js";
+import { addMasked, drawMask, givenMask, maskInto, scaleByMask } from "../layers/dropout.js";
+import { embeddingBackward, embeddingForward, tokenRows } from "../layers/embedding.js";
 import { linearBackward, linearForward, type LinearParams } from "../layers/linear.js";
 import {
   gruCell,
@@ -30,6 +33,7 @@ import type { Rng } from "../tensor/rng.js";
 import { checkFinite, checkLength, sameShape } from "../tensor/shape.js";
 import {
   cellOf,
+  hiddenOut,
   layerSuffix,
   makeConfig,
   MAX_ELEMENTS,
@@ -69,9 +73,9 @@ export interface ForwardOptions {
   seqLen: number;
   /** B: sequences in the batch. */
   batch: number;
-  /** x, y and the head output are [B, T, ·] instead of [T, B, ·]. h0/c0 are always [L·D, B, H]. */
+  /** x, y and the head output are [B, T, ·] instead of [T, B, ·]. h0/c0 are always [L·D, B, ·]. */
   batchFirst?: boolean;
-  /** Initial hidden state [L·D, B, H]; zeros when omitted. */
+  /** Initial hidden state [L·D, B, Hout]; zeros when omitted. */
   h0?: ArrayLike<number>;
   /** Initial cell state [L·D, B, H]; zeros when omitted (LSTM only: a GRU has none). */
   c0?: ArrayLike<number>;
@@ -82,6 +86,7 @@ export interface ForwardOptions {
    * `enforce_sorted=False`): row b consumes x at t < len_b only; y is zero past it; h_n, c_n
    * are the state after its last valid step; a reverse direction starts at t = len_b − 1.
    * Rows run sorted longest first inside, so a step computes only the rows still active.
+   * Not with dropout or a projection yet.
    */
   lengths?: ArrayLike<number>;
   /**
@@ -89,13 +94,31 @@ export interface ForwardOptions {
    * streaming caller running one step at a time may check once and then pass false.
    */
   checkParams?: boolean;
+  /**
+   * x holds token ids [T, B] (or [B, T]) standing for one-hot rows of width I (dense input
+   * only): the first layer's input product is then a column gather of W_ih and its gradient a
+   * scatter-add (no [T·B, I]·[I, G] product). BackwardResult.dx is then empty.
+   */
+  oneHot?: boolean;
+  /**
+   * "train" applies the configuration's dropout, "eval" (the default) never drops: evaluation,
+   * sampling and forecasting run in eval mode.
+   */
+  mode?: "train" | "eval";
+  /** Train mode: the generator the dropout masks are drawn from (same state, same masks). */
+  rng?: Rng;
+  /**
+   * Train mode: given 0/1 masks instead of drawn ones, in x's layout: `input` [T, B, I],
+   * `between_l{k}` and `output` [T, B, D·Hout]; a missing one drops nothing there (fixtures).
+   */
+  dropoutMasks?: Readonly<Record<string, ArrayLike<number>>>;
 }
 
 /** Views into the workspace: valid until the next forward or backward; copy to keep. */
 export interface ForwardResult {
-  /** Last layer's hidden states, [T, B, D·H] (or [B, T, D·H] batch-first). */
+  /** Last layer's hidden states before output dropout, [T, B, D·Hout] (or [B, T, D·Hout]). */
   readonly y: FloatArray;
-  /** Final states of every layer and direction, [L·D, B, H]. */
+  /** Final states of every layer and direction, [L·D, B, Hout] and [L·D, B, H]. */
   readonly hN: FloatArray;
   /** [L·D, B, H] for the LSTM; empty (length 0) for the GRU, which has no cell state. */
   readonly cN: FloatArray;
@@ -107,7 +130,7 @@ export interface ForwardResult {
 export interface BackwardOptions {
   /** Extra gradient on y, same layout as ForwardResult.y. */
   dY?: ArrayLike<number>;
-  /** Gradient on the final states h_n, c_n [L·D, B, H] (e.g. from a later window). */
+  /** Gradient on the final states h_n [L·D, B, Hout], c_n [L·D, B, H] (e.g. from a later window). */
   dHN?: ArrayLike<number>;
   dCN?: ArrayLike<number>;
   /**
@@ -120,9 +143,9 @@ export interface BackwardOptions {
 
 /** Views into the workspace: valid until the next forward or backward; copy to keep. */
 export interface BackwardResult {
-  /** ∂loss/∂x, the layout of x; empty (length 0) when backward ran with inputGrad: false. */
+  /** ∂loss/∂x, the layout of x; empty (length 0) with inputGrad: false or token input. */
   readonly dx: FloatArray;
-  /** ∂loss/∂h0, ∂loss/∂c0 [L·D, B, H] (dc0 empty for the GRU). */
+  /** ∂loss/∂h0 [L·D, B, Hout], ∂loss/∂c0 [L·D, B, H] (dc0 empty for the GRU). */
   readonly dh0: FloatArray;
   readonly dc0: FloatArray;
 }
@@ -132,6 +155,11 @@ interface Pass {
   B: number;
   batchFirst: boolean;
   readout: Readout;
+  /** Time-major token ids [T·B] (embedding input), else null. */
+  ids: Int32Array | null;
+  /** Time-major one-hot ids [T·B] the first layer gathers W_ih columns by, else null. */
+  oneHotIds: Int32Array | null;
+  drop: DropPass;
   sort: RowSort | null;
 }
 
@@ -144,11 +172,21 @@ interface RowSort {
   readonly rows: RowLengths;
 }
 
+/** Where the pass applied dropout: on the input, and on each layer's output. */
+interface DropPass {
+  readonly input: boolean;
+  /** [layer]: its output was dropped (between layers, or before the head for the last). */
+  readonly after: readonly boolean[];
+}
+
 /** One layer's slots in a workspace (absolute element offsets). */
 interface LayerPlan {
-  /** [T, B, D·H] the layer's output, forward half then reverse half. */
+  /** [T, B, D·Hout] the layer's output, forward half then reverse half. */
   readonly y: number;
-  /** [T, B, D·H] ∂loss/∂y. */
+  /** [T, B, D·Hout] y ⊙ mask (what the next layer or the head reads when dropped), and the mask. */
+  readonly dropped: number;
+  readonly mask: number;
+  /** [T, B, D·Hout] ∂loss/∂y. */
   readonly dY: number;
   /** [direction]: parameter offsets and saved activations (of the configured cell). */
   readonly dirs: readonly (LstmDirection | GruDirection)[];
@@ -161,8 +199,9 @@ interface LayerPlan {
 interface WorkspacePlan {
   /** Elements of the region (from its first slot). */
   readonly total: number;
-  readonly x: number; // [T, B, I] time-major copy of the input
-  readonly h0: number; // [L·D, B, H], likewise c0, hN, cN
+  readonly x: number; // [T, B, I] time-major copy of the input (embedded rows for tokens)
+  readonly maskIn: number; // [T, B, I] input dropout's factors
+  readonly h0: number; // [L·D, B, Hout], likewise hN; c0, cN [L·D, B, H]
   readonly c0: number;
   readonly hN: number;
   readonly cN: number;
@@ -171,27 +210,30 @@ interface WorkspacePlan {
   readonly out: number; // [T·B, O] head output in the caller's layout
   readonly yOut: number; // [T, B, D·H] y in the caller's layout (batch-first only)
   readonly dz: number; // [T·B, O]
+  readonly dHead: number; // [T, B, D·Hout] ∂loss/∂(dropped y) with output dropout
   /** Backward's scratch: dPre [T, B, gates·H], dh and dc [B, H], the steps kernels' work. */
   readonly dPre: number;
   /** GRU only: ∂loss/∂hg [T, B, 3H] (dPre holds ∂loss/∂xg); empty for the LSTM. */
   readonly dHg: number;
   readonly dh: number;
   readonly dc: number;
+  readonly dRaw: number; // [B, H] with a projection, likewise zeros
+  readonly zeros: number;
   readonly stepsWork: number; // the steps kernels' workspace (forward and backward)
   readonly dx: number; // [T, B, I]
   readonly dxOut: number;
-  readonly dh0: number; // [L·D, B, H], likewise dc0, dhN, dcN
+  readonly dh0: number; // [L·D, B, Hout], likewise dhN; dc0, dcN [L·D, B, H]
   readonly dc0: number;
   readonly dhN: number;
   readonly dcN: number;
   /** With lengths, the layers run on sorted rows: their states here (caller order above). */
   readonly sorted: SortedPlan;
-  readonly hRead: number; // [B, D·H] the rows the head reads for readout "last" or "final"
-  readonly dRead: number; // [B, D·H]
+  readonly hRead: number; // [B, D·Hout] the rows the head reads for readout "last" or "final"
+  readonly dRead: number; // [B, D·Hout]
   readonly stepSizes: number; // [T] rows per step with lengths (RowLengths.stored)
 }
 
-/** Slots of the sorted-row pass (lengths): states [L·D, B, H] and caller-order y, dY. */
+/** Slots of the sorted-row pass (lengths): states [L·D, B, ·] and caller-order y, dY. */
 interface SortedPlan {
   readonly h0: number;
   readonly c0: number;
@@ -201,8 +243,8 @@ interface SortedPlan {
   readonly dc0: number;
   readonly dhN: number;
   readonly dcN: number;
-  readonly y: number; // [T, B, D·H] the last layer's y, caller order (time-major)
-  readonly dY: number; // [T, B, D·H]
+  readonly y: number; // [T, B, D·Hout] the last layer's y, caller order (time-major)
+  readonly dY: number; // [T, B, D·Hout]
 }
 
 /** Workspace slots start on multiples of this many elements (SIMD-friendly). */
@@ -218,6 +260,8 @@ function planWorkspace(
   const { T, B } = shape;
   const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = cfg;
   const D = numDirections(cfg);
+  const DH = D * hiddenOut(cfg);
+  const drop = cfg.dropout;
   const cell = cellOf(cfg);
   const gru = cfg.cell === "gru";
   let end = 0;
@@ -226,48 +270,56 @@ function planWorkspace(
     end = off + n;
     return base + off;
   };
-  const state = L * D * B * H;
-  const cState = gru ? 0 : state; // a GRU has no cell state: its c slots are empty
+  const stateH = L * D * B * hiddenOut(cfg);
+  const stateC = gru ? 0 : L * D * B * H; // a GRU has no cell state: its c slots are empty
   const x = slot(T * B * I);
-  const h0 = slot(state);
-  const c0 = slot(cState);
-  const hN = slot(state);
-  const cN = slot(cState);
-  const ys: number[] = [];
+  const maskIn = slot(drop && drop.input > 0 ? T * B * I : 0);
+  const h0 = slot(stateH);
+  const c0 = slot(stateC);
+  const hN = slot(stateH);
+  const cN = slot(stateC);
+  const ys: { y: number; dropped: number; mask: number }[] = [];
   const dirs: (LstmDirection | GruDirection)[][] = [];
   for (let l = 0; l < L; l++) {
-    ys.push(slot(T * B * D * H));
+    const y = slot(T * B * DH);
+    const p = !drop ? 0 : l < L - 1 ? drop.betweenLayers : drop.output;
+    ys.push({ y, dropped: slot(p > 0 ? T * B * DH : 0), mask: slot(p > 0 ? T * B * DH : 0) });
     dirs.push(params.dirs[l].map((p) => cell.planDirection(p, T * B, H, slot)));
   }
   const z = slot(T * B * O);
   const out = slot(T * B * O);
-  const yOut = slot(T * B * D * H);
+  const yOut = slot(T * B * DH);
   const dz = slot(T * B * O);
+  const dHead = slot(drop && drop.output > 0 ? T * B * DH : 0);
   const dPre = slot(T * B * cell.gates * H);
   const dHg = slot(gru ? T * B * cell.gates * H : 0);
   const dh = slot(B * H);
   const dc = slot(gru ? 0 : B * H);
+  const dRaw = slot(cfg.projSize ? B * H : 0);
+  const zeros = slot(cfg.projSize ? B * H : 0);
   const stepsWork = slot(stepsWorkSize(H));
-  const dYs = ys.map(() => slot(T * B * D * H));
+  const dYs = ys.map(() => slot(T * B * DH));
   const dx = slot(T * B * I);
   const dxOut = slot(T * B * I);
-  const dh0 = slot(state);
-  const dc0 = slot(cState);
-  const dhN = slot(state);
-  const dcN = slot(cState);
-  const layers = ys.map((y, l) => ({ y, dY: dYs[l], dirs: dirs[l] }));
-  const s8 = [0, 0, 0, 0, 0, 0, 0, 0].map(() => slot(state));
+  const dh0 = slot(stateH);
+  const dc0 = slot(stateC);
+  const dhN = slot(stateH);
+  const dcN = slot(stateC);
+  const layers = ys.map((y, l) => ({ ...y, dY: dYs[l], dirs: dirs[l] }));
+  const [sh0, sc0, shN, scN] = [slot(stateH), slot(stateC), slot(stateH), slot(stateC)];
+  const [sdh0, sdc0, sdhN, sdcN] = [slot(stateH), slot(stateC), slot(stateH), slot(stateC)];
   const sorted = {
-    ...{ h0: s8[0], c0: s8[1], hN: s8[2], cN: s8[3], dh0: s8[4], dc0: s8[5], dhN: s8[6] },
-    ...{ dcN: s8[7], y: slot(T * B * D * H), dY: slot(T * B * D * H) },
+    ...{ h0: sh0, c0: sc0, hN: shN, cN: scN, dh0: sdh0, dc0: sdc0, dhN: sdhN, dcN: sdcN },
+    ...{ y: slot(T * B * DH), dY: slot(T * B * DH) },
   };
-  const hRead = slot(B * D * H);
-  const dRead = slot(B * D * H);
+  const hRead = slot(B * DH);
+  const dRead = slot(B * DH);
   const stepSizes = slot(T);
   return {
     total: end,
-    ...{ x, h0, c0, hN, cN, layers, z, out, yOut, dz, dPre, dHg, dh, dc, stepsWork },
-    ...{ dx, dxOut, dh0, dc0, dhN, dcN, sorted, hRead, dRead, stepSizes },
+    ...{ x, maskIn, h0, c0, hN, cN, layers, z, out, yOut, dz, dHead, dPre, dHg, dh, dc },
+    ...{ dRaw, zeros, stepsWork, dx, dxOut, dh0, dc0, dhN, dcN, sorted, hRead, dRead },
+    stepSizes,
   };
 }
 
@@ -324,6 +376,8 @@ class Workspace {
 interface ParamPlan {
   readonly dirs: readonly (readonly DirectionParams[])[];
   readonly head: LinearParams;
+  /** embedding.weight [V, E], or null with dense input. */
+  readonly embedding: number | null;
 }
 
 function planParams(cfg: ModelConfig, layout: OffsetTable): ParamPlan {
@@ -340,14 +394,15 @@ function planParams(cfg: ModelConfig, layout: OffsetTable): ParamPlan {
         wHh: at("weight_hh"),
         bIh: at("bias_ih"),
         bHh: at("bias_hh"),
+        ...(cfg.projSize ? { wHr: at("weight_hr") } : {}),
       });
     }
     dirs.push(row);
   }
-  return {
-    dirs,
-    head: { w: layout.get("head.weight").offset, b: layout.get("head.bias").offset },
-  };
+  const embedding = cfg.embedding ? layout.get("embedding.weight").offset : null;
+  // A tied head reads embedding.weight: both uses accumulate into its one gradient.
+  const headW = cfg.tiedHead ? embedding! : layout.get("head.weight").offset;
+  return { dirs, head: { w: headW, b: layout.get("head.bias").offset }, embedding };
 }
 
 export class LstmModel {
@@ -500,15 +555,25 @@ export class LstmModel {
   }
 
   /**
-   * PyTorch's default initialisation: every LSTM/GRU tensor U(−1/√H, 1/√H); the head's weight and
-   * bias U(−1/√(D·H), 1/√(D·H)), as nn.Linear draws them.
+   * PyTorch's default initialisation: every LSTM/GRU tensor U(−1/√H, 1/√H); the head's weight
+   * and bias U(−1/√(D·Hout), 1/√(D·Hout)), as nn.Linear draws them; an embedding N(0, 1) as
+   * nn.Embedding (U(−1/√(D·Hout), 1/√(D·Hout)) when tied to the head), its padding row zero.
    */
   initDefault(rng: Rng): void {
-    const kLstm = 1 / Math.sqrt(this.config.hiddenSize);
-    const kHead = 1 / Math.sqrt(numDirections(this.config) * this.config.hiddenSize);
+    const cfg = this.config;
+    const kLstm = 1 / Math.sqrt(cfg.hiddenSize);
+    const kHead = 1 / Math.sqrt(numDirections(cfg) * hiddenOut(cfg));
     for (const s of this.layout.list()) {
-      const k = s.name.startsWith("head.") ? kHead : kLstm;
-      for (let j = 0; j < s.size; j++) this.params[s.offset + j] = rng.range(-k, k);
+      const p = this.params;
+      if (s.name === "embedding.weight" && !cfg.tiedHead)
+        for (let j = 0; j < s.size; j++) p[s.offset + j] = rng.normal();
+      else {
+        const k = s.name.startsWith("head.") || s.name === "embedding.weight" ? kHead : kLstm;
+        for (let j = 0; j < s.size; j++) p[s.offset + j] = rng.range(-k, k);
+      }
+      const pad = cfg.embedding?.paddingIdx ?? null;
+      if (s.name === "embedding.weight" && pad !== null)
+        p.fill(0, s.offset + pad * cfg.inputSize, s.offset + (pad + 1) * cfg.inputSize);
     }
   }
 
@@ -522,6 +587,7 @@ export class LstmModel {
     const ws = this.ws;
     if (!ws || !this.last) throw new LstmError("E_STATE", "activations() called before forward()");
     const { hiddenSize: H, numLayers: L } = this.config;
+    const Hout = hiddenOut(this.config);
     const D = numDirections(this.config);
     if (!Number.isInteger(layer) || layer < 0 || layer >= L)
       throw new ConfigError("layer", `must be in [0, ${L}), got ${layer}`);
@@ -530,10 +596,10 @@ export class LstmModel {
     const { T, B } = ws;
     const lp = ws.plan.layers[layer];
     const dir = lp.dirs[direction];
-    const h = ws.view(lp.y, T * B * H).slice(); // same shape; overwritten below
-    const y = ws.view(lp.y, T * B * D * H);
+    const h = ws.view(lp.y, T * B * Hout).slice(); // same dtype; overwritten below
+    const y = ws.view(lp.y, T * B * D * Hout);
     for (let r = 0; r < T * B; r++)
-      for (let j = 0; j < H; j++) h[r * H + j] = y[r * D * H + direction * H + j];
+      for (let j = 0; j < Hout; j++) h[r * Hout + j] = y[r * D * Hout + direction * Hout + j];
     const gates = ws.view(dir.gates, T * B * cellOf(this.config).gates * H).slice();
     const c = "c" in dir ? ws.view(dir.c, T * B * H).slice() : h.subarray(0, 0);
     return { gates, c, h };
@@ -566,125 +632,177 @@ export class LstmModel {
     return ws;
   }
 
-  /** Runs the stack and the head; x is [T, B, I] (or [B, T, I] batch-first). */
+  /**
+   * Runs the stack and the head; x is [T, B, I] (or [B, T, I] batch-first), or token ids
+   * [T, B] (or [B, T]) with embedding input. `mode: "train"` applies dropout (ForwardOptions).
+   */
   forward(x: ArrayLike<number>, opts: ForwardOptions): ForwardResult {
-    const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = this.config;
-    const D = numDirections(this.config);
+    const cfg = this.config;
+    const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = cfg;
+    const Hout = hiddenOut(cfg);
+    const D = numDirections(cfg);
+    const DH = D * Hout;
     const T = checkDim("seqLen (T)", opts.seqLen);
     const B = checkDim("batch (B)", opts.batch);
     const batchFirst = opts.batchFirst ?? false;
     const readout = opts.readout ?? "all";
     if (readout !== "all" && readout !== "last" && readout !== "final")
       throw new ConfigError("readout", `must be "all", "last" or "final", got ${String(readout)}`);
-    checkLength("x", x, batchFirst ? [B, T, I] : [T, B, I], batchFirst ? "[B, T, I]" : "[T, B, I]");
-    checkFinite("x", x);
+    let ids: Int32Array | null = null;
+    let oneHotIds: Int32Array | null = null;
+    if (cfg.embedding) {
+      checkLength("x", x, batchFirst ? [B, T] : [T, B], batchFirst ? "[B, T]" : "[T, B]");
+      ids = tokenRows(x, { T, B, batchFirst }, cfg.embedding.numEmbeddings);
+    } else if (opts.oneHot) {
+      checkLength("x", x, batchFirst ? [B, T] : [T, B], batchFirst ? "[B, T]" : "[T, B]");
+      oneHotIds = tokenRows(x, { T, B, batchFirst }, I);
+    } else {
+      const shape = batchFirst ? [B, T, I] : [T, B, I];
+      checkLength("x", x, shape, batchFirst ? "[B, T, I]" : "[T, B, I]");
+      checkFinite("x", x);
+    }
     let sort = opts.lengths === undefined ? null : sortByLength(opts.lengths, T, B);
+    if (sort && cfg.projSize)
+      throw new ConfigError("lengths", "variable lengths with a projection are not supported yet");
     if (opts.checkParams ?? true) this.checkParams();
     const ws = this.workspace(T, B); // may grow backend memory: fetch buffers after it
     const plan = ws.plan;
     const buf = ws.buf;
+    const params = this.kernelParams();
+    const k = this.kernels;
+    const gru = cfg.cell === "gru";
+    const stateH = L * D * B * Hout;
+    const stateC = gru ? 0 : L * D * B * H; // a GRU has no cell state
     if (sort) {
       // The rows per step also in the workspace, for kernels that read only their memory.
       buf.set(sort.rows.batchSizes, plan.stepSizes);
       const stored = { buf, off: plan.stepSizes };
       sort = { ...sort, rows: { ...sort.rows, stored } };
+      // Token rows (time-major [T·B]) in the sorted order too.
+      if (ids) ids = sortIds(ids, T, sort.perm);
+      if (oneHotIds) oneHotIds = sortIds(oneHotIds, T, sort.perm);
     }
-    const params = this.kernelParams();
-    const k = this.kernels;
-    const state = L * D * B * H;
     // With lengths the layers see the rows sorted (their own state slots); else the caller's.
     const st = sort ? plan.sorted : plan;
-    const stateOrder = sort ? { T: L * D, B, W: H, batchFirst: false, perm: sort.perm } : null;
+    const orderOf = (W: number): RowOrder | null =>
+      sort ? { T: L * D, B, W, batchFirst: false, perm: sort.perm } : null;
 
     // Inputs into the workspace (time-major, model dtype, sorted rows with lengths).
-    if (sort) sortRows(buf, plan.x, x, { T, B, W: I, batchFirst, perm: sort.perm });
+    if (ids) {
+      const table = { buf: params.buf, off: params.off + this.paramPlan.embedding! };
+      const V = cfg.embedding!.numEmbeddings;
+      embeddingForward({ buf, off: plan.x }, table, ids, { R: T * B, V, E: I });
+    } else if (oneHotIds) {
+      // x stays unwritten (the first layer gathers W_ih columns), unless dropped below.
+    } else if (sort) sortRows(buf, plan.x, x, { T, B, W: I, batchFirst, perm: sort.perm });
     else if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
     else buf.set(x, plan.x);
-    const gru = this.config.cell === "gru";
     // A GRU's cell state is empty: c0 may be absent or of length 0 (the cN it returned).
     if (gru && opts.c0 !== undefined && opts.c0.length > 0)
       throw new ConfigError("c0", "a GRU has no cell state; pass h0 only");
-    for (const [name, v, o] of [
-      ["h0", opts.h0, st.h0],
-      ["c0", opts.c0, st.c0],
+    for (const [name, v, o, W] of [
+      ["h0", opts.h0, st.h0, Hout],
+      ["c0", opts.c0, st.c0, H],
     ] as const) {
       if (name === "c0" && gru) continue;
-      if (v === undefined) buf.fill(0, o, o + state);
+      const n = L * D * B * W;
+      if (v === undefined) buf.fill(0, o, o + n);
       else {
-        checkLength(name, v, [L * D, B, H], "[L·D, B, H]");
+        checkLength(name, v, [L * D, B, W], W === H ? "[L·D, B, H]" : "[L·D, B, P]");
         checkFinite(name, v);
-        if (stateOrder) sortRows(buf, o, v, stateOrder);
+        const order = orderOf(W);
+        if (order) sortRows(buf, o, v, order);
         else buf.set(v, o);
       }
     }
+    const drop = prepareDropout(buf, plan, { cfg, T, B, batchFirst, opts });
+    if (sort && (drop.input || drop.after.some((a) => a)))
+      throw new ConfigError("lengths", "variable lengths with dropout are not supported yet");
+    if (oneHotIds && drop.input) {
+      // Dropped one-hot rows are no longer one-hot: write them out and take the product.
+      buf.fill(0, plan.x, plan.x + T * B * I);
+      for (let r = 0; r < T * B; r++) buf[plan.x + r * I + oneHotIds[r]] = 1;
+      oneHotIds = null;
+    }
+    if (drop.input) scaleByMask({ buf, off: plan.x }, { buf, off: plan.maskIn }, T * B * I);
 
     for (let l = 0; l < L; l++) {
       const lp = plan.layers[l];
-      const dims = { T, B, I: l === 0 ? I : D * H, H, rows: sort?.rows };
-      const x = layerInput(buf, plan, l, { I, DH: D * H });
+      const dims = { T, B, I: l === 0 ? I : DH, H, P: cfg.projSize ?? 0, rows: sort?.rows };
+      const x = layerInput(buf, plan, { l, I, DH, drop });
       // Padded positions of y stay zero: the steps write valid positions only.
-      if (sort) buf.fill(0, lp.y, lp.y + T * B * D * H);
+      if (sort) buf.fill(0, lp.y, lp.y + T * B * DH);
       for (let d = 0; d < D; d++) {
-        const slab = (l * D + d) * B * H; // this layer-direction's [B, H] slice of [L·D, B, H]
+        const hSlab = (l * D + d) * B * Hout; // this layer-direction's slice of [L·D, B, Hout]
+        const cSlab = (l * D + d) * B * H;
         if (gru) {
           const io: GruForwardIO = {
-            y: { buf, off: lp.y + d * H, ld: D * H },
-            hN: { buf, off: st.hN + slab },
+            y: { buf, off: lp.y + d * Hout, ld: DH },
+            hN: { buf, off: st.hN + hSlab },
             act: buf,
             work: { buf, off: plan.stepsWork },
             x,
-            h0: { buf, off: st.h0 + slab },
+            h0: { buf, off: st.h0 + hSlab },
             params,
+            ids: l === 0 ? oneHotIds : null,
           };
           gruCell.forward(k, io, dims, lp.dirs[d] as GruDirection);
           continue;
         }
         const io: LstmForwardIO = {
-          y: { buf, off: lp.y + d * H, ld: D * H },
-          hN: { buf, off: st.hN + slab },
-          cN: { buf, off: st.cN + slab },
+          y: { buf, off: lp.y + d * Hout, ld: DH },
+          hN: { buf, off: st.hN + hSlab },
+          cN: { buf, off: st.cN + cSlab },
           act: buf,
           work: { buf, off: plan.stepsWork },
           x,
-          h0: { buf, off: st.h0 + slab },
-          c0: { buf, off: st.c0 + slab },
+          h0: { buf, off: st.h0 + hSlab },
+          c0: { buf, off: st.c0 + cSlab },
           params,
+          ids: l === 0 ? oneHotIds : null,
         };
         lstmCell.forward(k, io, dims, lp.dirs[d] as LstmDirection);
       }
+      // Dropout on the layer's output, into its own copy (backward still needs y).
+      if (drop.after[l])
+        maskInto({ buf, off: lp.dropped }, { buf, off: lp.y }, { buf, off: lp.mask }, T * B * DH);
     }
 
     // Back to the caller's row order: the last layer's y and the final states.
     let yLast = plan.layers[L - 1].y;
-    if (sort && stateOrder) {
-      const order = { T, B, W: D * H, batchFirst: false, perm: sort.perm };
+    const hOrder = orderOf(Hout);
+    const cOrder = orderOf(H);
+    if (sort && hOrder && cOrder) {
+      const order = { T, B, W: DH, batchFirst: false, perm: sort.perm };
       unsortRows(buf, plan.sorted.y, buf.subarray(yLast), order);
       yLast = plan.sorted.y;
-      unsortRows(buf, plan.hN, buf.subarray(st.hN), stateOrder);
-      if (!gru) unsortRows(buf, plan.cN, buf.subarray(st.cN), stateOrder);
+      unsortRows(buf, plan.hN, buf.subarray(st.hN), hOrder);
+      if (!gru) unsortRows(buf, plan.cN, buf.subarray(st.cN), cOrder);
     }
 
-    // Head on every step ([T·B] rows), or on one [D·H] row per sequence ([B] rows): the last
+    // Head on every step ([T·B] rows), or on one [D·Hout] row per sequence ([B] rows): the last
     // step (each row's own with lengths) or the last layer's final states.
+    const yHead = drop.after[L - 1] ? plan.layers[L - 1].dropped : yLast;
     const R = readout === "all" ? T * B : B;
-    let hRows: Strided = { buf, off: yLast, ld: D * H };
-    if (readout === "last" && !sort) hRows = { buf, off: yLast + (T - 1) * B * D * H, ld: D * H };
+    let hRows: Strided = { buf, off: yHead, ld: DH };
+    if (readout === "last" && !sort) hRows = { buf, off: yHead + (T - 1) * B * DH, ld: DH };
     else if (readout !== "all") {
-      const rows = readRows({ readout, T, B, H, D, L }, sort);
-      for (let b = 0; b < B; b++) {
-        const dst = plan.hRead + b * D * H;
+      if (drop.after[L - 1])
+        throw new ConfigError("readout", `"${readout}" with output dropout is not supported yet`);
+      const rows = readRows({ readout, T, B, H: Hout, D, L }, sort);
+      for (let b = 0; b < B; b++)
         for (let d = 0; d < D; d++) {
-          const src = readout === "last" ? yLast + rows[b] + d * H : plan.hN + rows[b] + d * B * H;
-          buf.copyWithin(dst + d * H, src, src + H);
+          const src =
+            readout === "last" ? yLast + rows[b] + d * Hout : plan.hN + rows[b] + d * B * Hout;
+          buf.copyWithin(plan.hRead + b * DH + d * Hout, src, src + Hout);
         }
-      }
-      hRows = { buf, off: plan.hRead, ld: D * H };
+      hRows = { buf, off: plan.hRead, ld: DH };
     }
     const head = { z: { buf, off: plan.z }, h: hRows, params };
-    linearForward(k, head, this.paramPlan.head, { R, N: D * H, O });
+    linearForward(k, head, this.paramPlan.head, { R, N: DH, O });
 
-    this.last = { T, B, batchFirst, readout, sort };
-    let y = ws.view(yLast, T * B * D * H);
+    this.last = { T, B, batchFirst, readout, ids, oneHotIds, drop, sort };
+    let y = ws.view(yLast, T * B * DH);
     let output = ws.view(plan.z, R * O);
     // Finite inputs and weights give a finite output unless the head overflows float32;
     // with checkParams off, this is also where a bad weight shows up (and is then named).
@@ -694,41 +812,47 @@ export class LstmModel {
       throw new NonFiniteError("output", i, output[i], "the head output overflowed");
     }
     if (batchFirst) {
-      transposeInto(buf, plan.yOut, y, { A: T, B, W: D * H });
-      y = ws.view(plan.yOut, T * B * D * H);
+      transposeInto(buf, plan.yOut, y, { A: T, B, W: DH });
+      y = ws.view(plan.yOut, T * B * DH);
       if (readout === "all") {
         transposeInto(buf, plan.out, output, { A: T, B, W: O });
         output = ws.view(plan.out, T * B * O);
       }
     }
-    const cN = ws.view(plan.cN, gru ? 0 : state);
-    return { y, hN: ws.view(plan.hN, state), cN, output };
+    return { y, hN: ws.view(plan.hN, stateH), cN: ws.view(plan.cN, stateC), output };
   }
 
   /**
    * Backpropagates ∂loss/∂output (the layout forward returned) through the head and every
-   * layer and direction over the whole sequence. Parameter gradients accumulate in `grads`.
+   * layer and direction over the whole sequence, with the forward's dropout masks. Parameter
+   * gradients accumulate in `grads` (an embedding's only in the rows the batch used).
    */
   backward(dOutput: ArrayLike<number>, opts: BackwardOptions = {}): BackwardResult {
     const pass = this.last;
     const ws = this.ws;
     if (!pass || !ws) throw new LstmError("E_STATE", "backward() called before forward()");
-    const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = this.config;
-    const D = numDirections(this.config);
-    const { T, B, batchFirst, readout, sort } = pass;
-    const inputGrad = opts.inputGrad ?? true;
+    const cfg = this.config;
+    const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = cfg;
+    const Hout = hiddenOut(cfg);
+    const D = numDirections(cfg);
+    const DH = D * Hout;
+    const { T, B, batchFirst, readout, ids, oneHotIds, drop, sort } = pass;
+    const inputGrad = (opts.inputGrad ?? true) && oneHotIds === null;
+    const needDx = inputGrad || ids !== null; // an embedding's gradient comes from dx
     const plan = ws.plan;
     const buf = ws.buf;
     const k = this.kernels;
     const R = readout === "all" ? T * B : B;
-    const state = L * D * B * H;
-    const DH = D * H;
+    const gru = cfg.cell === "gru";
+    const stateH = L * D * B * Hout;
+    const stateC = gru ? 0 : L * D * B * H; // a GRU has no cell state
     // The parameters forward used (the backend copy made then) and where gradients accumulate.
     const params = this.kernelParams();
     const grads = this.kernelGrads();
-    const st = sort ? plan.sorted : plan;
-    const stateOrder = sort ? { T: L * D, B, W: H, batchFirst: false, perm: sort.perm } : null;
 
+    const st = sort ? plan.sorted : plan;
+    const orderOf = (W: number): RowOrder | null =>
+      sort ? { T: L * D, B, W, batchFirst: false, perm: sort.perm } : null;
     const outShape = readout !== "all" ? [B, O] : batchFirst ? [B, T, O] : [T, B, O];
     checkLength("dOutput", dOutput, outShape);
     checkFinite("dOutput", dOutput);
@@ -737,8 +861,9 @@ export class LstmModel {
 
     // dY of the last layer (caller order): the head's contribution plus any direct gradient on y.
     for (const lp of plan.layers) buf.fill(0, lp.dY, lp.dY + T * B * DH);
-    const dYLast = sort ? plan.sorted.dY : plan.layers[L - 1].dY;
-    const yLast = sort ? plan.sorted.y : plan.layers[L - 1].y;
+    const last = plan.layers[L - 1];
+    const dYLast = sort ? plan.sorted.dY : last.dY;
+    const yLast = sort ? plan.sorted.y : last.y;
     if (sort) buf.fill(0, dYLast, dYLast + T * B * DH);
     if (opts.dY !== undefined) {
       checkLength("dY", opts.dY, batchFirst ? [B, T, DH] : [T, B, DH]);
@@ -746,89 +871,106 @@ export class LstmModel {
       if (batchFirst) transposeInto(buf, dYLast, opts.dY, { A: B, B: T, W: DH });
       else buf.set(opts.dY, dYLast);
     }
-    const gru = this.config.cell === "gru";
+    // With output dropout the head's gradient lands in dHead, then reaches y through the mask.
+    const outDrop = drop.after[L - 1];
+    if (outDrop) buf.fill(0, plan.dHead, plan.dHead + T * B * DH);
     if (gru && opts.dCN !== undefined && opts.dCN.length > 0)
       throw new ConfigError("dCN", "a GRU has no cell state; pass dHN only");
     const hasDhN = opts.dHN !== undefined || readout === "final";
-    if (hasDhN) buf.fill(0, plan.dhN, plan.dhN + state);
-    for (const [name, v, o] of [
-      ["dhN", opts.dHN, plan.dhN],
-      ["dcN", gru ? undefined : opts.dCN, plan.dcN],
+    if (hasDhN) buf.fill(0, plan.dhN, plan.dhN + stateH);
+    for (const [name, v, o, W] of [
+      ["dhN", opts.dHN, plan.dhN, Hout],
+      ["dcN", gru ? undefined : opts.dCN, plan.dcN, H],
     ] as const) {
       if (v === undefined) continue;
-      checkLength(name, v, [L * D, B, H], "[L·D, B, H]");
+      checkLength(name, v, [L * D, B, W], W === H ? "[L·D, B, H]" : "[L·D, B, P]");
       checkFinite(name, v);
       buf.set(v, o);
     }
+    // The head read every step, the last index, or a gathered row per sequence (hRead).
     const lastRow = readout === "last" && !sort;
     const rowOff = lastRow ? (T - 1) * B * DH : 0;
     const gathered = readout !== "all" && !lastRow;
     if (gathered) buf.fill(0, plan.dRead, plan.dRead + B * DH);
     const head = {
       grads,
-      dh: { buf, off: gathered ? plan.dRead : dYLast + rowOff, ld: DH },
+      dh: { buf, off: gathered ? plan.dRead : (outDrop ? plan.dHead : dYLast) + rowOff, ld: DH },
       dz: { buf, off: plan.dz },
-      h: { buf, off: gathered ? plan.hRead : yLast + rowOff, ld: DH },
+      h: { buf, off: gathered ? plan.hRead : (outDrop ? last.dropped : yLast) + rowOff, ld: DH },
       params,
     };
     linearBackward(k, head, this.paramPlan.head, { R, N: DH, O });
     if (gathered) {
-      // Inverts the gather of forward: each row's read [D·H] back to y or to h_n.
-      const rows = readRows({ readout, T, B, H, D, L }, sort);
+      // Inverts the gather of forward: each row's read [D·Hout] back to y or to h_n.
+      const rows = readRows({ readout, T, B, H: Hout, D, L }, sort);
       for (let b = 0; b < B; b++)
         for (let d = 0; d < D; d++) {
           const base =
-            readout === "last" ? dYLast + rows[b] + d * H : plan.dhN + rows[b] + d * B * H;
-          const src = plan.dRead + b * DH + d * H;
-          for (let j = 0; j < H; j++) buf[base + j] += buf[src + j];
+            readout === "last" ? dYLast + rows[b] + d * Hout : plan.dhN + rows[b] + d * B * Hout;
+          const src = plan.dRead + b * DH + d * Hout;
+          for (let j = 0; j < Hout; j++) buf[base + j] += buf[src + j];
         }
     }
-    // Into the layers' (sorted) row order.
-    if (sort && stateOrder) {
-      const order = { T, B, W: DH, batchFirst: false, perm: sort.perm };
-      sortRows(buf, plan.layers[L - 1].dY, buf.subarray(dYLast), order);
-      if (hasDhN) sortRows(buf, st.dhN, buf.subarray(plan.dhN), stateOrder);
-      if (opts.dCN !== undefined) sortRows(buf, st.dcN, buf.subarray(plan.dcN), stateOrder);
-    }
+    if (outDrop)
+      addMasked(
+        { buf, off: dYLast },
+        { buf, off: plan.dHead },
+        { buf, off: last.mask },
+        T * B * DH,
+      );
 
-    if (inputGrad) buf.fill(0, plan.dx, plan.dx + T * B * I);
-    buf.fill(0, st.dh0, st.dh0 + state);
-    if (!gru) buf.fill(0, st.dc0, st.dc0 + state);
+    // Into the layers' (sorted) row order.
+    const hOrder = orderOf(Hout);
+    const cOrder = orderOf(H);
+    if (sort && hOrder && cOrder) {
+      const order = { T, B, W: DH, batchFirst: false, perm: sort.perm };
+      sortRows(buf, last.dY, buf.subarray(dYLast), order);
+      if (hasDhN) sortRows(buf, st.dhN, buf.subarray(plan.dhN), hOrder);
+      if (opts.dCN !== undefined && !gru) sortRows(buf, st.dcN, buf.subarray(plan.dcN), cOrder);
+    }
+    if (needDx) buf.fill(0, plan.dx, plan.dx + T * B * I);
+    buf.fill(0, st.dh0, st.dh0 + stateH);
+    buf.fill(0, st.dc0, st.dc0 + stateC);
     const scratch = {
       buf,
       dPre: plan.dPre,
       dh: plan.dh,
       dc: plan.dc,
       work: plan.stepsWork,
+      dRaw: plan.dRaw,
+      zeros: plan.zeros,
     };
     const gruScratch = { buf, dXg: plan.dPre, dHg: plan.dHg, dh: plan.dh, work: plan.stepsWork };
 
     for (let l = L - 1; l >= 0; l--) {
       const lp = plan.layers[l];
-      const dims = { T, B, I: l === 0 ? I : DH, H, rows: sort?.rows };
-      const x = layerInput(buf, plan, l, { I, DH });
+      const dims = { T, B, I: l === 0 ? I : DH, H, P: cfg.projSize ?? 0, rows: sort?.rows };
+      const x = layerInput(buf, plan, { l, I, DH, drop });
       const dx: Strided | null =
         l > 0
           ? { buf, off: plan.layers[l - 1].dY, ld: DH }
-          : inputGrad
+          : needDx
             ? { buf, off: plan.dx, ld: I }
             : null;
       for (let d = 0; d < D; d++) {
-        const slab = (l * D + d) * B * H;
-        const at = (off: number): Block => ({ buf, off: off + slab });
+        const hSlab = (l * D + d) * B * Hout;
+        const cSlab = (l * D + d) * B * H;
+        const atH = (off: number): Block => ({ buf, off: off + hSlab });
+        const atC = (off: number): Block => ({ buf, off: off + cSlab });
         if (gru) {
           const io: GruBackwardIO = {
             grads,
             dx,
-            dh0: at(st.dh0),
+            dh0: atH(st.dh0),
             scratch: gruScratch,
-            dy: { buf, off: lp.dY + d * H, ld: DH },
-            dhN: hasDhN ? at(st.dhN) : null,
+            dy: { buf, off: lp.dY + d * Hout, ld: DH },
+            dhN: hasDhN ? atH(st.dhN) : null,
             act: buf,
             x,
-            y: { buf, off: lp.y + d * H, ld: DH },
-            h0: at(st.h0),
+            y: { buf, off: lp.y + d * Hout, ld: DH },
+            h0: atH(st.h0),
             params,
+            ids: l === 0 ? oneHotIds : null,
           };
           gruCell.backward(k, io, dims, lp.dirs[d] as GruDirection);
           continue;
@@ -836,25 +978,38 @@ export class LstmModel {
         const io: LstmBackwardIO = {
           grads,
           dx,
-          dh0: at(st.dh0),
-          dc0: at(st.dc0),
+          dh0: atH(st.dh0),
+          dc0: atC(st.dc0),
           scratch,
-          dy: { buf, off: lp.dY + d * H, ld: DH },
-          dhN: hasDhN ? at(st.dhN) : null,
-          dcN: opts.dCN !== undefined && !gru ? at(st.dcN) : null,
+          dy: { buf, off: lp.dY + d * Hout, ld: DH },
+          dhN: hasDhN ? atH(st.dhN) : null,
+          dcN: opts.dCN !== undefined && !gru ? atC(st.dcN) : null,
           act: buf,
           x,
-          y: { buf, off: lp.y + d * H, ld: DH },
-          h0: at(st.h0),
-          c0: at(st.c0),
+          y: { buf, off: lp.y + d * Hout, ld: DH },
+          h0: atH(st.h0),
+          c0: atC(st.c0),
           params,
+          ids: l === 0 ? oneHotIds : null,
         };
         lstmCell.backward(k, io, dims, lp.dirs[d] as LstmDirection);
       }
+      // Layer l read the previous layer's dropped output: its gradient goes through the mask.
+      const prev = plan.layers[l - 1];
+      if (l > 0 && drop.after[l - 1])
+        scaleByMask({ buf, off: prev.dY }, { buf, off: prev.mask }, T * B * DH);
+    }
+    if (needDx && drop.input)
+      scaleByMask({ buf, off: plan.dx }, { buf, off: plan.maskIn }, T * B * I);
+    if (ids) {
+      const table = { buf: grads.buf, off: grads.off + this.paramPlan.embedding! };
+      const dims = { R: T * B, V: cfg.embedding!.numEmbeddings, E: I };
+      const lookup = { dims, paddingIdx: cfg.embedding!.paddingIdx };
+      embeddingBackward(table, { buf, off: plan.dx }, ids, lookup);
     }
 
     let dx = ws.view(plan.dx, T * B * I);
-    if (!inputGrad) dx = dx.subarray(0, 0);
+    if (!inputGrad || ids) dx = dx.subarray(0, 0);
     else if (sort) {
       unsortRows(buf, plan.dxOut, dx, { T, B, W: I, batchFirst, perm: sort.perm });
       dx = ws.view(plan.dxOut, T * B * I);
@@ -862,11 +1017,11 @@ export class LstmModel {
       transposeInto(buf, plan.dxOut, dx, { A: T, B, W: I });
       dx = ws.view(plan.dxOut, T * B * I);
     }
-    if (stateOrder) {
-      unsortRows(buf, plan.dh0, buf.subarray(st.dh0), stateOrder);
-      if (!gru) unsortRows(buf, plan.dc0, buf.subarray(st.dc0), stateOrder);
+    if (sort && hOrder && cOrder) {
+      unsortRows(buf, plan.dh0, buf.subarray(st.dh0), hOrder);
+      if (!gru) unsortRows(buf, plan.dc0, buf.subarray(st.dc0), cOrder);
     }
-    return { dx, dh0: ws.view(plan.dh0, state), dc0: ws.view(plan.dc0, gru ? 0 : state) };
+    return { dx, dh0: ws.view(plan.dh0, stateH), dc0: ws.view(plan.dc0, stateC) };
   }
 }
 
@@ -942,16 +1097,76 @@ function unsortRows(dst: FloatArray, off: number, src: ArrayLike<number>, o: Row
     }
 }
 
-/** Layer l's input rows: the time-major x for the first layer, else the previous layer's y. */
+/** Time-major token ids [T·B] in the sorted row order: sorted row i is caller row perm[i]. */
+function sortIds(ids: Int32Array, T: number, perm: Int32Array): Int32Array {
+  const B = perm.length;
+  const out = new Int32Array(ids.length);
+  for (let t = 0; t < T; t++) for (let i = 0; i < B; i++) out[t * B + i] = ids[t * B + perm[i]];
+  return out;
+}
+
+/**
+ * Which dropout sites this pass applies, with their factors written into the workspace: none in
+ * eval mode; in train mode each site whose probability is above 0, from the given masks (a
+ * missing one drops nothing) or drawn from the rng in order input, between_l0…, output.
+ */
+function prepareDropout(
+  buf: FloatArray,
+  plan: WorkspacePlan,
+  pass: { cfg: ModelConfig; T: number; B: number; batchFirst: boolean; opts: ForwardOptions },
+): DropPass {
+  const { cfg, T, B, batchFirst, opts } = pass;
+  const L = cfg.numLayers;
+  const mode = opts.mode ?? "eval";
+  if (mode !== "train" && mode !== "eval")
+    throw new ConfigError("mode", `must be "train" or "eval", got ${String(mode)}`);
+  const p = cfg.dropout;
+  if (mode === "eval" || !p) return { input: false, after: new Array<boolean>(L).fill(false) };
+  const DH = numDirections(cfg) * hiddenOut(cfg);
+  const sites = [{ key: "input", p: p.input, W: cfg.inputSize, off: plan.maskIn }];
+  for (let l = 0; l < L; l++)
+    sites.push({
+      key: l < L - 1 ? `between_l${l}` : "output",
+      p: l < L - 1 ? p.betweenLayers : p.output,
+      W: DH,
+      off: plan.layers[l].mask,
+    });
+  const given = opts.dropoutMasks;
+  if (given) {
+    const known = new Set(sites.filter((s) => s.p > 0).map((s) => s.key));
+    for (const key of Object.keys(given))
+      if (!known.has(key))
+        throw new ConfigError(
+          `dropoutMasks.${key}`,
+          `no dropout there (masks for: ${[...known].join(", ") || "none"})`,
+        );
+  } else if (!opts.rng)
+    throw new ConfigError("rng", "train mode with dropout needs an rng (or dropoutMasks)");
+  const on = sites.map((s) => {
+    if (s.p === 0) return false;
+    const out = { buf, off: s.off };
+    if (!given) drawMask(out, T * B * s.W, s.p, opts.rng!);
+    else if (given[s.key] === undefined) return false;
+    else
+      givenMask(out, given[s.key], { T, B, W: s.W, batchFirst, p: s.p }, `dropoutMasks.${s.key}`);
+    return true;
+  });
+  return { input: on[0], after: on.slice(1) };
+}
+
+/**
+ * Layer l's input rows: the time-major x for the first layer, else the previous layer's y (its
+ * dropped copy when the pass dropped it).
+ */
 function layerInput(
   buf: FloatArray,
   plan: WorkspacePlan,
-  l: number,
-  widths: { I: number; DH: number },
+  at: { l: number; I: number; DH: number; drop: DropPass },
 ): Strided {
-  return l === 0
-    ? { buf, off: plan.x, ld: widths.I }
-    : { buf, off: plan.layers[l - 1].y, ld: widths.DH };
+  const { l, I, DH, drop } = at;
+  if (l === 0) return { buf, off: plan.x, ld: I };
+  const prev = plan.layers[l - 1];
+  return { buf, off: drop.after[l - 1] ? prev.dropped : prev.y, ld: DH };
 }
 
 /** The named backend, or the default one, or the reference when the default lacks this dtype. */

@@ -3,6 +3,7 @@
  * stays in the caller's layout, so targets are laid out like the output.
  */
 import { allocFloat, type FloatArray } from "../tensor/dtype.js";
+import type { Rng } from "../tensor/rng.js";
 import { ConfigError } from "../tensor/errors.js";
 import { checkLength } from "../tensor/shape.js";
 import {
@@ -33,6 +34,12 @@ export interface SequenceBatch {
   lengths?: ArrayLike<number>;
   /** xent, xent_final: a weight per class [C] (F.cross_entropy's `weight`, weighted mean). */
   classWeights?: ArrayLike<number>;
+  /** x holds token ids standing for one-hot rows (ForwardOptions.oneHot). */
+  oneHot?: boolean;
+  /** "train" applies the model's dropout (masks from `rng` or `dropoutMasks`); default "eval". */
+  mode?: "train" | "eval";
+  rng?: Rng;
+  dropoutMasks?: Readonly<Record<string, ArrayLike<number>>>;
 }
 
 /** One run of an objective: the loss and the forward (and backward) results. */
@@ -89,6 +96,10 @@ export class Objective {
       c0: b.c0,
       readout,
       lengths: b.lengths,
+      oneHot: b.oneHot,
+      mode: b.mode,
+      rng: b.rng,
+      dropoutMasks: b.dropoutMasks,
     });
     const z = forward.output;
     if (this.dz.length !== z.length) this.dz = allocFloat(this.model.dtype, z.length);

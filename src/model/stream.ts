@@ -9,6 +9,7 @@
 import { allocFloat, type FloatArray } from "../tensor/dtype.js";
 import { ConfigError } from "../tensor/errors.js";
 import { checkFinite, checkLength } from "../tensor/shape.js";
+import { hiddenOut } from "./config.js";
 import type { LstmModel } from "./model.js";
 
 /** The carried state of a session: h and c [L, R, H] (copies; c is empty for a GRU). */
@@ -49,7 +50,7 @@ export class StreamSession {
     if (!Number.isInteger(R) || R < 1)
       throw new ConfigError("rows", `must be a positive integer, got ${String(R)}`);
     this.rows = R;
-    this.h = allocFloat(model.dtype, model.config.numLayers * R * model.config.hiddenSize);
+    this.h = allocFloat(model.dtype, model.config.numLayers * R * hiddenOut(model.config));
     this.c = allocFloat(model.dtype, model.cellStateSize(R)); // empty for a GRU
   }
 
@@ -60,10 +61,11 @@ export class StreamSession {
    */
   step(x: ArrayLike<number>, steps = 1): FloatArray {
     const R = this.rows;
-    const I = this.model.config.inputSize;
+    // Token models (an embedding) take one id per row and step.
+    const I = this.model.config.embedding ? 1 : this.model.config.inputSize;
     if (!Number.isInteger(steps) || steps < 1)
       throw new ConfigError("steps", `must be a positive integer, got ${String(steps)}`);
-    checkLength("x", x, [steps, R, I], "[S, R, I]");
+    checkLength("x", x, I === 1 ? [steps, R] : [steps, R, I], I === 1 ? "[S, R]" : "[S, R, I]");
     const r = this.model.forward(x, {
       seqLen: steps,
       batch: R,
@@ -90,15 +92,15 @@ export class StreamSession {
       return;
     }
     const { numLayers: L, hiddenSize: H } = this.model.config;
+    const Hout = hiddenOut(this.model.config);
     const R = this.rows;
     for (let i = 0; i < rows.length; i++) {
       const b = rows[i];
       if (!Number.isInteger(b) || b < 0 || b >= R)
         throw new ConfigError("rows", `entry ${i} is ${b}, expected a row in [0, ${R})`);
       for (let l = 0; l < L; l++) {
-        const off = (l * R + b) * H;
-        this.h.fill(0, off, off + H);
-        this.c.fill(0, off, off + H);
+        this.h.fill(0, (l * R + b) * Hout, (l * R + b + 1) * Hout);
+        if (this.c.length > 0) this.c.fill(0, (l * R + b) * H, (l * R + b + 1) * H);
       }
     }
   }
@@ -111,12 +113,14 @@ export class StreamSession {
   /** Replaces the state (h and c [L, R, H], finite; c empty for a GRU). */
   setState(s: { h: ArrayLike<number>; c: ArrayLike<number> }): void {
     const { numLayers: L, hiddenSize: H } = this.model.config;
-    const shape = [L, this.rows, H];
+    const Hout = hiddenOut(this.model.config);
     for (const [name, v] of [
       ["h", s.h],
       ["c", s.c],
     ] as const) {
-      checkLength(name, v, name === "c" && this.c.length === 0 ? [0] : shape, "[L, R, H]");
+      const shape =
+        name === "h" ? [L, this.rows, Hout] : this.c.length === 0 ? [0] : [L, this.rows, H];
+      checkLength(name, v, shape, "[L, R, H]");
       checkFinite(name, v);
     }
     this.h.set(s.h);

@@ -6,6 +6,7 @@ import type { Vocab } from "../data/text.js";
 import type { LstmModel } from "../model/model.js";
 import { StreamSession } from "../model/stream.js";
 import { allocFloat } from "../tensor/dtype.js";
+import { tokenCount } from "../model/config.js";
 import { ConfigError } from "../tensor/errors.js";
 import type { Rng } from "../tensor/rng.js";
 
@@ -27,7 +28,7 @@ export interface SampleOptions {
 /** Generates `o.length` characters from a character model, after priming it with `o.prime`. */
 export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): string {
   const V = vocab.size;
-  if (model.config.inputSize !== V || model.config.outputSize !== V)
+  if (tokenCount(model.config) !== V || model.config.outputSize !== V)
     throw new ConfigError("model", `is not a character model for this vocabulary of ${V}`);
   if (model.config.bidirectional)
     throw new ConfigError("model", "a bidirectional model cannot generate text");
@@ -40,7 +41,8 @@ export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): st
   if (!Number.isInteger(o.length) || o.length < 0)
     throw new ConfigError("length", `must be an integer ≥ 0, got ${o.length}`);
   const session = new StreamSession(model, { rows: 1 }); // checks the weights once
-  const x = allocFloat(model.dtype, V); // [T = 1, B = 1, V]
+  const cfg = model.config;
+  const x = allocFloat(model.dtype, cfg.embedding ? 1 : V); // [T = 1, B = 1, V or 1 id]
   const probs = new Float64Array(V);
   const order = new Int32Array(V);
   const primeIds = vocab.encode(o.prime ?? "", { source: "prime" });
@@ -52,8 +54,11 @@ export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): st
   const emitStart = primeIds.length === 0 && newline < 0;
   let logits: ArrayLike<number> = new Float64Array(V);
   const step = (input: number): void => {
-    x.fill(0);
-    x[input] = 1;
+    if (cfg.embedding) x[0] = input;
+    else {
+      x.fill(0);
+      x[input] = 1;
+    }
     logits = session.step(x);
   };
   for (let i = 0; i < primeIds.length; i++) step(primeIds[i]);
