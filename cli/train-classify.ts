@@ -13,9 +13,9 @@ import { ClassifyTask, classifyLogits } from "../src/train/classify-task.js";
 import { argmaxRows, classificationMetrics } from "../src/train/metrics.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
 import { checkMemory, claimRunFiles, initModel, runTraining } from "./train-common.js";
-import { addTrainOptions, type TrainFlags } from "./train-flags.js";
+import { addTrainOptions, featureConfig, type TrainFlags } from "./train-flags.js";
 import { blameCheckpoint, resolveFlags } from "./train-resume.js";
-import { CliError, choiceOption, floatOption, readDataBytes } from "./util.js";
+import { CliError, choiceOption, floatOption, intOption, readDataBytes } from "./util.js";
 
 interface ClassifyFlags extends TrainFlags {
   textColumn: string;
@@ -46,7 +46,7 @@ export function registerTrainClassify(program: Command): void {
       "Train an LSTM that reads a whole sequence and predicts its class (softmax cross-entropy on\n" +
         "the final states of the last layer, PyTorch packed-sequence semantics: rows of different\n" +
         "lengths in one batch, no compute spent on padding). --kind chars: every character of the\n" +
-        "text column is a step (one-hot, vocabulary of the training rows); --kind numbers: the\n" +
+        "text column is a step (one-hot, or --embedding E; vocabulary of the training rows); --kind numbers: the\n" +
         "cell holds `1;2.5;-3` or a JSON array (docs/classification.md). The last --test-fraction\n" +
         "of the rows is held out for testing; --valid-fraction of each class's other rows\n" +
         "(stratified, --seed) for validation.",
@@ -78,6 +78,11 @@ export function registerTrainClassify(program: Command): void {
     )
     .option("--bidirectional", "a bidirectional LSTM (both directions' final states)")
     .option(
+      "--embedding <E>",
+      "--kind chars: an embedding table of width E (padding id 0) instead of one-hot input",
+      intOption("--embedding", 1, 65536),
+    )
+    .option(
       "--class-weights",
       "weight the training loss by inverse class frequency (n / (C·n_c), training rows)",
     )
@@ -100,9 +105,22 @@ export function registerTrainClassify(program: Command): void {
       const { train, valid, test } = data.split;
       const V = data.vocab ? data.vocab.size : data.features;
       const C = data.classes.length;
+      const D = flags.bidirectional ? 2 : 1;
+      const features = featureConfig(flags, { vocab: data.vocab ? V : null, directions: D });
+      if (features.tiedHead)
+        throw new CliError("--tie-weights: a classifier's head predicts classes, not characters");
+      if (features.projSize !== undefined || features.dropout)
+        throw new CliError(
+          "--proj-size and dropout are not supported with train-classify yet (variable-length rows)",
+        );
+      const embedding = features.embedding ? { numEmbeddings: V, paddingIdx: 0 } : undefined;
       const meta: ModelMeta = {
         task: "classify",
-        input: data.vocab ? { kind: "one-hot" } : { kind: "dense" },
+        input: embedding
+          ? { kind: "embedding" }
+          : data.vocab
+            ? { kind: "one-hot" }
+            : { kind: "dense" },
         classifier: classifierMeta(data),
       };
       if (resumed && JSON.stringify(resumed.meta.classifier) !== JSON.stringify(meta.classifier))
@@ -110,12 +128,15 @@ export function registerTrainClassify(program: Command): void {
           `${flags.resume}: the checkpoint's classes or vocabulary differ from ${file} with these options`,
         );
       const longest = data.lengths.reduce((a, n) => Math.max(a, n), 0);
-      checkMemory({ ...flags, seqLen: longest }, { inputSize: V, outputSize: C });
+      const inputSize = features.inputSize ?? V;
+      checkMemory({ ...flags, seqLen: longest }, { inputSize, outputSize: C });
       const model =
         resumed?.model ??
         new LstmModel(
           {
-            inputSize: V,
+            cell: flags.cell,
+            inputSize,
+            embedding,
             hiddenSize: flags.hidden,
             numLayers: flags.layers,
             bidirectional: flags.bidirectional ?? false,

@@ -80,6 +80,24 @@ test("train-classify, eval --json and predict on a toy two-class file", () => {
   assert.equal(readFileSync(csv, "utf8"), before, "inputs are never written");
 });
 
+test("train-classify --embedding: token input through an embedding table (padding id 0)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "lstm-classify-emb-"));
+  const csv = join(dir, "toy.csv");
+  const model = join(dir, "toy.safetensors");
+  writeFileSync(csv, toyCsv());
+  const train = runCli([
+    ...["train-classify", csv, "--text-column", "text", "--label-column", "label"],
+    ...["--hidden", "8", "--embedding", "4", "--batch", "16", "--steps", "120", "--lr", "0.03"],
+    ...["--test-fraction", "0.25", "--out", model, "--quiet"],
+  ]);
+  assert.equal(train.status, 0, train.stderr);
+  const ev = runCli(["eval", model, csv, "--test-fraction", "0.25", "--json"]);
+  assert.equal(ev.status, 0, ev.stderr);
+  assert.ok(JSON.parse(ev.stdout).accuracy >= 0.95, ev.stdout);
+  const info = runCli(["info", model, "--json"]);
+  assert.match(info.stdout, /embedding/);
+});
+
 test("train-classify refuses bad input with one-line errors", () => {
   const dir = mkdtempSync(join(tmpdir(), "lstm-classify-bad-"));
   const run = (content: string, extra: string[] = []) => {

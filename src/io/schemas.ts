@@ -623,6 +623,9 @@ export function checkMetaAgainstConfig(
     const V = clf.vocab ? clf.vocab.length + 1 : 0;
     if (clf.kind === "chars" && meta.input.kind === "one-hot" && V !== I)
       fail("classifier.vocab", `${V} ids (with padding) but input_size is ${I} (one-hot: I = V)`);
+    const rows = config.embedding?.numEmbeddings;
+    if (clf.kind === "chars" && meta.input.kind === "embedding" && V !== rows)
+      fail("classifier.vocab", `${V} ids (with padding) but the embedding table has ${rows} rows`);
     if (clf.kind === "numbers" && clf.features !== I)
       fail("classifier.features", `${clf.features} features but input_size is ${I}`);
   }

@@ -77,7 +77,10 @@ function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDire
   if (P > 0) {
     // The projected recurrence runs every row every step: no per-row lengths there yet.
     if (dims.rows)
-      throw new ConfigError("lengths", "variable lengths with a projection (proj_size) are not supported yet");
+      throw new ConfigError(
+        "lengths",
+        "variable lengths with a projection (proj_size) are not supported yet",
+      );
     projectedForwardSteps(k, io, { dims, d });
   } else {
     const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };

@@ -1,8 +1,9 @@
 /**
  * Sequence classification: batches of variable-length rows (grouped by length, longest first,
  * `planBatches`), one class per row from the last layer's final states (`xent_final`, readout
- * "final", per-row lengths so padding costs no recurrent compute). Character rows enter one-hot
- * (I = V, id 0 = padding never hot); numeric rows as their F standardised values.
+ * "final", per-row lengths so padding costs no recurrent compute). Character rows enter through
+ * an embedding (padding_idx 0) or one-hot (I = V, id 0 = padding never read); numeric rows as
+ * their F standardised values.
  *
  * Letters: T longest row of a batch, B rows, V vocabulary (with padding), F features, C classes.
  */
@@ -15,7 +16,7 @@ import {
 } from "../data/classify.js";
 import type { LstmModel } from "../model/model.js";
 import { Objective, type SequenceBatch } from "../model/objective.js";
-import { allocFloat, type FloatArray } from "../tensor/dtype.js";
+import type { FloatArray } from "../tensor/dtype.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import type { Rng } from "../tensor/rng.js";
 import type { TaskState, TrainTask } from "./trainer.js";
@@ -32,30 +33,25 @@ export interface ClassifyTaskOptions {
   classWeights?: ArrayLike<number> | null;
 }
 
-/** A padded batch as the model takes it: one-hot characters or numeric values, with lengths. */
+/**
+ * A padded batch as the model takes it: character ids (an embedding's tokens, or ids standing
+ * for one-hot rows: the first layer gathers W_ih columns, no [T, B, V] array) or numeric values,
+ * with each row's length.
+ */
 function modelBatch(model: LstmModel, set: SequenceSet, rows: Int32Array): SequenceBatch {
   const tokens = set.sequences[rows[0]] instanceof Int32Array;
-  const I = model.config.inputSize;
   const p: PaddedBatch<Int32Array | FloatArray> = tokens
     ? padTokenBatch(set, rows)
     : padNumberBatch(set, rows, { dtype: model.dtype });
-  let x: FloatArray;
-  if (tokens) {
-    // One-hot [T, B, V]: a padded position (id 0) stays all zeros.
-    const ids = p.x as Int32Array;
-    x = allocFloat(model.dtype, ids.length * I);
-    for (let i = 0; i < ids.length; i++) {
-      if (ids[i] >= I)
-        throw new ConfigError("input", `character id ${ids[i]} outside the model's ${I} inputs`);
-      if (ids[i] > 0) x[i * I + ids[i]] = 1;
-    }
-  } else x = p.x as FloatArray;
+  const x = tokens ? Float64Array.from(p.x as Int32Array) : (p.x as FloatArray);
   return {
     x,
     seqLen: p.seqLen,
     batch: p.batch,
     lengths: p.lengths,
     targets: p.targets ?? new Int32Array(p.batch),
+    // Without an embedding, character ids stand for one-hot rows (id 0, padding, is never read).
+    oneHot: tokens && !model.config.embedding,
   };
 }
 
