@@ -1141,6 +1141,9 @@ export function lstmCellBackward(
  * with h_{−1} = h0 and c_{−1} = c0 ([B, H] each). gates [T, B, 4H] hold W_ih x_t + biases on
  * entry; c, tanhC [T, B, H]; y [T, B, H] with row stride ldy; w = W_hh [4H, H]; packed: 0, or
  * W_hhᵀ as packPanels(packed, w, H, true, H, 4H) left it, which the steps then share.
+ * sizes: 0, or [T] f32 rows taking part in each step (variable lengths, rows sorted longest
+ * first): step t computes rows [0, sizes[t]) only; rows starting there (the first step, or a
+ * reverse direction's rows whose last valid step is t) take h0, c0 (see rowsFrom).
  */
 export function lstmForwardSteps(
   gates: usize,
@@ -1156,6 +1159,7 @@ export function lstmForwardSteps(
   hidden: i32,
   reverse: bool,
   packed: usize,
+  sizes: usize,
   i0: i32,
   i1: i32,
   scratch: usize,
@@ -1168,28 +1172,58 @@ export function lstmForwardSteps(
   const hB = (<usize>H) << 2;
   const gB = hB << 2;
   const ldyB = (<usize>ldy) << 2;
-  const rows = i1 - i0;
-  const r0 = <usize>i0;
+  const step = <usize>batch;
   for (let s = 0; s < steps; s++) {
     const t = <usize>(reverse ? steps - 1 - s : s);
     const tp = reverse ? t + 1 : t - 1;
-    const step = <usize>batch;
     const gT = gates + t * step * gB;
-    const hPrev = s === 0 ? h0 : y + tp * step * ldyB;
-    const cPrev = s === 0 ? c0 : c + tp * step * hB;
-    // prettier-ignore
-    gemmSlice(gT, G, hPrev, s === 0 ? H : ldy, false, w, H, true, batch, G, H, 1, i0, i1, 0, G, scratch, packed);
-    lstmCellForward(
-      gT + r0 * gB,
-      c + (t * step + r0) * hB,
-      tanhC + (t * step + r0) * hB,
-      y + (t * step + r0) * ldyB,
-      ldy,
-      cPrev + r0 * hB,
-      rows,
-      H,
-    );
+    const n = activeRows(sizes, <i32>t, batch);
+    const cont = continuingRows(sizes, s, <i32>t, n, reverse);
+    // Rows [i0, i1) ∩ [0, cont) continue from step tp; ∩ [cont, n) start from h0, c0. Each
+    // product takes its whole range as m (the path a product takes depends on m), so a row's
+    // bits do not depend on how the rows are split across threads.
+    for (let part = 0; part < 2; part++) {
+      const lo = part === 0 ? 0 : cont;
+      const hi = part === 0 ? cont : n;
+      const a = max(i0, lo);
+      const b = min(i1, hi);
+      if (b <= a) continue;
+      const fromInit = part === 1;
+      const lda = fromInit ? H : ldy;
+      const hPrev = (fromInit ? h0 : y + tp * step * ldyB) + <usize>lo * ((<usize>lda) << 2);
+      const cPrev = fromInit ? c0 : c + tp * step * hB;
+      const ra = <usize>a;
+      const m = hi - lo;
+      // prettier-ignore
+      gemmSlice(gT + (<usize>lo) * gB, G, hPrev, lda, false, w, H, true, m, G, H, 1, a - lo, b - lo, 0, G, scratch, packed);
+      lstmCellForward(
+        gT + ra * gB,
+        c + (t * step + ra) * hB,
+        tanhC + (t * step + ra) * hB,
+        y + (t * step + ra) * ldyB,
+        ldy,
+        cPrev + ra * hB,
+        b - a,
+        H,
+      );
+    }
   }
+}
+
+/** Rows taking part in step t: sizes[t] (f32 at `sizes`), or all of them when sizes is 0. */
+function activeRows(sizes: usize, t: i32, batch: i32): i32 {
+  return sizes === 0 ? batch : <i32>load<f32>(sizes + ((<usize>t) << 2));
+}
+
+/**
+ * Rows [0, cont) of step s (time t, n active rows) continue from the previous step; the rest
+ * start from the initial state: none continue on the first step; forward, every active row was
+ * active at t − 1; reverse, only the rows active at t + 1 were.
+ */
+function continuingRows(sizes: usize, s: i32, t: i32, n: i32, reverse: bool): i32 {
+  if (s === 0) return 0;
+  if (!reverse || sizes === 0) return n;
+  return min(n, <i32>load<f32>(sizes + ((<usize>(t + 1)) << 2)));
 }
 
 /**
@@ -1198,7 +1232,8 @@ export function lstmForwardSteps(
  * with c_{−1} = c0. dh, dc [B, H] carry the gradients from step t+1 (the loss's on entry) and
  * end as what reaches h0 and c0; dPre [T, B, 4H] receives ∂loss/∂a_t; dy [T, B, H] (row stride
  * ldy); gates, c, tanhC as forward saved them; packed: 0, or W_hh as packPanels(packed, w, H,
- * false, 4H, H) left it.
+ * false, 4H, H) left it. sizes as lstmForwardSteps: a row not in step t keeps dh and dc as
+ * they are (the loss's gradient on its final state until its last valid step).
  */
 export function lstmBackwardSteps(
   dPre: usize,
@@ -1216,6 +1251,7 @@ export function lstmBackwardSteps(
   hidden: i32,
   reverse: bool,
   packed: usize,
+  sizes: usize,
   i0: i32,
   i1: i32,
   scratch: usize,
@@ -1228,26 +1264,34 @@ export function lstmBackwardSteps(
   const hB = (<usize>H) << 2;
   const gB = hB << 2;
   const ldyB = (<usize>ldy) << 2;
-  const rows = i1 - i0;
-  const r0 = <usize>i0;
   const step = <usize>batch;
   for (let s = steps - 1; s >= 0; s--) {
     const t = <usize>(reverse ? steps - 1 - s : s);
     const tp = reverse ? t + 1 : t - 1;
-    const cPrev = s === 0 ? c0 : c + tp * step * hB;
     const dPreT = dPre + t * step * gB;
-    lstmCellBackward(
-      dPreT + r0 * gB,
-      dc + r0 * hB,
-      dy + (t * step + r0) * ldyB,
-      ldy,
-      dh + r0 * hB,
-      gates + (t * step + r0) * gB,
-      cPrev + r0 * hB,
-      tanhC + (t * step + r0) * hB,
-      rows,
-      H,
-    );
-    gemmSlice(dh, H, dPreT, G, false, w, H, false, batch, H, G, 0, i0, i1, 0, H, scratch, packed);
+    const n = activeRows(sizes, <i32>t, batch);
+    const cont = continuingRows(sizes, s, <i32>t, n, reverse);
+    for (let part = 0; part < 2; part++) {
+      const a = part === 0 ? i0 : max(i0, cont);
+      const b = part === 0 ? min(i1, cont) : min(i1, n);
+      if (b <= a) continue;
+      const cPrev = part === 1 ? c0 : c + tp * step * hB;
+      const ra = <usize>a;
+      lstmCellBackward(
+        dPreT + ra * gB,
+        dc + ra * hB,
+        dy + (t * step + ra) * ldyB,
+        ldy,
+        dh + ra * hB,
+        gates + (t * step + ra) * gB,
+        cPrev + ra * hB,
+        tanhC + (t * step + ra) * hB,
+        b - a,
+        H,
+      );
+    }
+    const e = min(i1, n);
+    if (e > i0)
+      gemmSlice(dh, H, dPreT, G, false, w, H, false, batch, H, G, 0, i0, e, 0, H, scratch, packed);
   }
 }

@@ -3,7 +3,10 @@
 input size, MSE against random targets, Adam lr 1e-3, full BPTT; D: one step at a time under
 torch.no_grad() with the state carried).
 
-    python3 bench/torch_bench.py [--workload A|B|C|D] [--threads N] [--info]
+    python3 bench/torch_bench.py [--workload A|B|C|D|E|E200] [--threads N] [--info]
+
+E and E200: sequence classification with packed sequences (pack_padded_sequence,
+enforce_sorted=False), an embedding of width 32 and cross-entropy on the final state.
 
 --threads N (default os.cpu_count()): torch.set_num_threads(N), and OpenBLAS's thread pool
 (OPENBLAS_NUM_THREADS, unless set) — OpenBLAS sizes it when it loads, so torch is imported after.
@@ -32,7 +35,13 @@ WORKLOADS = {
     "B": dict(kind="train", batch=64, seq_len=100, input=128, hidden=256, reps=5),
     "C": dict(kind="train", batch=1, seq_len=100, input=16, hidden=64, reps=30),
     "D": dict(kind="infer", batch=1, seq_len=1, input=32, hidden=256, reps=10000),
+    # Classification of variable-length rows (cli/workloads.ts E, E200): an embedding of width
+    # 32, packed sequences, cross-entropy on the final state, one class per row.
+    "E": dict(kind="train", batch=64, seq_len=16, input=32, hidden=128, reps=30, lengths=(3, 16)),
+    "E200": dict(kind="train", batch=64, seq_len=200, input=32, hidden=128, reps=5, lengths=(10, 200)),
 }
+LENGTH_BATCHES = 8  # as cli/workloads.ts: batches of lengths cycled through by the timing
+CLASSES = 4
 BUDGET_S = 40.0  # stop starting timed repetitions after this long (at least one is timed)
 
 
@@ -128,6 +137,32 @@ def train_step(w):
     return step
 
 
+def classify_step(w):
+    """E: nn.Embedding(64, 32) → packed nn.LSTM(32, H) → h_n → Linear(H, 4), cross-entropy."""
+    torch.manual_seed(1)
+    T, B, E, H = w["seq_len"], w["batch"], w["input"], w["hidden"]
+    lo, hi = w["lengths"]
+    emb, lstm, head = torch.nn.Embedding(64, E, padding_idx=0), torch.nn.LSTM(E, H), torch.nn.Linear(H, CLASSES)
+    params = list(emb.parameters()) + list(lstm.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3)
+    tokens = torch.randint(1, 64, (T, B))
+    targets = torch.randint(0, CLASSES, (B,))
+    lengths = [torch.randint(lo, hi + 1, (B,)) for _ in range(LENGTH_BATCHES)]
+    state = {"k": 0}
+
+    def step():
+        n = lengths[state["k"] % LENGTH_BATCHES]
+        state["k"] += 1
+        opt.zero_grad()
+        packed = torch.nn.utils.rnn.pack_padded_sequence(emb(tokens), n, enforce_sorted=False)
+        _, (h_n, _) = lstm(packed)
+        loss = torch.nn.functional.cross_entropy(head(h_n[-1]), targets)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 def infer_block(w):
     torch.manual_seed(1)
     I, H = w["input"], w["hidden"]
@@ -151,7 +186,7 @@ def run(name):
     t0 = time.perf_counter()
     times = []
     if w["kind"] == "train":
-        step = train_step(w)
+        step = classify_step(w) if "lengths" in w else train_step(w)
         for _ in range(3):  # warm-up; one is enough for a slow step
             emit("start", steps=1)
             t = time.perf_counter()

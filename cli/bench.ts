@@ -1,4 +1,4 @@
-/** `lstm bench --workload A|B|C|D`: this library's speed on one benchmark workload. */
+/** `lstm bench --workload A|B|C|D|E|E200`: this library's speed on one benchmark workload. */
 import type { Command } from "commander";
 import { runOurs, WORKLOAD_NAMES, WORKLOADS, type WorkloadName } from "./workloads.js";
 import { choiceOption, intOption } from "./util.js";
@@ -12,9 +12,15 @@ export function registerBench(program: Command): void {
       "Workloads (training: forward, full BPTT, Adam; a linear head back to the input size and\n" +
         "MSE against random targets):\n" +
         "  A: batch 32, 50 steps, input 32, hidden 128      B: batch 64, 100 steps, input 128, hidden 256\n" +
-        "  C: batch 1, 100 steps, input 16, hidden 64       D: inference, batch 1, one step at a time, input 32, hidden 256",
+        "  C: batch 1, 100 steps, input 16, hidden 64       D: inference, batch 1, one step at a time, input 32, hidden 256\n" +
+        "  E: classification, batch 64, lengths uniform in 3–16, input 32, hidden 128, 4 classes (xent_final)\n" +
+        "  E200: as E with lengths uniform in 10–200",
     )
-    .requiredOption("--workload <name>", "A, B, C or D", choiceOption("--workload", WORKLOAD_NAMES))
+    .requiredOption(
+      "--workload <name>",
+      "A, B, C, D, E or E200",
+      choiceOption("--workload", WORKLOAD_NAMES),
+    )
     .option("--backend <name>", "kernel backend (default: the fastest available)")
     .option(
       "--threads <n>",

@@ -7,7 +7,8 @@ import { evaluateForecasts, guessSeason, readSeriesMeta } from "../src/train/for
 import { streamCrossEntropy } from "../src/train/text-task.js";
 import { loadModel } from "../src/node.js";
 import { readDataFile } from "./train-text.js";
-import { CliError, choiceOption, intOption } from "./util.js";
+import { CliError, choiceOption, floatOption, intOption } from "./util.js";
+import { evalClassifier, printClassifierMetrics } from "./classify.js";
 
 interface Flags {
   json?: boolean;
@@ -16,18 +17,21 @@ interface Flags {
   season?: number;
   missing: MissingPolicy;
   rows: "test" | "all";
+  testFraction?: number;
 }
 
 export function registerEval(program: Command): void {
   program
     .command("eval")
-    .summary("measure a model on a text (cross-entropy) or a series (RMSE, MAE, MAPE)")
+    .summary("measure a model on a text, a series or a classification CSV")
     .description(
       "Text models: the mean cross-entropy (nats, and bits per character) of predicting each\n" +
         "character from all the characters before it, the file read as one stream from a zero\n" +
         "state, beside the unigram baseline (the file's own character frequencies).\n" +
         "Series models: RMSE, MAE and MAPE of the model's forecasts over the test rows (or all\n" +
-        "rows), beside the last-value and seasonal-naive baselines.",
+        "rows), beside the last-value and seasonal-naive baselines.\n" +
+        "Classifiers: accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix\n" +
+        "(--json: accuracy, macroF1, perClass, confusion, labels), beside the majority class.",
     )
     .argument("<model>", "model file")
     .argument("<file>", "text file or CSV file")
@@ -56,8 +60,20 @@ export function registerEval(program: Command): void {
       choiceOption("--rows", ["test", "all"] as const),
       "test",
     )
+    .option(
+      "--test-fraction <x>",
+      "classifiers: evaluate the last x of the rows only (train-classify's test part)",
+      floatOption("--test-fraction", 1e-9, 1),
+    )
     .action((modelPath: string, file: string, f: Flags) => {
       const { model, meta } = loadModel(modelPath);
+      if (meta.task === "classify") {
+        const opts = { unknown: f.unknown, testFraction: f.testFraction };
+        const r = evalClassifier({ model, meta, path: modelPath }, file, opts);
+        if (f.json) console.log(JSON.stringify({ task: "classify", ...r }));
+        else printClassifierMetrics(r);
+        return;
+      }
       const bytes = readDataFile(file);
       if (meta.task === "text") {
         const vocab = Vocab.fromJSON(meta.vocab, modelPath);

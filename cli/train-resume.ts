@@ -38,7 +38,7 @@ const PATH_FLAGS = new Set(["out", "checkpoint", "report", "resume"]);
 export function resolveFlags<F extends TrainFlags>(
   cmd: Command,
   flags: F,
-  task: "text" | "series",
+  task: "text" | "series" | "classify",
 ): { flags: F; resumed: ReturnType<typeof loadCheckpoint> | null } {
   if (!flags.resume) return { flags, resumed: null };
   // The loader checks the checkpoint's task and its stored options against the schema of `task`.

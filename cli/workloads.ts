@@ -8,6 +8,11 @@
  *   B: B 64, T 100, I 128, H 256 — training step
  *   C: B 1,  T 100, I 16,  H 64  — training step
  *   D: inference, B 1, one step at a time with the state carried, I 32, H 256 (per step)
+ *   E: classification of variable-length rows, B 64, lengths uniform in 3–16, I 32 (an
+ *      embedding's width), H 128, 4 classes from the final state (xent_final), training step
+ *   E200: as E with lengths uniform in 10–200
+ * E pads every batch to the range's longest length (T = 16 or 200) and passes each row's length:
+ * packed-sequence semantics, no compute on padding where the library avoids it.
  */
 import type { CellKind } from "../src/model/config.js";
 import { LstmModel } from "../src/model/model.js";
@@ -15,8 +20,8 @@ import { Objective } from "../src/model/objective.js";
 import { createOptimizer } from "../src/optim/optimizers.js";
 import { Rng } from "../src/tensor/rng.js";
 
-export type WorkloadName = "A" | "B" | "C" | "D";
-export const WORKLOAD_NAMES: readonly WorkloadName[] = ["A", "B", "C", "D"];
+export type WorkloadName = "A" | "B" | "C" | "D" | "E" | "E200";
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ["A", "B", "C", "D", "E", "E200"];
 
 export interface Workload {
   name: WorkloadName;
@@ -27,6 +32,10 @@ export interface Workload {
   hidden: number;
   /** Timed repetitions (after warm-up). */
   reps: number;
+  /** Classification workloads: each row's length is drawn uniformly from [lo, hi] (T = hi). */
+  lengths?: readonly [number, number];
+  /** Classification workloads: classes of the head (one per row, from the final state). */
+  classes?: number;
 }
 
 export const WORKLOADS: Record<WorkloadName, Workload> = {
@@ -34,7 +43,26 @@ export const WORKLOADS: Record<WorkloadName, Workload> = {
   B: { name: "B", kind: "train", batch: 64, seqLen: 100, input: 128, hidden: 256, reps: 5 },
   C: { name: "C", kind: "train", batch: 1, seqLen: 100, input: 16, hidden: 64, reps: 30 },
   D: { name: "D", kind: "infer", batch: 1, seqLen: 1, input: 32, hidden: 256, reps: 10000 },
+  E: {
+    ...{ name: "E", kind: "train", batch: 64, seqLen: 16, input: 32, hidden: 128, reps: 30 },
+    ...{ lengths: [3, 16], classes: 4 },
+  },
+  E200: {
+    ...{ name: "E200", kind: "train", batch: 64, seqLen: 200, input: 32, hidden: 128, reps: 5 },
+    ...{ lengths: [10, 200], classes: 4 },
+  },
 };
+
+/** Batches of row lengths drawn for a classification workload (cycled through by the timing). */
+export const LENGTH_BATCHES = 8;
+
+/** [LENGTH_BATCHES][B] row lengths uniform in w.lengths, from a fixed seed (every library). */
+export function drawLengths(w: Workload, rng: Rng): Int32Array[] {
+  const [lo, hi] = w.lengths ?? [w.seqLen, w.seqLen];
+  return Array.from({ length: LENGTH_BATCHES }, () =>
+    Int32Array.from({ length: w.batch }, () => lo + rng.int(hi - lo + 1)),
+  );
+}
 
 /**
  * Untimed steps before inference is timed: JIT, caches, and (with threads) the workers woken by
@@ -49,6 +77,12 @@ export const INFER_WARMUP_STEPS = 500;
  */
 export function workloadFlops(w: Workload, cell: CellKind = "lstm"): number {
   const gates = cell === "gru" ? 3 : 4;
+  if (w.lengths) {
+    // Classification: the recurrence on the valid steps only (mean length), the head once per row.
+    const steps = (w.lengths[0] + w.lengths[1]) / 2;
+    const rnn = 2 * gates * w.hidden * (w.input + w.hidden) * steps;
+    return (rnn + 2 * w.hidden * (w.classes ?? 1)) * w.batch * 3;
+  }
   const perRow = 2 * gates * w.hidden * (w.input + w.hidden) + 2 * w.hidden * w.input;
   return perRow * w.seqLen * w.batch * (w.kind === "train" ? 3 : 1);
 }
@@ -101,13 +135,44 @@ export function runOurs(
 ): WorkloadResult {
   const rng = new Rng(1);
   const model = new LstmModel(
-    { cell: opts.cell, inputSize: w.input, hiddenSize: w.hidden, outputSize: w.input },
+    {
+      cell: opts.cell,
+      inputSize: w.input,
+      hiddenSize: w.hidden,
+      outputSize: w.classes ?? w.input,
+    },
     { backend: opts.backend, threads: opts.threads },
   );
   model.initDefault(rng);
   const reps = opts.reps ?? w.reps;
   const times: number[] = [];
-  if (w.kind === "train") {
+  if (w.lengths) {
+    // Variable lengths: xent_final on the rows' final states, one class per row.
+    const lengths = drawLengths(w, rng);
+    const x = Float32Array.from({ length: w.seqLen * w.batch * w.input }, () => rng.normal());
+    const targets = Int32Array.from({ length: w.batch }, () => rng.int(w.classes ?? 2));
+    const objective = new Objective(model, "xent_final", { inputGrad: false });
+    const adam = createOptimizer({ kind: "adam", lr: 1e-3 }, model.numParams, model.dtype);
+    let k = 0;
+    const step = (): void => {
+      const batch = {
+        x,
+        seqLen: w.seqLen,
+        batch: w.batch,
+        targets,
+        lengths: lengths[k++ % LENGTH_BATCHES],
+      };
+      model.zeroGrad();
+      objective.run(batch);
+      adam.step(model.params, model.grads);
+    };
+    for (let i = 0; i < Math.min(3, reps); i++) step();
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      step();
+      times.push(performance.now() - t0);
+    }
+  } else if (w.kind === "train") {
     const x = Float32Array.from({ length: w.seqLen * w.batch * w.input }, () => rng.normal());
     const y = Float32Array.from({ length: w.seqLen * w.batch * w.input }, () => rng.normal());
     // The weights' gradients only, as in every library compared (x is data, not a parameter).

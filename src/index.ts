@@ -14,6 +14,7 @@ export type {
 export { makeConfig, paramLayout } from "./model/config.js";
 export type { CellKind, ModelConfig, ModelConfigInput } from "./model/config.js";
 export { Objective, readoutFor, type ObjectiveOptions } from "./model/objective.js";
+export { StreamSession, type StreamState } from "./model/stream.js";
 export type { LossResult, SequenceBatch } from "./model/objective.js";
 export { meanSquared, softmaxCrossEntropy, sumSquares, LOSS_KINDS } from "./loss/losses.js";
 export type { LossKind } from "./loss/losses.js";

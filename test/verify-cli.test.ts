@@ -118,7 +118,7 @@ test("lstm gradcheck passes on a stacked bidirectional model and rejects bad opt
 
 const V2 = join(ROOT, "../shared/fixtures/v2");
 test(
-  "lstm verify on format-2 fixtures: one line per file, passing or naming the unsupported features, no crash",
+  "lstm verify on format-2 fixtures: all pass but lengths with a projection or with xent_final's output dropout",
   { skip: !existsSync(V2) },
   () => {
     const files = fixtureFiles(V2).filter((f) => !basename(f).startsWith("gru_"));
@@ -129,19 +129,19 @@ test(
       .split("\n")
       .map((l) => JSON.parse(l));
     assert.equal(rows.length, files.length);
+    const open: Record<string, RegExp> = {
+      "len_proj_bidir_xent_final.json": /unsupported: lengths with proj_size \(format 2/,
+      "len_emb_drop_gru_xent_final.json": /unsupported: output dropout with xent_final/,
+    };
     for (const row of rows) {
-      // Projections, embeddings, tied heads and dropout run and pass at 1e-9; lengths and
-      // xent_final are named, not crashed on.
-      if (/\/(proj|emb|drop)_[^/]*$/.test(row.file)) {
-        assert.equal(row.ok, true, row.file);
-        assert.ok(row.maxScaledError <= 1e-9, row.file);
-        continue;
-      }
-      assert.equal(row.ok, false);
-      assert.match(row.error, /: unsupported: (lengths|loss xent_final)/);
+      const name = basename(row.file);
+      if (open[name]) {
+        assert.equal(row.ok, false, name);
+        assert.match(row.error, open[name]);
+      } else assert.ok(row.ok && row.maxScaledError <= 1e-9, `${name}: ${row.maxScaledError}`);
     }
-    const len = rows.find((x) => x.file.endsWith("len_gru_bidir_xent.json"));
-    assert.match(len.error, /len_gru_bidir_xent\.json: unsupported: lengths \(format 2/);
+    assert.equal(rows.filter((x) => x.ok).length, files.length - 2);
+    assert.equal(r.status, 1);
   },
 );
 
@@ -168,3 +168,16 @@ test("lstm verify passes every GRU fixture (23 public, the extra ones) in float6
   const clip = rows.find((x) => x.file.endsWith("gru_clip_stacked_sum_sq.json"));
   assert.ok(Object.keys(clip.tensors).some((k) => k.startsWith("clipping.")));
 });
+
+test(
+  "lstm verify: the variable-length fixtures (LSTM and GRU) pass on every backend in float32",
+  { skip: !existsSync(V2) },
+  () => {
+    const files = fixtureFiles(V2).filter((f) => /\/len_(lstm|gru)_[^/]*$/.test(f));
+    assert.equal(files.length, 17);
+    for (const backend of ["js", "wasm", "wasm-relaxed"]) {
+      const r = runCli(["verify", "--json", "--dtype", "float32", "--backend", backend, ...files]);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+    }
+  },
+);

@@ -34,6 +34,8 @@ export async function load(): Promise<Library> {
     version: string;
   };
   const setup = (w: Workload, cell: "lstm" | "gru"): Runner => {
+    if (w.lengths)
+      return { kind: "na", reason: "no sequence classification with variable lengths" };
     const { batch: B, seqLen: T, input: I, hidden: H } = w;
     const Net = cell === "gru" ? GRUTimeStep : LSTMTimeStep;
     const net = new Net({

@@ -13,7 +13,8 @@ import type * as TfWasmModule from "@tensorflow/tfjs-backend-wasm";
 import { benchRequire } from "../deps.js";
 import type { Library, Runner } from "../harness.js";
 import { randn } from "../harness.js";
-import type { Workload } from "../../cli/workloads.js";
+import { drawLengths, LENGTH_BATCHES, type Workload } from "../../cli/workloads.js";
+import { Rng } from "../../src/tensor/rng.js";
 
 const tf = benchRequire("@tensorflow/tfjs") as typeof TfModule;
 
@@ -51,6 +52,7 @@ function setup(w: Workload, cell: "lstm" | "gru"): Runner {
     biasInitializer: init(),
   };
   const layer = cell === "gru" ? tf.layers.gru : tf.layers.lstm;
+  if (w.lengths) return classifier(w, (o) => layer({ ...lstm, ...o }));
   const model = tf.sequential();
   if (w.kind === "train") {
     model.add(layer({ ...lstm, returnSequences: true, inputShape: [T, I] }));
@@ -75,5 +77,41 @@ function setup(w: Workload, cell: "lstm" | "gru"): Runner {
       }
     },
     note: `stateful tf.layers.${cell}, one model.predict per step`,
+  };
+}
+
+/**
+ * Workload E: [B, T, 32] inputs (an embedding's output; tfjs-wasm has no kernel for the
+ * embedding's gradient, UnsortedSegmentSum) zero past each row's length, tf.layers.masking
+ * (maskValue 0) → tf.layers.lstm (or gru) on the final state → dense softmax over 4 classes, sparse
+ * categorical cross-entropy, Adam lr 1e-3. tfjs has no packed sequences: every row runs all T
+ * steps and the mask only holds a finished row's state, so padding costs compute.
+ */
+function classifier(
+  w: Workload,
+  recurrent: (o: { units: number }) => ReturnType<typeof tf.layers.lstm>,
+): Runner {
+  const { batch: B, seqLen: T, input: E, hidden: H } = w;
+  const model = tf.sequential();
+  model.add(tf.layers.masking({ maskValue: 0, inputShape: [T, E] }));
+  model.add(recurrent({ units: H }));
+  model.add(tf.layers.dense({ units: w.classes ?? 2, activation: "softmax" }));
+  model.compile({ optimizer: tf.train.adam(1e-3), loss: "sparseCategoricalCrossentropy" });
+  const rng = new Rng(1);
+  const batches = drawLengths(w, rng).map((lengths) => {
+    const x = new Float32Array(B * T * E); // [B, T, E], 0 past each row's length
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < lengths[b] * E; i++) x[b * T * E + i] = rng.normal();
+    return tf.tensor3d(x, [B, T, E]);
+  });
+  const y = tf.tensor2d(
+    Float32Array.from({ length: B }, () => rng.int(w.classes ?? 2)),
+    [B, 1],
+  );
+  let k = 0;
+  return {
+    kind: "train",
+    step: () => model.trainOnBatch(batches[k++ % LENGTH_BATCHES], y),
+    note: "masking layer on embedded inputs (no packing: padded steps are computed)",
   };
 }

@@ -15,6 +15,7 @@ import {
   gruForwardSteps,
   stepsWorkSize,
 } from "./steps.js";
+import { rowLengths } from "./kernels.js";
 import type { KernelMemory, Kernels, StepPlan } from "./kernels.js";
 import { Rng } from "../tensor/rng.js";
 import { allocFloat, type DType, type FloatArray } from "../tensor/dtype.js";
@@ -440,84 +441,95 @@ for (const name of listBackends()) {
         // The reference implements it as exactly those loops; the check that matters is for
         // backends that run it in one call.
         const rng = new Rng(13);
-        for (const [T, B, H, reverse] of [
-          [1, 1, 1, false],
-          [4, 3, 5, false],
-          [4, 3, 5, true],
-          [3, 1, 9, true],
-          [5, 2, 16, false],
-          [2, 5, 33, true],
-          [3, 7, 13, false],
-          [3, 6, 70, true], // past a panel of 8 with a partial one (4H = 280)
-        ] as [number, number, number, boolean][]) {
-          const G = 4 * H;
-          const ldy = H + 3;
-          const gates = randArray(rng, dtype, T * B * G);
-          const h0 = randArray(rng, dtype, B * H);
-          const c0 = randArray(rng, dtype, B * H);
-          const w = randArray(rng, dtype, G * H).map((v) => v * 0.5);
-          const dy = randArray(rng, dtype, T * B * ldy);
-          const dh = randArray(rng, dtype, B * H);
-          const dc = randArray(rng, dtype, B * H);
-          const yPad = randArray(rng, dtype, T * B * ldy);
-          const run = (oneCall: boolean): FloatArray[] => {
-            const ops = new Operands(k);
-            // act: gates, c, tanhC; scratch: dPre, dh, dc
-            const act = ops.put(concat(dtype, gates, allocFloat(dtype, 2 * T * B * H)));
-            const y = ops.put(yPad);
-            const [hh0, hc0, hw, hdy] = [h0, c0, w, dy].map((x) => ops.put(x));
-            const sc = ops.put(concat(dtype, allocFloat(dtype, T * B * G), dh, dc));
-            const work = ops.put(allocFloat(dtype, stepsWorkSize(H)));
-            const at = (h: number) => ({ buf: ops.buf(h), off: ops.off(h) });
-            const [cOff, tcOff] = [T * B * G, T * B * G + T * B * H]; // gates at 0
-            const [dhOff, dcOff] = [T * B * G, T * B * G + B * H]; // dPre at 0
-            const a0 = ops.off(act);
-            const saved = { buf: ops.buf(act), gates: a0, c: a0 + cOff, tanhC: a0 + tcOff };
-            const plan = { T, B, H, reverse };
-            const fwd = {
-              act: saved,
-              y: { ...at(y), ld: ldy },
-              h0: at(hh0),
-              c0: at(hc0),
-              w: at(hw),
-              work: at(work),
+        // Each case also with per-row lengths (sorted longest first, some 1, one T): only the
+        // active rows of a step are computed, reverse rows start at their own last step.
+        for (const withLengths of [false, true])
+          for (const [T, B, H, reverse] of [
+            [1, 1, 1, false],
+            [4, 3, 5, false],
+            [4, 3, 5, true],
+            [3, 1, 9, true],
+            [5, 2, 16, false],
+            [2, 5, 33, true],
+            [3, 7, 13, false],
+            [3, 6, 70, true], // past a panel of 8 with a partial one (4H = 280)
+          ] as [number, number, number, boolean][]) {
+            const G = 4 * H;
+            const ldy = H + 3;
+            const gates = randArray(rng, dtype, T * B * G);
+            const h0 = randArray(rng, dtype, B * H);
+            const c0 = randArray(rng, dtype, B * H);
+            const w = randArray(rng, dtype, G * H).map((v) => v * 0.5);
+            const dy = randArray(rng, dtype, T * B * ldy);
+            const dh = randArray(rng, dtype, B * H);
+            const dc = randArray(rng, dtype, B * H);
+            const yPad = randArray(rng, dtype, T * B * ldy);
+            const lengths = Int32Array.from({ length: B }, (_, b) =>
+              b === 0 ? T : 1 + rng.int(T),
+            );
+            lengths.sort((a, b) => b - a);
+            const rows = withLengths ? rowLengths(lengths, T) : null;
+            const run = (oneCall: boolean): FloatArray[] => {
+              const ops = new Operands(k);
+              // act: gates, c, tanhC; scratch: dPre, dh, dc
+              const act = ops.put(concat(dtype, gates, allocFloat(dtype, 2 * T * B * H)));
+              const y = ops.put(yPad);
+              const [hh0, hc0, hw, hdy] = [h0, c0, w, dy].map((x) => ops.put(x));
+              const sc = ops.put(concat(dtype, allocFloat(dtype, T * B * G), dh, dc));
+              const work = ops.put(allocFloat(dtype, stepsWorkSize(H)));
+              const sizes = rows ? ops.put(Float64Array.from(rows.batchSizes)) : -1;
+              const at = (h: number) => ({ buf: ops.buf(h), off: ops.off(h) });
+              const stored = rows ? at(sizes) : null;
+              const [cOff, tcOff] = [T * B * G, T * B * G + T * B * H]; // gates at 0
+              const [dhOff, dcOff] = [T * B * G, T * B * G + B * H]; // dPre at 0
+              const a0 = ops.off(act);
+              const saved = { buf: ops.buf(act), gates: a0, c: a0 + cOff, tanhC: a0 + tcOff };
+              const plan = { T, B, H, reverse, rows: rows && { ...rows, stored } };
+              const fwd = {
+                act: saved,
+                y: { ...at(y), ld: ldy },
+                h0: at(hh0),
+                c0: at(hc0),
+                w: at(hw),
+                work: at(work),
+              };
+              if (oneCall) k.lstmForwardSteps(fwd, plan);
+              else forwardSteps(k, fwd, plan);
+              const s0 = ops.off(sc);
+              const bwd = {
+                scratch: { buf: ops.buf(sc), dPre: s0, dh: s0 + dhOff, dc: s0 + dcOff },
+                dy: { ...at(hdy), ld: ldy },
+                act: saved,
+                c0: at(hc0),
+                w: at(hw),
+                work: at(work),
+              };
+              if (oneCall) k.lstmBackwardSteps(bwd, plan);
+              else backwardSteps(k, bwd, plan);
+              return [ops.get(act), ops.get(y), ops.get(sc)];
             };
-            if (oneCall) k.lstmForwardSteps(fwd, plan);
-            else forwardSteps(k, fwd, plan);
-            const s0 = ops.off(sc);
-            const bwd = {
-              scratch: { buf: ops.buf(sc), dPre: s0, dh: s0 + dhOff, dc: s0 + dcOff },
-              dy: { ...at(hdy), ld: ldy },
-              act: saved,
-              c0: at(hc0),
-              w: at(hw),
-              work: at(work),
-            };
-            if (oneCall) k.lstmBackwardSteps(bwd, plan);
-            else backwardSteps(k, bwd, plan);
-            return [ops.get(act), ops.get(y), ops.get(sc)];
-          };
-          const one = run(true);
-          const steps = run(false);
-          const what = `T=${T} B=${B} H=${H} reverse=${reverse}`;
-          for (let i = 0; i < 3; i++)
-            assert.deepEqual(one[i], steps[i], `${what}: ${["act", "y", "scratch"][i]}`);
-          // And against the definition: h_t of the last consumed step from scratch.
-          const y = one[1];
-          for (let b = 0; b < B; b++)
-            for (let j = H; j < ldy; j++)
-              assert.equal(y[b * ldy + j], yPad[b * ldy + j], `${what}: y padding left alone`);
-          const hRef = referenceRecurrence({ pre: gates, h0, c0, w }, { T, B, H, reverse });
-          const tLast = reverse ? 0 : T - 1;
-          for (let b = 0; b < B; b++)
-            for (let j = 0; j < H; j++)
-              close(
-                [y[(tLast * B + b) * ldy + j]],
-                [hRef[b * H + j]],
-                tol * 10,
-                `${what}: h at the last step`,
-              );
-        }
+            const one = run(true);
+            const steps = run(false);
+            const what = `T=${T} B=${B} H=${H} reverse=${reverse} lengths=${withLengths ? lengths.join(",") : "all"}`;
+            for (let i = 0; i < 3; i++)
+              assert.deepEqual(one[i], steps[i], `${what}: ${["act", "y", "scratch"][i]}`);
+            // And against the definition: h_t of the last consumed step from scratch.
+            const y = one[1];
+            for (let b = 0; b < B; b++)
+              for (let j = H; j < ldy; j++)
+                assert.equal(y[b * ldy + j], yPad[b * ldy + j], `${what}: y padding left alone`);
+            if (withLengths) continue;
+            const hRef = referenceRecurrence({ pre: gates, h0, c0, w }, { T, B, H, reverse });
+            const tLast = reverse ? 0 : T - 1;
+            for (let b = 0; b < B; b++)
+              for (let j = 0; j < H; j++)
+                close(
+                  [y[(tLast * B + b) * ldy + j]],
+                  [hRef[b * H + j]],
+                  tol * 10,
+                  `${what}: h at the last step`,
+                );
+          }
       });
 
       it("gruForwardSteps and gruBackwardSteps equal the per-step kernels bit for bit, and the GRU equations", () => {

@@ -48,6 +48,63 @@ export interface StepPlan {
   readonly B: number;
   readonly H: number;
   readonly reverse: boolean;
+  /**
+   * Per-row lengths (packed-sequence semantics); absent or null: every row takes all T steps.
+   * Rows must be sorted longest first, so the rows taking part in a step are a prefix.
+   */
+  readonly rows?: RowLengths | null;
+}
+
+/**
+ * Variable-length rows sorted longest first (PyTorch's packed sequences): row b consumes
+ * x_0 … x_{len_b − 1} only, so step t computes rows [0, batchSizes[t]) and nothing else.
+ */
+export interface RowLengths {
+  /** [B] each row's length in [1, T], nonincreasing. */
+  readonly lengths: Int32Array;
+  /** [T] rows taking part in step t: #{b : lengths[b] > t} (nonincreasing, batchSizes[0] = B). */
+  readonly batchSizes: Int32Array;
+  /**
+   * batchSizes as numbers [T] in the operands' buffer, for backends whose kernels read only their
+   * own memory (wasm); without it they compose the steps from per-step calls.
+   */
+  readonly stored?: Block | null;
+}
+
+/**
+ * Which rows step s of a direction computes, and where their previous state comes from:
+ * rows [0, cont) continue from step tPrev, rows [cont, n) start from the initial state (all rows
+ * on the first step; with lengths, a reverse direction's rows whose last valid step is t).
+ */
+export interface StepRows {
+  /** The time index consumed. */
+  readonly t: number;
+  /** The step whose state rows [0, cont) continue from (t − 1, or t + 1 when reverse). */
+  readonly tPrev: number;
+  /** Rows computed: [0, n). */
+  readonly n: number;
+  /** Rows [0, cont) continue from tPrev; [cont, n) start from h0 (and c0). */
+  readonly cont: number;
+}
+
+/** The rows step s (0 = first consumed) of `plan` computes (see StepRows). */
+export function stepRows(plan: StepPlan, s: number): StepRows {
+  const { T, B, reverse } = plan;
+  const t = reverse ? T - 1 - s : s;
+  const tPrev = reverse ? t + 1 : t - 1;
+  const sizes = plan.rows?.batchSizes;
+  const n = sizes ? sizes[t] : B;
+  if (s === 0) return { t, tPrev, n, cont: 0 };
+  // Forward, every active row was active at t − 1; reverse, only those active at t + 1 were.
+  const cont = reverse && sizes ? Math.min(sizes[t + 1], n) : n;
+  return { t, tPrev, n, cont };
+}
+
+/** RowLengths of sorted lengths (nonincreasing, each in [1, T]). */
+export function rowLengths(sorted: Int32Array, T: number): RowLengths {
+  const batchSizes = new Int32Array(T);
+  for (let b = 0; b < sorted.length; b++) for (let t = 0; t < sorted[b]; t++) batchSizes[t]++;
+  return { lengths: sorted, batchSizes };
 }
 
 /**

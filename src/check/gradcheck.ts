@@ -96,8 +96,8 @@ export function gradcheck(options: GradcheckOptions = {}): GradcheckResult {
   const lstm = cfg.cell === "lstm";
   const c0 = lstm ? (o.randomState ? normal(S) : new Float64Array(S)) : undefined;
   const targets =
-    o.loss === "xent"
-      ? Float64Array.from({ length: T * B }, () => rng.int(cfg.outputSize))
+    o.loss === "xent" || o.loss === "xent_final"
+      ? Float64Array.from({ length: o.loss === "xent" ? T * B : B }, () => rng.int(cfg.outputSize))
       : normal(o.loss === "mse_last" ? B * cfg.outputSize : T * B * cfg.outputSize);
   const batch: SequenceBatch = {
     x,

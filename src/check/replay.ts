@@ -112,6 +112,7 @@ function batchOf(f: Fixture) {
     h0: f.inputs.h0.data,
     c0: f.inputs.c0?.data,
     targets: f.inputs.targets.data,
+    lengths: f.inputs.lengths?.data,
   };
 }
 

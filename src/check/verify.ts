@@ -50,6 +50,7 @@ export function verifyFixture(
     h0: f.inputs.h0.data,
     c0: f.inputs.c0?.data,
     targets: f.inputs.targets.data,
+    lengths: f.inputs.lengths?.data,
     // Dropout files: train mode with the file's masks.
     ...(f.spec.dropout ? { mode: "train" as const, dropoutMasks: dropoutMasks(f) } : {}),
   });

@@ -18,6 +18,7 @@ import { decodeSafetensors, encodeSafetensors, type DecodedTensor } from "./safe
 import {
   checkMetaAgainstConfig,
   checkRunOptions,
+  ClassifierMetaSchema,
   DTypeSchema,
   InputEncodingSchema,
   ModelConfigSchema,
@@ -32,6 +33,7 @@ import {
   TrainingSummarySchema,
   VocabSchema,
   type CheckedMeta,
+  type ClassifierMetaJson,
   type InputEncoding,
   type SeriesMetaJson,
   type TrainingSummary,
@@ -45,12 +47,14 @@ export type { InputEncoding } from "./schemas.js";
 
 /** Everything beside the weights that a user of the model needs (schemas in schemas.ts). */
 export interface ModelMeta {
-  task: "text" | "series" | "generic";
+  task: "text" | "series" | "generic" | "classify";
   input: InputEncoding;
   /** Text models: the characters in index order. */
   vocab?: string[];
   /** Series models: columns, horizon, window, scaler, time column. */
   series?: SeriesMetaJson;
+  /** Sequence classifiers: classes, vocabulary or scaler (ClassifierMetaSchema). */
+  classifier?: ClassifierMetaJson;
   /** Training summary (steps, losses, options). */
   training?: TrainingSummary;
 }
@@ -137,6 +141,7 @@ function metaStrings(format: string, model: LstmModel, meta: ModelMeta): Record<
   };
   if (meta.vocab) out.vocab = JSON.stringify(meta.vocab);
   if (meta.series) out.series = JSON.stringify(meta.series);
+  if (meta.classifier) out.classifier = JSON.stringify(meta.classifier);
   if (meta.training) out.training = JSON.stringify(meta.training);
   return out;
 }
@@ -162,6 +167,8 @@ function readMeta(
     parsed.series = metaEntry(SeriesMetaSchema, source, m, "series");
     meta.series = JSON.parse(m.series) as SeriesMetaJson; // as written; parsed.series has defaults
   }
+  if (m.classifier !== undefined)
+    meta.classifier = parsed.classifier = metaEntry(ClassifierMetaSchema, source, m, "classifier");
   if (m.training !== undefined)
     meta.training = metaEntry(TrainingSummarySchema, source, m, "training");
   checkMetaAgainstConfig(parsed, config, source);

@@ -155,7 +155,28 @@ export const ModelConfigSchema = v.object({
 });
 export type ModelConfigJson = v.InferOutput<typeof ModelConfigSchema>;
 
-export const TaskSchema = v.picklist(["text", "series", "generic"]);
+export const TaskSchema = v.picklist(["text", "series", "generic", "classify"]);
+
+/**
+ * Sequence classifiers: how to encode an input exactly as the training rows were, and the class
+ * of each head output (docs/classification.md, "Classifier metadata").
+ */
+export const ClassifierMetaSchema = v.object({
+  kind: v.picklist(["chars", "numbers"]),
+  textColumn: v.string(),
+  labelColumn: v.string(),
+  /** Output c of the model is classes[c]. */
+  classes: v.pipe(
+    v.array(v.pipe(v.string(), v.minLength(1, "expected a non-empty label"))),
+    v.minLength(2, "expected at least 2 classes"),
+    v.check((a) => new Set(a).size === a.length, "expected distinct classes"),
+  ),
+  /** "chars": the characters of ids 1 … V−1 (id 0 is padding). */
+  vocab: v.nullable(v.array(v.string())),
+  features: positiveInt,
+  scaler: v.nullable(v.object({ mean: v.array(v.number()), std: v.array(v.number()) })),
+});
+export type ClassifierMetaJson = v.InferOutput<typeof ClassifierMetaSchema>;
 
 /**
  * How inputs enter the LSTM: one-hot characters (I = V), token ids through the model's embedding
@@ -550,10 +571,11 @@ export const TaskStateSchema = v.record(v.string(), v.unknown());
 
 /** The metadata fields `checkMetaAgainstConfig` reads. */
 export interface CheckedMeta {
-  task: "text" | "series" | "generic";
+  task: "text" | "series" | "generic" | "classify";
   input: InputEncoding;
   vocab?: readonly string[];
   series?: SeriesMetaParsed;
+  classifier?: ClassifierMetaJson;
 }
 
 /**
@@ -592,6 +614,20 @@ export function checkMetaAgainstConfig(
       fail("vocab", `has ${V} characters but the embedding table has ${rows} rows`);
     if (meta.task === "text" && V !== O)
       fail("vocab", `has ${V} characters but output_size is ${O} (a text model predicts them)`);
+  }
+  const clf = meta.classifier;
+  if (meta.task === "classify" && !clf) fail("classifier", "a classifier needs its metadata");
+  if (clf) {
+    if (clf.classes.length !== O)
+      fail("classifier.classes", `${clf.classes.length} classes but output_size is ${O}`);
+    const V = clf.vocab ? clf.vocab.length + 1 : 0;
+    if (clf.kind === "chars" && meta.input.kind === "one-hot" && V !== I)
+      fail("classifier.vocab", `${V} ids (with padding) but input_size is ${I} (one-hot: I = V)`);
+    const rows = config.embedding?.numEmbeddings;
+    if (clf.kind === "chars" && meta.input.kind === "embedding" && V !== rows)
+      fail("classifier.vocab", `${V} ids (with padding) but the embedding table has ${rows} rows`);
+    if (clf.kind === "numbers" && clf.features !== I)
+      fail("classifier.features", `${clf.features} features but input_size is ${I}`);
   }
   const s = meta.series;
   if (s) {

@@ -4,7 +4,7 @@
  * model's parameter and workspace plans are built from these, so a new cell adds a module like
  * lstm.ts and a kernel family, not new model code (docs/architecture.md, "Adding a cell").
  */
-import type { Kernels } from "../backend/kernels.js";
+import type { Kernels, RowLengths } from "../backend/kernels.js";
 
 /** Sizes of one layer's pass: T time, B batch, I input width, H hidden, P projection. */
 export interface LayerDims {
@@ -12,6 +12,11 @@ export interface LayerDims {
   readonly B: number;
   readonly I: number;
   readonly H: number;
+  /**
+   * Per-row lengths, rows sorted longest first (absent: every row has T steps). Outputs at
+   * padded positions are left untouched (the model zeroes them) and get no gradient.
+   */
+  readonly rows?: RowLengths | null;
   /** LSTM projection size (h_t has P entries); absent or 0: none, h_t has H. */
   readonly P?: number;
 }

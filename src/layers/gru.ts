@@ -7,6 +7,7 @@
  * All sequence tensors are time-major: row (t, b) of a [T, B, ·] tensor is row t·B + b.
  */
 import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
+import { stepRows } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { inputProduct, inputProductWeightGrad } from "./input-product.js";
 import type { DirectionParams, LayerDims, RecurrentCell } from "./cell.js";
@@ -64,11 +65,13 @@ function gruForward(k: Kernels, io: GruForwardIO, dims: LayerDims, d: GruDirecti
   const saved = { buf: act, gates: d.gates, hg: d.hg };
   const w = { buf: p, off: pb + d.wHh };
   const bhh = { buf: p, off: pb + d.bHh };
-  const plan: StepPlan = { T, B, H, reverse: d.reverse };
+  const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
   k.gruForwardSteps({ act: saved, y, h0: io.h0, w, bhh, work: io.work }, plan);
-  // (G6) h_n: the state after the last consumed step (t = T−1 forward, t = 0 reversed).
-  const tLast = d.reverse ? 0 : T - 1;
+  // (G6) h_n: the state after each row's last consumed step (t = len_b − 1 forward, t = 0
+  // reversed; len_b = T without lengths).
+  const lengths = dims.rows?.lengths;
   for (let b = 0; b < B; b++) {
+    const tLast = d.reverse ? 0 : (lengths ? lengths[b] : T) - 1;
     const yr = y.off + (tLast * B + b) * y.ld;
     io.hN.buf.set(y.buf.subarray(yr, yr + H), io.hN.off + b * H);
   }
@@ -134,7 +137,14 @@ function gruBackward(k: Kernels, io: GruBackwardIO, dims: LayerDims, d: GruDirec
     w: { buf: p, off: pb + d.wHh },
     work: { buf: s0, off: scratch.work },
   };
-  k.gruBackwardSteps(stepsIO, { T, B, H, reverse: d.reverse });
+  // With lengths the steps write dXg, dHg of valid positions only; the padded ones must be zero
+  // for the all-rows products below.
+  if (dims.rows) {
+    s0.fill(0, scratch.dXg, scratch.dXg + rows * G);
+    s0.fill(0, scratch.dHg, scratch.dHg + rows * G);
+  }
+  const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
+  k.gruBackwardSteps(stepsIO, plan);
   // What reaches the initial state (GB6).
   for (let j = 0; j < B * H; j++) dh0.buf[dh0.off + j] += s0[scratch.dh + j];
 
@@ -148,8 +158,17 @@ function gruBackward(k: Kernels, io: GruBackwardIO, dims: LayerDims, d: GruDirec
     const dHg = dHgAt(d.reverse ? 0 : 1);
     k.gemm(dWhh, dHg, hPrev, { m: G, n: H, k: (T - 1) * B, ...ACCUMULATE_AT_B });
   }
-  const h0v: Strided = { buf: h0.buf, off: h0.off, ld: H };
-  k.gemm(dWhh, dHgAt(d.reverse ? T - 1 : 0), h0v, { m: G, n: H, k: B, ...ACCUMULATE_AT_B });
+  // The steps whose h_{t−1} is h0: t = 0 forward; reversed, each row's last valid step (t = T−1
+  // for every row without lengths), rows [cont, n) of step t (stepRows).
+  for (let s = 0; s < T; s++) {
+    const { t, n, cont } = stepRows(plan, s);
+    if (s > 0 && !d.reverse) break;
+    if (n <= cont) continue;
+    const h0v: Strided = { buf: h0.buf, off: h0.off + cont * H, ld: H };
+    const dHg0: Strided = { buf: s0, off: scratch.dHg + (t * B + cont) * G, ld: G };
+    k.gemm(dWhh, dHg0, h0v, { m: G, n: H, k: n - cont, ...ACCUMULATE_AT_B });
+    if (!dims.rows) break;
+  }
   k.addColumnSums({ buf: g, off: gb + d.bHh }, dHgAt(0), rows, G);
   // (GB8) inverts G1: dW_ih += dXgᵀ · x, db_ih += Σ dXg, dx += dXg · W_ih.
   const dXg: Strided = { buf: s0, off: scratch.dXg, ld: G };

@@ -7,7 +7,9 @@
  * All sequence tensors are time-major: row (t, b) of a [T, B, ·] tensor is row t·B + b.
  */
 import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
+import { stepRows } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
+import { ConfigError } from "../tensor/errors.js";
 import { inputProduct, inputProductWeightGrad } from "./input-product.js";
 import type { DirectionParams, LayerDims, RecurrentCell } from "./cell.js";
 
@@ -72,21 +74,30 @@ function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDire
   // forwardSteps in src/backend/steps.ts; a backend may run it in one call).
   const P = dims.P ?? 0;
   const Hout = P > 0 ? P : H;
-  if (P > 0) projectedForwardSteps(k, io, { dims, d });
-  else {
+  if (P > 0) {
+    // The projected recurrence runs every row every step: no per-row lengths there yet.
+    if (dims.rows)
+      throw new ConfigError(
+        "lengths",
+        "variable lengths with a projection (proj_size) are not supported yet",
+      );
+    projectedForwardSteps(k, io, { dims, d });
+  } else {
     const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
     const w = { buf: p, off: pb + d.wHh };
-    const plan: StepPlan = { T, B, H, reverse: d.reverse };
+    const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
     k.lstmForwardSteps({ act: saved, y, h0: io.h0, c0: io.c0, w, work: io.work }, plan);
   }
-  // (F6) h_n, c_n: the state after the last consumed step (t = T−1 forward, t = 0 reversed).
-  const tLast = d.reverse ? 0 : T - 1;
+  // (F6) h_n, c_n: the state after each row's last consumed step (t = len_b − 1 forward,
+  // t = 0 reversed; len_b = T without lengths).
+  const lengths = dims.rows?.lengths;
   for (let b = 0; b < B; b++) {
+    const tLast = d.reverse ? 0 : (lengths ? lengths[b] : T) - 1;
     const yr = y.off + (tLast * B + b) * y.ld;
     io.hN.buf.set(y.buf.subarray(yr, yr + Hout), io.hN.off + b * Hout);
+    const cr = d.c + (tLast * B + b) * H;
+    io.cN.buf.set(act.subarray(cr, cr + H), io.cN.off + b * H);
   }
-  const cLast = d.c + tLast * B * H;
-  io.cN.buf.set(act.subarray(cLast, cLast + B * H), io.cN.off);
 }
 
 /**
@@ -190,6 +201,7 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
   // For s = T−1…0: inverts F5, F4, F3 (dPre_t from dh = dy_t + dh_{t+1→t}, the carry
   // dc_t⊙f to step t−1), then F2 for h_{t-1} (dh = dPre_t · W_hh): backwardSteps in
   // src/backend/steps.ts, or the backend's one-call version.
+  const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
   if (P > 0) projectedBackwardSteps(k, io, { dims, d });
   else {
     const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
@@ -201,7 +213,10 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
       w: { buf: p, off: pb + d.wHh },
       work: { buf: s0, off: scratch.work },
     };
-    k.lstmBackwardSteps(stepsIO, { T, B, H, reverse: d.reverse });
+    // With lengths the steps write dPre of valid positions only; the padded ones must be zero
+    // for the all-rows products below.
+    if (dims.rows) s0.fill(0, scratch.dPre, scratch.dPre + rows * G);
+    k.lstmBackwardSteps(stepsIO, plan);
   }
   // What reaches the initial state (inverts the s = 0 case of F2 and F4).
   for (let j = 0; j < B * Hout; j++) dh0.buf[dh0.off + j] += s0[scratch.dh + j];
@@ -217,8 +232,17 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
     const dPre = dPreAt(d.reverse ? 0 : 1);
     k.gemm(dWhh, dPre, hPrev, { m: G, n: Hout, k: (T - 1) * B, ...ACCUMULATE_AT_B });
   }
-  const h0v: Strided = { buf: h0.buf, off: h0.off, ld: Hout };
-  k.gemm(dWhh, dPreAt(d.reverse ? T - 1 : 0), h0v, { m: G, n: Hout, k: B, ...ACCUMULATE_AT_B });
+  // The steps whose h_{t-1} is h0: t = 0 forward; reversed, each row's last valid step
+  // (t = T−1 for every row without lengths), rows [cont, n) of step t (stepRows).
+  for (let s = 0; s < T; s++) {
+    const { t, n, cont } = stepRows(plan, s);
+    if (s > 0 && !d.reverse) break;
+    if (n <= cont) continue;
+    const h0v: Strided = { buf: h0.buf, off: h0.off + cont * Hout, ld: Hout };
+    const dPre0: Strided = { buf: s0, off: scratch.dPre + (t * B + cont) * G, ld: G };
+    k.gemm(dWhh, dPre0, h0v, { m: G, n: Hout, k: n - cont, ...ACCUMULATE_AT_B });
+    if (!dims.rows) break;
+  }
   if (P > 0) {
     // Inverts F5p for W_hr: dW_hr [P, H] += Σ_t dh_tᵀ · hRaw_t, one product over all steps.
     const dhTot: Strided = { buf: act, off: d.dhTot, ld: P };

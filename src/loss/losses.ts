@@ -9,13 +9,15 @@ import { checkFinite, checkLength } from "../tensor/shape.js";
 /**
  * sum_sq: ½Σ(z − y)² over every step; mse: the mean of (z − y)² over every step (F.mse_loss);
  * mse_last: the mean over the last step only (sequence-to-one); xent: mean softmax
- * cross-entropy over every step.
+ * cross-entropy over every step; xent_final: mean softmax cross-entropy of one class per
+ * sequence, read from the last layer's final states (sequence classification). With per-row
+ * lengths, "every step" means every valid step and "last" each row's last valid step.
  */
-export type LossKind = "sum_sq" | "mse" | "mse_last" | "xent";
+export type LossKind = "sum_sq" | "mse" | "mse_last" | "xent" | "xent_final";
 /** Every loss kind, for validating user input. */
-export const LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse", "mse_last", "xent"];
+export const LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse", "mse_last", "xent", "xent_final"];
 /** The losses the golden-fixture format defines. */
-export const FIXTURE_LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse_last", "xent"];
+export const FIXTURE_LOSS_KINDS: readonly LossKind[] = ["sum_sq", "mse_last", "xent", "xent_final"];
 
 export function isLossKind(v: unknown): v is LossKind {
   return typeof v === "string" && (LOSS_KINDS as readonly string[]).includes(v);
@@ -90,4 +92,52 @@ export function softmaxCrossEntropy(
     dz[o + y] -= 1 / rows;
   }
   return loss / rows;
+}
+
+/**
+ * Class-weighted softmax cross-entropy (F.cross_entropy with `weight`, reduction "mean"):
+ * loss = Σ_r w[y_r]·(logsumexp(z_r) − z_r[y_r]) / Σ_r w[y_r];
+ * dz_r = w[y_r]·(softmax(z_r) − onehot(y_r)) / Σ_r w[y_r]. `weights` [C] are finite and ≥ 0.
+ */
+export function weightedSoftmaxCrossEntropy(
+  dz: FloatArray,
+  z: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  shape: { rows: number; classes: number; weights: ArrayLike<number> },
+): number {
+  const { rows, classes, weights } = shape;
+  checkLength("classWeights", weights, [classes]);
+  for (let c = 0; c < classes; c++)
+    if (!(weights[c] >= 0 && Number.isFinite(weights[c])))
+      throw new ConfigError(
+        "classWeights",
+        `entry ${c} is ${weights[c]}, expected a finite weight ≥ 0`,
+      );
+  checkLength("targets", targets, [rows]);
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    const y = targets[r];
+    if (!Number.isInteger(y) || y < 0 || y >= classes)
+      throw new DataError(
+        `targets: element ${r} is ${y}, expected a class index in [0, ${classes})`,
+      );
+    total += weights[y];
+  }
+  if (!(total > 0)) throw new DataError("classWeights: the rows of this batch weigh 0 in total");
+  let weighted = 0;
+  for (let r = 0; r < rows; r++) {
+    const y = targets[r];
+    const w = weights[y] / total;
+    const o = r * classes;
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) if (z[o + c] > max) max = z[o + c];
+    if (!Number.isFinite(max)) throw new NonFiniteError("logits", o, max);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += Math.exp(z[o + c] - max);
+    const logSum = Math.log(sum) + max;
+    weighted += w * (logSum - z[o + y]);
+    for (let c = 0; c < classes; c++) dz[o + c] = w * Math.exp(z[o + c] - logSum);
+    dz[o + y] -= w;
+  }
+  return weighted;
 }

@@ -7,7 +7,8 @@
  * D directions, O head outputs, V vocabulary (embedding rows), E = I embedding width.
  */
 import { getBackend, type Kernels } from "../backend/index.js";
-import type { Block, KernelMemory, Strided } from "../backend/kernels.js";
+import type { Block, KernelMemory, RowLengths, Strided } from "../backend/kernels.js";
+import { rowLengths } from "../backend/kernels.js";
 import { stepsWorkSize } from "../backend/steps.js";
 import type { DirectionParams } from "../layers/cell.js";
 import { addMasked, drawMask, givenMask, maskInto, scaleByMask } from "../layers/dropout.js";
@@ -59,8 +60,12 @@ export interface ModelOptions {
   threads?: number;
 }
 
-/** Which time steps the head reads: every step (sequence-to-sequence) or the last index only. */
-export type Readout = "all" | "last";
+/**
+ * What the head reads: every step (sequence-to-sequence), the last step (each row's last valid
+ * step with lengths), or the final states h_n of the last layer's directions concatenated
+ * ([forward | reverse], sequence classification: the `xent_final` loss).
+ */
+export type Readout = "all" | "last" | "final";
 
 /** Shape and initial state of one forward pass. */
 export interface ForwardOptions {
@@ -76,6 +81,14 @@ export interface ForwardOptions {
   c0?: ArrayLike<number>;
   /** Default "all". */
   readout?: Readout;
+  /**
+   * Each row's length [B], integers in [1, T] in any order (PyTorch's packed sequences with
+   * `enforce_sorted=False`): row b consumes x at t < len_b only; y is zero past it; h_n, c_n
+   * are the state after its last valid step; a reverse direction starts at t = len_b − 1.
+   * Rows run sorted longest first inside, so a step computes only the rows still active.
+   * Not with dropout or a projection yet.
+   */
+  lengths?: ArrayLike<number>;
   /**
    * Check every parameter for NaN/±Infinity first (default true). That is O(P) per call: a
    * streaming caller running one step at a time may check once and then pass false.
@@ -109,7 +122,7 @@ export interface ForwardResult {
   readonly hN: FloatArray;
   /** [L·D, B, H] for the LSTM; empty (length 0) for the GRU, which has no cell state. */
   readonly cN: FloatArray;
-  /** Head output: [T, B, O] (or [B, T, O]) for readout "all", [B, O] for "last". */
+  /** Head output: [T, B, O] (or [B, T, O]) for readout "all", [B, O] for "last" and "final". */
   readonly output: FloatArray;
 }
 
@@ -147,6 +160,16 @@ interface Pass {
   /** Time-major one-hot ids [T·B] the first layer gathers W_ih columns by, else null. */
   oneHotIds: Int32Array | null;
   drop: DropPass;
+  sort: RowSort | null;
+}
+
+/** Rows sorted longest first: sorted row i is the caller's row perm[i]. */
+interface RowSort {
+  readonly perm: Int32Array;
+  /** Each caller row's length. */
+  readonly lengths: Int32Array;
+  /** The sorted lengths and the rows per step. */
+  readonly rows: RowLengths;
 }
 
 /** Where the pass applied dropout: on the input, and on each layer's output. */
@@ -203,6 +226,25 @@ interface WorkspacePlan {
   readonly dc0: number;
   readonly dhN: number;
   readonly dcN: number;
+  /** With lengths, the layers run on sorted rows: their states here (caller order above). */
+  readonly sorted: SortedPlan;
+  readonly hRead: number; // [B, D·Hout] the rows the head reads for readout "last" or "final"
+  readonly dRead: number; // [B, D·Hout]
+  readonly stepSizes: number; // [T] rows per step with lengths (RowLengths.stored)
+}
+
+/** Slots of the sorted-row pass (lengths): states [L·D, B, ·] and caller-order y, dY. */
+interface SortedPlan {
+  readonly h0: number;
+  readonly c0: number;
+  readonly hN: number;
+  readonly cN: number;
+  readonly dh0: number;
+  readonly dc0: number;
+  readonly dhN: number;
+  readonly dcN: number;
+  readonly y: number; // [T, B, D·Hout] the last layer's y, caller order (time-major)
+  readonly dY: number; // [T, B, D·Hout]
 }
 
 /** Workspace slots start on multiples of this many elements (SIMD-friendly). */
@@ -264,10 +306,20 @@ function planWorkspace(
   const dhN = slot(stateH);
   const dcN = slot(stateC);
   const layers = ys.map((y, l) => ({ ...y, dY: dYs[l], dirs: dirs[l] }));
+  const [sh0, sc0, shN, scN] = [slot(stateH), slot(stateC), slot(stateH), slot(stateC)];
+  const [sdh0, sdc0, sdhN, sdcN] = [slot(stateH), slot(stateC), slot(stateH), slot(stateC)];
+  const sorted = {
+    ...{ h0: sh0, c0: sc0, hN: shN, cN: scN, dh0: sdh0, dc0: sdc0, dhN: sdhN, dcN: sdcN },
+    ...{ y: slot(T * B * DH), dY: slot(T * B * DH) },
+  };
+  const hRead = slot(B * DH);
+  const dRead = slot(B * DH);
+  const stepSizes = slot(T);
   return {
     total: end,
     ...{ x, maskIn, h0, c0, hN, cN, layers, z, out, yOut, dz, dHead, dPre, dHg, dh, dc },
-    ...{ dRaw, zeros, stepsWork, dx, dxOut, dh0, dc0, dhN, dcN },
+    ...{ dRaw, zeros, stepsWork, dx, dxOut, dh0, dc0, dhN, dcN, sorted, hRead, dRead },
+    stepSizes,
   };
 }
 
@@ -594,8 +646,8 @@ export class LstmModel {
     const B = checkDim("batch (B)", opts.batch);
     const batchFirst = opts.batchFirst ?? false;
     const readout = opts.readout ?? "all";
-    if (readout !== "all" && readout !== "last")
-      throw new ConfigError("readout", `must be "all" or "last", got ${String(readout)}`);
+    if (readout !== "all" && readout !== "last" && readout !== "final")
+      throw new ConfigError("readout", `must be "all", "last" or "final", got ${String(readout)}`);
     let ids: Int32Array | null = null;
     let oneHotIds: Int32Array | null = null;
     if (cfg.embedding) {
@@ -609,6 +661,9 @@ export class LstmModel {
       checkLength("x", x, shape, batchFirst ? "[B, T, I]" : "[T, B, I]");
       checkFinite("x", x);
     }
+    let sort = opts.lengths === undefined ? null : sortByLength(opts.lengths, T, B);
+    if (sort && cfg.projSize)
+      throw new ConfigError("lengths", "variable lengths with a projection are not supported yet");
     if (opts.checkParams ?? true) this.checkParams();
     const ws = this.workspace(T, B); // may grow backend memory: fetch buffers after it
     const plan = ws.plan;
@@ -618,22 +673,36 @@ export class LstmModel {
     const gru = cfg.cell === "gru";
     const stateH = L * D * B * Hout;
     const stateC = gru ? 0 : L * D * B * H; // a GRU has no cell state
+    if (sort) {
+      // The rows per step also in the workspace, for kernels that read only their memory.
+      buf.set(sort.rows.batchSizes, plan.stepSizes);
+      const stored = { buf, off: plan.stepSizes };
+      sort = { ...sort, rows: { ...sort.rows, stored } };
+      // Token rows (time-major [T·B]) in the sorted order too.
+      if (ids) ids = sortIds(ids, T, sort.perm);
+      if (oneHotIds) oneHotIds = sortIds(oneHotIds, T, sort.perm);
+    }
+    // With lengths the layers see the rows sorted (their own state slots); else the caller's.
+    const st = sort ? plan.sorted : plan;
+    const orderOf = (W: number): RowOrder | null =>
+      sort ? { T: L * D, B, W, batchFirst: false, perm: sort.perm } : null;
 
-    // Inputs into the workspace (time-major, model dtype).
+    // Inputs into the workspace (time-major, model dtype, sorted rows with lengths).
     if (ids) {
       const table = { buf: params.buf, off: params.off + this.paramPlan.embedding! };
       const V = cfg.embedding!.numEmbeddings;
       embeddingForward({ buf, off: plan.x }, table, ids, { R: T * B, V, E: I });
     } else if (oneHotIds) {
       // x stays unwritten (the first layer gathers W_ih columns), unless dropped below.
-    } else if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
+    } else if (sort) sortRows(buf, plan.x, x, { T, B, W: I, batchFirst, perm: sort.perm });
+    else if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
     else buf.set(x, plan.x);
     // A GRU's cell state is empty: c0 may be absent or of length 0 (the cN it returned).
     if (gru && opts.c0 !== undefined && opts.c0.length > 0)
       throw new ConfigError("c0", "a GRU has no cell state; pass h0 only");
     for (const [name, v, o, W] of [
-      ["h0", opts.h0, plan.h0, Hout],
-      ["c0", opts.c0, plan.c0, H],
+      ["h0", opts.h0, st.h0, Hout],
+      ["c0", opts.c0, st.c0, H],
     ] as const) {
       if (name === "c0" && gru) continue;
       const n = L * D * B * W;
@@ -641,10 +710,14 @@ export class LstmModel {
       else {
         checkLength(name, v, [L * D, B, W], W === H ? "[L·D, B, H]" : "[L·D, B, P]");
         checkFinite(name, v);
-        buf.set(v, o);
+        const order = orderOf(W);
+        if (order) sortRows(buf, o, v, order);
+        else buf.set(v, o);
       }
     }
     const drop = prepareDropout(buf, plan, { cfg, T, B, batchFirst, opts });
+    if (sort && (drop.input || drop.after.some((a) => a)))
+      throw new ConfigError("lengths", "variable lengths with dropout are not supported yet");
     if (oneHotIds && drop.input) {
       // Dropped one-hot rows are no longer one-hot: write them out and take the product.
       buf.fill(0, plan.x, plan.x + T * B * I);
@@ -655,19 +728,21 @@ export class LstmModel {
 
     for (let l = 0; l < L; l++) {
       const lp = plan.layers[l];
-      const dims = { T, B, I: l === 0 ? I : DH, H, P: cfg.projSize ?? 0 };
+      const dims = { T, B, I: l === 0 ? I : DH, H, P: cfg.projSize ?? 0, rows: sort?.rows };
       const x = layerInput(buf, plan, { l, I, DH, drop });
+      // Padded positions of y stay zero: the steps write valid positions only.
+      if (sort) buf.fill(0, lp.y, lp.y + T * B * DH);
       for (let d = 0; d < D; d++) {
         const hSlab = (l * D + d) * B * Hout; // this layer-direction's slice of [L·D, B, Hout]
         const cSlab = (l * D + d) * B * H;
         if (gru) {
           const io: GruForwardIO = {
             y: { buf, off: lp.y + d * Hout, ld: DH },
-            hN: { buf, off: plan.hN + hSlab },
+            hN: { buf, off: st.hN + hSlab },
             act: buf,
             work: { buf, off: plan.stepsWork },
             x,
-            h0: { buf, off: plan.h0 + hSlab },
+            h0: { buf, off: st.h0 + hSlab },
             params,
             ids: l === 0 ? oneHotIds : null,
           };
@@ -676,13 +751,13 @@ export class LstmModel {
         }
         const io: LstmForwardIO = {
           y: { buf, off: lp.y + d * Hout, ld: DH },
-          hN: { buf, off: plan.hN + hSlab },
-          cN: { buf, off: plan.cN + cSlab },
+          hN: { buf, off: st.hN + hSlab },
+          cN: { buf, off: st.cN + cSlab },
           act: buf,
           work: { buf, off: plan.stepsWork },
           x,
-          h0: { buf, off: plan.h0 + hSlab },
-          c0: { buf, off: plan.c0 + cSlab },
+          h0: { buf, off: st.h0 + hSlab },
+          c0: { buf, off: st.c0 + cSlab },
           params,
           ids: l === 0 ? oneHotIds : null,
         };
@@ -693,19 +768,40 @@ export class LstmModel {
         maskInto({ buf, off: lp.dropped }, { buf, off: lp.y }, { buf, off: lp.mask }, T * B * DH);
     }
 
-    // Head on every step ([T·B] rows) or on the last time index only ([B] rows).
-    const yLast = plan.layers[L - 1].y;
+    // Back to the caller's row order: the last layer's y and the final states.
+    let yLast = plan.layers[L - 1].y;
+    const hOrder = orderOf(Hout);
+    const cOrder = orderOf(H);
+    if (sort && hOrder && cOrder) {
+      const order = { T, B, W: DH, batchFirst: false, perm: sort.perm };
+      unsortRows(buf, plan.sorted.y, buf.subarray(yLast), order);
+      yLast = plan.sorted.y;
+      unsortRows(buf, plan.hN, buf.subarray(st.hN), hOrder);
+      if (!gru) unsortRows(buf, plan.cN, buf.subarray(st.cN), cOrder);
+    }
+
+    // Head on every step ([T·B] rows), or on one [D·Hout] row per sequence ([B] rows): the last
+    // step (each row's own with lengths) or the last layer's final states.
     const yHead = drop.after[L - 1] ? plan.layers[L - 1].dropped : yLast;
     const R = readout === "all" ? T * B : B;
-    const hRows: Strided = {
-      buf,
-      off: readout === "all" ? yHead : yHead + (T - 1) * B * DH,
-      ld: DH,
-    };
+    let hRows: Strided = { buf, off: yHead, ld: DH };
+    if (readout === "last" && !sort) hRows = { buf, off: yHead + (T - 1) * B * DH, ld: DH };
+    else if (readout !== "all") {
+      if (drop.after[L - 1])
+        throw new ConfigError("readout", `"${readout}" with output dropout is not supported yet`);
+      const rows = readRows({ readout, T, B, H: Hout, D, L }, sort);
+      for (let b = 0; b < B; b++)
+        for (let d = 0; d < D; d++) {
+          const src =
+            readout === "last" ? yLast + rows[b] + d * Hout : plan.hN + rows[b] + d * B * Hout;
+          buf.copyWithin(plan.hRead + b * DH + d * Hout, src, src + Hout);
+        }
+      hRows = { buf, off: plan.hRead, ld: DH };
+    }
     const head = { z: { buf, off: plan.z }, h: hRows, params };
     linearForward(k, head, this.paramPlan.head, { R, N: DH, O });
 
-    this.last = { T, B, batchFirst, readout, ids, oneHotIds, drop };
+    this.last = { T, B, batchFirst, readout, ids, oneHotIds, drop, sort };
     let y = ws.view(yLast, T * B * DH);
     let output = ws.view(plan.z, R * O);
     // Finite inputs and weights give a finite output unless the head overflows float32;
@@ -740,7 +836,7 @@ export class LstmModel {
     const Hout = hiddenOut(cfg);
     const D = numDirections(cfg);
     const DH = D * Hout;
-    const { T, B, batchFirst, readout, ids, oneHotIds, drop } = pass;
+    const { T, B, batchFirst, readout, ids, oneHotIds, drop, sort } = pass;
     const inputGrad = (opts.inputGrad ?? true) && oneHotIds === null;
     const needDx = inputGrad || ids !== null; // an embedding's gradient comes from dx
     const plan = ws.plan;
@@ -754,16 +850,21 @@ export class LstmModel {
     const params = this.kernelParams();
     const grads = this.kernelGrads();
 
-    const outShape = readout === "last" ? [B, O] : batchFirst ? [B, T, O] : [T, B, O];
+    const st = sort ? plan.sorted : plan;
+    const orderOf = (W: number): RowOrder | null =>
+      sort ? { T: L * D, B, W, batchFirst: false, perm: sort.perm } : null;
+    const outShape = readout !== "all" ? [B, O] : batchFirst ? [B, T, O] : [T, B, O];
     checkLength("dOutput", dOutput, outShape);
     checkFinite("dOutput", dOutput);
     if (batchFirst && readout === "all") transposeInto(buf, plan.dz, dOutput, { A: B, B: T, W: O });
     else buf.set(dOutput, plan.dz);
 
-    // dY of the last layer: the head's contribution plus any direct gradient on y.
+    // dY of the last layer (caller order): the head's contribution plus any direct gradient on y.
     for (const lp of plan.layers) buf.fill(0, lp.dY, lp.dY + T * B * DH);
     const last = plan.layers[L - 1];
-    const dYLast = last.dY;
+    const dYLast = sort ? plan.sorted.dY : last.dY;
+    const yLast = sort ? plan.sorted.y : last.y;
+    if (sort) buf.fill(0, dYLast, dYLast + T * B * DH);
     if (opts.dY !== undefined) {
       checkLength("dY", opts.dY, batchFirst ? [B, T, DH] : [T, B, DH]);
       checkFinite("dY", opts.dY);
@@ -773,25 +874,10 @@ export class LstmModel {
     // With output dropout the head's gradient lands in dHead, then reaches y through the mask.
     const outDrop = drop.after[L - 1];
     if (outDrop) buf.fill(0, plan.dHead, plan.dHead + T * B * DH);
-    const rowOff = readout === "all" ? 0 : (T - 1) * B * DH;
-    const head = {
-      grads,
-      dh: { buf, off: (outDrop ? plan.dHead : dYLast) + rowOff, ld: DH },
-      dz: { buf, off: plan.dz },
-      h: { buf, off: (outDrop ? last.dropped : last.y) + rowOff, ld: DH },
-      params,
-    };
-    linearBackward(k, head, this.paramPlan.head, { R, N: DH, O });
-    if (outDrop)
-      addMasked(
-        { buf, off: dYLast },
-        { buf, off: plan.dHead },
-        { buf, off: last.mask },
-        T * B * DH,
-      );
-
     if (gru && opts.dCN !== undefined && opts.dCN.length > 0)
       throw new ConfigError("dCN", "a GRU has no cell state; pass dHN only");
+    const hasDhN = opts.dHN !== undefined || readout === "final";
+    if (hasDhN) buf.fill(0, plan.dhN, plan.dhN + stateH);
     for (const [name, v, o, W] of [
       ["dhN", opts.dHN, plan.dhN, Hout],
       ["dcN", gru ? undefined : opts.dCN, plan.dcN, H],
@@ -801,9 +887,50 @@ export class LstmModel {
       checkFinite(name, v);
       buf.set(v, o);
     }
+    // The head read every step, the last index, or a gathered row per sequence (hRead).
+    const lastRow = readout === "last" && !sort;
+    const rowOff = lastRow ? (T - 1) * B * DH : 0;
+    const gathered = readout !== "all" && !lastRow;
+    if (gathered) buf.fill(0, plan.dRead, plan.dRead + B * DH);
+    const head = {
+      grads,
+      dh: { buf, off: gathered ? plan.dRead : (outDrop ? plan.dHead : dYLast) + rowOff, ld: DH },
+      dz: { buf, off: plan.dz },
+      h: { buf, off: gathered ? plan.hRead : (outDrop ? last.dropped : yLast) + rowOff, ld: DH },
+      params,
+    };
+    linearBackward(k, head, this.paramPlan.head, { R, N: DH, O });
+    if (gathered) {
+      // Inverts the gather of forward: each row's read [D·Hout] back to y or to h_n.
+      const rows = readRows({ readout, T, B, H: Hout, D, L }, sort);
+      for (let b = 0; b < B; b++)
+        for (let d = 0; d < D; d++) {
+          const base =
+            readout === "last" ? dYLast + rows[b] + d * Hout : plan.dhN + rows[b] + d * B * Hout;
+          const src = plan.dRead + b * DH + d * Hout;
+          for (let j = 0; j < Hout; j++) buf[base + j] += buf[src + j];
+        }
+    }
+    if (outDrop)
+      addMasked(
+        { buf, off: dYLast },
+        { buf, off: plan.dHead },
+        { buf, off: last.mask },
+        T * B * DH,
+      );
+
+    // Into the layers' (sorted) row order.
+    const hOrder = orderOf(Hout);
+    const cOrder = orderOf(H);
+    if (sort && hOrder && cOrder) {
+      const order = { T, B, W: DH, batchFirst: false, perm: sort.perm };
+      sortRows(buf, last.dY, buf.subarray(dYLast), order);
+      if (hasDhN) sortRows(buf, st.dhN, buf.subarray(plan.dhN), hOrder);
+      if (opts.dCN !== undefined && !gru) sortRows(buf, st.dcN, buf.subarray(plan.dcN), cOrder);
+    }
     if (needDx) buf.fill(0, plan.dx, plan.dx + T * B * I);
-    buf.fill(0, plan.dh0, plan.dh0 + stateH);
-    buf.fill(0, plan.dc0, plan.dc0 + stateC);
+    buf.fill(0, st.dh0, st.dh0 + stateH);
+    buf.fill(0, st.dc0, st.dc0 + stateC);
     const scratch = {
       buf,
       dPre: plan.dPre,
@@ -817,7 +944,7 @@ export class LstmModel {
 
     for (let l = L - 1; l >= 0; l--) {
       const lp = plan.layers[l];
-      const dims = { T, B, I: l === 0 ? I : DH, H, P: cfg.projSize ?? 0 };
+      const dims = { T, B, I: l === 0 ? I : DH, H, P: cfg.projSize ?? 0, rows: sort?.rows };
       const x = layerInput(buf, plan, { l, I, DH, drop });
       const dx: Strided | null =
         l > 0
@@ -834,14 +961,14 @@ export class LstmModel {
           const io: GruBackwardIO = {
             grads,
             dx,
-            dh0: atH(plan.dh0),
+            dh0: atH(st.dh0),
             scratch: gruScratch,
             dy: { buf, off: lp.dY + d * Hout, ld: DH },
-            dhN: opts.dHN !== undefined ? atH(plan.dhN) : null,
+            dhN: hasDhN ? atH(st.dhN) : null,
             act: buf,
             x,
             y: { buf, off: lp.y + d * Hout, ld: DH },
-            h0: atH(plan.h0),
+            h0: atH(st.h0),
             params,
             ids: l === 0 ? oneHotIds : null,
           };
@@ -851,17 +978,17 @@ export class LstmModel {
         const io: LstmBackwardIO = {
           grads,
           dx,
-          dh0: atH(plan.dh0),
-          dc0: atC(plan.dc0),
+          dh0: atH(st.dh0),
+          dc0: atC(st.dc0),
           scratch,
           dy: { buf, off: lp.dY + d * Hout, ld: DH },
-          dhN: opts.dHN !== undefined ? atH(plan.dhN) : null,
-          dcN: opts.dCN !== undefined && !gru ? atC(plan.dcN) : null,
+          dhN: hasDhN ? atH(st.dhN) : null,
+          dcN: opts.dCN !== undefined && !gru ? atC(st.dcN) : null,
           act: buf,
           x,
           y: { buf, off: lp.y + d * Hout, ld: DH },
-          h0: atH(plan.h0),
-          c0: atC(plan.c0),
+          h0: atH(st.h0),
+          c0: atC(st.c0),
           params,
           ids: l === 0 ? oneHotIds : null,
         };
@@ -883,12 +1010,99 @@ export class LstmModel {
 
     let dx = ws.view(plan.dx, T * B * I);
     if (!inputGrad || ids) dx = dx.subarray(0, 0);
-    else if (batchFirst) {
+    else if (sort) {
+      unsortRows(buf, plan.dxOut, dx, { T, B, W: I, batchFirst, perm: sort.perm });
+      dx = ws.view(plan.dxOut, T * B * I);
+    } else if (batchFirst) {
       transposeInto(buf, plan.dxOut, dx, { A: T, B, W: I });
       dx = ws.view(plan.dxOut, T * B * I);
     }
+    if (sort && hOrder && cOrder) {
+      unsortRows(buf, plan.dh0, buf.subarray(st.dh0), hOrder);
+      if (!gru) unsortRows(buf, plan.dc0, buf.subarray(st.dc0), cOrder);
+    }
     return { dx, dh0: ws.view(plan.dh0, stateH), dc0: ws.view(plan.dc0, stateC) };
   }
+}
+
+/**
+ * Where each caller row's head input starts (element offset relative to the buffer read):
+ * readout "last", in y [T, B, D·H] at t = len_b − 1; "final", in h_n [L·D, B, H] at the last
+ * layer's forward slab (the reverse one follows at + B·H).
+ */
+function readRows(
+  p: { readout: Readout; T: number; B: number; H: number; D: number; L: number },
+  sort: RowSort | null,
+): Int32Array {
+  const { T, B, H, D, L } = p;
+  const out = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    if (p.readout === "last") out[b] = ((sort ? sort.lengths[b] : T) - 1) * B * D * H + b * D * H;
+    else out[b] = (L - 1) * D * B * H + b * H;
+  }
+  return out;
+}
+
+/**
+ * Checks lengths [B] (integers in [1, T]) and sorts the rows longest first (stable), or null
+ * when every row has all T steps (the plain pass).
+ */
+function sortByLength(lengths: ArrayLike<number>, T: number, B: number): RowSort | null {
+  checkLength("lengths", lengths, [B], "[B]");
+  const lens = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    const n = lengths[b];
+    if (!Number.isInteger(n) || n < 1 || n > T)
+      throw new ConfigError(`lengths[${b}]`, `must be an integer in [1, ${T}], got ${n}`);
+    lens[b] = n;
+  }
+  if (lens.every((n) => n === T)) return null;
+  const perm = Int32Array.from({ length: B }, (_, b) => b).sort(
+    (a, b) => lens[b] - lens[a] || a - b,
+  );
+  const sorted = perm.map((b) => lens[b]);
+  return { perm, lengths: lens, rows: rowLengths(sorted, T) };
+}
+
+/** A [T, B, W] tensor's rows ([B, T, W] when batchFirst): sorted row i is caller row perm[i]. */
+interface RowOrder {
+  readonly T: number;
+  readonly B: number;
+  readonly W: number;
+  readonly batchFirst: boolean;
+  readonly perm: Int32Array;
+}
+
+/** dst[off …] (time-major, sorted rows) ← src in the caller's layout and row order. */
+function sortRows(dst: FloatArray, off: number, src: ArrayLike<number>, o: RowOrder): void {
+  const { T, B, W, batchFirst, perm } = o;
+  for (let t = 0; t < T; t++)
+    for (let i = 0; i < B; i++) {
+      const b = perm[i];
+      const s = (batchFirst ? b * T + t : t * B + b) * W;
+      const d = off + (t * B + i) * W;
+      for (let w = 0; w < W; w++) dst[d + w] = src[s + w];
+    }
+}
+
+/** dst[off …] in the caller's layout and row order ← src (time-major, sorted rows). */
+function unsortRows(dst: FloatArray, off: number, src: ArrayLike<number>, o: RowOrder): void {
+  const { T, B, W, batchFirst, perm } = o;
+  for (let t = 0; t < T; t++)
+    for (let i = 0; i < B; i++) {
+      const b = perm[i];
+      const d = off + (batchFirst ? b * T + t : t * B + b) * W;
+      const s = (t * B + i) * W;
+      for (let w = 0; w < W; w++) dst[d + w] = src[s + w];
+    }
+}
+
+/** Time-major token ids [T·B] in the sorted row order: sorted row i is caller row perm[i]. */
+function sortIds(ids: Int32Array, T: number, perm: Int32Array): Int32Array {
+  const B = perm.length;
+  const out = new Int32Array(ids.length);
+  for (let t = 0; t < T; t++) for (let i = 0; i < B; i++) out[t * B + i] = ids[t * B + perm[i]];
+  return out;
 }
 
 /**

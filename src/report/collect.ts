@@ -19,6 +19,10 @@ import {
 } from "../train/forecast.js";
 import { sampleText } from "../train/sample.js";
 import { predictWindows } from "../train/series-task.js";
+import { encodeInputs, parseClassifyCsv, readClassifierMeta } from "../data/classify.js";
+import { classifyLogits } from "../train/classify-task.js";
+import { argmaxRows, classificationMetrics } from "../train/metrics.js";
+import { classificationSection } from "./classify-html.js";
 import type {
   ActivationData,
   HeatmapPanel,
@@ -571,6 +575,63 @@ export function collectReport(
     data.details = s.details;
     data.series = s.series;
     data.activations = s.activations;
+  } else if (meta.task === "classify") {
+    const section = collectClassify(model, meta, o, notes);
+    if (section) data.sections = [section];
   } else notes.push("a generic model: no sample input to show activations on");
   return data;
+}
+
+/**
+ * A classifier's section: metrics on the CSV passed as data (its test part when the model was
+ * trained with --test-fraction), the confusion heatmap and per-class scores.
+ */
+function collectClassify(
+  model: LstmModel,
+  meta: ModelMeta,
+  o: CollectOptions,
+  notes: string[],
+): string | null {
+  if (o.data === undefined || !meta.classifier) {
+    notes.push("pass the classification CSV to see the confusion matrix and per-class scores");
+    return null;
+  }
+  const name = o.dataName ?? "the data";
+  const clf = readClassifierMeta(meta.classifier, o.modelName ?? "model");
+  const m = clf.meta;
+  const opts = { textColumn: m.textColumn, labelColumn: m.labelColumn, kind: m.kind };
+  const table = parseClassifyCsv(o.data, name, opts);
+  const N = table.texts.length;
+  const fraction = Number(meta.training?.options?.testFraction ?? 0);
+  const nTest = fraction > 0 ? Math.round(N * fraction) : N;
+  const first = N - nTest;
+  const rows: number[] = [];
+  for (let r = first; r < N; r++) if (m.classes.includes(table.labels[r])) rows.push(r);
+  if (rows.length === 0) {
+    notes.push(`${name}: no rows with the model's classes to evaluate`);
+    return null;
+  }
+  const set = encodeInputs(
+    clf,
+    rows.map((r) => table.texts[r]),
+    { unknown: "skip", sourceOf: (i) => `${name} line ${table.lines[rows[i]]}` },
+  );
+  const logits = classifyLogits(model, set);
+  const reference: number[] = [];
+  for (let r = 0; r < first; r++) {
+    const c = m.classes.indexOf(table.labels[r]);
+    if (c >= 0) reference.push(c);
+  }
+  const truth = rows.map((r) => m.classes.indexOf(table.labels[r]));
+  const metrics = classificationMetrics({
+    truth,
+    predicted: argmaxRows(logits, m.classes.length),
+    labels: m.classes,
+    reference: reference.length > 0 ? reference : truth,
+  });
+  const caption =
+    first > 0
+      ? `Test split: the last ${nTest.toLocaleString("en-US")} rows of ${name} (the majority class is that of the rows before them).`
+      : `All ${N.toLocaleString("en-US")} rows of ${name}.`;
+  return classificationSection({ caption, metrics });
 }

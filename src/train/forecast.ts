@@ -9,6 +9,7 @@
 import { StandardScaler } from "../data/series.js";
 import { checkSeriesColumns, parseField, SeriesMetaSchema } from "../io/schemas.js";
 import type { LstmModel } from "../model/model.js";
+import { StreamSession } from "../model/stream.js";
 import { ConfigError, DataError, FormatError } from "../tensor/errors.js";
 
 /** What a series model file records about its data: columns, horizon, window length, scaler, transform and split. */
@@ -124,10 +125,17 @@ export function forecastSeries(
   sm.scaler.transform(window);
   const out = new Float64Array(steps * Ct);
   let done = 0;
+  // Each window runs from a zero state through a streaming session; the head output of its last
+  // step is the forecast (what readout "last" computes; a bidirectional model needs that).
+  const session = model.config.bidirectional ? null : new StreamSession(model, { rows: 1 });
+  const O = model.config.outputSize;
   while (done < steps) {
-    const r = model.forward(window, { seqLen: T, batch: 1, readout: "last" });
+    session?.reset();
+    const last = session
+      ? session.step(window, T).subarray((T - 1) * O, T * O)
+      : model.forward(window, { seqLen: T, batch: 1, readout: "last" }).output;
     const take = Math.min(K, steps - done);
-    const pred = Float64Array.from(r.output.subarray(0, take * Ct)); // [take, Ct] scaled
+    const pred = Float64Array.from(last.subarray(0, take * Ct)); // [take, Ct] scaled
     if (sm.relative)
       for (let h = 0; h < take; h++)
         for (let j = 0; j < Ct; j++) pred[h * Ct + j] += window[(T - 1) * C + targetIdx[j]];

@@ -8,7 +8,9 @@
  * - parameters P, their gradients P, the previous weights (rollback) P and the best weights P;
  * - optimizer state: k·P (adam/adamw 2, rmsprop 1 or 2 with momentum, adagrad 1, sgd 0 or 1);
  * - activations kept for BPTT per layer and direction: gates 4H, c, tanh c, h and their
- *   gradients, about 10·H per (t, b), plus the backward buffers of the same size;
+ *   gradients, about 10·H per (t, b), plus the backward buffers of the same size; the last
+ *   layer's output and its gradient in the caller's row order (2·D·H per (t, b): the model runs
+ *   variable-length rows sorted longest first);
  * - inputs T·B·I (the one-hot batch T·B·V for text; with an embedding table [V, E] the
  *   embedded rows T·B·E and their gradient), outputs and their gradients 3·T·B·O, and the same
  *   again for the validation batch;
@@ -105,9 +107,15 @@ export function estimateTrainingMemory(s: TrainingShape): MemoryEstimate {
     optimizer: optimizerSlots(s) * P * bytes,
     // Per layer, direction and row: the LSTM saves gates 4H, c, tanh c, y and dY (≈ 10H with
     // its share of the backward scratch, 2H more with a projection); the GRU gates 3H, hg 3H, y
-    // and dY, and its scratch holds two [T, B, 3H] arrays (dXg, dHg): ≈ 11H.
+    // and dY, and its scratch holds two [T, B, 3H] arrays (dXg, dHg): ≈ 11H. The last layer's y
+    // and its gradient once more in the caller's row order (variable lengths): 2·D·H.
     activations:
-      2 * (s.numLayers * D * TB * perStep + TB * dropped + 3 * TB * s.outputSize) * bytes,
+      2 *
+      (s.numLayers * D * TB * perStep +
+        2 * D * TB * s.hiddenSize +
+        TB * dropped +
+        3 * TB * s.outputSize) *
+      bytes,
     inputs: 2 * inputElems * bytes, // the training batch and the validation batch
   };
   const total = Object.values(parts).reduce((a, b) => a + b, 0);

@@ -1,11 +1,12 @@
 /**
- * Text generation one character at a time with the state carried (streaming): each step runs
- * the model on a single [T=1, B=1, V] one-hot input from the previous step's h_n, c_n.
+ * Text generation one character at a time with the state carried: a StreamSession runs the
+ * model on a single [T=1, B=1, V] one-hot input per step from the previous step's state.
  */
 import type { Vocab } from "../data/text.js";
 import type { LstmModel } from "../model/model.js";
+import { StreamSession } from "../model/stream.js";
 import { allocFloat } from "../tensor/dtype.js";
-import { hiddenOut, tokenCount } from "../model/config.js";
+import { tokenCount } from "../model/config.js";
 import { ConfigError } from "../tensor/errors.js";
 import type { Rng } from "../tensor/rng.js";
 
@@ -39,14 +40,12 @@ export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): st
     throw new ConfigError("topK", `must be an integer ≥ 0, got ${topK}`);
   if (!Number.isInteger(o.length) || o.length < 0)
     throw new ConfigError("length", `must be an integer ≥ 0, got ${o.length}`);
+  const session = new StreamSession(model, { rows: 1 }); // checks the weights once
   const cfg = model.config;
-  const h = allocFloat(model.dtype, cfg.numLayers * hiddenOut(cfg)); // [L, B = 1, Hout]
-  const c = allocFloat(model.dtype, model.cellStateSize(1)); // empty for a GRU
   const x = allocFloat(model.dtype, cfg.embedding ? 1 : V); // [T = 1, B = 1, V or 1 id]
   const probs = new Float64Array(V);
   const order = new Int32Array(V);
   const primeIds = vocab.encode(o.prime ?? "", { source: "prime" });
-  model.checkParams(); // once: the weights do not change while sampling
   // Without a prime, start as at the beginning of a line when the vocabulary has "\n" (that
   // newline is context, not output); otherwise the first character is drawn uniformly and is
   // the first character of the output.
@@ -60,10 +59,7 @@ export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): st
       x.fill(0);
       x[input] = 1;
     }
-    const r = model.forward(x, { seqLen: 1, batch: 1, h0: h, c0: c, checkParams: false });
-    h.set(r.hN);
-    c.set(r.cN);
-    logits = r.output;
+    logits = session.step(x);
   };
   for (let i = 0; i < primeIds.length; i++) step(primeIds[i]);
   if (primeIds.length === 0) step(id);

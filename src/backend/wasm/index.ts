@@ -27,7 +27,7 @@
  * (`memory.threads` says which). In browsers `await initWasm({ threads: n })` first.
  */
 import type { FloatArray } from "../../tensor/dtype.js";
-import type { Block, Kernels, MemoryOptions } from "../kernels.js";
+import type { Block, Kernels, MemoryOptions, StepPlan } from "../kernels.js";
 import {
   backwardSteps,
   forwardSteps,
@@ -86,6 +86,21 @@ function ptr(
 
 /** A non-negative int32 (the exports take i32): NaN, fractions and 2³¹+ fail. */
 const isSize = (n: number): boolean => n === (n | 0) && n >= 0;
+
+/**
+ * Byte pointer of the per-step row counts of a variable-length plan (RowLengths.stored, checked
+ * against the in-memory copy), or 0: all rows every step, or no copy in memory.
+ */
+function stepSizes(inst: Instance, plan: StepPlan): number {
+  const rows = plan.rows;
+  if (!rows?.stored) return 0;
+  const p = ptr(inst, rows.stored, 1, plan.T, "rows.stored");
+  const v = rows.stored;
+  for (let t = 0; t < plan.T; t++)
+    if (v.buf[v.off + t] !== rows.batchSizes[t])
+      throw new Error("wasm backend: rows.stored differs from rows.batchSizes");
+  return p;
+}
 
 function sizes(a: number, b: number, c: number, d = 0, e = 0, f = 0): void {
   if (!(isSize(a) && isSize(b) && isSize(c) && isSize(d) && isSize(e) && isSize(f)))
@@ -203,9 +218,12 @@ function makeKernels(build: Build): Kernels {
         hidden: H,
         reverse: plan.reverse ? 1 : 0,
         packed: 0, // set by the instance when it packs W_hh
+        sizes: stepSizes(inst, plan),
       };
       if (T === 0 || B === 0 || H === 0) return;
-      inst.forwardSteps(args, pWork, () => forwardSteps(kernels, io, plan));
+      // Variable lengths without the sizes in memory: the per-step composition.
+      if (plan.rows && !args.sizes) forwardSteps(kernels, io, plan);
+      else inst.forwardSteps(args, pWork, () => forwardSteps(kernels, io, plan));
     },
 
     lstmBackwardSteps(io, plan) {
@@ -232,9 +250,11 @@ function makeKernels(build: Build): Kernels {
         hidden: H,
         reverse: plan.reverse ? 1 : 0,
         packed: 0, // set by the instance when it packs W_hh
+        sizes: stepSizes(inst, plan),
       };
       if (T === 0 || B === 0 || H === 0) return;
-      inst.backwardSteps(args, pWork, () => backwardSteps(kernels, io, plan));
+      if (plan.rows && !args.sizes) backwardSteps(kernels, io, plan);
+      else inst.backwardSteps(args, pWork, () => backwardSteps(kernels, io, plan));
     },
 
     gruCellForward(io, { B, H }) {
@@ -299,7 +319,9 @@ function makeKernels(build: Build): Kernels {
         reverse: plan.reverse ? 1 : 0,
       };
       if (T === 0 || B === 0 || H === 0) return;
-      inst.gruSteps(false, record, pWork, () => gruForwardSteps(kernels, io, plan));
+      // Variable lengths: the per-step composition on each step's active rows.
+      if (plan.rows) gruForwardSteps(kernels, io, plan);
+      else inst.gruSteps(false, record, pWork, () => gruForwardSteps(kernels, io, plan));
     },
 
     gruBackwardSteps(io, plan) {
@@ -330,7 +352,8 @@ function makeKernels(build: Build): Kernels {
         dHg: ptr(inst, { buf: sb, off: scratch.dHg }, T * B, G, "dHg"),
       };
       if (T === 0 || B === 0 || H === 0) return;
-      inst.gruSteps(true, record, pWork, () => gruBackwardSteps(kernels, io, plan));
+      if (plan.rows) gruBackwardSteps(kernels, io, plan);
+      else inst.gruSteps(true, record, pWork, () => gruBackwardSteps(kernels, io, plan));
     },
   };
   return kernels;

@@ -175,6 +175,7 @@ export const ForwardStepsJob = job({
     "hidden",
     "reverse",
     "packed",
+    "sizes",
   ],
   chunked: true,
   run(ex, a, s, scratch) {
@@ -192,6 +193,7 @@ export const ForwardStepsJob = job({
       a.hidden,
       a.reverse,
       a.packed,
+      a.sizes,
       s[0],
       s[1],
       scratch,
@@ -218,6 +220,7 @@ export const BackwardStepsJob = job({
     "hidden",
     "reverse",
     "packed",
+    "sizes",
   ],
   chunked: true,
   run(ex, a, s, scratch) {
@@ -237,6 +240,7 @@ export const BackwardStepsJob = job({
       a.hidden,
       a.reverse,
       a.packed,
+      a.sizes,
       s[0],
       s[1],
       scratch,
