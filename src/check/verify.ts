@@ -8,7 +8,7 @@ import type { DType } from "../tensor/dtype.js";
 import { layerSuffix, numDirections } from "../model/config.js";
 import { scalarError, scaledError } from "./compare.js";
 import type { Fixture } from "./fixture.js";
-import { modelFromFixture } from "./fixture-model.js";
+import { fixtureBatch, modelFromFixture } from "./fixture-model.js";
 import { replayOptimizers } from "./replay.js";
 
 /** Pass thresholds on the scaled error, per dtype. */
@@ -42,15 +42,7 @@ export function verifyFixture(
   const model = modelFromFixture(f, dtype, opts.backend, opts.threads);
   const objective = new Objective(model, f.loss);
   model.zeroGrad();
-  const { loss, forward, backward } = objective.run({
-    x: f.inputs.x.data,
-    seqLen: f.seqLen,
-    batch: f.batch,
-    batchFirst: f.batchFirst,
-    h0: f.inputs.h0.data,
-    c0: f.inputs.c0.data,
-    targets: f.inputs.targets.data,
-  });
+  const { loss, forward, backward } = objective.run(fixtureBatch(f));
   tensors.loss = scalarError(loss, f.outputs.loss);
   tensors.y = scaledError(forward.y, f.outputs.y.data);
   tensors.h_n = scaledError(forward.hN, f.outputs.hN.data);
