@@ -231,6 +231,9 @@ def arr(t):
 
 
 class Cfg:
+    # PyTorch module name of the recurrent layer and its gates per hidden unit (GruCfg: gru, 3).
+    module, gates = "lstm", 4
+
     def __init__(self, name, I, H, L, bidir, T, B, bf, O_reg, C, loss):
         self.name, self.I, self.H, self.L, self.bidir = name, I, H, L, bidir
         self.T, self.B, self.bf, self.loss = T, B, bf, loss
@@ -243,11 +246,12 @@ class Cfg:
             for d in range(self.D):
                 sfx = f"l{k}" + ("_reverse" if d == 1 else "")
                 inw = self.I if k == 0 else self.D * self.H
+                G, m = self.gates * self.H, self.module
                 out += [
-                    (f"lstm.weight_ih_{sfx}", [4 * self.H, inw]),
-                    (f"lstm.weight_hh_{sfx}", [4 * self.H, self.H]),
-                    (f"lstm.bias_ih_{sfx}", [4 * self.H]),
-                    (f"lstm.bias_hh_{sfx}", [4 * self.H]),
+                    (f"{m}.weight_ih_{sfx}", [G, inw]),
+                    (f"{m}.weight_hh_{sfx}", [G, self.H]),
+                    (f"{m}.bias_ih_{sfx}", [G]),
+                    (f"{m}.bias_hh_{sfx}", [G]),
                 ]
         out += [("head.weight", [self.O, self.D * self.H]), ("head.bias", [self.O])]
         return out
@@ -758,20 +762,7 @@ GRU_RNG_TEXT = (
 
 
 class GruCfg(Cfg):
-    def param_shapes(self):
-        out = []
-        for k in range(self.L):
-            for d in range(self.D):
-                sfx = f"l{k}" + ("_reverse" if d == 1 else "")
-                inw = self.I if k == 0 else self.D * self.H
-                out += [
-                    (f"gru.weight_ih_{sfx}", [3 * self.H, inw]),
-                    (f"gru.weight_hh_{sfx}", [3 * self.H, self.H]),
-                    (f"gru.bias_ih_{sfx}", [3 * self.H]),
-                    (f"gru.bias_hh_{sfx}", [3 * self.H]),
-                ]
-        out += [("head.weight", [self.O, self.D * self.H]), ("head.bias", [self.O])]
-        return out
+    module, gates = "gru", 3
 
 
 def gru_draw(cfg, seed, init_state):
