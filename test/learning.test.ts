@@ -7,7 +7,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LstmModel } from "../src/model/model.js";
 import { initParams } from "../src/model/init.js";
-import { Trainer } from "../src/train/trainer.js";
+import {
+  Trainer,
+  type TrainOptions,
+  type TrainSummary,
+  type TrainTask,
+} from "../src/train/trainer.js";
 import { addingTask, bitRecallTask, noisySineTask } from "../src/train/synthetic.js";
 import { Rng } from "../src/tensor/rng.js";
 
@@ -17,17 +22,32 @@ function model(inputSize: number, hiddenSize: number, seed: number): LstmModel {
   return m;
 }
 
+/** Trains with Adam at this learning rate, evaluating every 100 steps unless told otherwise. */
+function trainAdam(
+  m: LstmModel,
+  task: TrainTask,
+  lr: number,
+  options: Omit<TrainOptions, "optimizer">,
+): Promise<TrainSummary> {
+  return new Trainer(m, task, {
+    optimizer: { kind: "adam", lr },
+    evalEvery: 100,
+    ...options,
+  }).run();
+}
+
+/** The best validation loss (an MSE for the regression tasks) is below limit. */
+function assertValidMse(summary: TrainSummary, limit: number): void {
+  assert.ok(
+    summary.bestValidLoss !== null && summary.bestValidLoss < limit,
+    `valid MSE ${summary.bestValidLoss}`,
+  );
+}
+
 test("recalls a bit seen 24 steps earlier (accuracy on fresh sequences)", async () => {
   const task = bitRecallTask({ seqLen: 25, batch: 32, validSize: 400 });
   const m = model(2, 12, 1);
-  const trainer = new Trainer(m, task, {
-    optimizer: { kind: "adam", lr: 0.02 },
-    steps: 400,
-    evalEvery: 100,
-    clipNorm: 1,
-    seed: 1,
-  });
-  await trainer.run();
+  await trainAdam(m, task, 0.02, { steps: 400, clipNorm: 1, seed: 1 });
   const { output, targets } = task.predictValid(m);
   let correct = 0;
   for (let i = 0; i < targets.length; i++) if (Math.sign(output[i]) === targets[i]) correct++;
@@ -38,35 +58,16 @@ test("recalls a bit seen 24 steps earlier (accuracy on fresh sequences)", async 
 test("solves the adding problem (T = 30) far below the 1/6 baseline", async () => {
   const task = addingTask({ seqLen: 30, batch: 32, validSize: 400 });
   const m = model(2, 16, 2);
-  const trainer = new Trainer(m, task, {
-    optimizer: { kind: "adam", lr: 0.01 },
-    steps: 800,
-    evalEvery: 100,
-    clipNorm: 1,
-    seed: 2,
-  });
-  const summary = await trainer.run();
-  assert.ok(
-    summary.bestValidLoss !== null && summary.bestValidLoss < 0.02,
-    `valid MSE ${summary.bestValidLoss}`,
-  );
+  const summary = await trainAdam(m, task, 0.01, { steps: 800, clipNorm: 1, seed: 2 });
+  assertValidMse(summary, 0.02);
 });
 
 test("predicts the next value of a noisy sine close to the noise floor", async () => {
   const task = noisySineTask({ seqLen: 20, batch: 32, validSize: 400, noise: 0.1 });
   const m = model(1, 12, 3);
-  const trainer = new Trainer(m, task, {
-    optimizer: { kind: "adam", lr: 0.01 },
-    steps: 300,
-    evalEvery: 100,
-    seed: 3,
-  });
-  const summary = await trainer.run();
+  const summary = await trainAdam(m, task, 0.01, { steps: 300, seed: 3 });
   // Predicting 0 gives 0.5; a perfect model of the clean sine from noisy inputs gets near 0.
-  assert.ok(
-    summary.bestValidLoss !== null && summary.bestValidLoss < 0.02,
-    `valid MSE ${summary.bestValidLoss}`,
-  );
+  assertValidMse(summary, 0.02);
 });
 
 test("a character model on a bundled novel gets well below the unigram entropy", async () => {
@@ -82,14 +83,12 @@ test("a character model on a bundled novel gets well below the unigram entropy",
   const m = new LstmModel({ inputSize: V, hiddenSize: 48, outputSize: V });
   initParams(m, new Rng(4));
   const task = new TextTask(m, train, valid, { batch: 16, seqLen: 32, maxEvalWindows: 40 });
-  const trainer = new Trainer(m, task, {
-    optimizer: { kind: "adam", lr: 0.01 },
+  const summary = await trainAdam(m, task, 0.01, {
     steps: 250,
     evalEvery: 250,
     clipNorm: 5,
     seed: 4,
   });
-  const summary = await trainer.run();
   const baseline = unigramEntropy(train, V); // ≈ 3.09 nats/char for this novel
   assert.ok(
     summary.bestValidLoss! < 0.8 * baseline,
