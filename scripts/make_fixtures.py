@@ -285,16 +285,15 @@ def draw_targets(cfg, g):
 
 
 def draw(cfg, seed, init_state):
+    """params, x, h0 (U(-1, 1) or zeros), c0 for an LSTM (N(0, 1) or zeros), targets: in draw order."""
     g = torch.Generator().manual_seed(seed)
     params, x = draw_params_x(cfg, g)
     st = [cfg.L * cfg.D, cfg.B, cfg.H]
-    if init_state == "random":
-        h0 = torch.empty(st, dtype=DT).uniform_(-1.0, 1.0, generator=g)
-        c0 = torch.randn(st, generator=g, dtype=DT)
-    else:
-        h0 = torch.zeros(st, dtype=DT)
-        c0 = torch.zeros(st, dtype=DT)
-    return params, x, h0, c0, draw_targets(cfg, g)
+    random = init_state == "random"
+    states = [torch.empty(st, dtype=DT).uniform_(-1.0, 1.0, generator=g) if random else torch.zeros(st, dtype=DT)]
+    if cfg.module == "lstm":
+        states.append(torch.randn(st, generator=g, dtype=DT) if random else torch.zeros(st, dtype=DT))
+    return (params, x, *states, draw_targets(cfg, g))
 
 
 def build_torch(cfg, params, rnn_class=torch.nn.LSTM):
@@ -418,6 +417,18 @@ def grads_of(loss, tensors):
     return [g.detach() for g in gs]
 
 
+def lstm_results(names, outputs, grads):
+    """Detached loss, y, h_n, c_n and the gradients of the params in names, then x, h0, c0."""
+    loss, y, hn, cn = outputs
+    return {
+        "loss": float(loss.detach()),
+        "y": y.detach(),
+        "h_n": hn.detach(),
+        "c_n": cn.detach(),
+        "grads": dict(zip(names + ["x", "h0", "c0"], grads)),
+    }
+
+
 def compute(cfg, params, x, h0, c0, targets):
     """Returns the nn.LSTM results and the loop results (checked against each other)."""
     names = [n for n, _ in cfg.param_shapes()]
@@ -426,24 +437,14 @@ def compute(cfg, params, x, h0, c0, targets):
     loss, y, hn, cn = torch_loss(cfg, mod, xr, h0r, c0r, targets)
     plist = dict(mod.named_parameters())
     g = grads_of(loss, [plist[n] for n in names] + [xr, h0r, c0r])
-    ref = {
-        "loss": float(loss.detach()),
-        "y": y.detach(),
-        "h_n": hn.detach(),
-        "c_n": cn.detach(),
-        "grads": dict(zip(names + ["x", "h0", "c0"], g)),
-    }
+    ref = lstm_results(names, (loss, y, hn, cn), g)
 
     P = {n: params[n].clone().requires_grad_(True) for n in names}
     xl, h0l, c0l = (t.clone().requires_grad_(True) for t in (x, h0, c0))
     lloss, ly, lhn, lcn, inter = loop_forward(cfg, P, xl, h0l, c0l, targets)
     lg = grads_of(lloss, [P[n] for n in names] + [xl, h0l, c0l])
     loop = {
-        "loss": float(lloss.detach()),
-        "y": ly.detach(),
-        "h_n": lhn.detach(),
-        "c_n": lcn.detach(),
-        "grads": dict(zip(names + ["x", "h0", "c0"], lg)),
+        **lstm_results(names, (lloss, ly, lhn, lcn), lg),
         "inter": {k: {kk: vv.detach() for kk, vv in v.items()} for k, v in inter.items()},
     }
 
@@ -759,17 +760,6 @@ class GruCfg(Cfg):
     module, gates = "gru", 3
 
 
-def gru_draw(cfg, seed, init_state):
-    g = torch.Generator().manual_seed(seed)
-    params, x = draw_params_x(cfg, g)
-    st = [cfg.L * cfg.D, cfg.B, cfg.H]
-    if init_state == "random":
-        h0 = torch.empty(st, dtype=DT).uniform_(-1.0, 1.0, generator=g)
-    else:
-        h0 = torch.zeros(st, dtype=DT)
-    return params, x, h0, draw_targets(cfg, g)
-
-
 def head_loss(cfg, y_tm, W, bvec, targets):
     """The loss of the README on time-major y [T, B, D*H], written out (no nn.functional)."""
     T, B = cfg.T, cfg.B
@@ -887,7 +877,7 @@ def make_gru_fixture(cfgname, spec, loss, init_state, seed, command):
     I, H, L, bidir, T, B, bf, O_reg, C = spec
     name = f"gru_{cfgname}_{loss}"
     cfg = GruCfg(name, I, H, L, bidir, T, B, bf, O_reg, C, loss)
-    params, x, h0, targets = gru_draw(cfg, seed, init_state)
+    params, x, h0, targets = draw(cfg, seed, init_state)
     ref, worst = gru_compute(cfg, params, x, h0, targets)
     names = [n for n, _ in cfg.param_shapes()]
     fx = {
