@@ -1,7 +1,7 @@
 /**
  * One library on one workload, in its own process (started by bench/run.ts):
  *
- *   node dist/bench/child.js lstm-ts|lstm-ts-mt|lstm-ts-simd|lstm-ts-js|tfjs-cpu|... A|B|C|D
+ *   node dist/bench/child.js lstm-ts|lstm-ts-mt|lstm-ts-simd|lstm-ts-js|tfjs-cpu|... A|B|C|D [lstm|gru]
  *
  * Speaks the protocol of bench/harness.ts on stdout. lstm-ts runs as the CLI does: with relaxed
  * SIMD turned on (Node 20–21), so its default backend is wasm-relaxed; lstm-ts-simd forces the
@@ -9,6 +9,7 @@
  */
 import "../src/relaxed-simd.js"; // first, before the kernels load
 import { readFileSync } from "node:fs";
+import type { CellKind } from "../src/model/config.js";
 import os from "node:os";
 import { emit, firstLine, JS_LIBRARIES, measure, type Library } from "./harness.js";
 import {
@@ -32,7 +33,7 @@ async function loadLibrary(id: string): Promise<Library> {
   }
 }
 
-async function main(id: string, name: WorkloadName): Promise<void> {
+async function main(id: string, name: WorkloadName, cell: CellKind): Promise<void> {
   const w = WORKLOADS[name];
   if (id.startsWith("lstm-ts")) {
     const pkg = new URL("../../package.json", import.meta.url);
@@ -41,6 +42,7 @@ async function main(id: string, name: WorkloadName): Promise<void> {
     const opts = {
       backend: id === "lstm-ts-js" ? "js" : id === "lstm-ts-simd" ? "wasm" : undefined,
       threads: id === "lstm-ts-mt" ? os.availableParallelism() : 1,
+      cell,
     };
     const r: WorkloadResult & { threads?: number } = runOurs(w, opts);
     if (id === "lstm-ts-mt" && (r.threads ?? 1) < 2)
@@ -56,14 +58,14 @@ async function main(id: string, name: WorkloadName): Promise<void> {
     return;
   }
   emit("info", { library: lib.library, version: lib.version, note: lib.note });
-  const runner = await lib.setup(w);
+  const runner = await lib.setup(w, cell);
   if (runner.kind === "na") emit("na", { reason: runner.reason });
   else emit("done", { times: await measure(runner, w), note: runner.note });
 }
 
-const [id, name] = process.argv.slice(2);
-if (!(WORKLOAD_NAMES as readonly string[]).includes(name)) {
-  console.error(`usage: child.js ${JS_LIBRARIES.join("|")} ${WORKLOAD_NAMES.join("|")}`);
+const [id, name, cell = "lstm"] = process.argv.slice(2);
+if (!(WORKLOAD_NAMES as readonly string[]).includes(name) || (cell !== "lstm" && cell !== "gru")) {
+  console.error(`usage: child.js ${JS_LIBRARIES.join("|")} ${WORKLOAD_NAMES.join("|")} [lstm|gru]`);
   process.exit(2);
 }
-await main(id, name as WorkloadName);
+await main(id, name as WorkloadName, cell);

@@ -45,7 +45,8 @@ export interface Library {
   library: string;
   version: string;
   note?: string;
-  setup(w: Workload): Runner | Promise<Runner>;
+  /** The workload with an LSTM, or with a GRU of the same sizes (`cell`). */
+  setup(w: Workload, cell: "lstm" | "gru"): Runner | Promise<Runner>;
 }
 
 /** No timed repetition starts after this long (the first always runs). */

@@ -5,7 +5,10 @@
  * Prints a table per workload and writes every number to bench/results/latest.json.
  *
  *   node dist/bench/run.js [--workload A,B] [--lib tfjs-cpu,pytorch] [--timeout 60] [--no-memory]
- *                          [--out results.json]
+ *                          [--out results.json] [--gru A,B]
+ *
+ * --gru (default A,B): workloads that get a second table with GRUs of the same sizes (lstm-ts
+ * --cell gru, torch.nn.GRU, tf.layers.gru, brain.js GRUTimeStep); --gru "" for none.
  *
  * Libraries: lstm-ts (the baseline), lstm-ts-mt (one thread per core), lstm-ts-js (reference
  * backend; only with --lib), tfjs-cpu, tfjs-wasm, brain.js, pytorch (threads = cores),
@@ -27,6 +30,7 @@ import {
   type Workload,
   type WorkloadName,
 } from "../cli/workloads.js";
+import type { CellKind } from "../src/model/config.js";
 
 /** pytorch: torch.set_num_threads(cores); pytorch-1t: one thread, like lstm-ts. */
 const LIBRARIES = [...JS_LIBRARIES, "pytorch", "pytorch-1t"] as const;
@@ -83,8 +87,13 @@ function runChild(cmd: string, args: string[], timeoutMs: number): Promise<Child
   });
 }
 
+/** Workloads that also get GRU rows (the same sizes, nn.GRU / tf.layers.gru / GRUTimeStep). */
+const GRU_WORKLOADS: readonly WorkloadName[] = ["A", "B"];
+
 interface Row {
   workload: WorkloadName;
+  /** The recurrent cell of every library in the row's table. */
+  cell: CellKind;
   id: LibraryId;
   library: string;
   version?: string;
@@ -117,12 +126,19 @@ function lastLine(s: string): string {
 }
 
 /** Turns one child's events into a table row. */
-function toRow(w: Workload, id: LibraryId, run: ChildRun, timeoutS: number): Row {
+function toRow(
+  w: Workload,
+  lib: { id: LibraryId; cell: CellKind },
+  run: ChildRun,
+  timeoutS: number,
+): Row {
+  const { id, cell } = lib;
   const get = (name: string) => run.events.find((e) => e.event === name);
   const info = get("info");
   const done = get("done");
   const row: Row = {
     workload: w.name,
+    cell,
     id,
     library: String(done?.library ?? info?.library ?? id),
     version: info?.version as string | undefined,
@@ -153,11 +169,11 @@ function toRow(w: Workload, id: LibraryId, run: ChildRun, timeoutS: number): Row
     } else notes.push(`stopped at the ${timeoutS} s limit`);
   }
   if (times && times.length > 0) {
-    Object.assign(row, summarize(w, row.library, times), { times });
+    Object.assign(row, summarize(w, row.library, times, cell), { times });
     const [lo, hi] = [Math.min(...times), Math.max(...times)];
     if (hi > 2 * lo) notes.push(`unstable: reps from ${ms(lo)} to ${ms(hi)} ms`);
   } else if (done?.msPerStep !== undefined) {
-    Object.assign(row, summarize(w, row.library, [Number(done.msPerStep)]), {
+    Object.assign(row, summarize(w, row.library, [Number(done.msPerStep)], cell), {
       reps: Number(done.reps),
     });
   }
@@ -196,7 +212,7 @@ function cells(r: Row): string[] {
     ];
   if (r.lowerBoundMs !== undefined) {
     const w = WORKLOADS[r.workload];
-    const s = summarize(w, r.library, [r.lowerBoundMs]);
+    const s = summarize(w, r.library, [r.lowerBoundMs], r.cell);
     return [
       `> ${ms(r.lowerBoundMs)}`,
       `< ${num(s.stepsTimesBatchPerSecond)}`,
@@ -219,11 +235,11 @@ function table(rows: Row[]): string {
   return [...out, ...(notes.length ? ["  notes:", ...notes] : [])].join("\n");
 }
 
-function describe(w: Workload): string {
+function describe(w: Workload, cell: CellKind): string {
   const what = w.kind === "train" ? "training step" : "inference, one step at a time";
   return (
-    `Workload ${w.name}: ${what}, B ${w.batch}, T ${w.seqLen}, I ${w.input}, H ${w.hidden} ` +
-    `(${(workloadFlops(w) / 1e9).toPrecision(3)} GFLOP per ${w.kind === "train" ? "training step" : "step"})`
+    `Workload ${w.name}${cell === "gru" ? " (GRU)" : ""}: ${what}, B ${w.batch}, T ${w.seqLen}, I ${w.input}, H ${w.hidden} ` +
+    `(${(workloadFlops(w, cell) / 1e9).toPrecision(3)} GFLOP per ${w.kind === "train" ? "training step" : "step"})`
   );
 }
 
@@ -237,6 +253,7 @@ async function main(): Promise<void> {
       timeout: { type: "string", default: "60" },
       "no-memory": { type: "boolean", default: false },
       out: { type: "string" },
+      gru: { type: "string", default: GRU_WORKLOADS.join(",") },
     },
   });
   const workloads = values.workload.split(",").map((s) => s.trim().toUpperCase());
@@ -295,25 +312,34 @@ async function main(): Promise<void> {
     }
   }
 
+  // Every workload with LSTMs, then the --gru ones (default A, B) again with GRUs.
+  const gru = values.gru
+    .split(",")
+    .map((s) => s.trim().toUpperCase())
+    .filter((s) => s !== "");
+  const tables: [WorkloadName, CellKind][] = [
+    ...(workloads as WorkloadName[]).map((n): [WorkloadName, CellKind] => [n, "lstm"]),
+    ...(workloads as WorkloadName[])
+      .filter((n) => gru.includes(n))
+      .map((n): [WorkloadName, CellKind] => [n, "gru"]),
+  ];
   const rows: Row[] = [];
-  for (const name of workloads as WorkloadName[]) {
+  for (const [name, cell] of tables) {
     const w = WORKLOADS[name];
     for (const id of libs) {
       let row: Row;
       const skip = skipped.get(id);
       if (skip !== undefined) {
-        row = { workload: name, id, library: id, status: "skipped", reps: 0, plannedReps: 0 };
+        row = { workload: name, cell, id, library: id, status: "skipped", reps: 0, plannedReps: 0 }; // prettier-ignore
         row.note = skip;
       } else {
+        const torchArgs = ["-u", TORCH, "--workload", name, "--cell", cell];
         const [cmd, args] = isTorch(id)
-          ? [
-              python!,
-              ["-u", TORCH, "--workload", name, ...(id === "pytorch-1t" ? ["--threads", "1"] : [])],
-            ]
-          : [process.execPath, [CHILD, id, name]];
+          ? [python!, [...torchArgs, ...(id === "pytorch-1t" ? ["--threads", "1"] : [])]]
+          : [process.execPath, [CHILD, id, name, cell]];
         const loadAverage = os.loadavg()[0];
         const run = await runChild(cmd, args, timeoutS * 1000);
-        row = { ...toRow(w, id, run, timeoutS), loadAverage };
+        row = { ...toRow(w, { id, cell }, run, timeoutS), loadAverage };
         if (row.status === "skipped") skipped.set(id, row.note ?? "failed to load");
         if (row.version) versions[row.library] = row.version;
       }
@@ -321,7 +347,8 @@ async function main(): Promise<void> {
       const shown = cells(row);
       console.error(`  ${name} ${row.library}: ${shown[0]} ms/step ${row.note ?? ""}`.trimEnd());
     }
-    const find = (id: LibraryId) => rows.find((r) => r.workload === name && r.id === id);
+    const find = (id: LibraryId) =>
+      rows.find((r) => r.workload === name && r.cell === cell && r.id === id);
     const [torchN, torch1] = [find("pytorch"), find("pytorch-1t")?.msPerStep];
     if (torchN?.msPerStep && torch1 && torchN.msPerStep > 1.2 * torch1) {
       const why =
@@ -330,15 +357,15 @@ async function main(): Promise<void> {
       torchN.note = torchN.note ? `${torchN.note}; ${why}` : why;
     }
     const ours = find("lstm-ts")?.msPerStep;
-    for (const r of rows.filter((r) => r.workload === name && ours !== undefined)) {
+    for (const r of rows.filter((r) => r.workload === name && r.cell === cell && ours)) {
       if (r.msPerStep !== undefined) r.speedup = r.msPerStep / ours!;
       else if (r.lowerBoundMs !== undefined) r.speedup = r.lowerBoundMs / ours!;
     }
   }
 
-  for (const name of workloads as WorkloadName[]) {
-    console.log(`\n${describe(WORKLOADS[name])}`);
-    console.log(table(rows.filter((r) => r.workload === name)));
+  for (const [name, cell] of tables) {
+    console.log(`\n${describe(WORKLOADS[name], cell)}`);
+    console.log(table(rows.filter((r) => r.workload === name && r.cell === cell)));
   }
   console.log(
     "\nms/step: median over the timed reps after warm-up (D: per step, timed in blocks of 100)." +

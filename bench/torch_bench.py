@@ -104,10 +104,17 @@ def blas_info():
     }
 
 
+CELL = "lstm"  # --cell: torch.nn.LSTM or torch.nn.GRU at the same sizes
+
+
+def rnn(I, H):
+    return torch.nn.GRU(I, H) if CELL == "gru" else torch.nn.LSTM(I, H)
+
+
 def train_step(w):
     torch.manual_seed(1)
     T, B, I, H = w["seq_len"], w["batch"], w["input"], w["hidden"]
-    lstm, head = torch.nn.LSTM(I, H), torch.nn.Linear(H, I)
+    lstm, head = rnn(I, H), torch.nn.Linear(H, I)
     params = list(lstm.parameters()) + list(head.parameters())
     opt = torch.optim.Adam(params, lr=1e-3)
     x, y = torch.randn(T, B, I), torch.randn(T, B, I)
@@ -124,8 +131,9 @@ def train_step(w):
 def infer_block(w):
     torch.manual_seed(1)
     I, H = w["input"], w["hidden"]
-    lstm, head = torch.nn.LSTM(I, H), torch.nn.Linear(H, I)
-    state = {"x": torch.randn(1, 1, I), "hc": (torch.zeros(1, 1, H), torch.zeros(1, 1, H))}
+    lstm, head = rnn(I, H), torch.nn.Linear(H, I)
+    h0 = torch.zeros(1, 1, H)
+    state = {"x": torch.randn(1, 1, I), "hc": h0 if CELL == "gru" else (h0, torch.zeros(1, 1, H))}
 
     def block(n):
         with torch.no_grad():
@@ -178,7 +186,10 @@ def main():
     ap.add_argument("--workload", choices=sorted(WORKLOADS), action="append")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--info", action="store_true", help="print versions and BLAS only")
+    ap.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
     args = ap.parse_args()
+    global CELL
+    CELL = args.cell
     os.environ.setdefault("OPENBLAS_NUM_THREADS", str(args.threads))
     global torch
     import torch
@@ -186,7 +197,7 @@ def main():
     torch.set_num_threads(args.threads)
     emit(
         "info",
-        library=f"pytorch ({args.threads} thread{'s' if args.threads > 1 else ''}, {blas_loaded()[0]})",
+        library=f"pytorch{' GRU' if CELL == 'gru' else ''} ({args.threads} thread{'s' if args.threads > 1 else ''}, {blas_loaded()[0]})",
         version=torch.__version__,
         python=sys.executable,
         threads=torch.get_num_threads(),

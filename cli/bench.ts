@@ -2,6 +2,7 @@
 import type { Command } from "commander";
 import { runOurs, WORKLOAD_NAMES, WORKLOADS, type WorkloadName } from "./workloads.js";
 import { choiceOption, intOption } from "./util.js";
+import type { CellKind } from "../src/model/config.js";
 
 export function registerBench(program: Command): void {
   program
@@ -22,6 +23,12 @@ export function registerBench(program: Command): void {
       1,
     )
     .option("--reps <n>", "timed repetitions", intOption("--reps", 1))
+    .option(
+      "--cell <cell>",
+      "recurrent cell: lstm or gru (same sizes)",
+      choiceOption("--cell", ["lstm", "gru"] as const),
+      "lstm",
+    )
     .option("--json", "print the result as JSON")
     .action(
       (f: {
@@ -30,9 +37,11 @@ export function registerBench(program: Command): void {
         reps?: number;
         json?: boolean;
         threads: number;
+        cell: CellKind;
       }) => {
         const w = WORKLOADS[f.workload];
-        const r = runOurs(w, { backend: f.backend, reps: f.reps, threads: f.threads });
+        const opts = { backend: f.backend, reps: f.reps, threads: f.threads, cell: f.cell };
+        const r = runOurs(w, opts);
         if (f.json) console.log(JSON.stringify(r));
         else
           console.log(

@@ -2,9 +2,11 @@
 import type { Command } from "commander";
 import { gradcheck } from "../src/check/gradcheck.js";
 import { LOSS_KINDS, type LossKind } from "../src/loss/losses.js";
+import type { CellKind } from "../src/model/config.js";
 import { choiceOption, floatOption, intOption } from "./util.js";
 
 interface Flags {
+  cell: CellKind;
   input: number;
   hidden: number;
   layers: number;
@@ -28,9 +30,15 @@ export function registerGradcheck(program: Command): void {
     .summary("check analytic gradients against finite differences")
     .description(
       "Check the analytic gradients of a random float64 model against central finite\n" +
-        "differences, for every parameter and for x, h0, c0. Prints the worst relative error\n" +
+        "differences, for every parameter and for x, h0, c0 (LSTM). Prints the worst relative error\n" +
         "per tensor; exits 1 when any exceeds --tolerance (differences below the\n" +
         "finite-difference noise floor pass: a vanishing gradient cannot be resolved further).",
+    )
+    .option(
+      "--cell <cell>",
+      "recurrent cell: lstm or gru",
+      choiceOption("--cell", ["lstm", "gru"] as const),
+      "lstm",
     )
     .option("--input <n>", "input size I", intOption("--input", 1, 4096), 3)
     .option("--hidden <n>", "hidden size H", intOption("--hidden", 1, 1024), 4)
@@ -64,6 +72,7 @@ export function registerGradcheck(program: Command): void {
     .option("--json", "print the result as JSON")
     .action((f: Flags) => {
       const r = gradcheck({
+        cell: f.cell,
         inputSize: f.input,
         hiddenSize: f.hidden,
         numLayers: f.layers,
@@ -84,7 +93,7 @@ export function registerGradcheck(program: Command): void {
       else {
         const c = r.config;
         console.log(
-          `gradcheck I=${c.inputSize} H=${c.hiddenSize} L=${c.numLayers} D=${c.bidirectional ? 2 : 1} ` +
+          `gradcheck ${c.cell} I=${c.inputSize} H=${c.hiddenSize} L=${c.numLayers} D=${c.bidirectional ? 2 : 1} ` +
             `O=${c.outputSize} T=${c.seqLen} B=${c.batch}${c.batchFirst ? " batch-first" : ""} loss=${c.loss} eps=${c.eps}`,
         );
         console.log(

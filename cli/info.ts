@@ -31,7 +31,7 @@ export function registerInfo(program: Command): void {
       }
       console.log(`${path}: ${meta.task} model`);
       console.log(
-        `  LSTM: input ${c.inputSize}, hidden ${c.hiddenSize}, layers ${c.numLayers}, ${c.bidirectional ? "bidirectional" : "unidirectional"}; head outputs ${c.outputSize}`,
+        `  ${c.cell.toUpperCase()}: input ${c.inputSize}, hidden ${c.hiddenSize}, layers ${c.numLayers}, ${c.bidirectional ? "bidirectional" : "unidirectional"}; head outputs ${c.outputSize}`,
       );
       if (meta.vocab) console.log(`  vocabulary: ${meta.vocab.length} characters (one-hot input)`);
       if (meta.series)

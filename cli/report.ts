@@ -6,13 +6,9 @@ import { decodeText } from "../src/data/text.js";
 import type { LstmModel } from "../src/model/model.js";
 import { collectReport, type CollectOptions } from "../src/report/collect.js";
 import { renderReport } from "../src/report/html.js";
-import { loadModel, writeFileAtomic, type ModelMeta } from "../src/node.js";
+import { loadModel, sha256Hex, writeFileAtomic, type ModelMeta } from "../src/node.js";
 import { checkOutputs, prepareOutputDir, sameFile } from "../src/io/paths.js";
 import { choiceOption, intOption, readDataBytes } from "./util.js";
-
-function readData(path: string): string {
-  return decodeText(readDataBytes(path), path);
-}
 
 /** MODEL with its extension replaced by .html. */
 function defaultReportPath(modelPath: string): string {
@@ -59,7 +55,7 @@ export function registerReport(program: Command): void {
         "Series models also get the actual series with the train/validation/test rows\n" +
         "marked, the model's 1-step-ahead (and K-step) predictions over the validation\n" +
         "and test rows, and the forecast beyond the last row.\n" +
-        "Without --data, the data file recorded at training is used if it still exists.",
+        "Without --data, the data file recorded at training is used if it still exists unchanged.",
     )
     .argument("<model>", "model file")
     .option(
@@ -100,15 +96,28 @@ export function registerReport(program: Command): void {
       prepareOutputDir({ role: "--out", path: out });
       const { model, meta } = loadModel(modelPath);
       let dataPath = f.data;
+      let bytes = f.data !== undefined ? readDataBytes(f.data) : undefined;
       if (dataPath === undefined) {
-        // Read only, and never when it is the report's own path.
+        // The path a model records came from a file, not from the user: it is read only when
+        // the file still has the checksum recorded with it (so a model someone sends cannot
+        // make the report show a file of yours it does not already know), and never when it is
+        // the report's own path.
         const recorded = meta.training?.data;
+        const sum = meta.training?.dataSha256;
         if (typeof recorded === "string" && existsSync(recorded) && !sameFile(recorded, out)) {
-          dataPath = recorded;
-          process.stderr.write(`using the training data recorded in the model: ${recorded}\n`);
+          const candidate = sum !== undefined ? readDataBytes(recorded) : undefined;
+          if (candidate !== undefined && sha256Hex(candidate) === sum) {
+            dataPath = recorded;
+            bytes = candidate;
+            process.stderr.write(`using the training data recorded in the model: ${recorded}\n`);
+          } else
+            process.stderr.write(
+              `not reading ${recorded} (recorded in the model): it does not match the checksum of the training data; pass --data FILE\n`,
+            );
         }
       }
-      const data = dataPath !== undefined ? readData(dataPath) : undefined;
+      const data =
+        dataPath !== undefined && bytes !== undefined ? decodeText(bytes, dataPath) : undefined;
       writeReport(out, model, meta, {
         modelName: modelPath,
         title: f.title,

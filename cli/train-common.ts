@@ -50,6 +50,7 @@ import { lossChart } from "../src/report/terminal.js";
 export function checkMemory(f: TrainFlags, sizes: { inputSize: number; outputSize: number }): void {
   const estimate = estimateTrainingMemory({
     ...sizes,
+    cell: f.cell,
     hiddenSize: f.hidden,
     numLayers: f.layers,
     seqLen: f.seqLen,
@@ -251,6 +252,8 @@ function trainingSummary(spec: RunSpec, summary: TrainSummary): Record<string, u
     loss: spec.lossName,
     history: summary.history,
     options: { ...f, json: undefined, quiet: undefined, resume: undefined },
+    // What `lstm report` checks before it reads the recorded data file again.
+    dataSha256: spec.dataSha256,
     ...(spec.summarize ? spec.summarize(summary) : {}),
   };
 }

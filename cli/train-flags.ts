@@ -3,12 +3,15 @@ import { Command, Option } from "commander";
 import { OPTIMIZER_KINDS, type OptimizerKind } from "../src/optim/optimizers.js";
 import type { ScheduleConfig } from "../src/optim/schedule.js";
 import { INIT_SCHEMES } from "../src/model/init.js";
+import type { CellKind } from "../src/model/config.js";
 import { stepBudget, type TrainOptions } from "../src/train/trainer.js";
 import { DEFAULT_MAX_MEMORY_BYTES } from "../src/train/memory-estimate.js";
 import { CliError, choiceOption, floatOption, intOption } from "./util.js";
 
 /** Every training flag, resolved (defaults filled). Stored in checkpoints to resume the same run. */
 export interface TrainFlags {
+  /** The recurrent cell (--cell). */
+  cell: CellKind;
   hidden: number;
   layers: number;
   seqLen: number;
@@ -59,8 +62,14 @@ export function addTrainOptions(
   },
 ): Command {
   return cmd
+    .option(
+      "--cell <cell>",
+      "recurrent cell: lstm or gru (PyTorch nn.LSTM / nn.GRU)",
+      choiceOption("--cell", ["lstm", "gru"] as const),
+      "lstm",
+    )
     .option("--hidden <n>", "hidden units per layer (H)", intOption("--hidden", 1, 4096), d.hidden)
-    .option("--layers <n>", "stacked LSTM layers (L)", intOption("--layers", 1, 16), d.layers)
+    .option("--layers <n>", "stacked recurrent layers (L)", intOption("--layers", 1, 16), d.layers)
     .option(
       "--seq-len <n>",
       "time steps per window (T); gradients flow back this far",

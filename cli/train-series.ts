@@ -127,6 +127,7 @@ export function registerTrainSeries(program: Command): void {
       resumed?.model ??
       new LstmModel(
         {
+          cell: flags.cell,
           inputSize: C,
           hiddenSize: flags.hidden,
           numLayers: flags.layers,

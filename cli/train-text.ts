@@ -75,6 +75,7 @@ export function registerTrainText(program: Command): void {
         resumed?.model ??
         new LstmModel(
           {
+            cell: flags.cell,
             inputSize: V,
             hiddenSize: flags.hidden,
             numLayers: flags.layers,

@@ -9,6 +9,7 @@
  *   C: B 1,  T 100, I 16,  H 64  — training step
  *   D: inference, B 1, one step at a time with the state carried, I 32, H 256 (per step)
  */
+import type { CellKind } from "../src/model/config.js";
 import { LstmModel } from "../src/model/model.js";
 import { Objective } from "../src/model/objective.js";
 import { createOptimizer } from "../src/optim/optimizers.js";
@@ -43,10 +44,12 @@ export const INFER_WARMUP_STEPS = 500;
 
 /**
  * Floating-point operations of one step: the LSTM's four gate products (2·4H·(I+H) per row and
- * step) and the head (2·H·I), tripled for training (forward + two backward products).
+ * step; the GRU's three) and the head (2·H·I), tripled for training (forward + two backward
+ * products).
  */
-export function workloadFlops(w: Workload): number {
-  const perRow = 2 * 4 * w.hidden * (w.input + w.hidden) + 2 * w.hidden * w.input;
+export function workloadFlops(w: Workload, cell: CellKind = "lstm"): number {
+  const gates = cell === "gru" ? 3 : 4;
+  const perRow = 2 * gates * w.hidden * (w.input + w.hidden) + 2 * w.hidden * w.input;
   return perRow * w.seqLen * w.batch * (w.kind === "train" ? 3 : 1);
 }
 
@@ -71,14 +74,19 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-export function summarize(w: Workload, library: string, times: number[]): WorkloadResult {
+export function summarize(
+  w: Workload,
+  library: string,
+  times: number[],
+  cell: CellKind = "lstm",
+): WorkloadResult {
   const ms = median(times);
   return {
     workload: w.name,
     library,
     msPerStep: ms,
     stepsTimesBatchPerSecond: (w.seqLen * w.batch) / (ms / 1000),
-    gflops: workloadFlops(w) / (ms * 1e6),
+    gflops: workloadFlops(w, cell) / (ms * 1e6),
     reps: times.length,
   };
 }
@@ -107,11 +115,11 @@ export function trainStep(model: LstmModel, w: Workload, rng: Rng): () => void {
  */
 export function runOurs(
   w: Workload,
-  opts: { backend?: string; reps?: number; threads?: number } = {},
+  opts: { backend?: string; reps?: number; threads?: number; cell?: CellKind } = {},
 ): WorkloadResult {
   const rng = new Rng(1);
   const model = new LstmModel(
-    { inputSize: w.input, hiddenSize: w.hidden, outputSize: w.input },
+    { cell: opts.cell, inputSize: w.input, hiddenSize: w.hidden, outputSize: w.input },
     { backend: opts.backend, threads: opts.threads },
   );
   model.initDefault(rng);
@@ -128,7 +136,7 @@ export function runOurs(
   } else {
     const S = model.config.numLayers * w.hidden;
     const h = new Float32Array(S);
-    const c = new Float32Array(S);
+    const c = new Float32Array(model.cellStateSize(1)); // empty for a GRU
     const x = Float32Array.from({ length: w.input }, () => rng.normal());
     model.checkParams(); // once, as a streaming caller does; then each step skips the O(P) scan
     const step = (): void => {
@@ -148,6 +156,8 @@ export function runOurs(
   }
   const threads = model.threads;
   model.dispose();
-  const library = `lstm-ts (${model.kernels.name}${threads > 1 ? `, ${threads} threads` : ""})`;
-  return { ...summarize(w, library, times), threads, times };
+  const cell = model.config.cell;
+  const what = `${cell === "gru" ? "GRU, " : ""}${model.kernels.name}`;
+  const library = `lstm-ts (${what}${threads > 1 ? `, ${threads} threads` : ""})`;
+  return { ...summarize(w, library, times, cell), threads, times };
 }

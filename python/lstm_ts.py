@@ -28,25 +28,33 @@ FORMAT = "lstm-ts-model"
 
 
 # ---------------------------------------------------------------------------------------------
-# Model: nn.LSTM as `lstm` + nn.Linear as `head`, exactly the parameter names of our files.
+# Model: nn.LSTM as `lstm` (or nn.GRU as `gru`, config "cell": "gru") + nn.Linear as `head`,
+# exactly the parameter names of our files.
 
 
 class LstmModel(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.config = dict(config)
+        self.cell = config.get("cell", "lstm")
         D = 2 if config["bidirectional"] else 1
-        self.lstm = nn.LSTM(
-            config["input_size"],
-            config["hidden_size"],
-            config["num_layers"],
-            bidirectional=config["bidirectional"],
+        rnn = nn.GRU if self.cell == "gru" else nn.LSTM
+        setattr(
+            self,
+            self.cell,
+            rnn(
+                config["input_size"],
+                config["hidden_size"],
+                config["num_layers"],
+                bidirectional=config["bidirectional"],
+            ),
         )
         self.head = nn.Linear(D * config["hidden_size"], config["output_size"])
 
     def forward(self, x, state=None, readout="all"):
-        """x [T, B, I] → output [T, B, O] (readout "all") or [B, O] ("last"), (h, c) [L·D, B, H]."""
-        y, state = self.lstm(x, state)
+        """x [T, B, I] → output [T, B, O] (readout "all") or [B, O] ("last"), and the state:
+        (h, c) [L·D, B, H] each for the LSTM, h for the GRU."""
+        y, state = getattr(self, self.cell)(x, state)
         return self.head(y if readout == "all" else y[-1]), state
 
 
@@ -95,7 +103,7 @@ def write_model(path, model, info):
         "format": FORMAT,
         "format_version": "1",
         "config": json.dumps(
-            {k: c[k] for k in ("input_size", "hidden_size", "num_layers", "bidirectional", "output_size")},
+            {k: c[k] for k in ("cell", "input_size", "hidden_size", "num_layers", "bidirectional", "output_size") if k in c and (k != "cell" or c[k] == "gru")},
             separators=(",", ":"),
         ),
         "task": info["task"],
@@ -294,7 +302,7 @@ def make_model(args, I, O, loaded):
         return model, info
     torch.manual_seed(args.seed)  # the same initial weights in every process (PyTorch's init)
     return LstmModel(
-        {"input_size": I, "hidden_size": args.hidden, "num_layers": args.layers, "bidirectional": args.bidirectional, "output_size": O}
+        {"cell": args.cell, "input_size": I, "hidden_size": args.hidden, "num_layers": args.layers, "bidirectional": args.bidirectional, "output_size": O}
     ), None
 
 
@@ -371,7 +379,8 @@ def train_text(args):
             carried.clear()  # each epoch starts from a zero state
         x, y = data.window(w, mine)
         out, state = ddp(F.one_hot(x, V).float().to(device), carried.get("state"))
-        carried["state"] = tuple(s.detach() for s in state)  # truncated BPTT
+        # truncated BPTT (a GRU's state is one tensor, an LSTM's the pair h, c)
+        carried["state"] = state.detach() if torch.is_tensor(state) else tuple(s.detach() for s in state)
         # This process's sum over the global count, × W because DDP averages the W gradients:
         # the gradient of the global batch's mean, whatever the shard sizes.
         ce = F.cross_entropy(out.reshape(-1, V), y.to(device).reshape(-1), reduction="sum")
@@ -485,6 +494,7 @@ def main(argv=None):
         cmd.add_argument("file")
         cmd.add_argument("--out", required=True)
         cmd.add_argument("--init", help="an lstm-ts model to fine-tune (keeps its vocabulary / scaler, window, horizon)")
+        cmd.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
         cmd.add_argument("--hidden", type=int, default=d["hidden"])
         cmd.add_argument("--layers", type=int, default=1)
         cmd.add_argument("--bidirectional", action="store_true")

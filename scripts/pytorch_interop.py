@@ -5,18 +5,19 @@ Needs torch (1.13 is enough); does not need the `safetensors` package: files are
 with struct + json + torch.frombuffer, as in the fallback reader of docs/model-format.md.
 
   pytorch_interop.py forward MODEL.safetensors INPUT.json [--dtype float32|float64]
-      Loads an lstm-ts model file into nn.LSTM + nn.Linear with load_state_dict(strict=True), runs
-      it on INPUT.json and prints {"torch", "dtype", "config", "y", "h_n", "c_n", "out"} as JSON.
+      Loads an lstm-ts model file into nn.LSTM (or nn.GRU when its config says "cell": "gru") +
+      nn.Linear with load_state_dict(strict=True), runs it on INPUT.json and prints
+      {"torch", "dtype", "config", "y", "h_n", "c_n" (LSTM only), "out"} as JSON.
 
   pytorch_interop.py export OUT.safetensors --input-size I --hidden-size H [--num-layers L]
           [--bidirectional] --output-size O [--seed S] [--lstm-name lstm] [--head-name head]
-          [--dtype float32|float64] [--input INPUT.json]
-      Builds a seeded nn.LSTM + nn.Linear, saves its state_dict as safetensors with torch's own
+          [--dtype float32|float64] [--input INPUT.json] [--cell lstm|gru]
+      Builds a seeded nn.LSTM (or nn.GRU) + nn.Linear, saves its state_dict as safetensors with torch's own
       key names (`<lstm-name>.weight_ih_l0`, or bare `weight_ih_l0` with --lstm-name "";
       `<head-name>.weight`, `<head-name>.bias`), and prints {"keys": [...]} plus, with --input,
       that module's outputs on the input (computed before saving, in --dtype).
 
-INPUT.json: {"x": {"shape": [T, B, I], "data": [...]}, "h0"?: {...}, "c0"?: {...}}; x is
+INPUT.json: {"x": {"shape": [T, B, I], "data": [...]}, "h0"?: {...}, "c0"?: {...} (LSTM)}; x is
 time-major, h0/c0 are [L*D, B, H]. Every output array is {"shape": [...], "data": [...]} with
 data flat row-major. The head is applied at every time step: out is [T, B, O].
 """
@@ -68,17 +69,18 @@ def save_safetensors(path, tensors, metadata=None):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
+CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
+
+
 class Net(nn.Module):
-    """The lstm-ts model: nn.LSTM (time-major) + nn.Linear head on every step."""
+    """The lstm-ts model: nn.LSTM or nn.GRU (time-major, attribute named after the cell, so the
+    state_dict keys are the model file's `lstm.*` / `gru.*`) + nn.Linear head on every step."""
 
-    def __init__(self, input_size, hidden_size, num_layers, bidirectional, output_size):
+    def __init__(self, cell, input_size, hidden_size, num_layers, bidirectional, output_size):
         super().__init__()
-        self.lstm = nn.LSTM(input_size, hidden_size, num_layers, bidirectional=bidirectional)
+        self.cell = cell
+        setattr(self, cell, CELLS[cell](input_size, hidden_size, num_layers, bidirectional=bidirectional))
         self.head = nn.Linear((2 if bidirectional else 1) * hidden_size, output_size)
-
-    def forward(self, x, state=None):
-        y, (h_n, c_n) = self.lstm(x, state)
-        return self.head(y), y, h_n, c_n
 
 
 def array(t):
@@ -89,27 +91,32 @@ def tensor(a, dtype):
     return torch.tensor(a["data"], dtype=torch.float64).reshape(a["shape"]).to(dtype)
 
 
-def run(lstm, head, inputs, dtype):
+def run(rnn, head, inputs, dtype):
     x = tensor(inputs["x"], dtype)
+    gru = isinstance(rnn, nn.GRU)
     state = None
-    if "h0" in inputs or "c0" in inputs:
-        state = (tensor(inputs["h0"], dtype), tensor(inputs["c0"], dtype))
+    if "h0" in inputs:
+        h0 = tensor(inputs["h0"], dtype)
+        state = h0 if gru else (h0, tensor(inputs["c0"], dtype))
     with torch.no_grad():
-        y, (h_n, c_n) = lstm(x, state)
+        y, s = rnn(x, state)
         out = head(y)
-    return {"y": array(y), "h_n": array(h_n), "c_n": array(c_n), "out": array(out)}
+    if gru:
+        return {"y": array(y), "h_n": array(s), "out": array(out)}
+    return {"y": array(y), "h_n": array(s[0]), "c_n": array(s[1]), "out": array(out)}
 
 
 def cmd_forward(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     tensors, meta = load_safetensors(args.model)
     c = json.loads(meta["config"])
-    net = Net(c["input_size"], c["hidden_size"], c["num_layers"], c["bidirectional"], c["output_size"])
+    cell = c.get("cell", "lstm")
+    net = Net(cell, c["input_size"], c["hidden_size"], c["num_layers"], c["bidirectional"], c["output_size"])
     net.load_state_dict(tensors, strict=True)
     net = net.to(dtype)
     with open(args.input) as f:
         inputs = json.load(f)
-    result = run(net.lstm, net.head, inputs, dtype)
+    result = run(getattr(net, cell), net.head, inputs, dtype)
     result.update({"torch": torch.__version__, "dtype": args.dtype, "config": c})
     json.dump(result, sys.stdout)
 
@@ -117,7 +124,7 @@ def cmd_forward(args):
 def cmd_export(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     torch.manual_seed(args.seed)
-    lstm = nn.LSTM(args.input_size, args.hidden_size, args.num_layers, bidirectional=args.bidirectional)
+    lstm = CELLS[args.cell](args.input_size, args.hidden_size, args.num_layers, bidirectional=args.bidirectional)
     d = 2 if args.bidirectional else 1
     head = nn.Linear(d * args.hidden_size, args.output_size)
     # Give the biases a wider spread than the default init so a dropped bias cannot go unnoticed.
@@ -159,6 +166,7 @@ def main():
     e.add_argument("--head-name", default="head")
     e.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     e.add_argument("--input")
+    e.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
     e.set_defaults(fn=cmd_export)
     args = p.parse_args()
     args.fn(args)

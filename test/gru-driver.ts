@@ -8,11 +8,11 @@
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { referenceKernels as k } from "../src/backend/js/reference.js";
-import type {
-  GruStepsDims,
-  GruStepsGrads,
-  GruStepsOperands,
-  Operand,
+import {
+  gruCellBackward,
+  gruCellForward,
+  type GruCellOperands,
+  type Operand,
 } from "../src/backend/js/gru-reference.js";
 import { meanSquared, softmaxCrossEntropy, sumSquares } from "../src/loss/losses.js";
 import { allocFloat, type DType, type FloatArray } from "../src/tensor/dtype.js";
@@ -46,6 +46,111 @@ export interface GruFixture {
   inputs: Record<string, JsonArray>;
   outputs: { y: JsonArray; h_n: JsonArray; loss: number };
   grads: Record<string, JsonArray>;
+}
+
+export interface GruStepsDims {
+  steps: number;
+  batch: number;
+  hidden: number;
+  /** t runs T−1…0 (the reverse direction of a bidirectional layer). */
+  reverse: boolean;
+}
+
+/** One direction of one layer over T steps. */
+export interface GruStepsOperands {
+  /** [T, B, 3H] (ld 3H): xg_t on entry; r, z, n after forward. */
+  gates: Operand;
+  /** [T, B, 3H] (ld 3H): written by forward (hg_t), read by backward. */
+  hg: Operand;
+  /** [T, B, H], rows y.ld apart: h_t. */
+  y: Operand;
+  /** [B, H] (ld H): h0. */
+  h0: Operand;
+  /** W_hh [3H, H] (ld H). */
+  w: Operand;
+  /** b_hh [3H]. */
+  bhh: Operand;
+}
+
+/** The gradients of one direction over T steps (backward). */
+export interface GruStepsGrads {
+  /** [T, B, H], rows dy.ld apart: the loss gradient reaching y_t from above. */
+  dy: Operand;
+  /** [B, H] (ld H): in, the gradient of h_{T−1} from beyond (often 0); out, ∂loss/∂h0. */
+  dh: Operand;
+  /** [T, B, 3H] (ld 3H) out: ∂loss/∂xg_t. */
+  dXg: Operand;
+  /** [T, B, 3H] (ld 3H) out: ∂loss/∂hg_t. */
+  dHg: Operand;
+}
+
+/** Row block of step t of a [T, B, ·] operand. */
+function at(o: Operand, t: number, batch: number): Operand {
+  return { buf: o.buf, off: o.off + t * batch * o.ld, ld: o.ld };
+}
+
+/** The operands of step t: h_{t−1} is h0 on the first consumed step, else y at t ∓ 1. */
+function stepOperands(ops: GruStepsOperands, t: number, dims: GruStepsDims): GruCellOperands {
+  const B = dims.batch;
+  const first = dims.reverse ? t === dims.steps - 1 : t === 0;
+  const tPrev = dims.reverse ? t + 1 : t - 1;
+  return {
+    gates: at(ops.gates, t, B),
+    hg: at(ops.hg, t, B),
+    bhh: ops.bhh,
+    h: at(ops.y, t, B),
+    hPrev: first ? ops.h0 : at(ops.y, tPrev, B),
+  };
+}
+
+/**
+ * Forward recurrence (G2–G5) for s = 0…T−1, t = s (T−1−s when reverse):
+ * hg_t = h_{t−1}·W_hhᵀ, then gruCellForward on step t.
+ */
+export function gruForwardSteps(ops: GruStepsOperands, dims: GruStepsDims): void {
+  const { steps: T, batch: B, hidden: H } = dims;
+  for (let s = 0; s < T; s++) {
+    const t = dims.reverse ? T - 1 - s : s;
+    const step = stepOperands(ops, t, dims);
+    const { hg, hPrev } = step;
+    const w = ops.w;
+    // (G2) the hidden-side product, bias added by the cell
+    k.gemm(
+      { buf: hg.buf, off: hg.off, ld: hg.ld },
+      { buf: hPrev.buf, off: hPrev.off, ld: hPrev.ld },
+      { buf: w.buf, off: w.off, ld: w.ld },
+      { m: B, n: 3 * H, k: H, transA: false, transB: true, beta: 0 },
+    );
+    gruCellForward(step, { batch: B, hidden: H });
+  }
+}
+
+/**
+ * Backward recurrence (GB1–GB6) for s = T−1…0: gruCellBackward on step t (dh ← dh_t ⊙ z),
+ * then dh += dHg_t · W_hh (GB5, inverts G2 for h_{t−1}). dXg and dHg keep every step's gate
+ * gradients for the caller's whole-sequence products (GB7, GB8): dW_ih += Σ_t dXg_tᵀ x_t,
+ * db_ih += Σ dXg_t, dx_t = dXg_t · W_ih; dW_hh += Σ_t dHg_tᵀ h_{t−1}, db_hh += Σ dHg_t.
+ */
+export function gruBackwardSteps(
+  ops: GruStepsOperands,
+  grads: GruStepsGrads,
+  dims: GruStepsDims,
+): void {
+  const { steps: T, batch: B, hidden: H } = dims;
+  const { dh } = grads;
+  const { w } = ops;
+  for (let s = T - 1; s >= 0; s--) {
+    const t = dims.reverse ? T - 1 - s : s;
+    const dHg = at(grads.dHg, t, B);
+    const stepGrads = { dy: at(grads.dy, t, B), dh, dXg: at(grads.dXg, t, B), dHg };
+    gruCellBackward(stepOperands(ops, t, dims), stepGrads, { batch: B, hidden: H });
+    k.gemm(
+      { buf: dh.buf, off: dh.off, ld: dh.ld },
+      { buf: dHg.buf, off: dHg.off, ld: dHg.ld },
+      { buf: w.buf, off: w.off, ld: w.ld },
+      { m: B, n: H, k: 3 * H, transA: false, transB: false, beta: 1 },
+    );
+  }
 }
 
 /** The recurrence kernels under test and the element type of every buffer. */

@@ -64,7 +64,7 @@ function ours(m: LstmModel, inputs: { x: Arr; h0?: Arr; c0?: Arr }) {
   return {
     y: Array.from(r.y),
     h_n: Array.from(r.hN),
-    c_n: Array.from(r.cN),
+    c_n: Array.from(r.cN), // empty for a GRU
     out: Array.from(r.output),
   };
 }
@@ -76,7 +76,7 @@ function compare(
   shapes: Record<string, number[]>,
 ): number {
   let worst = 0;
-  for (const k of ["y", "h_n", "c_n", "out"]) {
+  for (const k of Object.keys(shapes)) {
     const t = torch[k] as Arr;
     assert.deepEqual(t.shape, shapes[k], `${k} shape`);
     worst = Math.max(worst, scaledError(mine[k], t.data));
@@ -99,6 +99,20 @@ const CASES: { name: string; cfg: ModelConfigInput; T: number; B: number; state:
     B: 2,
     state: false,
   },
+  {
+    name: "GRU, 2 layers, bidirectional",
+    cfg: { cell: "gru", inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, outputSize: 2 }, // prettier-ignore
+    T: 5,
+    B: 3,
+    state: true,
+  },
+  {
+    name: "GRU, 1 layer, unidirectional",
+    cfg: { cell: "gru", inputSize: 5, hiddenSize: 6, numLayers: 1, outputSize: 3 },
+    T: 7,
+    B: 2,
+    state: false,
+  },
 ];
 
 function inputsFor(c: (typeof CASES)[number], seed: number) {
@@ -108,7 +122,7 @@ function inputsFor(c: (typeof CASES)[number], seed: number) {
   const inputs: { x: Arr; h0?: Arr; c0?: Arr } = { x: arr([c.T, c.B, I], rng) };
   if (c.state) {
     inputs.h0 = arr([LD, c.B, H], rng);
-    inputs.c0 = arr([LD, c.B, H], rng);
+    if (c.cfg.cell !== "gru") inputs.c0 = arr([LD, c.B, H], rng);
   }
   return inputs;
 }
@@ -116,7 +130,9 @@ function inputsFor(c: (typeof CASES)[number], seed: number) {
 function shapesFor(c: (typeof CASES)[number]) {
   const { hiddenSize: H, numLayers: L = 1, bidirectional, outputSize: O } = c.cfg;
   const D = bidirectional ? 2 : 1;
-  return { y: [c.T, c.B, D * H], h_n: [L * D, c.B, H], c_n: [L * D, c.B, H], out: [c.T, c.B, O] };
+  const shapes: Record<string, number[]> = { y: [c.T, c.B, D * H], h_n: [L * D, c.B, H], out: [c.T, c.B, O] }; // prettier-ignore
+  if (c.cfg.cell !== "gru") shapes.c_n = [L * D, c.B, H]; // a GRU has no cell state
+  return shapes;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -170,7 +186,7 @@ CASES.forEach((c, i) =>
         "export", sd, "--input-size", String(I), "--hidden-size", String(H),
         "--num-layers", String(L), ...(bidirectional ? ["--bidirectional"] : []),
         "--output-size", String(O), "--seed", String(7 + j), "--lstm-name", e.lstm,
-        "--head-name", e.head, "--dtype", e.dtype, "--input", input,
+        "--head-name", e.head, "--dtype", e.dtype, "--input", input, "--cell", c.cfg.cell ?? "lstm",
       ]); // prettier-ignore
         assert.ok((torch.keys as string[]).includes(`${e.lstm ? `${e.lstm}.` : ""}weight_hh_l0`));
         const out = join(tmp, `torch-${i}-${j}.lstm.safetensors`);
@@ -180,7 +196,12 @@ CASES.forEach((c, i) =>
         assert.equal(summary.lstmPrefix, e.lstm);
         assert.equal(summary.headPrefix, e.head);
         const { model } = loadModel(out);
-        assert.deepEqual(model.config, { ...c.cfg, numLayers: L, bidirectional: !!bidirectional });
+        assert.deepEqual(model.config, {
+          ...c.cfg,
+          cell: c.cfg.cell ?? "lstm",
+          numLayers: L,
+          bidirectional: !!bidirectional,
+        });
         const err = compare(ours(model, inputs), torch, shapesFor(c));
         t.diagnostic(
           `max scaled error ${err.toExponential(2)} (torch ${torch.torch}, ${e.dtype} weights)`,

@@ -282,3 +282,22 @@ test("kill -9 while checkpointing every step: the checkpoint always loads and re
     [],
   );
 });
+
+test("report reads the data file a model records only while it still has the recorded checksum", () => {
+  const secret = join(tmp, "secret.csv");
+  writeFileSync(secret, "month,passengers_thousands\n1949-01,112\n1949-02,118\n");
+  const hostile = join(tmp, "hostile.safetensors");
+  editMeta(model, hostile, (m) => {
+    const t = JSON.parse(m.training);
+    t.data = secret; // points at another file; the checksum is the training data's
+    m.training = JSON.stringify(t);
+  });
+  const r = runCli(["report", hostile, "--out", join(tmp, "hostile.html")]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /not reading .*secret\.csv .*does not match the checksum/);
+  assert.ok(!readFileSync(join(tmp, "hostile.html"), "utf8").includes("1949-02"));
+  // The model as trained: its recorded file is unchanged, so the report uses it.
+  const ok = runCli(["report", model, "--out", join(tmp, "own.html")]);
+  assert.equal(ok.status, 0, ok.stderr);
+  assert.match(ok.stderr, /using the training data recorded in the model/);
+});

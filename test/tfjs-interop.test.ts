@@ -474,3 +474,152 @@ test("lstm convert --to tfjs / --from tfjs on the command line: metadata, detect
   }
   assert.throws(() => readFileSync(out));
 });
+
+// ------------------------------------------------------------------------------------------------
+// GRU. TensorFlow.js runs only reset_after=false GRUs (tf.layers.gru throws on resetAfter: true),
+// a different formula from PyTorch's nn.GRU: such a model is refused, with the reason. A Keras
+// GRU with reset_after=True (TensorFlow 2's default, as tensorflowjs_converter writes it) is
+// PyTorch's formula: it is imported exactly, checked against the Keras equations written out here.
+
+/** Keras's reset_after=True GRU stack + Dense head on every step, float64, from Keras weights. */
+function kerasGruForward(
+  layers: { kernel: Float32Array; rec: Float32Array; bias: Float32Array; inW: number }[],
+  dense: { kernel: Float32Array; bias: Float32Array },
+  x: Float32Array,
+  dims: { T: number; B: number; H: number; O: number },
+): Float64Array {
+  const { T, B, H, O } = dims;
+  const G = 3 * H;
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  let input = Float64Array.from(x); // [T, B, inW]
+  for (const { kernel, rec, bias, inW } of layers) {
+    const out = new Float64Array(T * B * H);
+    const h = new Float64Array(B * H);
+    for (let t = 0; t < T; t++) {
+      const next = new Float64Array(B * H);
+      for (let b = 0; b < B; b++)
+        for (let j = 0; j < H; j++) {
+          // columns z | r | h of x·kernel + bias[0] and of h·rec + bias[1]
+          const xk = (q: number) => {
+            let s = bias[q * H + j];
+            for (let i = 0; i < inW; i++) s += input[(t * B + b) * inW + i] * kernel[i * G + q * H + j];
+            return s;
+          };
+          const hk = (q: number) => {
+            let s = bias[G + q * H + j];
+            for (let i = 0; i < H; i++) s += h[b * H + i] * rec[i * G + q * H + j];
+            return s;
+          };
+          const z = sig(xk(0) + hk(0));
+          const r = sig(xk(1) + hk(1));
+          const hh = Math.tanh(xk(2) + r * hk(2));
+          next[b * H + j] = z * h[b * H + j] + (1 - z) * hh;
+        }
+      h.set(next);
+      out.set(next, t * B * H);
+    }
+    input = out;
+  }
+  const y = new Float64Array(T * B * O);
+  for (let r = 0; r < T * B; r++)
+    for (let o = 0; o < O; o++) {
+      let s = dense.bias[o];
+      for (let i = 0; i < H; i++) s += input[r * H + i] * dense.kernel[i * O + o];
+      y[r * O + o] = s;
+    }
+  return y;
+} // prettier-ignore
+
+test("a Keras GRU with reset_after=True imports exactly; --to tfjs writes it back unchanged", () => {
+  const [I, H, O, T, B] = [3, 4, 2, 6, 3];
+  const G = 3 * H;
+  const rng = new Rng(31);
+  const rand = (n: number) => Float32Array.from({ length: n }, () => rng.range(-0.7, 0.7));
+  const layers = [0, 1].map((l) => {
+    const inW = l === 0 ? I : H;
+    return { kernel: rand(inW * G), rec: rand(H * G), bias: rand(2 * G), inW };
+  });
+  const dense = { kernel: rand(H * O), bias: rand(O) };
+  const gruLayer = (name: string, extra: object) => ({
+    class_name: "GRU",
+    config: {
+      name, units: H, activation: "tanh", recurrent_activation: "sigmoid", use_bias: true,
+      reset_after: true, return_sequences: true, go_backwards: false, stateful: false, ...extra,
+    },
+  }); // prettier-ignore
+  const modelJson = {
+    format: "layers-model",
+    modelTopology: {
+      class_name: "Sequential",
+      config: {
+        name: "sequential",
+        layers: [
+          gruLayer("gru", { batch_input_shape: [null, null, I] }),
+          gruLayer("gru_1", {}),
+          { class_name: "TimeDistributed", config: { name: "td", layer: { class_name: "Dense", config: { name: "dense", units: O, activation: "linear", use_bias: true } } } }, // prettier-ignore
+        ],
+      },
+    },
+    weightsManifest: [
+      {
+        paths: ["w.bin"],
+        weights: [
+          { name: "gru/kernel", shape: [I, G], dtype: "float32" },
+          { name: "gru/recurrent_kernel", shape: [H, G], dtype: "float32" },
+          { name: "gru/bias", shape: [2, G], dtype: "float32" },
+          { name: "gru_1/kernel", shape: [H, G], dtype: "float32" },
+          { name: "gru_1/recurrent_kernel", shape: [H, G], dtype: "float32" },
+          { name: "gru_1/bias", shape: [2, G], dtype: "float32" },
+          { name: "td/kernel", shape: [H, O], dtype: "float32" },
+          { name: "td/bias", shape: [O], dtype: "float32" },
+        ],
+      },
+    ],
+  };
+  const arrays = [...layers.flatMap((l) => [l.kernel, l.rec, l.bias]), dense.kernel, dense.bias];
+  const bin = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let o = 0;
+  for (const a of arrays) {
+    bin.set(a, o);
+    o += a.length;
+  }
+  const dir = join(tmp, "keras-gru");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "model.json"), JSON.stringify(modelJson));
+  writeFileSync(join(dir, "w.bin"), new Uint8Array(bin.buffer));
+  const out = join(tmp, "keras-gru.safetensors");
+  const summary = convertFromTfjs(dir, out);
+  assert.equal(summary.config.cell, "gru");
+  assert.ok(summary.notes.some((n) => /reordered to PyTorch's r, z, n/.test(n)));
+  const { model } = loadModel(out);
+  assert.deepEqual(model.paramShape("gru.bias_hh_l1"), [G]);
+  const x = randomInput(T * B * I, 32);
+  const want = kerasGruForward(layers, dense, x, { T, B, H, O });
+  const err = scaledError(ours(model, x, T, B), want);
+  assert.ok(err <= TOL, `max scaled error ${err} against the Keras equations`);
+
+  // Back out: the same Keras weights, byte for byte (the gate reordering undone).
+  const back = join(tmp, "keras-gru-out");
+  const r = runCli(["convert", out, "--to", "tfjs", "--out", back]);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(readFileSync(join(back, "model.json"), "utf8"));
+  assert.equal(j.modelTopology.config.layers[0].class_name, "GRU");
+  assert.equal(j.modelTopology.config.layers[0].config.reset_after, true);
+  const shard = Uint8Array.from(readFileSync(join(back, j.weightsManifest[0].paths[0])));
+  const written = new Float32Array(shard.buffer);
+  assert.deepEqual(written, bin);
+});
+
+test("a TF.js GRU (reset_after=false, the form tf.layers.gru runs) is refused with the reason", { skip: SKIP }, async () => {
+  const t = tf!;
+  const model = t.sequential();
+  model.add(t.layers.gru({ units: 3, inputShape: [null, 2], returnSequences: true, recurrentActivation: "sigmoid" }));
+  model.add(t.layers.timeDistributed({ layer: t.layers.dense({ units: 2 }) }));
+  const dir = join(tmp, "tfjs-gru");
+  await saveTfjs(model, dir);
+  const r = runCli(["convert", "--from", "tfjs", dir, "--out", join(tmp, "tfjs-gru.safetensors")]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /reset_after=false .*PyTorch's nn\.GRU.*reset_after=True/s);
+  assert.doesNotMatch(r.stderr, /\n\s+at /); // no stack trace
+  assert.throws(() => t.layers.gru({ units: 3, resetAfter: true } as never), /reset_after/);
+}); // prettier-ignore

@@ -40,7 +40,10 @@ function py(args: string[]): string {
  * console, which works on every version.
  */
 function torchrun(args: string[]): void {
-  py(["-m", "torch.distributed.run", "--nproc_per_node", "2", "--redirects", "2", "--tee", "2", COMPANION, ...args]); // prettier-ignore
+  // A port the kernel says is free now, not torchrun's fixed 29500: another run of this test
+  // (a second checkout, a parallel CI job) may hold that one.
+  const port = py(["-c", "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"]).trim(); // prettier-ignore
+  py(["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", port, "--redirects", "2", "--tee", "2", COMPANION, ...args]); // prettier-ignore
 }
 
 function ok(args: string[]): string {

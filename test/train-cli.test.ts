@@ -69,6 +69,47 @@ test("2N steps equal N steps, a checkpoint, and N more after --resume (series an
   assert.equal(sha(tHalf), sha(tFull));
 });
 
+test("--cell gru: series and text runs resume exactly; the files say GRU; forecast, sample, eval run", () => {
+  const full = join(tmp, "gfull.safetensors");
+  const half = join(tmp, "ghalf.safetensors");
+  const ck = join(tmp, "gru.ckpt");
+  const gru = (out: string, ...extra: string[]) =>
+    series(out, "--cell", "gru", "--seed", "4", ...extra);
+  assert.equal(runCli(gru(full, "--steps", "30")).status, 0);
+  assert.equal(runCli(gru(half, "--steps", "15", "--checkpoint", ck)).status, 0);
+  const r = runCli(series(half, "--steps", "30", "--resume", ck)); // the cell comes from the checkpoint
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(sha(half), sha(full));
+  const info = JSON.parse(runCli(["info", "--json", full]).stdout);
+  assert.equal(info.config.cell, "gru");
+  assert.equal(info.numParams, 3 * 8 * (1 + 8) + 6 * 8 + 6 * 8 + 6);
+  assert.ok(info.paramOrder.includes("gru.weight_hh_l0"));
+  const fc = runCli(["forecast", full, AIR]);
+  assert.equal(fc.status, 0, fc.stderr);
+
+  const text = (out: string, ...extra: string[]): string[] => [
+    "train-text", TEXT, "--cell", "gru", "--hidden", "8", "--seq-len", "8", "--batch", "4",
+    "--eval-every", "5", "--sample-every", "0", "--valid-fraction", "0.001", "--quiet", "--out", out, ...extra,
+  ]; // prettier-ignore
+  const tFull = join(tmp, "gtfull.safetensors");
+  const tHalf = join(tmp, "gthalf.safetensors");
+  const tck = join(tmp, "gtext.ckpt");
+  assert.equal(runCli(text(tFull, "--steps", "12")).status, 0);
+  assert.equal(runCli(text(tHalf, "--steps", "7", "--checkpoint", tck)).status, 0);
+  const t = runCli(text(tHalf, "--steps", "12", "--resume", tck));
+  assert.equal(t.status, 0, t.stderr);
+  assert.equal(sha(tHalf), sha(tFull));
+  const sample = runCli(["sample", tFull, "--length", "20", "--seed", "1"]);
+  assert.equal(sample.status, 0, sample.stderr);
+  assert.ok(sample.stdout.length >= 20);
+  const ev = runCli(["eval", tFull, TEXT]);
+  assert.equal(ev.status, 0, ev.stderr);
+  const report = join(tmp, "gru.html");
+  const rep = runCli(["report", tFull, "--out", report]);
+  assert.equal(rep.status, 0, rep.stderr);
+  assert.match(readFileSync(report, "utf8"), /reset gate r/);
+});
+
 test("resume refuses a different data file", () => {
   const ck = join(tmp, "other.ckpt");
   assert.equal(

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { test } from "node:test";
 import { ROOT, runCli } from "./helpers.js";
 
@@ -121,7 +121,7 @@ test(
   "lstm verify on format-2 fixtures: one line per file naming the unsupported features, no crash",
   { skip: !existsSync(V2) },
   () => {
-    const files = fixtureFiles(V2);
+    const files = fixtureFiles(V2).filter((f) => !basename(f).startsWith("gru_"));
     const r = runCli(["verify", "--json", "--dtype", "float64", ...files]);
     assert.equal(r.status, 1, r.stderr);
     assert.equal(r.stderr, "");
@@ -134,10 +134,34 @@ test(
       assert.equal(row.ok, false);
       assert.match(
         row.error,
-        /: unsupported: (cell gru|proj_size|input embedding|dropout|lengths)/,
+        /: unsupported: (proj_size|input embedding|dropout|lengths|loss xent_final)/,
       );
     }
-    const gru = rows.find((x) => x.file.endsWith("gru_small_xent.json"));
-    assert.match(gru.error, /gru_small_xent\.json: unsupported: cell gru \(format 2/);
+    const len = rows.find((x) => x.file.endsWith("len_gru_bidir_xent.json"));
+    assert.match(len.error, /len_gru_bidir_xent\.json: unsupported: lengths \(format 2/);
   },
 );
+
+test("lstm verify passes every GRU fixture (23 public, the extra ones) in float64 and float32", () => {
+  const dirs = [join(ROOT, "test/fixtures/v2"), join(ROOT, "test/fixtures-extra/v2")];
+  const files = dirs
+    .filter((d) => existsSync(d))
+    .flatMap((d) => fixtureFiles(d))
+    .filter((f) => basename(f).startsWith("gru_"));
+  assert.ok(files.length >= 23, `${files.length} GRU files`);
+  const r = runCli(["verify", "--json", ...files]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  const rows = r.stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  assert.equal(rows.length, 2 * files.length);
+  for (const row of rows) {
+    const tolerance = row.dtype === "float64" ? 1e-9 : 1e-4;
+    assert.ok(row.ok && row.maxScaledError <= tolerance, `${row.file} ${row.dtype}`);
+  }
+  const optim = rows.find((x) => x.file.endsWith("gru_optim_small_sum_sq.json"));
+  assert.ok(Object.keys(optim.tensors).some((k) => k.startsWith("optimizers.adam")));
+  const clip = rows.find((x) => x.file.endsWith("gru_clip_stacked_sum_sq.json"));
+  assert.ok(Object.keys(clip.tensors).some((k) => k.startsWith("clipping.")));
+});

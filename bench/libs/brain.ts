@@ -5,7 +5,7 @@
  * clipping — no Adam option), so a step of batch B trains B sequences of T + 1 vectors (T
  * predictions each) one after another, B weight updates. Inference: `forecast` runs n steps in
  * one call, feeding each output back in; there is no call that runs one step and keeps the state
- * for the next call.
+ * for the next call. GRU rows: recurrent.GRUTimeStep, the same way.
  */
 import type * as BrainModule from "brain.js";
 import { benchRequire } from "../deps.js";
@@ -29,12 +29,14 @@ type TimeStepCtor = new (options: {
 export async function load(): Promise<Library> {
   const brain = benchRequire("brain.js") as typeof BrainModule;
   const LSTMTimeStep = brain.recurrent.LSTMTimeStep as unknown as TimeStepCtor;
+  const GRUTimeStep = brain.recurrent.GRUTimeStep as unknown as TimeStepCtor;
   const { version } = benchRequire("brain.js/package.json") as {
     version: string;
   };
-  const setup = (w: Workload): Runner => {
+  const setup = (w: Workload, cell: "lstm" | "gru"): Runner => {
     const { batch: B, seqLen: T, input: I, hidden: H } = w;
-    const net = new LSTMTimeStep({
+    const Net = cell === "gru" ? GRUTimeStep : LSTMTimeStep;
+    const net = new Net({
       inputSize: I,
       hiddenLayers: [H],
       outputSize: I,

@@ -3,7 +3,9 @@
  * Training: tf.layers.lstm (returnSequences, sigmoid gates as in PyTorch) and a timeDistributed
  * dense layer back to the input size, MSE against random targets, Adam lr 1e-3, one
  * `model.trainOnBatch` per step. Inference: a stateful LSTM on [1, 1, I] batches, one
- * `model.predict` per step, its output read back and fed in as the next input.
+ * `model.predict` per step, its output read back and fed in as the next input. GRU rows:
+ * tf.layers.gru at the same sizes (TF.js computes only the reset_after=false form: the reset
+ * gate before the recurrent product, the same number of operations as PyTorch's).
  */
 import path from "node:path";
 import type * as TfModule from "@tensorflow/tfjs";
@@ -36,7 +38,7 @@ export async function load(backend: "cpu" | "wasm"): Promise<Library> {
   return { library: `tfjs-${backend}`, version, note, setup };
 }
 
-function setup(w: Workload): Runner {
+function setup(w: Workload, cell: "lstm" | "gru"): Runner {
   const { batch: B, seqLen: T, input: I, hidden: H } = w;
   // PyTorch's initialisation (also avoids tfjs's slow orthogonal init of the recurrent kernel).
   const k = 1 / Math.sqrt(H);
@@ -48,16 +50,17 @@ function setup(w: Workload): Runner {
     recurrentInitializer: init(),
     biasInitializer: init(),
   };
+  const layer = cell === "gru" ? tf.layers.gru : tf.layers.lstm;
   const model = tf.sequential();
   if (w.kind === "train") {
-    model.add(tf.layers.lstm({ ...lstm, returnSequences: true, inputShape: [T, I] }));
+    model.add(layer({ ...lstm, returnSequences: true, inputShape: [T, I] }));
     model.add(tf.layers.timeDistributed({ layer: tf.layers.dense({ units: I }) }));
     model.compile({ optimizer: tf.train.adam(1e-3), loss: "meanSquaredError" });
     const x = tf.tensor3d(randn(B * T * I), [B, T, I]);
     const y = tf.tensor3d(randn(B * T * I), [B, T, I]);
     return { kind: "train", step: () => model.trainOnBatch(x, y) };
   }
-  model.add(tf.layers.lstm({ ...lstm, stateful: true, batchInputShape: [1, 1, I] }));
+  model.add(layer({ ...lstm, stateful: true, batchInputShape: [1, 1, I] }));
   model.add(tf.layers.dense({ units: I }));
   let x = randn(I);
   return {
@@ -71,6 +74,6 @@ function setup(w: Workload): Runner {
         out.dispose();
       }
     },
-    note: "stateful tf.layers.lstm, one model.predict per step",
+    note: `stateful tf.layers.${cell}, one model.predict per step`,
   };
 }

@@ -8,7 +8,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { getBackend, listBackends } from "./index.js";
-import { backwardSteps, forwardSteps, stepsWorkSize } from "./steps.js";
+import {
+  backwardSteps,
+  forwardSteps,
+  gruBackwardSteps,
+  gruForwardSteps,
+  stepsWorkSize,
+} from "./steps.js";
 import type { KernelMemory, Kernels, StepPlan } from "./kernels.js";
 import { Rng } from "../tensor/rng.js";
 import { allocFloat, type DType, type FloatArray } from "../tensor/dtype.js";
@@ -143,6 +149,70 @@ function referenceRecurrence(
     h.set(hNext);
   }
   return h;
+}
+
+/**
+ * The GRU's h_t of the last consumed step and ∂L/∂h0 for L = Σ_t Σ dy_t ⊙ h_t, from the
+ * definition (PyTorch nn.GRU) in float64, backward by reverse-mode written out per step.
+ */
+function referenceGru(
+  inputs: { xg: FloatArray; h0: FloatArray; w: FloatArray; bhh: FloatArray; dy: FloatArray },
+  plan: StepPlan & { ldy: number },
+): { hLast: Float64Array; dh0: Float64Array } {
+  const { xg, h0, w, bhh, dy } = inputs;
+  const { T, B, H, reverse, ldy } = plan;
+  const G = 3 * H;
+  const hs: Float64Array[] = [Float64Array.from(h0)];
+  const saved: { r: number[]; z: number[]; n: number[]; hn: number[] }[] = [];
+  for (let s = 0; s < T; s++) {
+    const t = reverse ? T - 1 - s : s;
+    const h = hs[s];
+    const next = new Float64Array(B * H);
+    const rec = { r: [] as number[], z: [] as number[], n: [] as number[], hn: [] as number[] };
+    for (let b = 0; b < B; b++)
+      for (let j = 0; j < H; j++) {
+        const hq = (q: number) => {
+          let v = bhh[q * H + j];
+          for (let p = 0; p < H; p++) v += w[(q * H + j) * H + p] * h[b * H + p];
+          return v;
+        };
+        const x = (q: number) => xg[(t * B + b) * G + q * H + j];
+        const r = sig(x(0) + hq(0));
+        const z = sig(x(1) + hq(1));
+        const hn = hq(2);
+        const n = Math.tanh(x(2) + r * hn);
+        next[b * H + j] = (1 - z) * n + z * h[b * H + j];
+        rec.r.push(r);
+        rec.z.push(z);
+        rec.n.push(n);
+        rec.hn.push(hn);
+      }
+    hs.push(next);
+    saved.push(rec);
+  }
+  const dh = new Float64Array(B * H);
+  for (let s = T - 1; s >= 0; s--) {
+    const t = reverse ? T - 1 - s : s;
+    const { r, z, n, hn } = saved[s];
+    const h = hs[s];
+    const dPrev = new Float64Array(B * H);
+    for (let b = 0; b < B; b++)
+      for (let j = 0; j < H; j++) {
+        const i = b * H + j;
+        const d = dh[i] + dy[(t * B + b) * ldy + j];
+        const dn = d * (1 - z[i]);
+        const dz = d * (h[i] - n[i]);
+        const dan = dn * (1 - n[i] * n[i]);
+        const dar = dan * hn[i] * r[i] * (1 - r[i]);
+        const daz = dz * z[i] * (1 - z[i]);
+        dPrev[i] += d * z[i];
+        const dhg = [dar, daz, dan * r[i]];
+        for (let q = 0; q < 3; q++)
+          for (let p = 0; p < H; p++) dPrev[b * H + p] += dhg[q] * w[(q * H + j) * H + p];
+      }
+    dh.set(dPrev);
+  }
+  return { hLast: hs[T], dh0: dh };
 }
 
 for (const name of listBackends()) {
@@ -449,6 +519,72 @@ for (const name of listBackends()) {
               );
         }
       });
+
+      it("gruForwardSteps and gruBackwardSteps equal the per-step kernels bit for bit, and the GRU equations", () => {
+        // As for the LSTM: the one-call recurrence against gemm and the GRU cell kernels step by
+        // step (gruForwardSteps / gruBackwardSteps of steps.ts), then h_T and ∂L/∂h0 against
+        // the definition (referenceGru), which also checks the cell kernels' equations.
+        const rng = new Rng(17);
+        for (const [T, B, H, reverse] of [
+          [1, 1, 1, false],
+          [4, 3, 5, false],
+          [4, 3, 5, true],
+          [3, 1, 9, true],
+          [5, 2, 16, false],
+          [2, 5, 33, true],
+          [3, 7, 13, false],
+          [3, 6, 70, true], // past a panel of 8 with a partial one (3H = 210)
+        ] as [number, number, number, boolean][]) {
+          const G = 3 * H;
+          const ldy = H + 3;
+          const xg = randArray(rng, dtype, T * B * G);
+          const h0 = randArray(rng, dtype, B * H);
+          const w = randArray(rng, dtype, G * H).map((v) => v * 0.5);
+          const bhh = randArray(rng, dtype, G);
+          const dy = randArray(rng, dtype, T * B * ldy);
+          const yPad = randArray(rng, dtype, T * B * ldy);
+          const run = (oneCall: boolean): FloatArray[] => {
+            const ops = new Operands(k);
+            // act: gates, hg; scratch: dXg, dHg, dh (zero: the loss reads y only)
+            const act = ops.put(concat(dtype, xg, allocFloat(dtype, T * B * G)));
+            const y = ops.put(yPad);
+            const [hh0, hw, hb, hdy] = [h0, w, bhh, dy].map((x) => ops.put(x));
+            const sc = ops.put(allocFloat(dtype, 2 * T * B * G + B * H));
+            const work = ops.put(allocFloat(dtype, stepsWorkSize(H)));
+            const at = (h: number) => ({ buf: ops.buf(h), off: ops.off(h) });
+            const a0 = ops.off(act);
+            const saved = { buf: ops.buf(act), gates: a0, hg: a0 + T * B * G };
+            const plan = { T, B, H, reverse };
+            const yv = { ...at(y), ld: ldy };
+            const fwd = { act: saved, y: yv, h0: at(hh0), w: at(hw), bhh: at(hb), work: at(work) };
+            if (oneCall) k.gruForwardSteps(fwd, plan);
+            else gruForwardSteps(k, fwd, plan);
+            const s0 = ops.off(sc);
+            const scratch = { buf: ops.buf(sc), dXg: s0, dHg: s0 + T * B * G, dh: s0 + 2 * T * B * G };
+            const bwd = { scratch, dy: { ...at(hdy), ld: ldy }, act: saved, y: yv, h0: at(hh0), w: at(hw), work: at(work) };
+            if (oneCall) k.gruBackwardSteps(bwd, plan);
+            else gruBackwardSteps(k, bwd, plan);
+            return [ops.get(act), ops.get(y), ops.get(sc)];
+          };
+          const one = run(true);
+          const steps = run(false);
+          const what = `GRU T=${T} B=${B} H=${H} reverse=${reverse}`;
+          for (let i = 0; i < 3; i++)
+            assert.deepEqual(one[i], steps[i], `${what}: ${["act", "y", "scratch"][i]}`);
+          const y = one[1];
+          for (let b = 0; b < B; b++)
+            for (let j = H; j < ldy; j++)
+              assert.equal(y[b * ldy + j], yPad[b * ldy + j], `${what}: y padding left alone`);
+          const ref = referenceGru({ xg, h0, w, bhh, dy }, { T, B, H, reverse, ldy });
+          const tLast = reverse ? 0 : T - 1;
+          const hLast = new Float64Array(B * H);
+          for (let b = 0; b < B; b++)
+            for (let j = 0; j < H; j++) hLast[b * H + j] = y[(tLast * B + b) * ldy + j];
+          close(hLast, ref.hLast, tol * 10, `${what}: h at the last step`);
+          const dh0 = one[2].subarray(2 * T * B * G);
+          close(dh0, ref.dh0, tol * 100, `${what}: ∂L/∂h0`);
+        }
+      }); // prettier-ignore
 
       if (k.createMemory) {
         const create = k.createMemory.bind(k);

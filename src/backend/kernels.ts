@@ -113,6 +113,73 @@ export interface LstmBackwardStepsIO {
 }
 
 /**
+ * What a GRU forward saves for backward: gates [T,B,3H] (post-activation r, z, n) and hg
+ * [T,B,3H] (W_hh h_{t−1} + b_hh; backward reads its n block), at element offsets of buf.
+ */
+export interface GruSaved {
+  readonly buf: FloatArray;
+  readonly gates: number;
+  readonly hg: number;
+}
+
+/** Operands of one GRU cell step forward (shapes at gruCellForward). */
+export interface GruCellForwardIO {
+  /** Shape [B,3H]. In: xg = W_ih x + b_ih; out: r, z, n. */
+  readonly gates: Block;
+  /** Shape [B,3H]. In: W_hh h_prev; out: W_hh h_prev + b_hh. */
+  readonly hg: Block;
+  /** b_hh, shape [3H]. */
+  readonly bhh: Block;
+  readonly h: Strided;
+  readonly hPrev: Strided;
+}
+
+/** Operands of one GRU cell step backward (shapes at gruCellBackward). */
+export interface GruCellBackwardIO {
+  /** Out, shape [B,3H] each: ∂loss/∂xg and ∂loss/∂hg. */
+  readonly dXg: Block;
+  readonly dHg: Block;
+  /** Shape [B,H]. In: the gradient reaching h_t from step t+1; out: dh_t ⊙ z. */
+  readonly dh: Block;
+  readonly dy: Strided;
+  readonly gates: Block;
+  readonly hg: Block;
+  readonly hPrev: Strided;
+}
+
+/** Operands of the GRU forward recurrence (shapes at gruForwardSteps). */
+export interface GruForwardStepsIO {
+  readonly act: GruSaved;
+  readonly y: Strided;
+  readonly h0: Block;
+  /** W_hh [3H,H] and b_hh [3H]. */
+  readonly w: Block;
+  readonly bhh: Block;
+  /** stepsWorkSize(H) elements the backend may use. */
+  readonly work: Block;
+}
+
+/** The GRU backward recurrence's own buffers: dXg, dHg [T,B,3H] and dh [B,H], at offsets of buf. */
+export interface GruStepsScratch {
+  readonly buf: FloatArray;
+  readonly dXg: number;
+  readonly dHg: number;
+  readonly dh: number;
+}
+
+/** Operands of the GRU backward recurrence (shapes at gruBackwardSteps). */
+export interface GruBackwardStepsIO {
+  readonly scratch: GruStepsScratch;
+  readonly dy: Strided;
+  readonly act: GruSaved;
+  /** What forward read and wrote: h_{t−1} comes from y (h0 on the first consumed step). */
+  readonly y: Strided;
+  readonly h0: Block;
+  readonly w: Block;
+  readonly work: Block;
+}
+
+/**
  * The kernels every backend provides. Each takes its operands as named descriptors (outputs
  * first, then inputs) and its sizes as one small object.
  *
@@ -179,6 +246,39 @@ export interface Kernels {
    * Equal to the per-step calls (`backwardSteps` in steps.ts).
    */
   lstmBackwardSteps(io: LstmBackwardStepsIO, plan: StepPlan): void;
+
+  /**
+   * One GRU step for B rows, gate blocks r, z, n (PyTorch order; docs/derivation.md §7).
+   * In:  gates[B,3H] = xg = W_ih x + b_ih; hg[B,3H] = W_hh h_prev; bhh[3H]; hPrev[B,H].
+   * Out: hg += b_hh; gates = r = σ(xg_r + hg_r), z = σ(xg_z + hg_z), n = tanh(xg_n + r⊙hg_n);
+   *      h[B,H] = n + z⊙(h_prev − n).
+   */
+  gruCellForward(io: GruCellForwardIO, dims: CellDims): void;
+
+  /**
+   * Inverts gruCellForward for one step (GB1–GB4).
+   * In:  dy[B,H] from above; dh[B,H] from step t+1; the saved gates, hg [B,3H] and hPrev.
+   * Out: dXg[B,3H] = ∂loss/∂xg; dHg[B,3H] = ∂loss/∂hg; dh overwritten by dh_t⊙z (the direct
+   *      path to h_{t−1}; the steps loop adds dHg·W_hh).
+   */
+  gruCellBackward(io: GruCellBackwardIO, dims: CellDims): void;
+
+  /**
+   * The forward recurrence of one GRU direction over T steps (G2–G5): for s = 0…T−1 and
+   * t = s (T−1−s when reverse), hg_t = h_{t−1}·W_hhᵀ, then gruCellForward on step t, h_{−1} = h0.
+   * act: gates [T,B,3H] (xg on entry, r, z, n on exit), hg [T,B,3H] (written); y [T,B,H]
+   * (row stride y.ld) receives h_t; w is W_hh [3H,H], bhh b_hh [3H]; work as for the LSTM.
+   * Equal to the per-step calls (`gruForwardSteps` in steps.ts).
+   */
+  gruForwardSteps(io: GruForwardStepsIO, plan: StepPlan): void;
+
+  /**
+   * Backward through the GRU recurrence (GB1–GB6): for s = T−1…0, gruCellBackward on step t,
+   * then dh += dHg_t·W_hh. scratch: dXg, dHg [T,B,3H] (written), dh [B,H] (the gradient
+   * reaching h_{T−1} from beyond on entry, ∂loss/∂h0 on exit). Equal to the per-step calls
+   * (`gruBackwardSteps` in steps.ts).
+   */
+  gruBackwardSteps(io: GruBackwardStepsIO, plan: StepPlan): void;
 }
 
 /** Options for a kernel memory: how many threads its operations may use. */

@@ -7,6 +7,9 @@ import type {
   Block,
   CellDims,
   GemmOp,
+  GruBackwardStepsIO,
+  GruCellForwardIO,
+  GruForwardStepsIO,
   Kernels,
   LstmBackwardStepsIO,
   LstmCellBackwardIO,
@@ -17,6 +20,7 @@ import type {
 } from "./kernels.js";
 
 type StepKernels = Pick<Kernels, "gemm" | "lstmCellForward" | "lstmCellBackward">;
+type GruStepKernels = Pick<Kernels, "gemm" | "gruCellForward" | "gruCellBackward">;
 
 /**
  * Elements of the `work` operand of the steps kernels for hidden size H: room for W_hh [4H, H]
@@ -90,5 +94,73 @@ export function backwardSteps(k: StepKernels, io: LstmBackwardStepsIO, plan: Ste
     k.lstmCellBackward(cell, dims);
     // Inverts F2 for h_{t-1}: the gradient carried to the previous step, dh = dPre_t · W_hh.
     k.gemm(dh, { buf: sb, off: dPre.off, ld: G }, wHh, carry);
+  }
+}
+
+/** h_{t−1} of step t of a direction: h0 on the first consumed step, else y at t ∓ 1. */
+function hPrevAt(y: Strided, h0: Block, t: number, plan: StepPlan): Strided {
+  const { T, B, H, reverse } = plan;
+  const first = reverse ? t === T - 1 : t === 0;
+  const tPrev = reverse ? t + 1 : t - 1;
+  return first
+    ? { buf: h0.buf, off: h0.off, ld: H }
+    : { buf: y.buf, off: y.off + tPrev * B * y.ld, ld: y.ld };
+}
+
+/** Kernels.gruForwardSteps from k's gemm and gruCellForward (operands as there). */
+export function gruForwardSteps(k: GruStepKernels, io: GruForwardStepsIO, plan: StepPlan): void {
+  // io.work is unused: the per-step products pack W_hh themselves.
+  const { act, y, h0, w, bhh } = io;
+  const { T, B, H, reverse } = plan;
+  const G = 3 * H;
+  const buf = act.buf;
+  const step: GemmOp = { m: B, n: G, k: H, transA: false, transB: true, beta: 0 };
+  const wHh: Strided = { buf: w.buf, off: w.off, ld: H };
+  for (let s = 0; s < T; s++) {
+    const t = reverse ? T - 1 - s : s;
+    const hPrev = hPrevAt(y, h0, t, plan);
+    const hg = { buf, off: act.hg + t * B * G };
+    // (G2) hg_t = W_hh h_{t−1} (the cell adds b_hh)
+    k.gemm({ buf, off: hg.off, ld: G }, hPrev, wHh, step);
+    // (G3) r, z; (G4) n; (G5) h_t = n + z⊙(h_{t−1} − n)
+    const cell: GruCellForwardIO = {
+      gates: { buf, off: act.gates + t * B * G },
+      hg,
+      bhh,
+      h: { buf: y.buf, off: y.off + t * B * y.ld, ld: y.ld },
+      hPrev,
+    };
+    k.gruCellForward(cell, { B, H });
+  }
+}
+
+/** Kernels.gruBackwardSteps from k's gruCellBackward and gemm (operands as there). */
+export function gruBackwardSteps(k: GruStepKernels, io: GruBackwardStepsIO, plan: StepPlan): void {
+  const { scratch, dy, act, y, h0, w } = io;
+  const { T, B, H, reverse } = plan;
+  const G = 3 * H;
+  const sb = scratch.buf;
+  const buf = act.buf;
+  const carry: GemmOp = { m: B, n: H, k: G, transA: false, transB: false, beta: 1 };
+  const wHh: Strided = { buf: w.buf, off: w.off, ld: H };
+  const dh: Block = { buf: sb, off: scratch.dh };
+  for (let s = T - 1; s >= 0; s--) {
+    const t = reverse ? T - 1 - s : s;
+    const dHg = { buf: sb, off: scratch.dHg + t * B * G };
+    // (GB1–GB4) inverts G5–G3: dXg_t, dHg_t, and the direct carry dh_t⊙z
+    k.gruCellBackward(
+      {
+        dXg: { buf: sb, off: scratch.dXg + t * B * G },
+        dHg,
+        dh,
+        dy: { buf: dy.buf, off: dy.off + t * B * dy.ld, ld: dy.ld },
+        gates: { buf, off: act.gates + t * B * G },
+        hg: { buf, off: act.hg + t * B * G },
+        hPrev: hPrevAt(y, h0, t, plan),
+      },
+      { B, H },
+    );
+    // (GB5) inverts G2 for h_{t−1}: dh += dHg_t · W_hh
+    k.gemm({ buf: sb, off: dh.off, ld: H }, { buf: sb, off: dHg.off, ld: G }, wHh, carry);
   }
 }

@@ -28,7 +28,7 @@ export function fixtureBatch(f: Fixture): SequenceBatch {
     batch: f.batch,
     batchFirst: f.batchFirst,
     h0: f.inputs.h0.data,
-    c0: f.inputs.c0.data,
+    c0: f.inputs.c0?.data,
     targets: f.inputs.targets.data,
   };
 }

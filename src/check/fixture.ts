@@ -170,17 +170,17 @@ export interface ParsedFixture {
   clipping?: ClippingReplay;
 }
 
-/** A fixture the engine runs: an LSTM with dense input and a per-step or last-step loss. */
-export interface Fixture extends Omit<ParsedFixture, "loss" | "inputs" | "outputs"> {
+/**
+ * A fixture the engine runs: an LSTM (c0, c_n present) or a GRU (absent) with dense input and a
+ * per-step or last-step loss.
+ */
+export interface Fixture extends Omit<ParsedFixture, "loss"> {
   loss: LossKind;
-  inputs: ParsedFixture["inputs"] & { c0: FixtureArray };
-  outputs: ParsedFixture["outputs"] & { cN: FixtureArray };
 }
 
 /** The features of `spec` this engine does not run yet, as `unsupported: …` names them. */
 function unsupportedFeatures(spec: FixtureSpec): string[] {
   const out: string[] = [];
-  if (spec.cell !== "lstm") out.push(`cell ${spec.cell}`);
   if (spec.P > 0) out.push("proj_size");
   if (spec.input.kind !== "dense") out.push(`input ${spec.input.kind}`);
   if (spec.tiedHead) out.push("tied_head");
@@ -197,18 +197,14 @@ function unsupportedFeatures(spec: FixtureSpec): string[] {
  */
 function requireSupported(f: ParsedFixture, file = f.name): Fixture {
   const { loss, inputs, outputs } = f;
-  if (f.unsupported.length > 0 || loss === "xent_final" || !inputs.c0 || !outputs.cN)
+  const lstm = f.spec.cell === "lstm";
+  if (f.unsupported.length > 0 || loss === "xent_final" || (lstm && (!inputs.c0 || !outputs.cN)))
     throw new FormatError(
       file,
-      `unsupported: ${f.unsupported.join(", ")} (format ${f.version}; this build runs LSTM fixtures ` +
-        `with dense input, without projection, dropout or lengths)`,
+      `unsupported: ${f.unsupported.join(", ")} (format ${f.version}; this build runs LSTM and ` +
+        `GRU fixtures with dense input, without projection, dropout or lengths)`,
     );
-  return {
-    ...f,
-    loss,
-    inputs: { ...inputs, c0: inputs.c0 },
-    outputs: { ...outputs, cN: outputs.cN },
-  };
+  return { ...f, loss };
 }
 
 /** Parameter names and shapes in PyTorch `named_parameters()` order. */
@@ -420,6 +416,7 @@ export function readAnyFixture(json: unknown, source: string): ParsedFixture {
   let config: ModelConfig;
   try {
     config = makeConfig({
+      cell,
       inputSize: I,
       hiddenSize: H,
       numLayers: L,

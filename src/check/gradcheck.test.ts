@@ -40,6 +40,32 @@ test("analytic gradients equal finite differences on 12 random configurations", 
   }
 });
 
+test("GRU: analytic gradients equal finite differences on 8 random configurations", () => {
+  const rng = new Rng(77);
+  for (let trial = 0; trial < 8; trial++) {
+    const opts = {
+      cell: "gru" as const,
+      inputSize: 1 + rng.int(4),
+      hiddenSize: 1 + rng.int(5),
+      numLayers: 1 + rng.int(3),
+      bidirectional: rng.uniform() < 0.5,
+      outputSize: 1 + rng.int(4),
+      seqLen: 1 + rng.int(7),
+      batch: 1 + rng.int(3),
+      batchFirst: rng.uniform() < 0.5,
+      loss: LOSS_KINDS[trial % LOSS_KINDS.length],
+      randomState: rng.uniform() < 0.7,
+      seed: 300 + trial,
+      maxPerTensor: 24,
+    };
+    const r = gradcheck(opts);
+    assert.ok(r.ok && r.maxRelError <= TOL, `${JSON.stringify(opts)}: ${r.maxRelError}`);
+    for (const name of ["x", "h0", "head.weight", "gru.weight_hh_l0", "gru.bias_hh_l0"])
+      assert.ok(r.tensors[name].checked > 0, name);
+    assert.equal(r.tensors.c0, undefined, "a GRU has no c0");
+  }
+});
+
 test("a long sequence (T = 30) still matches: the carried gradient is exact", () => {
   const r = gradcheck({ seqLen: 30, hiddenSize: 3, loss: "mse_last", maxPerTensor: 16, seed: 5 });
   assert.ok(r.ok);

@@ -1,15 +1,18 @@
 /**
  * Finite-difference gradient check: compares the analytic BPTT gradients of a float64 model
- * with central differences (ℓ(θ+ε) − ℓ(θ−ε)) / 2ε, for every parameter tensor and for x, h0, c0.
+ * with central differences (ℓ(θ+ε) − ℓ(θ−ε)) / 2ε, for every parameter tensor and for x, h0, c0
+ * (c0: LSTM only).
  */
 import type { LossKind } from "../loss/losses.js";
-import { makeConfig, type ModelConfigInput } from "../model/config.js";
+import { makeConfig, type CellKind, type ModelConfigInput } from "../model/config.js";
 import { LstmModel } from "../model/model.js";
 import { Objective, type SequenceBatch } from "../model/objective.js";
 import { ConfigError } from "../tensor/errors.js";
 import { Rng } from "../tensor/rng.js";
 
 export interface GradcheckOptions {
+  /** The recurrent cell (default "lstm"). */
+  cell?: CellKind;
   inputSize?: number;
   hiddenSize?: number;
   numLayers?: number;
@@ -57,6 +60,7 @@ export interface GradcheckResult {
 
 export function gradcheck(options: GradcheckOptions = {}): GradcheckResult {
   const o = {
+    cell: options.cell ?? "lstm",
     inputSize: options.inputSize ?? 3,
     hiddenSize: options.hiddenSize ?? 4,
     numLayers: options.numLayers ?? 1,
@@ -89,7 +93,8 @@ export function gradcheck(options: GradcheckOptions = {}): GradcheckResult {
   const normal = (n: number): Float64Array => Float64Array.from({ length: n }, () => rng.normal());
   const x = normal(T * B * cfg.inputSize);
   const h0 = o.randomState ? normal(S) : new Float64Array(S);
-  const c0 = o.randomState ? normal(S) : new Float64Array(S);
+  const lstm = cfg.cell === "lstm";
+  const c0 = lstm ? (o.randomState ? normal(S) : new Float64Array(S)) : undefined;
   const targets =
     o.loss === "xent"
       ? Float64Array.from({ length: T * B }, () => rng.int(cfg.outputSize))
@@ -119,7 +124,7 @@ export function gradcheck(options: GradcheckOptions = {}): GradcheckResult {
     };
   analytic.x = { values: Float64Array.from(back.dx), data: x };
   analytic.h0 = { values: Float64Array.from(back.dh0), data: h0 };
-  analytic.c0 = { values: Float64Array.from(back.dc0), data: c0 };
+  if (c0) analytic.c0 = { values: Float64Array.from(back.dc0), data: c0 };
 
   const lossAt = (): number => objective.run(batch, false).loss;
   const tensors: Record<string, TensorCheck> = {};

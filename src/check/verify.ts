@@ -46,12 +46,12 @@ export function verifyFixture(
   tensors.loss = scalarError(loss, f.outputs.loss);
   tensors.y = scaledError(forward.y, f.outputs.y.data);
   tensors.h_n = scaledError(forward.hN, f.outputs.hN.data);
-  tensors.c_n = scaledError(forward.cN, f.outputs.cN.data);
+  if (f.outputs.cN) tensors.c_n = scaledError(forward.cN, f.outputs.cN.data);
   for (const name of f.paramOrder)
     tensors[`grads.${name}`] = scaledError(model.grad(name), f.grads[name].data);
   tensors["grads.x"] = scaledError(backward!.dx, f.grads.x.data);
   tensors["grads.h0"] = scaledError(backward!.dh0, f.grads.h0.data);
-  tensors["grads.c0"] = scaledError(backward!.dc0, f.grads.c0.data);
+  if (f.grads.c0) tensors["grads.c0"] = scaledError(backward!.dc0, f.grads.c0.data);
   for (let l = 0; l < f.config.numLayers; l++)
     for (let d = 0; d < numDirections(f.config); d++) {
       const key = layerSuffix(l, d);

@@ -3,9 +3,10 @@
  * JSON values (browser-safe); `lstm convert` (cli/convert.ts) adds the files. docs/model-format.md
  * describes every format.
  *
- * - PyTorch: an `nn.LSTM` (+ one `nn.Linear` head) `state_dict` saved as safetensors, with or
- *   without a module prefix (`weight_ih_l0`, `lstm.weight_ih_l0`, `rnn.weight_ih_l0`, …). Sizes are
- *   inferred from the shapes and every shape is checked.
+ * - PyTorch: an `nn.LSTM` or `nn.GRU` (+ one `nn.Linear` head) `state_dict` saved as safetensors,
+ *   with or without a module prefix (`weight_ih_l0`, `lstm.weight_ih_l0`, `gru.weight_ih_l0`, …).
+ *   The cell (W_hh [4H, H] or [3H, H]) and the sizes are inferred from the shapes and every shape
+ *   is checked.
  * - TensorFlow.js Layers models (model.json + weight shards, also what tensorflowjs_converter makes
  *   from a Keras .h5): src/io/tfjs.ts, re-exported here.
  * - Keras / TensorFlow.js: the "keras-lstm" JSON format defined here. Keras stores W_ihᵀ
@@ -229,14 +230,21 @@ export function importPytorchTensors(
     }
     return t as SourceTensor;
   };
+  // The cell from W_hh's gate rows: [4H, H] is an nn.LSTM, [3H, H] an nn.GRU (the keys are alike).
   const w0 = get(key("weight_hh", 0, 0));
-  if (w0.shape.length !== 2 || w0.shape[0] !== 4 * w0.shape[1] || w0.shape[1] < 1)
-    fail(`tensor "${key("weight_hh", 0, 0)}" has shape ${fmt(w0.shape)}, expected [4H, H]`);
-  const H = w0.shape[1];
-  const wi0 = get(key("weight_ih", 0, 0));
-  if (wi0.shape.length !== 2 || wi0.shape[0] !== 4 * H || wi0.shape[1] < 1)
+  const gateRows = w0.shape.length === 2 && w0.shape[1] >= 1 ? w0.shape[0] / w0.shape[1] : 0;
+  if (gateRows !== 4 && gateRows !== 3)
     fail(
-      `tensor "${key("weight_ih", 0, 0)}" has shape ${fmt(wi0.shape)}, expected [${4 * H}, I] (4H = ${4 * H} from ${key("weight_hh", 0, 0)})`,
+      `tensor "${key("weight_hh", 0, 0)}" has shape ${fmt(w0.shape)}, expected [4H, H] (nn.LSTM) ` +
+        `or [3H, H] (nn.GRU)`,
+    );
+  const cell = gateRows === 3 ? "gru" : "lstm";
+  const H = w0.shape[1];
+  const G = gateRows * H;
+  const wi0 = get(key("weight_ih", 0, 0));
+  if (wi0.shape.length !== 2 || wi0.shape[0] !== G || wi0.shape[1] < 1)
+    fail(
+      `tensor "${key("weight_ih", 0, 0)}" has shape ${fmt(wi0.shape)}, expected [${G}, I] (${gateRows}H = ${G} from ${key("weight_hh", 0, 0)})`,
     );
   const I = wi0.shape[1];
 
@@ -269,7 +277,7 @@ export function importPytorchTensors(
     );
   const O = hw.shape[0];
 
-  const config = inferredConfig({ I, H, L, D, O }, fail);
+  const config = inferredConfig({ I, H, L, D, O, cell }, fail);
   const model = new LstmModel(config);
   const used = new Set<string>();
   const dtypes = new Set<string>();
@@ -303,10 +311,10 @@ export function importPytorchTensors(
               ? ` (${key("weight_ih", 0, 1)} or another _reverse key makes the LSTM bidirectional)`
               : ` (layers 0…${L - 1} must all be present)`),
         );
-      copy(key("weight_ih", l, d), `lstm.weight_ih_${s}`, [4 * H, l === 0 ? I : D * H]);
-      copy(key("weight_hh", l, d), `lstm.weight_hh_${s}`, [4 * H, H]);
-      copy(key("bias_ih", l, d), `lstm.bias_ih_${s}`, [4 * H], !hasBias);
-      copy(key("bias_hh", l, d), `lstm.bias_hh_${s}`, [4 * H], !hasBias);
+      copy(key("weight_ih", l, d), `${cell}.weight_ih_${s}`, [G, l === 0 ? I : D * H]);
+      copy(key("weight_hh", l, d), `${cell}.weight_hh_${s}`, [G, H]);
+      copy(key("bias_ih", l, d), `${cell}.bias_ih_${s}`, [G], !hasBias);
+      copy(key("bias_hh", l, d), `${cell}.bias_hh_${s}`, [G], !hasBias);
     }
   const hb = withPrefix(headPrefix, "bias");
   copy(withPrefix(headPrefix, "weight"), "head.weight", [O, D * H]);
@@ -315,12 +323,12 @@ export function importPytorchTensors(
   const unused = keys.filter((k) => !used.has(k));
   if (unused.length)
     fail(
-      `tensors not part of an nn.LSTM + nn.Linear model: ${list(unused)} ` +
-        `(lstm-ts imports exactly one LSTM stack and its head; drop other modules from the state_dict first)`,
+      `tensors not part of an nn.LSTM/nn.GRU + nn.Linear model: ${list(unused)} ` +
+        `(lstm-ts imports exactly one recurrent stack and its head; drop other modules from the state_dict first)`,
     );
 
   const notes: string[] = [];
-  if (!hasBias) notes.push("the LSTM has no biases (bias=False): stored as zeros");
+  if (!hasBias) notes.push(`the ${cell.toUpperCase()} has no biases (bias=False): stored as zeros`);
   if (!tensors.has(hb)) notes.push(`no ${hb} (bias=False): head bias stored as zeros`);
   if (dtypes.has("F64"))
     notes.push("float64 weights rounded to float32 (the model file stores float32)");
@@ -594,6 +602,12 @@ const tensor = (shape: number[], data: ArrayLike<number>): KerasTensor => ({
  * carried along so that importing gives the same model file back.
  */
 export function exportKeras(model: LstmModel, meta?: ModelMeta): KerasLstmFile {
+  if (model.config.cell !== "lstm")
+    throw new ConfigError(
+      "to",
+      "keras-lstm JSON holds LSTM layers only; export a GRU with --to tfjs (a Keras GRU with " +
+        "reset_after=True) or use the model file itself (a PyTorch nn.GRU state_dict)",
+    );
   const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = model.config;
   const D = numDirections(model.config);
   const weights = (l: number, d: number): KerasLstmWeights => {

@@ -63,6 +63,8 @@ export interface LoadedModel {
 
 function configJson(c: ModelConfig): string {
   return JSON.stringify({
+    // Written for a GRU only, so LSTM files stay as they were (absent reads as "lstm").
+    ...(c.cell === "gru" ? { cell: c.cell } : {}),
     input_size: c.inputSize,
     hidden_size: c.hiddenSize,
     num_layers: c.numLayers,
@@ -87,6 +89,7 @@ function readConfig(source: string, meta: Record<string, string>): ModelConfig {
   const c = metaEntry(ModelConfigSchema, source, meta, "config");
   try {
     return makeConfig({
+      cell: c.cell,
       inputSize: c.input_size,
       hiddenSize: c.hidden_size,
       numLayers: c.num_layers,

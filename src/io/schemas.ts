@@ -123,8 +123,9 @@ export function parseJsonField<S extends v.GenericSchema>(
 // ------------------------------------------------------------------------------------------------
 // Model metadata (`__metadata__` of a model file; a checkpoint holds the same entries)
 
-/** `config`: the sizes, snake_case as in PyTorch. */
+/** `config`: the cell and sizes, snake_case as in PyTorch. `cell` absent: "lstm" (older files). */
 export const ModelConfigSchema = v.object({
+  cell: v.optional(v.picklist(["lstm", "gru"])),
   input_size: positiveInt,
   hidden_size: positiveInt,
   num_layers: positiveInt,
@@ -230,6 +231,8 @@ export const TrainingSummarySchema = v.looseObject({
   options: v.optional(v.record(v.string(), v.unknown())),
   /** The data file trained on. */
   data: v.optional(v.string()),
+  /** sha256 (hex) of that file's bytes: `report` reads the file again only when it still matches. */
+  dataSha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "expected a sha256 in hex"))),
   characters: v.optional(count),
   unigramEntropy: v.optional(v.nullable(v.number())),
   convertedFrom: v.optional(v.string()),
@@ -418,6 +421,8 @@ const optionalBool = v.optional(v.boolean());
  * so each has the type the command line gives it. Paths are stored but never used on resume.
  */
 const TrainOptionsSchema = v.looseObject({
+  /** Absent in checkpoints written before the GRU: "lstm". */
+  cell: v.optional(v.picklist(["lstm", "gru"])),
   hidden: positiveInt,
   layers: positiveInt,
   seqLen: positiveInt,
@@ -483,7 +488,7 @@ export const RunInfoSchema = v.object({
 
 /**
  * Checks a checkpoint's stored options (`run.options`) by the schema of its task, then against
- * the model it holds: hidden size and layers, and for a series model the horizon and window of
+ * the model it holds: cell, hidden size and layers, and for a series model the horizon and window of
  * its metadata (a resumed run builds its data windows from these options).
  */
 export function checkRunOptions(
@@ -498,6 +503,8 @@ export function checkRunOptions(
   };
   const o = parseField(TrainOptionsSchema, options, at);
   if (meta.task === "text") parseField(TextTrainOptionsSchema, options, at);
+  if ((o.cell ?? "lstm") !== config.cell)
+    fail("cell", `${o.cell ?? "lstm"} but the model is a ${config.cell}`);
   if (o.hidden !== config.hiddenSize)
     fail("hidden", `${o.hidden} but the model's hidden_size is ${config.hiddenSize}`);
   if (o.layers !== config.numLayers)

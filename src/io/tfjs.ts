@@ -79,8 +79,10 @@ interface RawLayer {
   where: string;
 }
 
-/** One direction of an LSTM layer's config, checked. */
+/** One direction of an LSTM or GRU layer's config, checked. */
 interface LstmSpec {
+  /** LSTM, or a GRU with reset_after=true (the only GRU lstm-ts computes). */
+  cell: "lstm" | "gru";
   units: number;
   useBias: boolean;
   returnSequences: boolean;
@@ -254,8 +256,18 @@ function checkLstmConfig(
       `${where}: CuDNNLSTM is not a TensorFlow.js layer (its bias is [8H]); rebuild it as keras.layers.LSTM ` +
         `with the same weights, or export it as keras-lstm JSON, which takes the [8H] bias`,
     );
-  if (cls !== "LSTM")
-    fail(`${where}: ${cls} is not supported inside Bidirectional (only LSTM; ${LAYER_HELP})`);
+  if (cls !== "LSTM" && cls !== "GRU")
+    fail(
+      `${where}: ${cls} is not supported inside Bidirectional (only LSTM or GRU; ${LAYER_HELP})`,
+    );
+  if (cls === "GRU" && (cfg.reset_after ?? cfg.resetAfter ?? false) !== true)
+    fail(
+      `${where}: a GRU with reset_after=false (the TensorFlow.js and Keras 1 form, also when ` +
+        `reset_after is not stated) applies the reset gate before the recurrent product, ` +
+        `tanh(W x + U (r ⊙ h)): lstm-ts computes PyTorch's nn.GRU, tanh(W x + b + r ⊙ (U h + b_h)), ` +
+        `which is Keras's reset_after=True (the TensorFlow 2 default). Rebuild the layer with ` +
+        `reset_after=True and train or fine-tune it`,
+    );
   const units = cfg.units;
   if (!Number.isSafeInteger(units) || (units as number) < 1)
     fail(`${where}: units is ${str(units)}, expected a positive integer`);
@@ -296,6 +308,7 @@ function checkLstmConfig(
   if (typeof rs !== "boolean")
     fail(`${where}: return_sequences is ${str(rs)}, expected true or false`);
   return {
+    cell: cls === "GRU" ? "gru" : "lstm",
     units: units as number,
     useBias: useBias as boolean,
     returnSequences: rs as boolean,
@@ -328,7 +341,7 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
       continue;
     }
     if (dense) fail(`${where} comes after the Dense head ${str(dense.raw.name)}; ${LAYER_HELP}`);
-    if (cls === "LSTM" || cls === "CuDNNLSTM") {
+    if (cls === "LSTM" || cls === "CuDNNLSTM" || cls === "GRU") {
       const fwd = checkLstmConfig(where, cls, cfg, false, fail);
       stateful ||= fwd.stateful;
       lstm.push({ kind: "lstm", raw, bidi: false, fwd, aliases: [] });
@@ -394,6 +407,11 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
     );
   const first = lstm[0];
   lstm.forEach((l, k) => {
+    if (l.fwd.cell !== first.fwd.cell)
+      fail(
+        `${l.raw.where} is a ${l.fwd.cell.toUpperCase()} but ${first.raw.where} is a ` +
+          `${first.fwd.cell.toUpperCase()}: lstm-ts stacks layers of one cell`,
+      );
     if (l.bidi !== first.bidi)
       fail(
         `${l.raw.where} is ${l.bidi ? "Bidirectional" : "a plain LSTM"} but ${first.raw.where} is ` +
@@ -427,7 +445,14 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
         `which is lstm-ts's readout "last" (series models use it)`,
     );
   }
-  if (first.fwd.useBias)
+  if (first.fwd.cell === "gru")
+    notes.push(
+      "GRU (reset_after=true): gate blocks z, r, h reordered to PyTorch's r, z, n; " +
+        (first.fwd.useBias
+          ? "bias [2, 3H] = bias_ih, bias_hh"
+          : "use_bias=false: biases stored as zeros"),
+    );
+  else if (first.fwd.useBias)
     notes.push("Keras has one bias per gate: imported as bias_ih, with bias_hh = 0");
   else notes.push("use_bias=false: LSTM biases stored as zeros");
   if (!dense!.useBias) notes.push("the Dense head has use_bias=false: head bias stored as zeros");
@@ -673,17 +698,20 @@ export function importTfjs(
   const D = plan.lstm[0].bidi ? 2 : 1;
   const L = plan.lstm.length;
   const O = plan.dense.units;
+  const cell = plan.lstm[0].fwd.cell;
+  const nG = cell === "gru" ? 3 : 4;
+  const G = nG * H;
   const k0 = assigned.get(plan.lstm[0])![0].get("kernel")!;
-  if (k0.shape.length !== 2 || k0.shape[1] !== 4 * H || k0.shape[0] < 1)
+  if (k0.shape.length !== 2 || k0.shape[1] !== G || k0.shape[0] < 1)
     fail(
-      `weight ${str(k0.name)} (${plan.lstm[0].raw.where}) has shape ${fmt(k0.shape)}, expected [I, ${4 * H}] (4H from units ${H})`,
+      `weight ${str(k0.name)} (${plan.lstm[0].raw.where}) has shape ${fmt(k0.shape)}, expected [I, ${G}] (${nG}H from units ${H})`,
     );
   const I = k0.shape[0];
   if (plan.inputHint && plan.inputHint.dim !== I)
     fail(
       `${plan.inputHint.where} declares input size ${plan.inputHint.dim} but weight ${str(k0.name)} has shape ${fmt(k0.shape)} (input size ${I})`,
     );
-  const config = inferredConfig({ I, H, L, D, O }, fail);
+  const config = inferredConfig({ I, H, L, D, O, cell }, fail);
 
   // Every shape, before reading anything.
   const expect = (e: Entry, shape: number[], where: string, hint: string) => {
@@ -696,15 +724,17 @@ export function importTfjs(
     const inW = k === 0 ? I : D * H;
     assigned.get(l)!.forEach((m, d) => {
       const where = `${l.raw.where}${D === 2 ? (d === 0 ? ", forward" : ", backward") : ""}`;
+      const g = `${nG}H`;
       expect(
         m.get("kernel")!,
-        [inW, 4 * H],
+        [inW, G],
         where,
-        k === 0 ? "kernel [I, 4H]" : "kernel [D·H, 4H]: the previous layer's output",
+        k === 0 ? `kernel [I, ${g}]` : `kernel [D·H, ${g}]: the previous layer's output`,
       );
-      expect(m.get("recurrent_kernel")!, [H, 4 * H], where, "recurrent_kernel [H, 4H]");
+      expect(m.get("recurrent_kernel")!, [H, G], where, `recurrent_kernel [H, ${g}]`);
       const b = m.get("bias");
-      if (b) expect(b, [4 * H], where, "bias [4H]");
+      // A reset_after GRU keeps the input and recurrent biases apart: [2, 3H].
+      if (b) expect(b, cell === "gru" ? [2, G] : [G], where, cell === "gru" ? "bias [2, 3H]" : "bias [4H]"); // prettier-ignore
     });
   });
   const dm = assigned.get(plan.dense)![0];
@@ -778,9 +808,18 @@ export function importTfjs(
       const s = layerSuffix(k, d);
       const kernel = values(m.get("kernel")!);
       const rec = values(m.get("recurrent_kernel")!);
+      const b = m.get("bias");
+      if (cell === "gru") {
+        // Keras gate columns z, r, h; PyTorch rows r, z, n.
+        model.param(`gru.weight_ih_${s}`).set(swapZR(transpose(kernel, inW, G), inW, H));
+        model.param(`gru.weight_hh_${s}`).set(swapZR(transpose(rec, H, G), H, H));
+        const bias = b ? values(b) : new Float32Array(2 * G);
+        model.param(`gru.bias_ih_${s}`).set(swapZR(bias.subarray(0, G), 1, H));
+        model.param(`gru.bias_hh_${s}`).set(swapZR(bias.subarray(G), 1, H));
+        return;
+      }
       model.param(`lstm.weight_ih_${s}`).set(transpose(kernel, inW, 4 * H));
       model.param(`lstm.weight_hh_${s}`).set(transpose(rec, H, 4 * H));
-      const b = m.get("bias");
       if (b) model.param(`lstm.bias_ih_${s}`).set(values(b));
       else model.param(`lstm.bias_ih_${s}`).fill(0);
       model.param(`lstm.bias_hh_${s}`).fill(0);
@@ -806,6 +845,18 @@ export function importTfjs(
   return out;
 }
 
+/**
+ * A copy of `a` ([3H, cols] row-major) with its first two blocks of H rows swapped: Keras's GRU
+ * gate order z, r, h ↔ PyTorch's r, z, n (the same swap both ways).
+ */
+function swapZR(a: ArrayLike<number>, cols: number, H: number): Float32Array {
+  const out = Float32Array.from(a);
+  const n = H * cols;
+  out.set(Array.prototype.slice.call(a, n, 2 * n) as number[], 0);
+  out.set(Array.prototype.slice.call(a, 0, n) as number[], n);
+  return out;
+}
+
 // ------------------------------------------------------------------------------------------------
 // Export
 
@@ -821,6 +872,7 @@ const ZEROS = { class_name: "Zeros", config: {} };
  */
 export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
   const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = model.config;
+  const gru = model.config.cell === "gru";
   const D = numDirections(model.config);
   const specs: TfjsWeightSpec[] = [];
   const arrays: ArrayLike<number>[] = [];
@@ -839,7 +891,8 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
     kernel_initializer: ZEROS,
     recurrent_initializer: ZEROS,
     bias_initializer: ZEROS,
-    unit_forget_bias: false,
+    // A GRU as PyTorch computes it (Keras reset_after=True); an LSTM's forget bias is in the weights.
+    ...(gru ? { reset_after: true } : { unit_forget_bias: false }),
     kernel_regularizer: null,
     recurrent_regularizer: null,
     bias_regularizer: null,
@@ -858,6 +911,18 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
   const direction = (prefix: string, l: number, d: number) => {
     const s = layerSuffix(l, d);
     const inW = l === 0 ? I : D * H;
+    if (gru) {
+      const G = 3 * H;
+      const kernel = swapZR(model.param(`gru.weight_ih_${s}`), inW, H);
+      add(`${prefix}/kernel`, [inW, G], transpose(kernel, G, inW));
+      const rec = swapZR(model.param(`gru.weight_hh_${s}`), H, H);
+      add(`${prefix}/recurrent_kernel`, [H, G], transpose(rec, G, H));
+      const bias = new Float32Array(2 * G);
+      bias.set(swapZR(model.param(`gru.bias_ih_${s}`), 1, H), 0);
+      bias.set(swapZR(model.param(`gru.bias_hh_${s}`), 1, H), G);
+      add(`${prefix}/bias`, [2, G], bias);
+      return;
+    }
     const bih = model.param(`lstm.bias_ih_${s}`);
     const bhh = model.param(`lstm.bias_hh_${s}`);
     const bias = new Float32Array(4 * H);
@@ -876,11 +941,13 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
   };
   const input = { batch_input_shape: [null, null, I], dtype: "float32" };
   const layers: Record<string, unknown>[] = [];
+  const cls = gru ? "GRU" : "LSTM";
   for (let l = 0; l < L; l++) {
-    const lstmName = l === 0 ? "lstm" : `lstm_${l}`;
+    const base = gru ? "gru" : "lstm";
+    const lstmName = l === 0 ? base : `${base}_${l}`;
     if (D === 1) {
       layers.push({
-        class_name: "LSTM",
+        class_name: cls,
         config: lstmConfig(lstmName, false, l === 0 ? input : {}),
       });
       direction(lstmName, l, 0);
@@ -892,7 +959,7 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
           name,
           trainable: true,
           ...(l === 0 ? input : {}),
-          layer: { class_name: "LSTM", config: lstmConfig(lstmName, false, {}) },
+          layer: { class_name: cls, config: lstmConfig(lstmName, false, {}) },
           merge_mode: "concat",
         },
       });

@@ -1,9 +1,15 @@
+import { gruCell } from "../layers/gru.js";
 import { lstmCell } from "../layers/lstm.js";
 import { ConfigError } from "../tensor/errors.js";
 import { OffsetTable } from "../tensor/offsets.js";
 
-/** The sizes of an LSTM stack with a linear head (PyTorch `nn.LSTM` + `nn.Linear`). */
+/** The recurrent cell of every layer: PyTorch `nn.LSTM` or `nn.GRU`. */
+export type CellKind = "lstm" | "gru";
+
+/** The sizes of an LSTM or GRU stack with a linear head (PyTorch `nn.LSTM`/`nn.GRU` + `nn.Linear`). */
 export interface ModelConfig {
+  /** The cell (default "lstm"); it is also the prefix of the parameter names (`gru.weight_ih_l0`). */
+  readonly cell: CellKind;
   /** I: features per time step. */
   readonly inputSize: number;
   /** H: hidden units per direction. */
@@ -32,7 +38,11 @@ function positiveInt(field: string, v: unknown, max = MAX_ELEMENTS): number {
 /** Fills defaults and validates; throws ConfigError naming the bad field. */
 export function makeConfig(c: ModelConfigInput): ModelConfig {
   if (c === null || typeof c !== "object") throw new ConfigError("config", "must be an object");
+  const cell = c.cell ?? "lstm";
+  if (cell !== "lstm" && cell !== "gru")
+    throw new ConfigError("cell", `must be "lstm" or "gru", got ${String(cell)}`);
   const cfg: ModelConfig = {
+    cell,
     inputSize: positiveInt("inputSize", c.inputSize),
     hiddenSize: positiveInt("hiddenSize", c.hiddenSize, 65536),
     numLayers: positiveInt("numLayers", c.numLayers ?? 1, 64),
@@ -52,12 +62,13 @@ export function makeConfig(c: ModelConfigInput): ModelConfig {
  * goes to `fail` with every inferred size named.
  */
 export function inferredConfig(
-  sizes: { I: number; H: number; L: number; D: number; O: number },
+  sizes: { I: number; H: number; L: number; D: number; O: number; cell?: CellKind },
   fail: (message: string) => never,
 ): ModelConfig {
   const { I, H, L, D, O } = sizes;
   try {
     return makeConfig({
+      cell: sizes.cell,
       inputSize: I,
       hiddenSize: H,
       numLayers: L,
@@ -80,9 +91,15 @@ export function layerSuffix(layer: number, direction: number): string {
   return `l${layer}${direction === 1 ? "_reverse" : ""}`;
 }
 
+/** The layer functions and plans of the configured cell. */
+export function cellOf(c: Pick<ModelConfig, "cell">): typeof lstmCell | typeof gruCell {
+  return c.cell === "gru" ? gruCell : lstmCell;
+}
+
 /**
  * The parameter offset table, in PyTorch `named_parameters()` order: for each layer and
- * direction weight_ih [4H, I or D·H], weight_hh [4H, H], bias_ih [4H], bias_hh [4H];
+ * direction weight_ih [G, I or D·H], weight_hh [G, H], bias_ih [G], bias_hh [G] (G = 4H for the
+ * LSTM, 3H for the GRU; names prefixed `lstm.` or `gru.`);
  * then head.weight [O, D·H] and head.bias [O]. Contiguous, so the flat buffer is the
  * concatenation of the tensors in this order.
  */
@@ -90,7 +107,7 @@ export function paramLayout(c: ModelConfig): OffsetTable {
   const t = new OffsetTable(1);
   const H = c.hiddenSize;
   const D = numDirections(c);
-  const { name, gates } = lstmCell; // the parameter prefix and gate blocks of the cell
+  const { name, gates } = cellOf(c); // the parameter prefix and gate blocks of the cell
   const G = gates * H;
   for (let l = 0; l < c.numLayers; l++) {
     const inW = l === 0 ? c.inputSize : D * H;

@@ -40,6 +40,8 @@ export function initParams(model: LstmModel, rng: Rng, opts: InitOptions = {}): 
   if (opts.forgetBias !== undefined && !Number.isFinite(opts.forgetBias))
     throw new ConfigError("forgetBias", `must be a finite number, got ${opts.forgetBias}`);
   const H = model.config.hiddenSize;
+  if (opts.forgetBias !== undefined && model.config.cell !== "lstm")
+    throw new ConfigError("forgetBias", "a GRU has no forget gate (drop --forget-bias)");
   if (scheme === "pytorch") model.initDefault(rng);
   for (const name of model.paramNames()) {
     const p = model.param(name);
@@ -49,8 +51,9 @@ export function initParams(model: LstmModel, rng: Rng, opts: InitOptions = {}): 
       if (isBias) p.fill(0);
       else uniform(p, rng, Math.sqrt(6 / (shape[0] + shape[1])));
     }
-    if (recurrent === "orthogonal" && name.startsWith("lstm.weight_hh_"))
-      for (let g = 0; g < 4; g++) orthogonalBlock(p, g * H * H, H, rng);
+    // Each H×H gate block of W_hh (4 for the LSTM, 3 for the GRU: shape[0] / H).
+    if (recurrent === "orthogonal" && /^(lstm|gru)\.weight_hh_/.test(name))
+      for (let g = 0; g < shape[0] / H; g++) orthogonalBlock(p, g * H * H, H, rng);
     if (opts.forgetBias !== undefined && isBias && name.startsWith("lstm.bias_"))
       p.fill(name.startsWith("lstm.bias_ih_") ? opts.forgetBias : 0, H, 2 * H);
   }

@@ -235,3 +235,46 @@ describe("LstmModel", () => {
     );
   });
 });
+
+describe("LstmModel with cell: gru", () => {
+  it("names its parameters gru.* with 3H gate rows; has no cell state", () => {
+    const m = new LstmModel(
+      {
+        cell: "gru",
+        inputSize: 3,
+        hiddenSize: 4,
+        outputSize: 2,
+        numLayers: 2,
+        bidirectional: true,
+      },
+      { dtype: "float64" },
+    );
+    assert.equal(m.config.cell, "gru");
+    assert.deepEqual(m.paramShape("gru.weight_ih_l0"), [12, 3]);
+    assert.deepEqual(m.paramShape("gru.weight_ih_l1_reverse"), [12, 8]);
+    assert.deepEqual(m.paramShape("gru.bias_hh_l1"), [12]);
+    assert.ok(m.paramNames().every((n) => n.startsWith("gru.") || n.startsWith("head.")));
+    m.initDefault(new Rng(1));
+    const x = randn(new Rng(2), 5 * 2 * 3);
+    const r = m.forward(x, { seqLen: 5, batch: 2 });
+    assert.equal(r.cN.length, 0);
+    assert.equal(r.hN.length, 4 * 2 * 4);
+    assert.equal(m.activations(1, 1).gates.length, 5 * 2 * 12);
+    assert.equal(m.activations(0).c.length, 0);
+    const b = m.backward(new Float64Array(r.output.length).fill(1));
+    assert.equal(b.dc0.length, 0);
+    assert.equal(b.dh0.length, 4 * 2 * 4);
+    assert.throws(
+      () => m.forward(x, { seqLen: 5, batch: 2, c0: new Float64Array(32) }),
+      ConfigError,
+    );
+    assert.throws(
+      () => new LstmModel({ cell: "rnn" as "gru", inputSize: 1, hiddenSize: 1, outputSize: 1 }),
+      /cell: must be "lstm" or "gru"/,
+    );
+  });
+
+  it("the default cell is the LSTM", () => {
+    assert.equal(new LstmModel({ inputSize: 1, hiddenSize: 1, outputSize: 1 }).config.cell, "lstm");
+  });
+});

@@ -1,5 +1,5 @@
 /**
- * An LSTM stack (L layers, D directions) with a linear head: parameters, gradients, and a
+ * An LSTM or GRU stack (L layers, D directions) with a linear head: parameters, gradients, and a
  * workspace sized once per (T, B) shape. Forward keeps what backward needs; backward is exact
  * BPTT over the whole sequence and accumulates (+=) into `grads` until `zeroGrad()`.
  *
@@ -10,6 +10,12 @@ import type { Block, KernelMemory, Strided } from "../backend/kernels.js";
 import { stepsWorkSize } from "../backend/steps.js";
 import type { DirectionParams } from "../layers/cell.js";
 import { linearBackward, linearForward, type LinearParams } from "../layers/linear.js";
+import {
+  gruCell,
+  type GruBackwardIO,
+  type GruDirection,
+  type GruForwardIO,
+} from "../layers/gru.js";
 import {
   lstmCell,
   type LstmBackwardIO,
@@ -22,6 +28,7 @@ import { OffsetTable } from "../tensor/offsets.js";
 import type { Rng } from "../tensor/rng.js";
 import { checkFinite, checkLength, sameShape } from "../tensor/shape.js";
 import {
+  cellOf,
   layerSuffix,
   makeConfig,
   MAX_ELEMENTS,
@@ -61,7 +68,7 @@ export interface ForwardOptions {
   batchFirst?: boolean;
   /** Initial hidden state [L·D, B, H]; zeros when omitted. */
   h0?: ArrayLike<number>;
-  /** Initial cell state [L·D, B, H]; zeros when omitted. */
+  /** Initial cell state [L·D, B, H]; zeros when omitted (LSTM only: a GRU has none). */
   c0?: ArrayLike<number>;
   /** Default "all". */
   readout?: Readout;
@@ -78,6 +85,7 @@ export interface ForwardResult {
   readonly y: FloatArray;
   /** Final states of every layer and direction, [L·D, B, H]. */
   readonly hN: FloatArray;
+  /** [L·D, B, H] for the LSTM; empty (length 0) for the GRU, which has no cell state. */
   readonly cN: FloatArray;
   /** Head output: [T, B, O] (or [B, T, O]) for readout "all", [B, O] for "last". */
   readonly output: FloatArray;
@@ -102,7 +110,7 @@ export interface BackwardOptions {
 export interface BackwardResult {
   /** ∂loss/∂x, the layout of x; empty (length 0) when backward ran with inputGrad: false. */
   readonly dx: FloatArray;
-  /** ∂loss/∂h0, ∂loss/∂c0 [L·D, B, H]. */
+  /** ∂loss/∂h0, ∂loss/∂c0 [L·D, B, H] (dc0 empty for the GRU). */
   readonly dh0: FloatArray;
   readonly dc0: FloatArray;
 }
@@ -120,8 +128,8 @@ interface LayerPlan {
   readonly y: number;
   /** [T, B, D·H] ∂loss/∂y. */
   readonly dY: number;
-  /** [direction]: parameter offsets and saved activations. */
-  readonly dirs: readonly LstmDirection[];
+  /** [direction]: parameter offsets and saved activations (of the configured cell). */
+  readonly dirs: readonly (LstmDirection | GruDirection)[];
 }
 
 /**
@@ -143,6 +151,8 @@ interface WorkspacePlan {
   readonly dz: number; // [T·B, O]
   /** Backward's scratch: dPre [T, B, gates·H], dh and dc [B, H], the steps kernels' work. */
   readonly dPre: number;
+  /** GRU only: ∂loss/∂hg [T, B, 3H] (dPre holds ∂loss/∂xg); empty for the LSTM. */
+  readonly dHg: number;
   readonly dh: number;
   readonly dc: number;
   readonly stepsWork: number; // the steps kernels' workspace (forward and backward)
@@ -167,7 +177,8 @@ function planWorkspace(
   const { T, B } = shape;
   const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = cfg;
   const D = numDirections(cfg);
-  const cell = lstmCell;
+  const cell = cellOf(cfg);
+  const gru = cfg.cell === "gru";
   let end = 0;
   const slot = (n: number): number => {
     const off = Math.ceil(end / ALIGN) * ALIGN;
@@ -175,13 +186,14 @@ function planWorkspace(
     return base + off;
   };
   const state = L * D * B * H;
+  const cState = gru ? 0 : state; // a GRU has no cell state: its c slots are empty
   const x = slot(T * B * I);
   const h0 = slot(state);
-  const c0 = slot(state);
+  const c0 = slot(cState);
   const hN = slot(state);
-  const cN = slot(state);
+  const cN = slot(cState);
   const ys: number[] = [];
-  const dirs: LstmDirection[][] = [];
+  const dirs: (LstmDirection | GruDirection)[][] = [];
   for (let l = 0; l < L; l++) {
     ys.push(slot(T * B * D * H));
     dirs.push(params.dirs[l].map((p) => cell.planDirection(p, T * B, H, slot)));
@@ -191,20 +203,21 @@ function planWorkspace(
   const yOut = slot(T * B * D * H);
   const dz = slot(T * B * O);
   const dPre = slot(T * B * cell.gates * H);
+  const dHg = slot(gru ? T * B * cell.gates * H : 0);
   const dh = slot(B * H);
-  const dc = slot(B * H);
+  const dc = slot(gru ? 0 : B * H);
   const stepsWork = slot(stepsWorkSize(H));
   const dYs = ys.map(() => slot(T * B * D * H));
   const dx = slot(T * B * I);
   const dxOut = slot(T * B * I);
   const dh0 = slot(state);
-  const dc0 = slot(state);
+  const dc0 = slot(cState);
   const dhN = slot(state);
-  const dcN = slot(state);
+  const dcN = slot(cState);
   const layers = ys.map((y, l) => ({ y, dY: dYs[l], dirs: dirs[l] }));
   return {
     total: end,
-    ...{ x, h0, c0, hN, cN, layers, z, out, yOut, dz, dPre, dh, dc, stepsWork },
+    ...{ x, h0, c0, hN, cN, layers, z, out, yOut, dz, dPre, dHg, dh, dc, stepsWork },
     ...{ dx, dxOut, dh0, dc0, dhN, dcN },
   };
 }
@@ -271,7 +284,7 @@ function planParams(cfg: ModelConfig, layout: OffsetTable): ParamPlan {
     const row: DirectionParams[] = [];
     for (let d = 0; d < D; d++) {
       const s = layerSuffix(l, d);
-      const at = (name: string): number => layout.get(`${lstmCell.name}.${name}_${s}`).offset;
+      const at = (name: string): number => layout.get(`${cfg.cell}.${name}_${s}`).offset;
       row.push({
         reverse: d === 1,
         wIh: at("weight_ih"),
@@ -389,6 +402,12 @@ export class LstmModel {
       : { buf: this.ownGrads!, off: 0 };
   }
 
+  /** Elements of the cell state c0/cN for batch B: L·D·B·H for the LSTM, 0 for the GRU. */
+  cellStateSize(batch: number): number {
+    const c = this.config;
+    return c.cell === "lstm" ? c.numLayers * numDirections(c) * batch * c.hiddenSize : 0;
+  }
+
   /** Parameter names in PyTorch `named_parameters()` order. */
   paramNames(): string[] {
     return this.layout.list().map((s) => s.name);
@@ -432,7 +451,7 @@ export class LstmModel {
   }
 
   /**
-   * PyTorch's default initialisation: every LSTM tensor U(−1/√H, 1/√H); the head's weight and
+   * PyTorch's default initialisation: every LSTM/GRU tensor U(−1/√H, 1/√H); the head's weight and
    * bias U(−1/√(D·H), 1/√(D·H)), as nn.Linear draws them.
    */
   initDefault(rng: Rng): void {
@@ -446,8 +465,9 @@ export class LstmModel {
 
   /**
    * Copies of what the last forward saved for one layer and direction, time-major:
-   * gates [T, B, 4H] (post-activation i, f, g, o), c and h [T, B, H], indexed by the time of
-   * the consumed input. For inspection (tests, reports); training never needs them.
+   * gates [T, B, 4H] (post-activation i, f, g, o; for the GRU [T, B, 3H]: r, z, n), c (LSTM;
+   * empty for the GRU) and h [T, B, H], indexed by the time of the consumed input. For
+   * inspection (tests, reports); training never needs them.
    */
   activations(layer: number, direction = 0): { gates: FloatArray; c: FloatArray; h: FloatArray } {
     const ws = this.ws;
@@ -461,12 +481,13 @@ export class LstmModel {
     const { T, B } = ws;
     const lp = ws.plan.layers[layer];
     const dir = lp.dirs[direction];
-    const h = ws.view(dir.c, T * B * H).slice(); // same shape; overwritten below
+    const h = ws.view(lp.y, T * B * H).slice(); // same shape; overwritten below
     const y = ws.view(lp.y, T * B * D * H);
     for (let r = 0; r < T * B; r++)
       for (let j = 0; j < H; j++) h[r * H + j] = y[r * D * H + direction * H + j];
-    const gates = ws.view(dir.gates, T * B * lstmCell.gates * H).slice();
-    return { gates, c: ws.view(dir.c, T * B * H).slice(), h };
+    const gates = ws.view(dir.gates, T * B * cellOf(this.config).gates * H).slice();
+    const c = "c" in dir ? ws.view(dir.c, T * B * H).slice() : h.subarray(0, 0);
+    return { gates, c, h };
   }
 
   /** Throws NonFiniteError naming the first parameter tensor holding NaN or ±Infinity. */
@@ -519,10 +540,15 @@ export class LstmModel {
     // Inputs into the workspace (time-major, model dtype).
     if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
     else buf.set(x, plan.x);
+    const gru = this.config.cell === "gru";
+    // A GRU's cell state is empty: c0 may be absent or of length 0 (the cN it returned).
+    if (gru && opts.c0 !== undefined && opts.c0.length > 0)
+      throw new ConfigError("c0", "a GRU has no cell state; pass h0 only");
     for (const [name, v, o] of [
       ["h0", opts.h0, plan.h0],
       ["c0", opts.c0, plan.c0],
     ] as const) {
+      if (name === "c0" && gru) continue;
       if (v === undefined) buf.fill(0, o, o + state);
       else {
         checkLength(name, v, [L * D, B, H], "[L·D, B, H]");
@@ -537,6 +563,19 @@ export class LstmModel {
       const x = layerInput(buf, plan, l, { I, DH: D * H });
       for (let d = 0; d < D; d++) {
         const slab = (l * D + d) * B * H; // this layer-direction's [B, H] slice of [L·D, B, H]
+        if (gru) {
+          const io: GruForwardIO = {
+            y: { buf, off: lp.y + d * H, ld: D * H },
+            hN: { buf, off: plan.hN + slab },
+            act: buf,
+            work: { buf, off: plan.stepsWork },
+            x,
+            h0: { buf, off: plan.h0 + slab },
+            params,
+          };
+          gruCell.forward(k, io, dims, lp.dirs[d] as GruDirection);
+          continue;
+        }
         const io: LstmForwardIO = {
           y: { buf, off: lp.y + d * H, ld: D * H },
           hN: { buf, off: plan.hN + slab },
@@ -548,7 +587,7 @@ export class LstmModel {
           c0: { buf, off: plan.c0 + slab },
           params,
         };
-        lstmCell.forward(k, io, dims, lp.dirs[d]);
+        lstmCell.forward(k, io, dims, lp.dirs[d] as LstmDirection);
       }
     }
 
@@ -581,7 +620,8 @@ export class LstmModel {
         output = ws.view(plan.out, T * B * O);
       }
     }
-    return { y, hN: ws.view(plan.hN, state), cN: ws.view(plan.cN, state), output };
+    const cN = ws.view(plan.cN, gru ? 0 : state);
+    return { y, hN: ws.view(plan.hN, state), cN, output };
   }
 
   /**
@@ -631,9 +671,12 @@ export class LstmModel {
     };
     linearBackward(k, head, this.paramPlan.head, { R, N: D * H, O });
 
+    const gru = this.config.cell === "gru";
+    if (gru && opts.dCN !== undefined && opts.dCN.length > 0)
+      throw new ConfigError("dCN", "a GRU has no cell state; pass dHN only");
     for (const [name, v, o] of [
       ["dhN", opts.dHN, plan.dhN],
-      ["dcN", opts.dCN, plan.dcN],
+      ["dcN", gru ? undefined : opts.dCN, plan.dcN],
     ] as const) {
       if (v === undefined) continue;
       checkLength(name, v, [L * D, B, H], "[L·D, B, H]");
@@ -642,7 +685,7 @@ export class LstmModel {
     }
     if (inputGrad) buf.fill(0, plan.dx, plan.dx + T * B * I);
     buf.fill(0, plan.dh0, plan.dh0 + state);
-    buf.fill(0, plan.dc0, plan.dc0 + state);
+    if (!gru) buf.fill(0, plan.dc0, plan.dc0 + state);
     const scratch = {
       buf,
       dPre: plan.dPre,
@@ -650,6 +693,7 @@ export class LstmModel {
       dc: plan.dc,
       work: plan.stepsWork,
     };
+    const gruScratch = { buf, dXg: plan.dPre, dHg: plan.dHg, dh: plan.dh, work: plan.stepsWork };
 
     for (let l = L - 1; l >= 0; l--) {
       const lp = plan.layers[l];
@@ -664,6 +708,23 @@ export class LstmModel {
       for (let d = 0; d < D; d++) {
         const slab = (l * D + d) * B * H;
         const at = (off: number): Block => ({ buf, off: off + slab });
+        if (gru) {
+          const io: GruBackwardIO = {
+            grads,
+            dx,
+            dh0: at(plan.dh0),
+            scratch: gruScratch,
+            dy: { buf, off: lp.dY + d * H, ld: D * H },
+            dhN: opts.dHN !== undefined ? at(plan.dhN) : null,
+            act: buf,
+            x,
+            y: { buf, off: lp.y + d * H, ld: D * H },
+            h0: at(plan.h0),
+            params,
+          };
+          gruCell.backward(k, io, dims, lp.dirs[d] as GruDirection);
+          continue;
+        }
         const io: LstmBackwardIO = {
           grads,
           dx,
@@ -672,7 +733,7 @@ export class LstmModel {
           scratch,
           dy: { buf, off: lp.dY + d * H, ld: D * H },
           dhN: opts.dHN !== undefined ? at(plan.dhN) : null,
-          dcN: opts.dCN !== undefined ? at(plan.dcN) : null,
+          dcN: opts.dCN !== undefined && !gru ? at(plan.dcN) : null,
           act: buf,
           x,
           y: { buf, off: lp.y + d * H, ld: D * H },
@@ -680,7 +741,7 @@ export class LstmModel {
           c0: at(plan.c0),
           params,
         };
-        lstmCell.backward(k, io, dims, lp.dirs[d]);
+        lstmCell.backward(k, io, dims, lp.dirs[d] as LstmDirection);
       }
     }
 
@@ -690,7 +751,7 @@ export class LstmModel {
       transposeInto(buf, plan.dxOut, dx, { A: T, B, W: I });
       dx = ws.view(plan.dxOut, T * B * I);
     }
-    return { dx, dh0: ws.view(plan.dh0, state), dc0: ws.view(plan.dc0, state) };
+    return { dx, dh0: ws.view(plan.dh0, state), dc0: ws.view(plan.dc0, gru ? 0 : state) };
   }
 }
 

@@ -130,7 +130,7 @@ function pickUnits(h: ArrayLike<number>, T: number, H: number, max: number): num
 
 /**
  * Heatmap panels of one layer after a forward with B = 1: gates i, f, g, o, cell state c and
- * output h, over the chosen units.
+ * output h (a GRU: gates r, z, n and h), over the chosen units.
  */
 function layerPanels(
   model: LstmModel,
@@ -173,7 +173,18 @@ function layerPanels(
       range: range ?? [-m, m],
     };
   };
-  const gate = (k: number) => (t: number, u: number) => act.gates[t * 4 * H + k * H + u];
+  const G = (model.config.cell === "gru" ? 3 : 4) * H;
+  const gate = (k: number) => (t: number, u: number) => act.gates[t * G + k * H + u];
+  if (model.config.cell === "gru")
+    return {
+      units,
+      panels: [
+        panel("r", "reset gate r = σ(·)", gate(0), "unit", [0, 1]),
+        panel("z", "update gate z = σ(·)", gate(1), "unit", [0, 1]),
+        panel("n", "candidate n = tanh(· + r ⊙ (W_hn h₋₁ + b_hn))", gate(2), "signed", [-1, 1]),
+        panel("h", "hidden state h = (1 − z) ⊙ n + z ⊙ h₋₁", (t, u) => act.h[t * H + u], "signed", [-1, 1]), // prettier-ignore
+      ],
+    };
   return {
     units,
     panels: [

@@ -80,7 +80,7 @@ export interface SeriesData {
 }
 
 export interface HeatmapPanel {
-  /** Short key: "i", "f", "g", "o", "c", "h", "p", "x". */
+  /** Short key: "i", "f", "g", "o", "c", "h", "p", "x"; a GRU's "r", "z", "n". */
   key: string;
   title: string;
   rows: number;

@@ -22,6 +22,8 @@ const MAX_ARRAY_ELEMENTS = 2 ** 31 - 1;
 export const DEFAULT_MAX_MEMORY_BYTES = 4 * 2 ** 30;
 
 export interface TrainingShape {
+  /** The recurrent cell (default "lstm"): 4H gate rows (LSTM) or 3H (GRU). */
+  cell?: "lstm" | "gru";
   inputSize: number;
   hiddenSize: number;
   numLayers: number;
@@ -44,14 +46,18 @@ export interface MemoryEstimate {
   largestArray: { name: string; elements: number };
 }
 
-/** Parameters of an LSTM stack with a dense head (PyTorch layout; no projection). */
+/** Gate rows per hidden unit: 4 for the LSTM (i, f, g, o), 3 for the GRU (r, z, n). */
+const gatesOf = (s: TrainingShape): number => (s.cell === "gru" ? 3 : 4);
+
+/** Parameters of an LSTM or GRU stack with a dense head (PyTorch layout; no projection). */
 function parameterCount(s: TrainingShape): number {
   const D = s.bidirectional ? 2 : 1;
   const H = s.hiddenSize;
+  const G = gatesOf(s) * H;
   let p = 0;
   for (let l = 0; l < s.numLayers; l++) {
     const inSize = l === 0 ? s.inputSize : D * H;
-    p += D * (4 * H * inSize + 4 * H * H + 8 * H);
+    p += D * (G * inSize + G * H + 2 * G);
   }
   return p + s.outputSize * D * H + s.outputSize;
 }
@@ -81,18 +87,28 @@ export function estimateTrainingMemory(s: TrainingShape): MemoryEstimate {
     parameters: 3 * P * bytes, // the weights, the rollback copy, the best weights
     gradients: P * bytes,
     optimizer: optimizerSlots(s) * P * bytes,
-    activations: 2 * (s.numLayers * D * TB * 10 * s.hiddenSize + 3 * TB * s.outputSize) * bytes,
+    // Per layer, direction and row: the LSTM saves gates 4H, c, tanh c, y and dY (≈ 10H with
+    // its share of the backward scratch); the GRU gates 3H, hg 3H, y and dY, and its scratch
+    // holds two [T, B, 3H] arrays (dXg, dHg): ≈ 11H.
+    activations:
+      2 *
+      (s.numLayers * D * TB * (s.cell === "gru" ? 11 : 10) * s.hiddenSize + 3 * TB * s.outputSize) *
+      bytes,
     inputs: 2 * inputElems * bytes, // the training batch and the validation batch
   };
   const total = Object.values(parts).reduce((a, b) => a + b, 0);
-  const gates = TB * 4 * s.hiddenSize;
+  const G = gatesOf(s);
+  const gates = TB * G * s.hiddenSize;
   const largestArray =
     inputElems >= gates
       ? {
           name: `input batch [T=${s.seqLen}, B=${s.batch}, I=${s.inputSize}]`,
           elements: inputElems,
         }
-      : { name: `gates [T=${s.seqLen}, B=${s.batch}, 4H=${4 * s.hiddenSize}]`, elements: gates };
+      : {
+          name: `gates [T=${s.seqLen}, B=${s.batch}, ${G}H=${G * s.hiddenSize}]`,
+          elements: gates,
+        };
   return { bytes: total, parts, largestArray };
 }
 

@@ -41,7 +41,7 @@ export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): st
   const cfg = model.config;
   const S = cfg.numLayers * cfg.hiddenSize; // [L, B = 1, H]
   const h = allocFloat(model.dtype, S);
-  const c = allocFloat(model.dtype, S);
+  const c = allocFloat(model.dtype, model.cellStateSize(1)); // empty for a GRU
   const x = allocFloat(model.dtype, V); // [T = 1, B = 1, V]
   const probs = new Float64Array(V);
   const order = new Int32Array(V);

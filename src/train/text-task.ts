@@ -59,7 +59,7 @@ export class TextTask implements TrainTask {
     this.x = allocFloat(model.dtype, T * B * this.V);
     const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B * cfg.hiddenSize;
     this.h = allocFloat(model.dtype, S);
-    this.c = allocFloat(model.dtype, S);
+    this.c = allocFloat(model.dtype, model.cellStateSize(B)); // empty for a GRU
     this.maxEvalWindows = opts.maxEvalWindows ?? 50;
   }
 
@@ -163,7 +163,7 @@ export function streamCrossEntropy(
   const cfg = model.config;
   const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B * cfg.hiddenSize;
   const h = allocFloat(model.dtype, S);
-  const c = allocFloat(model.dtype, S);
+  const c = allocFloat(model.dtype, model.cellStateSize(B)); // empty for a GRU
   const xIds = new Int32Array(T * B);
   const yIds = new Int32Array(T * B);
   const x = allocFloat(model.dtype, T * B * V);

@@ -8,10 +8,11 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { gruBackwardSteps, gruForwardSteps } from "./gru-reference.js";
 import { scaledError } from "../../check/compare.js";
 import {
+  gruBackwardSteps,
   gruChecks,
+  gruForwardSteps,
   gruFixtureFiles,
   readGruFixture,
   runGru,

@@ -1,5 +1,6 @@
 import type { Kernels } from "../kernels.js";
-import { backwardSteps, forwardSteps } from "../steps.js";
+import { backwardSteps, forwardSteps, gruBackwardSteps, gruForwardSteps } from "../steps.js";
+import { gruCellBackward, gruCellForward } from "./gru-reference.js";
 
 /**
  * The plain TypeScript backend: the oracle every faster backend is tested against. Loops are
@@ -167,6 +168,40 @@ export const referenceKernels: Kernels = {
 
   lstmBackwardSteps(io, plan) {
     backwardSteps(this ?? referenceKernels, io, plan);
+  },
+
+  // The GRU cell: gru-reference.ts (the oracle of the wasm GRU kernels), gate blocks 3H wide.
+  gruCellForward(io, { B, H }) {
+    const gates = { ...io.gates, ld: 3 * H };
+    const hg = { ...io.hg, ld: 3 * H };
+    const ops = { gates, hg, bhh: { ...io.bhh, ld: 0 }, h: io.h, hPrev: io.hPrev };
+    gruCellForward(ops, { batch: B, hidden: H });
+  },
+
+  gruCellBackward(io, { B, H }) {
+    const G = 3 * H;
+    const ops = {
+      gates: { ...io.gates, ld: G },
+      hg: { ...io.hg, ld: G },
+      bhh: { ...io.hg, ld: 0 }, // not read by backward
+      h: io.hPrev, // not read by backward
+      hPrev: io.hPrev,
+    };
+    const grads = {
+      dy: io.dy,
+      dh: { ...io.dh, ld: H },
+      dXg: { ...io.dXg, ld: G },
+      dHg: { ...io.dHg, ld: G },
+    };
+    gruCellBackward(ops, grads, { batch: B, hidden: H });
+  },
+
+  gruForwardSteps(io, plan) {
+    gruForwardSteps(this ?? referenceKernels, io, plan);
+  },
+
+  gruBackwardSteps(io, plan) {
+    gruBackwardSteps(this ?? referenceKernels, io, plan);
   },
 };
 

@@ -21,24 +21,20 @@ import {
   wasmThreadsMaximumPages,
   wasmThreadsRelaxedBase64,
 } from "./binary.generated.js";
-import {
-  gruBackwardSteps,
-  gruCellBackward,
-  gruCellForward,
-  gruForwardSteps,
-  type GruStepsDims,
-  type GruStepsGrads,
-  type GruStepsOperands,
-  type Operand,
-} from "../js/gru-reference.js";
+import { gruCellBackward, gruCellForward, type Operand } from "../js/gru-reference.js";
 import { scaledError } from "../../check/compare.js";
 import type { FloatArray } from "../../tensor/dtype.js";
 import {
+  gruBackwardSteps,
   gruChecks,
   gruFixtureFiles,
+  gruForwardSteps,
   readGruFixture,
   runGru,
   type GruStepKernels,
+  type GruStepsDims,
+  type GruStepsGrads,
+  type GruStepsOperands,
 } from "../../../test/gru-driver.js";
 
 interface WasmMemory {

@@ -28,7 +28,13 @@
  */
 import type { FloatArray } from "../../tensor/dtype.js";
 import type { Block, Kernels, LstmSaved, MemoryOptions, StepPlan } from "../kernels.js";
-import { backwardSteps, forwardSteps, stepsWorkSize } from "../steps.js";
+import {
+  backwardSteps,
+  forwardSteps,
+  gruBackwardSteps,
+  gruForwardSteps,
+  stepsWorkSize,
+} from "../steps.js";
 import {
   relaxedBuild,
   simdBuild,
@@ -108,6 +114,9 @@ function recurrenceArgs(inst: Instance, w: Block, plan: StepPlan) {
     packed: 0, // set by the instance when it packs W_hh
   };
 }
+
+/** The gradient words of a GRU record, unused by its forward kernels. */
+const NO_GRU_GRADS = { dy: 0, ldy: 0, lddy: 0, dh: 0, dXg: 0, dHg: 0 };
 
 /** The kernels over the instances of `build`. */
 function makeKernels(build: Build): Kernels {
@@ -233,6 +242,102 @@ function makeKernels(build: Build): Kernels {
       };
       if (T === 0 || B === 0 || H === 0) return;
       inst.backwardSteps(args, pWork, () => backwardSteps(kernels, io, plan));
+    },
+
+    gruCellForward(io, { B, H }) {
+      sizes(B, H, io.h.ld, io.hPrev.ld);
+      const inst = owner(io.gates.buf, "gates");
+      inst.gruCellForward({
+        ...NO_GRU_GRADS,
+        gates: ptr(inst, io.gates, B, 3 * H, "gates"),
+        hg: ptr(inst, io.hg, B, 3 * H, "hg"),
+        bhh: ptr(inst, io.bhh, 1, 3 * H, "bhh"),
+        h: ptr(inst, io.h, B, H, "h"),
+        ldh: io.h.ld,
+        hPrev: ptr(inst, io.hPrev, B, H, "hPrev"),
+        ldhPrev: io.hPrev.ld,
+        batch: B,
+        hidden: H,
+      });
+    },
+
+    gruCellBackward(io, { B, H }) {
+      sizes(B, H, io.dy.ld, io.hPrev.ld);
+      const inst = owner(io.dXg.buf, "dXg");
+      const hPrev = ptr(inst, io.hPrev, B, H, "hPrev");
+      inst.gruCellBackward({
+        gates: ptr(inst, io.gates, B, 3 * H, "gates"),
+        hg: ptr(inst, io.hg, B, 3 * H, "hg"),
+        bhh: 0, // not read by backward
+        h: hPrev, // not read by backward
+        ldh: io.hPrev.ld,
+        hPrev,
+        ldhPrev: io.hPrev.ld,
+        batch: B,
+        hidden: H,
+        dy: ptr(inst, io.dy, B, H, "dy"),
+        ldy: io.dy.ld,
+        dh: ptr(inst, io.dh, B, H, "dh"),
+        dXg: ptr(inst, io.dXg, B, 3 * H, "dXg"),
+        dHg: ptr(inst, io.dHg, B, 3 * H, "dHg"),
+      });
+    },
+
+    gruForwardSteps(io, plan) {
+      const { T, B, H } = plan;
+      const { act, y } = io;
+      sizes(T, B, H, y.ld);
+      const inst = owner(act.buf, "act");
+      const G = 3 * H;
+      const pWork = ptr(inst, io.work, 1, stepsWorkSize(H), "work");
+      const record = {
+        ...NO_GRU_GRADS,
+        gates: ptr(inst, { buf: act.buf, off: act.gates }, T * B, G, "gates"),
+        hg: ptr(inst, { buf: act.buf, off: act.hg }, T * B, G, "hg"),
+        y: ptr(inst, y, T * B, H, "y"),
+        ldy: y.ld,
+        h0: ptr(inst, io.h0, B, H, "h0"),
+        w: ptr(inst, io.w, G, H, "W_hh"),
+        bhh: ptr(inst, io.bhh, 1, G, "b_hh"),
+        packed: 0,
+        steps: T,
+        batch: B,
+        hidden: H,
+        reverse: plan.reverse ? 1 : 0,
+      };
+      if (T === 0 || B === 0 || H === 0) return;
+      inst.gruSteps(false, record, pWork, () => gruForwardSteps(kernels, io, plan));
+    },
+
+    gruBackwardSteps(io, plan) {
+      const { T, B, H } = plan;
+      const { scratch, act, dy, y } = io;
+      sizes(T, B, H, dy.ld, y.ld);
+      const inst = owner(scratch.buf, "scratch");
+      const G = 3 * H;
+      const sb = scratch.buf;
+      const pWork = ptr(inst, io.work, 1, stepsWorkSize(H), "work");
+      const record = {
+        gates: ptr(inst, { buf: act.buf, off: act.gates }, T * B, G, "gates"),
+        hg: ptr(inst, { buf: act.buf, off: act.hg }, T * B, G, "hg"),
+        y: ptr(inst, y, T * B, H, "y"),
+        ldy: y.ld,
+        h0: ptr(inst, io.h0, B, H, "h0"),
+        w: ptr(inst, io.w, G, H, "W_hh"),
+        bhh: 0, // not read by backward
+        packed: 0,
+        steps: T,
+        batch: B,
+        hidden: H,
+        reverse: plan.reverse ? 1 : 0,
+        dy: ptr(inst, dy, T * B, H, "dy"),
+        lddy: dy.ld,
+        dh: ptr(inst, { buf: sb, off: scratch.dh }, B, H, "dh"),
+        dXg: ptr(inst, { buf: sb, off: scratch.dXg }, T * B, G, "dXg"),
+        dHg: ptr(inst, { buf: sb, off: scratch.dHg }, T * B, G, "dHg"),
+      };
+      if (T === 0 || B === 0 || H === 0) return;
+      inst.gruSteps(true, record, pWork, () => gruBackwardSteps(kernels, io, plan));
     },
   };
   return kernels;

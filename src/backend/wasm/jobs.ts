@@ -244,6 +244,29 @@ export const BackwardStepsJob = job({
   },
 });
 
+/**
+ * The GRU forward recurrence of batch rows [i0, i1) (chunked): its operands are a GruSteps
+ * record in the shared memory (assembly/gru.ts) at byte address `desc`, written by the caller.
+ */
+export const GruForwardStepsJob = job({
+  kind: 7,
+  fields: ["desc", "batch"],
+  chunked: true,
+  run(ex, a, s, scratch) {
+    ex.gruForwardSteps(a.desc, s[0], s[1], scratch);
+  },
+});
+
+/** The GRU backward recurrence of batch rows [i0, i1) (chunked), operands as forward's. */
+export const GruBackwardStepsJob = job({
+  kind: 8,
+  fields: ["desc", "batch"],
+  chunked: true,
+  run(ex, a, s, scratch) {
+    ex.gruBackwardSteps(a.desc, s[0], s[1], scratch);
+  },
+});
+
 /** Every job kind, indexed by its `kind`. */
 export const JOBS: readonly JobSpec[] = [
   GemmJob,
@@ -253,6 +276,8 @@ export const JOBS: readonly JobSpec[] = [
   FillBiasJob,
   ForwardStepsJob,
   BackwardStepsJob,
+  GruForwardStepsJob,
+  GruBackwardStepsJob,
 ] as readonly JobSpec[];
 
 /** Writes a job's arguments into the control block (the calling thread). */

@@ -133,6 +133,11 @@ export interface KernelExports {
     i1: number,
     scratch: number,
   ): void;
+  /** The GRU kernels (assembly/gru.ts) take a descriptor record's byte address. */
+  gruCellForward(cell: number): void;
+  gruCellBackward(cell: number): void;
+  gruForwardSteps(desc: number, i0: number, i1: number, scratch: number): void;
+  gruBackwardSteps(desc: number, i0: number, i1: number, scratch: number): void;
   packPanels(dst: number, b: number, ldb: number, transB: number, k: number, n: number): void;
   mathTest(out: number, x: number, n: number, kind: number): void;
   fusedMultiplyAdd(): number;

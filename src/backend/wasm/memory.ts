@@ -17,6 +17,8 @@ import {
   FillBiasJob,
   ForwardStepsJob,
   GemmJob,
+  GruBackwardStepsJob,
+  GruForwardStepsJob,
   MAX_WORKERS,
   type ArgsOf,
   type JobArgs,
@@ -53,6 +55,84 @@ interface RecurrenceArgs {
 /** Split along batch rows (the cell kernels, bias rows); the kernels ignore the columns. */
 const byRows = (rows: number): SplitAxis => ({ byRows: true, unit: 1, total: rows, across: 0 });
 
+/**
+ * A GRU recurrence's operands in the order of assembly/gru.ts's GruSteps record (byte pointers,
+ * element counts); `packed` is set by the instance when it packs W_hh.
+ */
+export interface GruStepsRecord {
+  gates: number;
+  hg: number;
+  y: number;
+  ldy: number;
+  h0: number;
+  w: number;
+  bhh: number;
+  packed: number;
+  steps: number;
+  batch: number;
+  hidden: number;
+  reverse: number;
+  dy: number;
+  lddy: number;
+  dh: number;
+  dXg: number;
+  dHg: number;
+}
+
+/** A GRU cell step's operands in the order of assembly/gru.ts's GruCell record. */
+export interface GruCellRecord {
+  gates: number;
+  hg: number;
+  bhh: number;
+  h: number;
+  ldh: number;
+  hPrev: number;
+  ldhPrev: number;
+  batch: number;
+  hidden: number;
+  dy: number;
+  ldy: number;
+  dh: number;
+  dXg: number;
+  dHg: number;
+}
+
+const GRU_STEPS_WORDS: readonly (keyof GruStepsRecord)[] = [
+  "gates",
+  "hg",
+  "y",
+  "ldy",
+  "h0",
+  "w",
+  "bhh",
+  "packed",
+  "steps",
+  "batch",
+  "hidden",
+  "reverse",
+  "dy",
+  "lddy",
+  "dh",
+  "dXg",
+  "dHg",
+];
+const GRU_CELL_WORDS: readonly (keyof GruCellRecord)[] = [
+  "gates",
+  "hg",
+  "bhh",
+  "h",
+  "ldh",
+  "hPrev",
+  "ldhPrev",
+  "batch",
+  "hidden",
+  "dy",
+  "ldy",
+  "dh",
+  "dXg",
+  "dHg",
+];
+
 /** One instance: its memory, its exports, its allocator and its threads. */
 export class Instance {
   readonly ex: KernelExports;
@@ -67,6 +147,8 @@ export class Instance {
   /** Workers sharing the memory (threaded build only). */
   pool: ThreadPool | null = null;
   readonly planner = new ThreadPlanner();
+  /** Byte address of the GRU kernels' descriptor records (a GruSteps at 0, a GruCell at 80). */
+  private readonly gruRecords: number;
 
   constructor(
     raw: WasmInstance,
@@ -80,6 +162,46 @@ export class Instance {
     this.view = new Float32Array(this.buffer);
     this.allocator = new BlockAllocator(this.base, (end) => this.reserve(end));
     this.reserve(this.base);
+    this.gruRecords = this.allocator.alloc(40);
+  }
+
+  /** Writes a record's fields as int32 words at byte address `at` (the calling thread only). */
+  private writeRecord<R extends object>(at: number, words: readonly (keyof R)[], r: R): number {
+    const w = new Int32Array(this.buffer, at, words.length);
+    for (let i = 0; i < words.length; i++) w[i] = r[words[i]] as number;
+    return at;
+  }
+
+  gruCellForward(r: GruCellRecord): void {
+    this.ex.gruCellForward(this.writeRecord(this.gruRecords + 80, GRU_CELL_WORDS, r));
+  }
+
+  gruCellBackward(r: GruCellRecord): void {
+    this.ex.gruCellBackward(this.writeRecord(this.gruRecords + 80, GRU_CELL_WORDS, r));
+  }
+
+  /**
+   * The GRU recurrence in one call (forward or backward), split and packed as the LSTM's:
+   * W_hh packed into `work` once (forward as W_hhᵀ for B > 1, backward for B > 4), the batch
+   * rows in chunks on the threads it is worth, or `stepByStep` for one sequence on threads.
+   */
+  gruSteps(backward: boolean, r: GruStepsRecord, work: number, stepByStep: () => void): void {
+    const { steps: T, batch: B, hidden: H } = r;
+    const parts = this.planner.parts(6 * T * B * H * H, B, "flops");
+    if (parts <= 1 && this.planner.splitsEachStep(B, H)) {
+      stepByStep();
+      return;
+    }
+    r.packed = 0;
+    if (!backward && B > 1 && H > 1 && T > 1) {
+      this.ex.packPanels(work, r.w, H, 1, H, 3 * H);
+      r.packed = work;
+    } else if (backward && B > 4 && T > 1) {
+      this.ex.packPanels(work, r.w, H, 0, 3 * H, H);
+      r.packed = work;
+    }
+    const desc = this.writeRecord(this.gruRecords, GRU_STEPS_WORDS, r);
+    this.runSteps(backward ? GruBackwardStepsJob : GruForwardStepsJob, { desc, batch: B }, parts);
   }
 
   /** Sets (or, with null, stops using) the workers. */

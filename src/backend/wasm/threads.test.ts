@@ -361,6 +361,63 @@ for (const wasm of BUILDS)
       }
     });
 
+    it("a GRU model with threads: 2 or 3 gives the outputs and gradients of threads: 1, bit for bit", () => {
+      // The GRU recurrence jobs (GruForwardStepsJob, GruBackwardStepsJob) on fixtures, and on
+      // workload A's shape and one long sequence (B = 1: each step's products split instead).
+      const rng = new Rng(21);
+      const cases: { file?: string; T: number; B: number; I: number; H: number; D: number }[] = [
+        { file: "gru_stacked_bidir_xent.json", T: 0, B: 0, I: 0, H: 0, D: 0 },
+        { file: "gru_long_sum_sq.json", T: 0, B: 0, I: 0, H: 0, D: 0 },
+        { file: "gru_batch_first_mse_last.json", T: 0, B: 0, I: 0, H: 0, D: 0 },
+        { T: 12, B: 32, I: 8, H: 128, D: 1 },
+        { T: 6, B: 1, I: 5, H: 192, D: 2 },
+      ];
+      for (const c of cases) {
+        const f = c.file
+          ? parseFixture(readFileSync(join(ROOT, "test/fixtures/v2", c.file), "utf8"), c.file)
+          : null;
+        const config = f?.config ?? {
+          cell: "gru" as const,
+          inputSize: c.I,
+          hiddenSize: c.H,
+          numLayers: 2,
+          bidirectional: c.D === 2,
+          outputSize: 3,
+        };
+        const T = f?.seqLen ?? c.T;
+        const B = f?.batch ?? c.B;
+        const D = config.bidirectional ? 2 : 1;
+        const x = f?.inputs.x.data ?? Float32Array.from({ length: T * B * c.I }, () => rng.range(-1, 1));
+        const h0 = f?.inputs.h0.data ?? Float32Array.from({ length: 2 * D * B * c.H }, () => rng.range(-1, 1));
+        const init = new LstmModel(config, { backend: "js" });
+        init.initDefault(new Rng(5));
+        const run = (threads: number) => {
+          const model = new LstmModel(config, { backend: wasm.name, threads });
+          assert.equal(model.config.cell, "gru");
+          const memory = (model as unknown as { memory: KernelMemory }).memory;
+          if (f) for (const name of f.paramOrder) model.setParam(name, f.params[name].data);
+          else model.params.set(init.params);
+          model.zeroGrad();
+          const fwd = model.forward(x, { seqLen: T, batch: B, batchFirst: f?.batchFirst, h0 });
+          const dOut = Float32Array.from(fwd.output, (v, i) => Math.sin(i + v));
+          const out = { y: fwd.y.slice(), hN: fwd.hN.slice(), output: fwd.output.slice() };
+          const back = model.backward(dOut);
+          const grads = { dx: back.dx.slice(), dh0: back.dh0.slice(), grads: model.grads.slice() };
+          assert.equal(wasmThreadJobsForTest(memory) > 0, threads > 1, "products were split");
+          model.dispose();
+          return { ...out, ...grads };
+        };
+        const one = run(1);
+        const what = c.file ?? `T=${T} B=${B} H=${config.hiddenSize}`;
+        assert.deepEqual(run(2), one, what);
+        assert.deepEqual(run(3), one, `${what}, 3 threads`);
+        if (f) {
+          const v = verifyFixture(f, "float32", c.file, { backend: wasm.name, threads: 2 });
+          assert.ok(v.ok, `${c.file}: scaled error ${v.maxScaledError}`);
+        }
+      }
+    }); // prettier-ignore
+
     it("initWasm prepares the threaded build", async () => {
       assert.equal(await initWasm({ threads: 2, backend: wasm.name as "wasm" }), true);
       const mem = wasm.createMemory!({ threads: 3 });

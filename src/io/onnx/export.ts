@@ -7,7 +7,7 @@ import { layerSuffix, numDirections } from "../../model/config.js";
 import type { LstmModel } from "../../model/model.js";
 import { ConfigError } from "../../tensor/errors.js";
 import type { ModelMeta } from "../model-file.js";
-import { buildRecurrentGraph, LSTM_CELL, type RecurrentNet } from "./graph.js";
+import { buildRecurrentGraph, GRU_CELL, LSTM_CELL, type RecurrentNet } from "./graph.js";
 import { encodeOnnxModel } from "./proto.js";
 
 /** ONNX opset of the exported graph (LSTM-14, GRU-14, Gather-13, Slice-13, Reshape-14). */
@@ -47,10 +47,10 @@ function describeModel(model: LstmModel, meta: ModelMeta, batchFirst: boolean): 
     Array.from({ length: D }, (_, d) => {
       const s = layerSuffix(l, d);
       return {
-        wIh: p(`lstm.weight_ih_${s}`),
-        wHh: p(`lstm.weight_hh_${s}`),
-        bIh: p(`lstm.bias_ih_${s}`),
-        bHh: p(`lstm.bias_hh_${s}`),
+        wIh: p(`${c.cell}.weight_ih_${s}`),
+        wHh: p(`${c.cell}.weight_hh_${s}`),
+        bIh: p(`${c.cell}.bias_ih_${s}`),
+        bHh: p(`${c.cell}.bias_hh_${s}`),
       };
     }),
   );
@@ -60,13 +60,14 @@ function describeModel(model: LstmModel, meta: ModelMeta, batchFirst: boolean): 
   if (unused.length > 0)
     throw new ConfigError(
       "onnx export",
-      `parameters ${unused.join(", ")} have no place in an ONNX LSTM graph (ONNX's LSTM has no projection); not exported`,
+      `parameters ${unused.join(", ")} have no place in an ONNX ${c.cell.toUpperCase()} graph (ONNX's LSTM has no projection); not exported`,
     );
   const V = c.inputSize;
   const identity = new Float32Array(V * V);
   for (let i = 0; i < V; i++) identity[i * V + i] = 1;
   return {
-    cell: LSTM_CELL,
+    // The ONNX op of the cell: GRU_CELL reorders r, z, n to z, r, h, linear_before_reset = 1.
+    cell: c.cell === "gru" ? GRU_CELL : LSTM_CELL,
     inputSize: c.inputSize,
     hiddenSize: c.hiddenSize,
     numLayers: c.numLayers,
@@ -96,6 +97,7 @@ export function exportOnnx(
   const metadata: Record<string, string> = {
     "lstm-ts.task": meta.task,
     "lstm-ts.config": JSON.stringify({
+      ...(c.cell === "gru" ? { cell: c.cell } : {}),
       input_size: c.inputSize,
       hidden_size: c.hiddenSize,
       num_layers: c.numLayers,
@@ -108,7 +110,7 @@ export function exportOnnx(
   if (meta.vocab) metadata["lstm-ts.vocab"] = JSON.stringify(meta.vocab);
   if (meta.series) metadata["lstm-ts.series"] = JSON.stringify(meta.series);
   const doc =
-    `lstm-ts ${meta.task} model: ${c.numLayers}-layer ${c.bidirectional ? "bidirectional " : ""}LSTM ` +
+    `lstm-ts ${meta.task} model: ${c.numLayers}-layer ${c.bidirectional ? "bidirectional " : ""}${c.cell.toUpperCase()} ` +
     `(H = ${c.hiddenSize}) and a linear head (O = ${c.outputSize}).` +
     (meta.task === "series"
       ? " Inputs and outputs are standardised: see lstm-ts.series scaler."
