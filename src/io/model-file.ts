@@ -61,7 +61,8 @@ export interface LoadedModel {
   meta: ModelMeta;
 }
 
-function configJson(c: ModelConfig): string {
+/** The model config as the files store it (snake_case JSON): model metadata and ONNX metadata_props. */
+export function configJson(c: ModelConfig): string {
   return JSON.stringify({
     // Written for a GRU only, so LSTM files stay as they were (absent reads as "lstm").
     ...(c.cell === "gru" ? { cell: c.cell } : {}),

@@ -6,7 +6,7 @@
 import { layerSuffix, numDirections } from "../../model/config.js";
 import type { LstmModel } from "../../model/model.js";
 import { ConfigError } from "../../tensor/errors.js";
-import type { ModelMeta } from "../model-file.js";
+import { configJson, type ModelMeta } from "../model-file.js";
 import { buildRecurrentGraph, GRU_CELL, LSTM_CELL, type RecurrentNet } from "./graph.js";
 import { encodeOnnxModel } from "./proto.js";
 
@@ -96,14 +96,7 @@ export function exportOnnx(
   const c = model.config;
   const metadata: Record<string, string> = {
     "lstm-ts.task": meta.task,
-    "lstm-ts.config": JSON.stringify({
-      ...(c.cell === "gru" ? { cell: c.cell } : {}),
-      input_size: c.inputSize,
-      hidden_size: c.hiddenSize,
-      num_layers: c.numLayers,
-      bidirectional: c.bidirectional,
-      output_size: c.outputSize,
-    }),
+    "lstm-ts.config": configJson(c),
     "lstm-ts.layout": net.batchFirst ? "batch-first" : "time-major",
     "lstm-ts.readout": net.readout,
   };
