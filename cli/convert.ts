@@ -27,7 +27,7 @@ import { exportOnnx, type OnnxExport } from "../src/io/onnx/export.js";
 import { paramsSha256, saveModel, writeFileAtomic } from "../src/node.js";
 import { FormatError } from "../src/tensor/errors.js";
 import { checkOutputs, prepareOutputDir } from "../src/io/paths.js";
-import { choiceOption, CliError, readBytes, readDataBytes } from "./util.js";
+import { choiceOption, CliError, intOption, readBytes, readDataBytes } from "./util.js";
 
 const FROM = ["auto", "lstm", "pytorch", "keras", "tfjs"] as const;
 const TO = ["lstm", "keras", "tfjs", "onnx"] as const;
@@ -39,6 +39,8 @@ interface ConvertFlags {
   to: (typeof TO)[number];
   lstmPrefix?: string;
   headPrefix?: string;
+  embeddingPrefix?: string;
+  paddingIdx?: number;
   vocab?: string;
   series?: string;
   task?: ConvertTask;
@@ -62,7 +64,7 @@ function readJson(path: string, bytes = readDataBytes(path)): unknown {
 
 const NAMES = {
   lstm: "lstm-ts model",
-  pytorch: "PyTorch nn.LSTM state_dict",
+  pytorch: "PyTorch nn.LSTM / nn.GRU state_dict",
   keras: "keras-lstm JSON",
   tfjs: "TensorFlow.js Layers model",
   onnx: "ONNX model",
@@ -144,7 +146,7 @@ export function registerConvert(program: Command): void {
     )
     .description(
       "Convert LSTM weights between frameworks (formats: docs/model-format.md).\n\n" +
-        "--from pytorch IN.safetensors: an nn.LSTM (+ nn.Linear head) state_dict\n" +
+        "--from pytorch IN.safetensors: an nn.LSTM or nn.GRU (+ nn.Linear head) state_dict\n" +
         "  saved with safetensors; keys with or without a module prefix (lstm.,\n" +
         "  rnn., ...); the head as head.*, fc.*, linear.* or decoder.* (or give\n" +
         "  --head-prefix). Sizes are inferred from the shapes.\n" +
@@ -152,12 +154,15 @@ export function registerConvert(program: Command): void {
         "  model.save() or tensorflowjs_converter --input_format keras writes it:\n" +
         "  LSTM or Bidirectional(LSTM, merge_mode concat) layers (sigmoid\n" +
         "  recurrent activation, not hard_sigmoid) and one Dense head, maybe in\n" +
-        "  TimeDistributed. Weights are matched by layer and name suffix.\n" +
+        "  TimeDistributed; or GRU layers with reset_after=True (TensorFlow 2's\n" +
+        "  default; reset_after=false, what TF.js runs, is refused). Weights are\n" +
+        "  matched by layer and name suffix.\n" +
         "--from keras IN.json: keras-lstm JSON (Keras/TF.js kernel,\n" +
         "  recurrent_kernel, bias; Bidirectional as backward_layer; a Dense head).\n" +
         "--to tfjs --out DIR: write DIR/model.json + DIR/group1-shard1of1.bin, a\n" +
         "  Sequential for tf.loadLayersModel (input [batch, time, I], output\n" +
-        "  [batch, time, O]; LSTM bias = bias_ih + bias_hh).\n" +
+        "  [batch, time, O]; LSTM bias = bias_ih + bias_hh; a GRU model as Keras\n" +
+        "  GRU layers with reset_after=True, which TF.js itself cannot run).\n" +
         "--to keras: write keras-lstm JSON (bias = bias_ih + bias_hh).\n" +
         "--to onnx --out FILE.onnx: an ONNX model (opset 14, LSTM ops) for ONNX\n" +
         "  Runtime: inputs x [T, B, I] (text models: int64 tokens [T, B]), h0, c0\n" +
@@ -187,7 +192,16 @@ export function registerConvert(program: Command): void {
     )
     .option(
       "--head-prefix <prefix>",
-      "module prefix of the nn.Linear head (default: head, fc, linear or decoder)",
+      "module prefix of the nn.Linear head (default: head, fc, linear, decoder or out)",
+    )
+    .option(
+      "--embedding-prefix <prefix>",
+      "module prefix of an nn.Embedding input (default: embedding, encoder, embed, embeddings or emb)",
+    )
+    .option(
+      "--padding-idx <n>",
+      "the embedding's padding_idx (a state_dict does not record it)",
+      intOption("--padding-idx", 0),
     )
     .option(
       "--vocab <file>",
@@ -234,8 +248,16 @@ export function registerConvert(program: Command): void {
           `${input} is already an lstm-ts model: nothing to convert (give --to tfjs or --to keras, or --from pytorch|tfjs|keras for other files)`,
         );
       if (flags.batchFirst && to !== "onnx") throw new CliError("--batch-first is for --to onnx");
-      if (from !== "pytorch" && (flags.lstmPrefix !== undefined || flags.headPrefix !== undefined))
-        throw new CliError("--lstm-prefix and --head-prefix are for --from pytorch");
+      const prefixes = [
+        flags.lstmPrefix,
+        flags.headPrefix,
+        flags.embeddingPrefix,
+        flags.paddingIdx,
+      ];
+      if (from !== "pytorch" && prefixes.some((p) => p !== undefined))
+        throw new CliError(
+          "--lstm-prefix, --head-prefix, --embedding-prefix and --padding-idx are for --from pytorch",
+        );
 
       let imported: ImportedModel;
       let base: Partial<ModelMeta> | undefined;
@@ -250,6 +272,8 @@ export function registerConvert(program: Command): void {
         imported = importPytorchSafetensors(bytes, input, {
           lstmPrefix: flags.lstmPrefix,
           headPrefix: flags.headPrefix,
+          embeddingPrefix: flags.embeddingPrefix,
+          paddingIdx: flags.paddingIdx,
         });
       } else if (from === "tfjs") {
         imported = readTfjs(inputFile, bytes);
@@ -317,7 +341,7 @@ export function registerConvert(program: Command): void {
           : "";
       console.log(`${input}: ${NAMES[from]}${keys}`);
       console.log(
-        `  LSTM: input ${c.inputSize}, hidden ${c.hiddenSize}, layers ${c.numLayers}, ` +
+        `  ${c.cell.toUpperCase()}: input ${c.inputSize}, hidden ${c.hiddenSize}, layers ${c.numLayers}, ` +
           `${c.bidirectional ? "bidirectional" : "unidirectional"}; head outputs ${c.outputSize}; ${model.numParams} parameters`,
       );
       for (const n of report.notes) console.log(`  note: ${n}`);

@@ -33,7 +33,21 @@ export function registerInfo(program: Command): void {
       console.log(
         `  ${c.cell.toUpperCase()}: input ${c.inputSize}, hidden ${c.hiddenSize}, layers ${c.numLayers}, ${c.bidirectional ? "bidirectional" : "unidirectional"}; head outputs ${c.outputSize}`,
       );
-      if (meta.vocab) console.log(`  vocabulary: ${meta.vocab.length} characters (one-hot input)`);
+      if (meta.vocab)
+        console.log(
+          `  vocabulary: ${meta.vocab.length} characters (${c.embedding ? `embedding [${c.embedding.numEmbeddings}, ${c.inputSize}]` : "one-hot input"})`,
+        );
+      const extras = [
+        c.projSize ? `projection P=${c.projSize}` : "",
+        c.tiedHead ? "head tied to the embedding" : "",
+        c.embedding && c.embedding.paddingIdx !== null
+          ? `padding_idx ${c.embedding.paddingIdx}`
+          : "",
+        c.dropout
+          ? `dropout (training only): input ${c.dropout.input}, between layers ${c.dropout.betweenLayers}, output ${c.dropout.output}`
+          : "",
+      ].filter((e) => e !== "");
+      if (extras.length > 0) console.log(`  ${extras.join("; ")}`);
       if (meta.series)
         console.log(
           `  series: ${JSON.stringify({ columns: meta.series.columns, horizon: meta.series.horizon, seqLen: meta.series.seqLen })}`,

@@ -38,6 +38,7 @@ import {
   type OutputLocks,
 } from "../src/io/paths.js";
 import { CliError } from "./util.js";
+import type { ModelConfigInput } from "../src/model/config.js";
 import { trainOptions, type TrainFlags } from "./train-flags.js";
 import { blameCheckpoint, restoreRun } from "./train-resume.js";
 import { writeReport } from "./report.js";
@@ -47,9 +48,20 @@ import { lossChart } from "../src/report/terminal.js";
  * Refuses, before the model or any batch is allocated, a configuration whose estimated memory
  * exceeds --max-memory (or whose one-hot batch T·B·V cannot be one array).
  */
-export function checkMemory(f: TrainFlags, sizes: { inputSize: number; outputSize: number }): void {
+export function checkMemory(
+  f: TrainFlags,
+  sizes: Pick<
+    ModelConfigInput,
+    "inputSize" | "outputSize" | "embedding" | "projSize" | "tiedHead" | "dropout"
+  >,
+): void {
   const estimate = estimateTrainingMemory({
-    ...sizes,
+    inputSize: sizes.inputSize,
+    outputSize: sizes.outputSize,
+    embeddingRows: sizes.embedding?.numEmbeddings,
+    projSize: sizes.projSize,
+    tiedHead: sizes.tiedHead,
+    anyDropout: sizes.dropout !== undefined,
     cell: f.cell,
     hiddenSize: f.hidden,
     numLayers: f.layers,

@@ -7,6 +7,7 @@ import type { CellKind } from "../src/model/config.js";
 import { stepBudget, type TrainOptions } from "../src/train/trainer.js";
 import { DEFAULT_MAX_MEMORY_BYTES } from "../src/train/memory-estimate.js";
 import { CliError, choiceOption, floatOption, intOption } from "./util.js";
+import type { ModelConfigInput } from "../src/model/config.js";
 
 /** Every training flag, resolved (defaults filled). Stored in checkpoints to resume the same run. */
 export interface TrainFlags {
@@ -46,6 +47,60 @@ export interface TrainFlags {
   report?: string;
   /** GiB the run may use (the estimate is checked before anything is allocated). */
   maxMemory?: number;
+  /** Dropout between layers, on the input, on the last layer's output (training only). */
+  dropout?: number;
+  inputDropout?: number;
+  outputDropout?: number;
+  /** E: an embedding table instead of one-hot input (text models). */
+  embedding?: number;
+  /** P: LSTM projection size. */
+  projSize?: number;
+  /** The head shares the embedding's weight. */
+  tieWeights?: boolean;
+}
+
+/** The optional ModelConfigInput fields the feature flags set (inputSize: E with an embedding). */
+type Features = Pick<ModelConfigInput, "embedding" | "projSize" | "tiedHead" | "dropout"> & {
+  inputSize?: number;
+};
+
+/**
+ * The model features the flags ask for (ModelConfigInput's optional fields): an embedding of
+ * `vocab` rows (text models only), projection, tied head, dropout. Throws CliError naming the flag.
+ */
+export function featureConfig(
+  f: TrainFlags,
+  sizes: { vocab: number | null; directions: number },
+): Features {
+  const out: { -readonly [K in keyof Features]: Features[K] } = {};
+  if (f.embedding !== undefined) {
+    if (sizes.vocab === null) throw new CliError("--embedding is for text models (token input)");
+    out.embedding = { numEmbeddings: sizes.vocab, paddingIdx: null };
+    out.inputSize = f.embedding;
+  }
+  if (f.projSize !== undefined) {
+    if (f.cell === "gru")
+      throw new CliError("--proj-size is for --cell lstm (a GRU has no projection)");
+    if (f.projSize >= f.hidden)
+      throw new CliError(`--proj-size ${f.projSize} must be smaller than --hidden ${f.hidden}`);
+    out.projSize = f.projSize;
+  }
+  if (f.tieWeights) {
+    const width = sizes.directions * (f.projSize ?? f.hidden);
+    if (f.embedding === undefined) throw new CliError("--tie-weights needs --embedding");
+    if (f.embedding !== width)
+      throw new CliError(
+        `--tie-weights needs --embedding ${width} (the head's input: ${f.projSize !== undefined ? "--proj-size" : "--hidden"}), got ${f.embedding}`,
+      );
+    out.tiedHead = true;
+  }
+  const drop = {
+    input: f.inputDropout ?? 0,
+    betweenLayers: f.dropout ?? 0,
+    output: f.outputDropout ?? 0,
+  };
+  if (drop.input > 0 || drop.betweenLayers > 0 || drop.output > 0) out.dropout = drop;
+  return out;
 }
 
 export function addTrainOptions(
@@ -69,6 +124,26 @@ export function addTrainOptions(
       "lstm",
     )
     .option("--hidden <n>", "hidden units per layer (H)", intOption("--hidden", 1, 4096), d.hidden)
+    .option(
+      "--dropout <p>",
+      "dropout between stacked layers while training (PyTorch's dropout)",
+      floatOption("--dropout", 0, 0.99),
+    )
+    .option(
+      "--input-dropout <p>",
+      "dropout on the (embedded) input while training",
+      floatOption("--input-dropout", 0, 0.99),
+    )
+    .option(
+      "--output-dropout <p>",
+      "dropout on the last layer's output, before the head, while training",
+      floatOption("--output-dropout", 0, 0.99),
+    )
+    .option(
+      "--proj-size <n>",
+      "LSTM projection size P < H (LSTMP)",
+      intOption("--proj-size", 1, 4096),
+    )
     .option("--layers <n>", "stacked recurrent layers (L)", intOption("--layers", 1, 16), d.layers)
     .option(
       "--seq-len <n>",

@@ -13,7 +13,7 @@ import { SeriesTask } from "../src/train/series-task.js";
 import { applyTransform } from "../src/train/forecast.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
 import { checkMemory, claimRunFiles, initModel, runTraining } from "./train-common.js";
-import { addTrainOptions, type TrainFlags } from "./train-flags.js";
+import { addTrainOptions, featureConfig, type TrainFlags } from "./train-flags.js";
 import { blameCheckpoint, resolveFlags } from "./train-resume.js";
 import { readDataFile } from "./train-text.js";
 import { CliError, choiceOption, floatOption, intOption } from "./util.js";
@@ -122,7 +122,8 @@ export function registerTrainSeries(program: Command): void {
       targetColumns: targetIdx,
     });
     const O = windows.train.outputSize;
-    checkMemory(flags, { inputSize: C, outputSize: O });
+    const features = featureConfig(flags, { vocab: null, directions: 1 });
+    checkMemory(flags, { inputSize: C, outputSize: O, ...features });
     const model =
       resumed?.model ??
       new LstmModel(
@@ -132,6 +133,7 @@ export function registerTrainSeries(program: Command): void {
           hiddenSize: flags.hidden,
           numLayers: flags.layers,
           outputSize: O,
+          ...features,
         },
         { threads: flags.threads },
       );

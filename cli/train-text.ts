@@ -7,7 +7,7 @@ import { TextTask } from "../src/train/text-task.js";
 import { Rng } from "../src/tensor/rng.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
 import { checkMemory, claimRunFiles, initModel, runTraining } from "./train-common.js";
-import { addTrainOptions, type TrainFlags } from "./train-flags.js";
+import { addTrainOptions, featureConfig, type TrainFlags } from "./train-flags.js";
 import { blameCheckpoint, resolveFlags } from "./train-resume.js";
 import { floatOption, intOption, readDataBytes } from "./util.js";
 
@@ -42,6 +42,12 @@ export function registerTrainText(program: Command): void {
     out: "text-model.safetensors",
   })
     .option(
+      "--embedding <E>",
+      "an embedding table of width E instead of one-hot input",
+      intOption("--embedding", 1, 65536),
+    )
+    .option("--tie-weights", "the head shares the embedding's weight (needs --embedding = H or P)")
+    .option(
       "--sample-every <n>",
       "print a sample every n evaluations (0 = never)",
       intOption("--sample-every", 0),
@@ -70,7 +76,8 @@ export function registerTrainText(program: Command): void {
       const ids = vocab.encode(text, { source: file });
       const { train, valid } = splitTrainValid(ids, flags.validFraction);
       const V = vocab.size;
-      checkMemory(flags, { inputSize: V, outputSize: V });
+      const features = featureConfig(flags, { vocab: V, directions: 1 });
+      checkMemory(flags, { inputSize: V, outputSize: V, ...features });
       const model =
         resumed?.model ??
         new LstmModel(
@@ -80,6 +87,7 @@ export function registerTrainText(program: Command): void {
             hiddenSize: flags.hidden,
             numLayers: flags.layers,
             outputSize: V,
+            ...features,
           },
           { threads: flags.threads },
         );
@@ -89,7 +97,10 @@ export function registerTrainText(program: Command): void {
         () => new TextTask(model, train, valid, { batch: flags.batch, seqLen: flags.seqLen }),
       );
       const baseline = unigramEntropy(train, V);
-      const meta: ModelMeta = { task: "text", input: { kind: "one-hot" }, vocab: vocab.toJSON() };
+      const input = {
+        kind: model.config.embedding ? ("embedding" as const) : ("one-hot" as const),
+      };
+      const meta: ModelMeta = { task: "text", input, vocab: vocab.toJSON() };
       const sampleRng = new Rng(flags.seed + 1);
       let evals = 0;
       if (!flags.quiet && !flags.json)

@@ -5,9 +5,10 @@ Needs torch (1.13 is enough); does not need the `safetensors` package: files are
 with struct + json + torch.frombuffer, as in the fallback reader of docs/model-format.md.
 
   pytorch_interop.py forward MODEL.safetensors INPUT.json [--dtype float32|float64]
-      Loads an lstm-ts model file into nn.LSTM (or nn.GRU when its config says "cell": "gru") +
-      nn.Linear with load_state_dict(strict=True), runs it on INPUT.json and prints
-      {"torch", "dtype", "config", "y", "h_n", "c_n" (LSTM only), "out"} as JSON.
+      Loads an lstm-ts model file into [nn.Embedding +] nn.LSTM (or nn.GRU when its config says
+      "cell": "gru") + nn.Linear with load_state_dict(strict=True), runs it on INPUT.json (x: token
+      ids for an embedding model) and prints {"torch", "dtype", "config", "y", "h_n", "c_n" (LSTM
+      only), "out"} as JSON.
 
   pytorch_interop.py export OUT.safetensors --input-size I --hidden-size H [--num-layers L]
           [--bidirectional] --output-size O [--seed S] [--lstm-name lstm] [--head-name head]
@@ -73,14 +74,25 @@ CELLS = {"lstm": nn.LSTM, "gru": nn.GRU}
 
 
 class Net(nn.Module):
-    """The lstm-ts model: nn.LSTM or nn.GRU (time-major, attribute named after the cell, so the
-    state_dict keys are the model file's `lstm.*` / `gru.*`) + nn.Linear head on every step."""
+    """The lstm-ts model: [nn.Embedding] + nn.LSTM (optional proj_size) or nn.GRU (time-major,
+    attribute named after the cell, so the state_dict keys are the model file's `lstm.*` /
+    `gru.*`) + nn.Linear head on every step; with a tied head, head.weight is embedding.weight."""
 
-    def __init__(self, cell, input_size, hidden_size, num_layers, bidirectional, output_size):
+    def __init__(self, c):
         super().__init__()
+        cell = c.get("cell", "lstm")
+        emb = c.get("embedding")
+        proj = c.get("proj_size", 0)
+        d = 2 if c["bidirectional"] else 1
         self.cell = cell
-        setattr(self, cell, CELLS[cell](input_size, hidden_size, num_layers, bidirectional=bidirectional))
-        self.head = nn.Linear((2 if bidirectional else 1) * hidden_size, output_size)
+        if emb:
+            self.embedding = nn.Embedding(emb["num_embeddings"], c["input_size"], padding_idx=emb["padding_idx"])
+        extra = {"proj_size": proj} if proj else {}
+        setattr(self, cell, CELLS[cell](c["input_size"], c["hidden_size"], c["num_layers"],
+                                        bidirectional=c["bidirectional"], **extra))
+        self.head = nn.Linear(d * (proj or c["hidden_size"]), c["output_size"])
+        if c.get("tied_head"):
+            self.head.weight = self.embedding.weight
 
 
 def array(t):
@@ -91,8 +103,11 @@ def tensor(a, dtype):
     return torch.tensor(a["data"], dtype=torch.float64).reshape(a["shape"]).to(dtype)
 
 
-def run(rnn, head, inputs, dtype):
-    x = tensor(inputs["x"], dtype)
+def run(rnn, head, inputs, dtype, embedding=None):
+    if embedding is not None:
+        x = embedding(torch.tensor(inputs["x"]["data"], dtype=torch.int64).reshape(inputs["x"]["shape"]))
+    else:
+        x = tensor(inputs["x"], dtype)
     gru = isinstance(rnn, nn.GRU)
     state = None
     if "h0" in inputs:
@@ -111,12 +126,15 @@ def cmd_forward(args):
     tensors, meta = load_safetensors(args.model)
     c = json.loads(meta["config"])
     cell = c.get("cell", "lstm")
-    net = Net(cell, c["input_size"], c["hidden_size"], c["num_layers"], c["bidirectional"], c["output_size"])
+    net = Net(c)
+    if c.get("tied_head"):
+        # A tied module's state_dict names the shared tensor twice; the file stores it once.
+        tensors["head.weight"] = tensors["embedding.weight"]
     net.load_state_dict(tensors, strict=True)
     net = net.to(dtype)
     with open(args.input) as f:
         inputs = json.load(f)
-    result = run(getattr(net, cell), net.head, inputs, dtype)
+    result = run(getattr(net, cell), net.head, inputs, dtype, getattr(net, "embedding", None))
     result.update({"torch": torch.__version__, "dtype": args.dtype, "config": c})
     json.dump(result, sys.stdout)
 
@@ -124,16 +142,27 @@ def cmd_forward(args):
 def cmd_export(args):
     dtype = torch.float64 if args.dtype == "float64" else torch.float32
     torch.manual_seed(args.seed)
-    lstm = CELLS[args.cell](args.input_size, args.hidden_size, args.num_layers, bidirectional=args.bidirectional)
+    extra = {"proj_size": args.proj_size} if args.proj_size else {}
+    lstm = CELLS[args.cell](args.input_size, args.hidden_size, args.num_layers, bidirectional=args.bidirectional,
+                            **extra)
     d = 2 if args.bidirectional else 1
-    head = nn.Linear(d * args.hidden_size, args.output_size)
+    head = nn.Linear(d * (args.proj_size or args.hidden_size), args.output_size)
+    embedding = nn.Embedding(args.vocab, args.input_size) if args.vocab else None
+    if embedding is not None and args.tie:
+        head.weight = embedding.weight
     # Give the biases a wider spread than the default init so a dropped bias cannot go unnoticed.
     with torch.no_grad():
         for name, p in list(lstm.named_parameters()) + list(head.named_parameters()):
             if "bias" in name:
                 p.uniform_(-0.5, 0.5)
     lstm, head = lstm.to(dtype), head.to(dtype)
+    if embedding is not None:
+        embedding = embedding.to(dtype)
+        if args.tie:
+            head.weight = embedding.weight
     state = {}
+    if embedding is not None:
+        state[f"{args.embedding_name}.weight"] = embedding.weight
     for k, v in lstm.state_dict().items():
         state[f"{args.lstm_name}.{k}" if args.lstm_name else k] = v
     for k, v in head.state_dict().items():
@@ -142,7 +171,7 @@ def cmd_export(args):
     result = {"torch": torch.__version__, "dtype": args.dtype, "keys": list(state)}
     if args.input:
         with open(args.input) as f:
-            result.update(run(lstm, head, json.load(f), dtype))
+            result.update(run(lstm, head, json.load(f), dtype, embedding))
     json.dump(result, sys.stdout)
 
 
@@ -164,6 +193,10 @@ def main():
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--lstm-name", default="lstm")
     e.add_argument("--head-name", default="head")
+    e.add_argument("--proj-size", type=int, default=0)
+    e.add_argument("--vocab", type=int, default=0, help="an nn.Embedding of this many rows (x: token ids)")
+    e.add_argument("--embedding-name", default="embedding")
+    e.add_argument("--tie", action="store_true", help="head.weight is the embedding's weight")
     e.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     e.add_argument("--input")
     e.add_argument("--cell", choices=["lstm", "gru"], default="lstm")

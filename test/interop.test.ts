@@ -34,6 +34,7 @@ const SKIP_TORCH =
 
 const tmp = mkdtempSync(join(tmpdir(), "lstm-interop-"));
 const GENERIC: ModelMeta = { task: "generic", input: { kind: "dense" } };
+const GENERIC_EMB: ModelMeta = { task: "generic", input: { kind: "embedding" } };
 
 interface Arr {
   shape: number[];
@@ -212,6 +213,65 @@ CASES.forEach((c, i) =>
   }),
 );
 
+test(
+  "torch loads our embedding + projection + tied-head + dropout model (strict) with the same eval outputs",
+  { skip: SKIP_TORCH },
+  (t) => {
+    const V = 9;
+    const cfg: ModelConfigInput = {
+      inputSize: 4,
+      hiddenSize: 6,
+      projSize: 4,
+      numLayers: 2,
+      outputSize: V,
+      embedding: { numEmbeddings: V, paddingIdx: 0 },
+      tiedHead: true,
+      dropout: { input: 0.1, betweenLayers: 0.2, output: 0.3 },
+    };
+    const file = join(tmp, "ours-emb.safetensors");
+    saveModel(file, randomModel(cfg, 41), GENERIC_EMB);
+    const rng = new Rng(42);
+    const inputs = { x: { shape: [5, 3], data: Array.from({ length: 15 }, () => rng.int(V)) } };
+    const input = join(tmp, "ours-emb.json");
+    writeFileSync(input, JSON.stringify(inputs));
+    const shapes = { y: [5, 3, 4], h_n: [2, 3, 4], c_n: [2, 3, 6], out: [5, 3, V] };
+    for (const dtype of ["float32", "float64"] as const) {
+      const torch = python(["forward", file, input, "--dtype", dtype]);
+      const err = compare(ours(loadModel(file, dtype).model, inputs), torch, shapes);
+      t.diagnostic(`${dtype}: max scaled error ${err.toExponential(2)}`);
+      assert.ok(err <= (dtype === "float32" ? 1e-5 : 1e-12), `${dtype}: max scaled error ${err}`);
+    }
+  },
+);
+
+test(
+  "lstm convert --from pytorch reads encoder/rnn/decoder names, projections and a tied head",
+  { skip: SKIP_TORCH },
+  (t) => {
+    const sd = join(tmp, "torch-emb.safetensors");
+    const input = join(tmp, "torch-emb.json");
+    const rng = new Rng(43);
+    const inputs = { x: { shape: [4, 2], data: Array.from({ length: 8 }, () => rng.int(7)) } };
+    writeFileSync(input, JSON.stringify(inputs));
+    const torch = python([
+      "export", sd, "--input-size", "4", "--hidden-size", "6", "--proj-size", "4", "--num-layers", "2",
+      "--output-size", "7", "--vocab", "7", "--tie", "--embedding-name", "encoder", "--lstm-name", "rnn",
+      "--head-name", "decoder", "--input", input,
+    ]); // prettier-ignore
+    const out = join(tmp, "torch-emb.lstm.safetensors");
+    const r = runCli(["convert", "--from", "pytorch", sd, "--out", out, "--padding-idx", "0"]);
+    assert.equal(r.status, 0, r.stderr);
+    const { model } = loadModel(out);
+    assert.equal(model.config.projSize, 4);
+    assert.equal(model.config.tiedHead, true);
+    assert.deepEqual(model.config.embedding, { numEmbeddings: 7, paddingIdx: 0 });
+    const shapes = { y: [4, 2, 4], h_n: [2, 2, 4], c_n: [2, 2, 6], out: [4, 2, 7] };
+    const err = compare(ours(model, inputs), torch, shapes);
+    t.diagnostic(`max scaled error ${err.toExponential(2)}`);
+    assert.ok(err <= 1e-5, `max scaled error ${err}`);
+  },
+);
+
 // ------------------------------------------------------------------------------------------------
 // lstm convert (no torch needed)
 
@@ -256,7 +316,7 @@ test("lstm convert --to keras and back gives the same forward outputs and metada
 test("lstm convert --from pytorch reads a state_dict with prefixes, a vocabulary and --json", () => {
   const m = randomModel({ inputSize: 3, hiddenSize: 2, outputSize: 3 }, 500);
   const tensors = m.paramNames().map((n) => ({
-    name: n.replace("lstm.", "model.rnn.").replace("head.", "out."),
+    name: n.replace("lstm.", "model.rnn.").replace("head.", "readout."),
     dtype: "F32" as const,
     shape: [...m.paramShape(n)],
     data: m.param(n),
@@ -271,7 +331,7 @@ test("lstm convert --from pytorch reads a state_dict with prefixes, a vocabulary
   assert.match(r.stderr, /^lstm: error: .*no head found.*--head-prefix/);
   assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   assert.ok(!existsSync(out));
-  r = runCli(["convert", sd, "--head-prefix", "out", "--vocab", vocab, "--out", out, "--json"]);
+  r = runCli(["convert", sd, "--head-prefix", "readout", "--vocab", vocab, "--out", out, "--json"]);
   assert.equal(r.status, 0, r.stderr);
   const s = JSON.parse(r.stdout);
   assert.equal(s.from, "pytorch");
@@ -344,7 +404,7 @@ test("lstm convert rejects bad input in one line and writes nothing", () => {
     [["convert", join(tmp, "missing.json"), "--out", out], /cannot read .*missing.json: no such file/],
     [["convert", model, "--from", "keras", "--out", out], /is not UTF-8 text|is not valid JSON/],
     [["convert", model, "--from", "pytorch", "--lstm-prefix", "rnn", "--out", out], /lstm prefix: no nn.LSTM tensors named rnn.weight_ih_l0; LSTM prefixes in .*: "lstm"/],
-    [["convert", notJson, "--from", "keras", "--head-prefix", "fc", "--out", out], /--lstm-prefix and --head-prefix are for --from pytorch/],
+    [["convert", notJson, "--from", "keras", "--head-prefix", "fc", "--out", out], /--lstm-prefix, --head-prefix, --embedding-prefix and --padding-idx are for --from pytorch/],
   ]; // prettier-ignore
   for (const [args, re] of cases) {
     const r = runCli(args);

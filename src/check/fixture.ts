@@ -181,11 +181,7 @@ export interface Fixture extends Omit<ParsedFixture, "loss"> {
 /** The features of `spec` this engine does not run yet, as `unsupported: …` names them. */
 function unsupportedFeatures(spec: FixtureSpec): string[] {
   const out: string[] = [];
-  if (spec.P > 0) out.push("proj_size");
-  if (spec.input.kind !== "dense") out.push(`input ${spec.input.kind}`);
-  if (spec.tiedHead) out.push("tied_head");
-  const d = spec.dropout;
-  if (d && (d.input > 0 || d.betweenLayers > 0 || d.output > 0)) out.push("dropout");
+  if (spec.P > 0 && spec.cell !== "lstm") out.push("proj_size");
   if (spec.lengths) out.push("lengths");
   if (spec.loss === "xent_final") out.push("loss xent_final");
   return out;
@@ -202,7 +198,7 @@ function requireSupported(f: ParsedFixture, file = f.name): Fixture {
     throw new FormatError(
       file,
       `unsupported: ${f.unsupported.join(", ")} (format ${f.version}; this build runs LSTM and ` +
-        `GRU fixtures with dense input, without projection, dropout or lengths)`,
+        `GRU fixtures without lengths or xent_final)`,
     );
   return { ...f, loss };
 }
@@ -415,6 +411,7 @@ export function readAnyFixture(json: unknown, source: string): ParsedFixture {
   const I = spec.input.kind === "embedding" ? spec.input.E : spec.I;
   let config: ModelConfig;
   try {
+    const drop = spec.dropout;
     config = makeConfig({
       cell,
       inputSize: I,
@@ -422,6 +419,13 @@ export function readAnyFixture(json: unknown, source: string): ParsedFixture {
       numLayers: L,
       bidirectional: D === 2,
       outputSize: O,
+      projSize: spec.P,
+      embedding:
+        spec.input.kind === "embedding"
+          ? { numEmbeddings: spec.input.V, paddingIdx: spec.input.paddingIdx }
+          : undefined,
+      tiedHead: spec.tiedHead,
+      dropout: drop ?? undefined,
     });
   } catch (e) {
     if (e instanceof ConfigError) r.fail("config", e.message);

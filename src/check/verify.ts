@@ -42,14 +42,18 @@ export function verifyFixture(
   const model = modelFromFixture(f, dtype, opts.backend, opts.threads);
   const objective = new Objective(model, f.loss);
   model.zeroGrad();
-  const { loss, forward, backward } = objective.run(fixtureBatch(f));
+  const { loss, forward, backward } = objective.run({
+    ...fixtureBatch(f),
+    // Dropout files: train mode with the file's masks.
+    ...(f.spec.dropout ? { mode: "train" as const, dropoutMasks: dropoutMasks(f) } : {}),
+  });
   tensors.loss = scalarError(loss, f.outputs.loss);
   tensors.y = scaledError(forward.y, f.outputs.y.data);
   tensors.h_n = scaledError(forward.hN, f.outputs.hN.data);
   if (f.outputs.cN) tensors.c_n = scaledError(forward.cN, f.outputs.cN.data);
   for (const name of f.paramOrder)
     tensors[`grads.${name}`] = scaledError(model.grad(name), f.grads[name].data);
-  tensors["grads.x"] = scaledError(backward!.dx, f.grads.x.data);
+  if (f.grads.x) tensors["grads.x"] = scaledError(backward!.dx, f.grads.x.data);
   tensors["grads.h0"] = scaledError(backward!.dh0, f.grads.h0.data);
   if (f.grads.c0) tensors["grads.c0"] = scaledError(backward!.dc0, f.grads.c0.data);
   for (let l = 0; l < f.config.numLayers; l++)
@@ -68,4 +72,11 @@ export function verifyFixture(
   model.dispose();
   const maxScaledError = Math.max(...Object.values(tensors));
   return { file, dtype, ok: maxScaledError <= TOLERANCE[dtype], maxScaledError, tensors };
+}
+
+/** The file's masks as ForwardOptions.dropoutMasks takes them. */
+function dropoutMasks(f: Fixture): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const [key, m] of Object.entries(f.inputs.dropoutMasks)) out[key] = m.data;
+  return out;
 }

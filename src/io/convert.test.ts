@@ -100,7 +100,7 @@ describe("importPytorchSafetensors", () => {
   it("infers I, H, L, D and O for a unidirectional model, and reads our own model file", () => {
     const m = randomModel(UNI, 2);
     const { model } = importPytorchSafetensors(st(stateDict(m)), "sd");
-    assert.deepEqual(model.config, { ...UNI, bidirectional: false });
+    assert.deepEqual(model.config, { cell: "lstm", ...UNI, bidirectional: false });
     const own = importPytorchSafetensors(
       encodeModel(m, { task: "generic", input: { kind: "dense" } }),
       "own",
@@ -122,7 +122,7 @@ describe("importPytorchSafetensors", () => {
 
   it("takes --lstm-prefix and --head-prefix for names it does not guess", () => {
     const m = randomModel(UNI, 4);
-    const bytes = st(stateDict(m, { lstm: "enc.rnn", head: "out" }));
+    const bytes = st(stateDict(m, { lstm: "enc.rnn", head: "readout" }));
     assert.throws(
       () => importPytorchSafetensors(bytes, "sd"),
       (e: Error) =>
@@ -132,12 +132,12 @@ describe("importPytorchSafetensors", () => {
     );
     const { model, report } = importPytorchSafetensors(bytes, "sd", {
       lstmPrefix: "enc.rnn",
-      headPrefix: "out.",
+      headPrefix: "readout.",
     });
     assertSameParams(model, m);
-    assert.equal(report.headPrefix, "out");
+    assert.equal(report.headPrefix, "readout");
     assert.throws(
-      () => importPytorchSafetensors(bytes, "sd", { lstmPrefix: "rnn", headPrefix: "out" }),
+      () => importPytorchSafetensors(bytes, "sd", { lstmPrefix: "rnn", headPrefix: "readout" }),
       (e: Error) =>
         e instanceof ConfigError &&
         /lstm prefix: no nn.LSTM tensors named rnn.weight_ih_l0; LSTM prefixes in sd: "enc.rnn"/.test(
@@ -261,11 +261,15 @@ describe("importPytorchSafetensors", () => {
     );
     rejects(
       (sd) => [...sd, { name: "embedding.weight", dtype: "F32", shape: [2], data: [1, 2] }],
-      /tensors not part of an nn.LSTM \+ nn.Linear model: embedding.weight/,
+      /tensor "embedding.weight" has shape \[2\], expected \[V, 3\] \(the LSTM's input size\)/,
+    );
+    rejects(
+      (sd) => [...sd, { name: "classifier.weight", dtype: "F32", shape: [2], data: [1, 2] }],
+      /tensors not part of an nn.LSTM\/nn.GRU \+ nn.Linear model: classifier.weight/,
     );
     rejects(
       (sd) => [...sd, { name: "rnn.weight_hr_l0", dtype: "F32", shape: [2], data: [1, 2] }],
-      /"rnn.weight_hr_l0": nn.LSTM with proj_size > 0 is not supported/,
+      /tensor "rnn.weight_hr_l0" has shape \[2\], expected \[P, H\] with P < H/,
     );
     rejects(
       (sd) => [...sd, ...stateDict(randomModel(BIDI, 7), { lstm: "dec", head: "x" }).slice(0, 4)],
@@ -282,7 +286,7 @@ describe("importPytorchSafetensors", () => {
     );
     rejects(
       () => [{ name: "w", dtype: "F32", shape: [1], data: [0] }],
-      /no nn.LSTM parameters found .*keys: w/,
+      /no nn.LSTM or nn.GRU parameters found .*keys: w/,
     );
   });
 

@@ -69,11 +69,11 @@ type LstmKind = "weight_ih" | "weight_hh" | "bias_ih" | "bias_hh";
 
 /** `[prefix.]weight_ih_l3[_reverse]`: prefix (may be empty or dotted), kind, layer, reverse. */
 const LSTM_KEY = /^(?:(.*)\.)?(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$/;
-/** nn.LSTM(proj_size > 0) adds weight_hr_l{k}; lstm-ts has no projection. */
-const PROJ_KEY = /^(?:(.*)\.)?weight_hr_l\d+(_reverse)?$/;
-
 /** Head module names tried, in this order, when no head prefix is given. */
-export const HEAD_PREFIXES = ["head", "fc", "linear", "decoder"] as const;
+export const HEAD_PREFIXES = ["head", "fc", "linear", "decoder", "out"] as const;
+
+/** nn.Embedding module names tried, in this order, when no embedding prefix is given. */
+const EMBEDDING_PREFIXES = ["embedding", "encoder", "embed", "embeddings", "emb"] as const;
 
 const fmt = (shape: readonly number[]) => `[${shape.join(", ")}]`;
 
@@ -86,6 +86,10 @@ export interface PytorchImportOptions {
   lstmPrefix?: string;
   /** Module prefix of the nn.Linear head; default: the first of HEAD_PREFIXES present. */
   headPrefix?: string;
+  /** Module prefix of an nn.Embedding input; default: the first of EMBEDDING_PREFIXES present. */
+  embeddingPrefix?: string;
+  /** The embedding's padding_idx (a state_dict does not record it); default none. */
+  paddingIdx?: number;
 }
 
 /** A tensor to import: any float data with its shape and the dtype it had in the file. */
@@ -185,7 +189,7 @@ export function importPytorchTensors(
   } else {
     if (byPrefix.size === 0)
       fail(
-        `no nn.LSTM parameters found (expected keys like weight_ih_l0 or lstm.weight_ih_l0); ` +
+        `no nn.LSTM or nn.GRU parameters found (expected keys like weight_ih_l0 or lstm.weight_ih_l0); ` +
           `keys: ${list(keys) || "(none)"}`,
       );
     if (byPrefix.size > 1)
@@ -194,13 +198,6 @@ export function importPytorchTensors(
           `choose one with --lstm-prefix (lstm-ts imports one LSTM stack)`,
       );
     lstmPrefix = [...byPrefix.keys()][0];
-  }
-  for (const k of keys) {
-    const m = PROJ_KEY.exec(k);
-    if (m && (m[1] ?? "") === lstmPrefix)
-      fail(
-        `tensor "${k}": nn.LSTM with proj_size > 0 is not supported (lstm-ts has no projection)`,
-      );
   }
 
   const lstmKeys = byPrefix.get(lstmPrefix)!;
@@ -230,16 +227,25 @@ export function importPytorchTensors(
     }
     return t as SourceTensor;
   };
-  // The cell from W_hh's gate rows: [4H, H] is an nn.LSTM, [3H, H] an nn.GRU (the keys are alike).
+  // The cell from W_hh's gate rows: [4H, ·] is an nn.LSTM, [3H, ·] an nn.GRU (the keys are
+  // alike). A projection (nn.LSTM proj_size = P): weight_hr [P, H], weight_hh [4H, P].
+  const hrKey = withPrefix(lstmPrefix, "weight_hr_l0");
+  const hr0 = tensors.has(hrKey) ? get(hrKey) : null;
+  if (hr0 && (hr0.shape.length !== 2 || hr0.shape[0] >= hr0.shape[1] || hr0.shape[0] < 1))
+    fail(`tensor "${hrKey}" has shape ${fmt(hr0.shape)}, expected [P, H] with P < H`);
+  const P = hr0 ? hr0.shape[0] : 0;
   const w0 = get(key("weight_hh", 0, 0));
-  const gateRows = w0.shape.length === 2 && w0.shape[1] >= 1 ? w0.shape[0] / w0.shape[1] : 0;
-  if (gateRows !== 4 && gateRows !== 3)
+  const H = hr0 ? hr0.shape[1] : w0.shape.length === 2 ? w0.shape[1] : 0;
+  const Hout = P > 0 ? P : H;
+  const gateRows = w0.shape.length === 2 && H >= 1 && w0.shape[1] === Hout ? w0.shape[0] / H : 0;
+  if (gateRows !== 4 && (gateRows !== 3 || P > 0))
     fail(
-      `tensor "${key("weight_hh", 0, 0)}" has shape ${fmt(w0.shape)}, expected [4H, H] (nn.LSTM) ` +
-        `or [3H, H] (nn.GRU)`,
+      `tensor "${key("weight_hh", 0, 0)}" has shape ${fmt(w0.shape)}, expected ` +
+        (P > 0
+          ? `[4H, P] = [${4 * H}, ${P}] (P, H from ${hrKey})`
+          : "[4H, H] (nn.LSTM) or [3H, H] (nn.GRU)"),
     );
   const cell = gateRows === 3 ? "gru" : "lstm";
-  const H = w0.shape[1];
   const G = gateRows * H;
   const wi0 = get(key("weight_ih", 0, 0));
   if (wi0.shape.length !== 2 || wi0.shape[0] !== G || wi0.shape[1] < 1)
@@ -248,8 +254,43 @@ export function importPytorchTensors(
     );
   const I = wi0.shape[1];
 
+  // An embedding table [V, E = I] feeding the LSTM.
+  const embOpt = checkPrefixOption("embedding prefix", opts.embeddingPrefix);
+  const embCandidates = embOpt !== undefined ? [embOpt] : [...EMBEDDING_PREFIXES];
+  const embPresent = embCandidates.filter((p) => tensors.has(withPrefix(p, "weight")));
+  if (embOpt !== undefined && embPresent.length === 0)
+    throw new ConfigError(
+      "embedding prefix",
+      `no tensor "${withPrefix(embOpt, "weight")}" in ${source}`,
+    );
+  if (embPresent.length > 1)
+    fail(
+      `several possible embeddings (${embPresent.map((p) => `${p}.weight`).join(", ")}); choose one with --embedding-prefix`,
+    );
+  const embPrefix = embPresent[0] as string | undefined;
+  let V = 0;
+  if (embPrefix !== undefined) {
+    const e = get(withPrefix(embPrefix, "weight"));
+    if (e.shape.length !== 2 || e.shape[1] !== I || e.shape[0] < 1)
+      fail(
+        `tensor "${withPrefix(embPrefix, "weight")}" has shape ${fmt(e.shape)}, expected [V, ${I}] (the LSTM's input size)`,
+      );
+    V = e.shape[0];
+  }
+  const pad = opts.paddingIdx;
+  if (
+    pad !== undefined &&
+    (embPrefix === undefined || !Number.isInteger(pad) || pad < 0 || pad >= V)
+  )
+    throw new ConfigError(
+      "padding idx",
+      embPrefix === undefined ? "needs an embedding" : `must be in [0, ${V}), got ${pad}`,
+    );
+
   // The head.
-  const headCandidates = headOpt !== undefined ? [headOpt] : [...HEAD_PREFIXES];
+  const headCandidates = (headOpt !== undefined ? [headOpt] : [...HEAD_PREFIXES]).filter(
+    (p) => p !== embPrefix,
+  );
   const present = headCandidates.filter((p) => tensors.has(withPrefix(p, "weight")));
   if (present.length === 0) {
     if (headOpt !== undefined)
@@ -270,14 +311,38 @@ export function importPytorchTensors(
     );
   const headPrefix = present[0];
   const hw = get(withPrefix(headPrefix, "weight"));
-  if (hw.shape.length !== 2 || hw.shape[1] !== D * H || hw.shape[0] < 1)
+  if (hw.shape.length !== 2 || hw.shape[1] !== D * Hout || hw.shape[0] < 1)
     fail(
-      `tensor "${withPrefix(headPrefix, "weight")}" has shape ${fmt(hw.shape)}, expected [O, ${D * H}] ` +
-        `(D·H = ${D}·${H} from the LSTM tensors)`,
+      `tensor "${withPrefix(headPrefix, "weight")}" has shape ${fmt(hw.shape)}, expected [O, ${D * Hout}] ` +
+        `(D·${P > 0 ? "P" : "H"} = ${D}·${Hout} from the LSTM tensors)`,
     );
   const O = hw.shape[0];
+  // Tied weights (the word-language-model example): the head's weight is the embedding's, value
+  // for value; one parameter then, as in the source model.
+  const embW = embPrefix !== undefined ? get(withPrefix(embPrefix, "weight")) : null;
+  const tied =
+    embW !== null &&
+    embW.shape[0] === O &&
+    embW.shape[1] === D * Hout &&
+    embW.data !== undefined &&
+    hw.data !== undefined &&
+    embW.data.length === hw.data.length &&
+    Array.prototype.every.call(embW.data, (x: number, i: number) => x === hw.data![i]);
 
-  const config = inferredConfig({ I, H, L, D, O, cell }, fail);
+  const base = inferredConfig({ I, H, L, D, O, cell }, fail);
+  let config: ModelConfig;
+  try {
+    config = makeConfig({
+      ...base,
+      projSize: P,
+      embedding:
+        embPrefix !== undefined ? { numEmbeddings: V, paddingIdx: pad ?? null } : undefined,
+      tiedHead: tied,
+    });
+  } catch (e) {
+    if (e instanceof ConfigError) return fail(`inferred sizes: ${e.message}`);
+    throw e;
+  }
   const model = new LstmModel(config);
   const used = new Set<string>();
   const dtypes = new Set<string>();
@@ -311,13 +376,20 @@ export function importPytorchTensors(
               ? ` (${key("weight_ih", 0, 1)} or another _reverse key makes the LSTM bidirectional)`
               : ` (layers 0…${L - 1} must all be present)`),
         );
-      copy(key("weight_ih", l, d), `${cell}.weight_ih_${s}`, [G, l === 0 ? I : D * H]);
-      copy(key("weight_hh", l, d), `${cell}.weight_hh_${s}`, [G, H]);
+      copy(key("weight_ih", l, d), `${cell}.weight_ih_${s}`, [G, l === 0 ? I : D * Hout]);
+      copy(key("weight_hh", l, d), `${cell}.weight_hh_${s}`, [G, Hout]);
       copy(key("bias_ih", l, d), `${cell}.bias_ih_${s}`, [G], !hasBias);
       copy(key("bias_hh", l, d), `${cell}.bias_hh_${s}`, [G], !hasBias);
+      if (P > 0) {
+        const hr = withPrefix(lstmPrefix, `weight_hr_${s}`);
+        if (!tensors.has(hr)) fail(`missing tensor "${hr}" (${hrKey} makes the LSTM projected)`);
+        copy(hr, `lstm.weight_hr_${s}`, [P, H]);
+      }
     }
+  if (embPrefix !== undefined) copy(withPrefix(embPrefix, "weight"), "embedding.weight", [V, I]);
   const hb = withPrefix(headPrefix, "bias");
-  copy(withPrefix(headPrefix, "weight"), "head.weight", [O, D * H]);
+  if (tied) used.add(withPrefix(headPrefix, "weight"));
+  else copy(withPrefix(headPrefix, "weight"), "head.weight", [O, D * Hout]);
   copy(hb, "head.bias", [O], true);
 
   const unused = keys.filter((k) => !used.has(k));
@@ -329,6 +401,15 @@ export function importPytorchTensors(
 
   const notes: string[] = [];
   if (!hasBias) notes.push(`the ${cell.toUpperCase()} has no biases (bias=False): stored as zeros`);
+  if (embPrefix !== undefined)
+    notes.push(
+      `embedding ${embPrefix}.weight [${V}, ${I}]` +
+        (pad !== undefined
+          ? `, padding_idx ${pad}`
+          : " (padding_idx: none; set it with --padding-idx)"),
+    );
+  if (tied) notes.push(`${headPrefix}.weight equals ${embPrefix}.weight: imported as a tied head`);
+  if (P > 0) notes.push(`projections: proj_size ${P}`);
   if (!tensors.has(hb)) notes.push(`no ${hb} (bias=False): head bias stored as zeros`);
   if (dtypes.has("F64"))
     notes.push("float64 weights rounded to float32 (the model file stores float32)");
@@ -726,7 +807,8 @@ export function buildMeta(config: ModelConfig, opts: MetaOptions, source: string
     (opts.vocab ? "text" : opts.series ? "series" : (base.task ?? (vocab ? "text" : "generic")));
   if (task !== "text" && task !== "series" && task !== "generic")
     throw new ConfigError("task", `must be text, series or generic, got ${JSON.stringify(task)}`);
-  const meta: ModelMeta = { task, input: { kind: task === "text" ? "one-hot" : "dense" } };
+  const kind = config.embedding ? "embedding" : task === "text" ? "one-hot" : "dense";
+  const meta: ModelMeta = { task, input: { kind } };
   if (task === "text") {
     if (!vocab)
       throw new ConfigError("task", "a text model needs a vocabulary (--vocab vocab.json)");

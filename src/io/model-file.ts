@@ -61,8 +61,8 @@ export interface LoadedModel {
   meta: ModelMeta;
 }
 
-/** The model config as the files store it (snake_case JSON): model metadata and ONNX metadata_props. */
-export function configJson(c: ModelConfig): string {
+function configJson(c: ModelConfig): string {
+  const d = c.dropout;
   return JSON.stringify({
     // Written for a GRU only, so LSTM files stay as they were (absent reads as "lstm").
     ...(c.cell === "gru" ? { cell: c.cell } : {}),
@@ -71,6 +71,19 @@ export function configJson(c: ModelConfig): string {
     num_layers: c.numLayers,
     bidirectional: c.bidirectional,
     output_size: c.outputSize,
+    ...(c.embedding
+      ? {
+          embedding: {
+            num_embeddings: c.embedding.numEmbeddings,
+            padding_idx: c.embedding.paddingIdx,
+          },
+        }
+      : {}),
+    ...(c.projSize ? { proj_size: c.projSize } : {}),
+    ...(c.tiedHead ? { tied_head: true } : {}),
+    ...(d
+      ? { dropout: { input: d.input, between_layers: d.betweenLayers, output: d.output } }
+      : {}),
   });
 }
 
@@ -96,6 +109,17 @@ function readConfig(source: string, meta: Record<string, string>): ModelConfig {
       numLayers: c.num_layers,
       bidirectional: c.bidirectional,
       outputSize: c.output_size,
+      embedding: c.embedding && {
+        numEmbeddings: c.embedding.num_embeddings,
+        paddingIdx: c.embedding.padding_idx,
+      },
+      projSize: c.proj_size,
+      tiedHead: c.tied_head,
+      dropout: c.dropout && {
+        input: c.dropout.input,
+        betweenLayers: c.dropout.between_layers,
+        output: c.dropout.output,
+      },
     });
   } catch (e) {
     if (e instanceof ConfigError) throw new FormatError(source, `config: ${e.message}`);

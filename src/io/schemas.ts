@@ -123,7 +123,17 @@ export function parseJsonField<S extends v.GenericSchema>(
 // ------------------------------------------------------------------------------------------------
 // Model metadata (`__metadata__` of a model file; a checkpoint holds the same entries)
 
-/** `config`: the cell and sizes, snake_case as in PyTorch. `cell` absent: "lstm" (older files). */
+const probability = v.pipe(
+  finite,
+  v.minValue(0, "expected a probability in [0, 1)"),
+  v.ltValue(1, "expected a probability in [0, 1)"),
+);
+
+/**
+ * `config`: the cell and sizes, snake_case as in PyTorch. `cell` absent: "lstm" (older files).
+ * The other optional entries are written only when the feature is on (embedding input,
+ * projection, tied head, dropout), so older files read as before.
+ */
 export const ModelConfigSchema = v.object({
   cell: v.optional(v.picklist(["lstm", "gru"])),
   input_size: positiveInt,
@@ -131,14 +141,29 @@ export const ModelConfigSchema = v.object({
   num_layers: positiveInt,
   bidirectional: v.boolean(),
   output_size: positiveInt,
+  embedding: v.optional(
+    v.object({
+      num_embeddings: positiveInt,
+      padding_idx: v.nullable(v.pipe(v.number(), v.integer(), v.minValue(0))),
+    }),
+  ),
+  proj_size: v.optional(positiveInt),
+  tied_head: v.optional(v.boolean()),
+  dropout: v.optional(
+    v.object({ input: probability, between_layers: probability, output: probability }),
+  ),
 });
 export type ModelConfigJson = v.InferOutput<typeof ModelConfigSchema>;
 
 export const TaskSchema = v.picklist(["text", "series", "generic"]);
 
-/** How inputs enter the LSTM: one-hot characters (I = V) or dense features (series). */
+/**
+ * How inputs enter the LSTM: one-hot characters (I = V), token ids through the model's embedding
+ * table (config.embedding, V rows), or dense features (series).
+ */
 export const InputEncodingSchema = v.variant("kind", [
   v.object({ kind: v.literal("one-hot") }),
+  v.object({ kind: v.literal("embedding") }),
   v.object({ kind: v.literal("dense") }),
 ]);
 /** How a model's input is encoded: one-hot over a vocabulary, or dense features. */
@@ -547,8 +572,13 @@ export function checkMetaAgainstConfig(
   const { inputSize: I, outputSize: O } = config;
   if (meta.task === "text") {
     if (!meta.vocab) fail("vocab", "a text model needs a vocabulary");
-    if (meta.input.kind !== "one-hot") fail("input", "a text model has one-hot input");
+    if (meta.input.kind === "dense") fail("input", "a text model has one-hot or embedding input");
   }
+  if ((meta.input.kind === "embedding") !== (config.embedding !== undefined))
+    fail(
+      "input",
+      `is ${meta.input.kind} but the config ${config.embedding ? "has" : "has no"} embedding table`,
+    );
   if (meta.task === "series" && !meta.series)
     fail("series", "a series model needs series metadata");
   if (meta.task === "series" && meta.input.kind !== "dense")
@@ -557,6 +587,9 @@ export function checkMetaAgainstConfig(
     const V = meta.vocab.length;
     if (meta.input.kind === "one-hot" && V !== I)
       fail("vocab", `has ${V} characters but input_size is ${I} (one-hot input: I = V)`);
+    const rows = config.embedding?.numEmbeddings;
+    if (meta.input.kind === "embedding" && V !== rows)
+      fail("vocab", `has ${V} characters but the embedding table has ${rows} rows`);
     if (meta.task === "text" && V !== O)
       fail("vocab", `has ${V} characters but output_size is ${O} (a text model predicts them)`);
   }

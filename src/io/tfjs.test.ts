@@ -224,7 +224,25 @@ describe("TensorFlow.js Layers models", () => {
     const r = importTfjs(json, shards, "model.json");
     close(outputs(r.model), outputs(m));
     assert.ok(r.report.notes.some((n) => /softmax is not stored/.test(n)));
-    assert.ok(r.report.notes.some((n) => /Dropout layers skipped/.test(n)));
+    assert.ok(r.report.notes.some((n) => /Dropout layers recorded as training settings/.test(n)));
+    // The rate before the head is the model's output dropout (training only).
+    assert.deepEqual(r.model.config.dropout, { input: 0, betweenLayers: 0, output: 0.5 });
+  });
+
+  it("records Dropout rates before, between and after the LSTM layers; notes LSTM-internal dropout", () => {
+    const { m, json, shards } = exported({ ...UNI, numLayers: 2 }, 9);
+    const layers = layersOf(json);
+    const lstms = layers.filter((l) => l.class_name === "LSTM");
+    lstms[0].config.recurrent_dropout = 0.2;
+    const at = (i: number, rate: number) =>
+      layers.splice(i, 0, { class_name: "Dropout", config: { name: `dropout_${i}`, rate } });
+    at(layers.indexOf(lstms[1]), 0.3);
+    at(layers.indexOf(lstms[0]), 0.1);
+    at(layers.length - 1, 0.4);
+    const r = importTfjs(json, shards, "model.json");
+    close(outputs(r.model), outputs(m));
+    assert.deepEqual(r.model.config.dropout, { input: 0.1, betweenLayers: 0.3, output: 0.4 });
+    assert.ok(r.report.notes.some((n) => /recurrent_dropout 0\.2/.test(n)));
   });
 
   it("rejects what lstm-ts cannot represent, naming the layer", () => {
@@ -251,9 +269,9 @@ describe("TensorFlow.js Layers models", () => {
         /merge_mode is "sum": only "concat"/,
       ],
       [
-        "GRU inside",
+        "a reset_after=false GRU inside (PyTorch computes reset_after=True)",
         (j) => ((layersOf(j)[0].config.layer as Layer).class_name = "GRU"),
-        /GRU is not supported inside Bidirectional/,
+        /forward layer: a GRU with reset_after=false .* Rebuild the layer with reset_after=True/,
       ],
       [
         "an Embedding",

@@ -15,7 +15,7 @@
  *
  * Letters: I input, H hidden, L layers, D directions, O head outputs.
  */
-import { inferredConfig, layerSuffix, numDirections } from "../model/config.js";
+import { inferredConfig, layerSuffix, makeConfig, numDirections } from "../model/config.js";
 import { LstmModel } from "../model/model.js";
 import { FormatError } from "../tensor/errors.js";
 import { portableMeta, transpose, type ImportedModel } from "./keras-layout.js";
@@ -322,6 +322,8 @@ interface Plan {
   dense: DensePlan;
   inputHint?: { dim: number; where: string };
   notes: string[];
+  /** Dropout layers' rates by position (training-only settings the model file records). */
+  dropout: { input: number; betweenLayers: number; output: number };
 }
 
 function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
@@ -331,6 +333,11 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
   let inputHint: Plan["inputHint"];
   let dropout = false;
   let stateful = false;
+  // Dropout layers: before the first LSTM (input), between LSTMs (PyTorch's one `dropout`), or
+  // between the last LSTM and the head (output). `pending` is the rate seen since the last layer.
+  const rates = { input: 0, betweenLayers: 0, output: 0 };
+  let pending = 0;
+  const recurrentDropout: string[] = [];
   for (const raw of layers) {
     const { cls, cfg, where } = raw;
     const dim = inputDim(cfg);
@@ -338,7 +345,32 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
     if (cls === "InputLayer") continue;
     if (cls === "Dropout") {
       dropout = true;
+      const rate = cfg.rate;
+      if (typeof rate !== "number" || !(rate >= 0 && rate < 1))
+        fail(`${where}: rate is ${str(rate)}, expected a number in [0, 1)`);
+      // Consecutive Dropouts compose: kept with probability (1 − p1)(1 − p2).
+      pending = pending === 0 ? (rate as number) : 1 - (1 - pending) * (1 - (rate as number));
       continue;
+    }
+    if (cls === "LSTM" || cls === "GRU" || cls === "Bidirectional" || cls === "CuDNNLSTM") {
+      const inner = cls === "Bidirectional" && isObj(cfg.layer) ? cfg.layer.config : cfg;
+      const c = isObj(inner) ? inner : {};
+      const d = Number(c.dropout ?? 0) || 0;
+      const rd = Number(c.recurrent_dropout ?? c.recurrentDropout ?? 0) || 0;
+      if (d > 0 || rd > 0) recurrentDropout.push(`${where}: dropout ${d}, recurrent_dropout ${rd}`);
+      if (lstm.length === 0) rates.input = pending;
+      else if (pending > 0) {
+        if (rates.betweenLayers > 0 && rates.betweenLayers !== pending)
+          fail(
+            `${where}: Dropout rates ${rates.betweenLayers} and ${pending} between LSTM layers: ` +
+              `lstm-ts (like PyTorch's nn.LSTM) has one rate between layers`,
+          );
+        rates.betweenLayers = pending;
+      }
+      pending = 0;
+    } else if (cls === "Dense" || cls === "TimeDistributed") {
+      rates.output = pending;
+      pending = 0;
     }
     if (dense) fail(`${where} comes after the Dense head ${str(dense.raw.name)}; ${LAYER_HELP}`);
     if (cls === "LSTM" || cls === "CuDNNLSTM" || cls === "GRU") {
@@ -460,12 +492,23 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
     notes.push(
       "the Dense head's softmax is not stored: lstm-ts outputs its logits (a text model's sampler applies softmax)",
     );
-  if (dropout) notes.push("Dropout layers skipped (they do nothing at inference)");
+  if (dropout)
+    notes.push(
+      `Dropout layers recorded as training settings (input ${rates.input}, between layers ` +
+        `${rates.betweenLayers}, output ${rates.output}); they do nothing at inference`,
+    );
+  if (recurrentDropout.length > 0)
+    notes.push(
+      `LSTM-internal dropout not recorded (Keras drops each gate's inputs and the recurrent state ` +
+        `with one mask per sequence, which PyTorch's nn.LSTM has no setting for; it does nothing at ` +
+        `inference): ${recurrentDropout.join("; ")}`,
+    );
   if (stateful)
     notes.push(
       "stateful=true: lstm-ts starts each forward pass from a zero state unless h0/c0 are given",
     );
-  return { weightLayers: [...lstm, dense!], lstm, dense: dense!, inputHint, notes };
+  const plan = { weightLayers: [...lstm, dense!], lstm, dense: dense!, inputHint, notes };
+  return { ...plan, dropout: rates };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -711,7 +754,8 @@ export function importTfjs(
     fail(
       `${plan.inputHint.where} declares input size ${plan.inputHint.dim} but weight ${str(k0.name)} has shape ${fmt(k0.shape)} (input size ${I})`,
     );
-  const config = inferredConfig({ I, H, L, D, O, cell }, fail);
+  const sizes = inferredConfig({ I, H, L, D, O, cell }, fail);
+  const config = makeConfig({ ...sizes, dropout: plan.dropout });
 
   // Every shape, before reading anything.
   const expect = (e: Entry, shape: number[], where: string, hint: string) => {

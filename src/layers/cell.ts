@@ -6,12 +6,14 @@
  */
 import type { Kernels } from "../backend/kernels.js";
 
-/** Sizes of one layer's pass: T time, B batch, I input width, H hidden. */
+/** Sizes of one layer's pass: T time, B batch, I input width, H hidden, P projection. */
 export interface LayerDims {
   readonly T: number;
   readonly B: number;
   readonly I: number;
   readonly H: number;
+  /** LSTM projection size (h_t has P entries); absent or 0: none, h_t has H. */
+  readonly P?: number;
 }
 
 /** Where one direction's parameters live: offsets into the parameter table. */
@@ -22,6 +24,8 @@ export interface DirectionParams {
   readonly wHh: number; // [gates·H, H]
   readonly bIh: number; // [gates·H]
   readonly bHh: number; // [gates·H]
+  /** LSTM projection W_hr [P, H]; absent without one. */
+  readonly wHr?: number;
 }
 
 /**

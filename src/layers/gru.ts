@@ -8,6 +8,7 @@
  */
 import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
+import { inputProduct, inputProductWeightGrad } from "./input-product.js";
 import type { DirectionParams, LayerDims, RecurrentCell } from "./cell.js";
 
 /** Gate blocks of the GRU cell: r, z, n (PyTorch order). */
@@ -32,6 +33,8 @@ export interface GruForwardIO {
   readonly work: Block;
   /** [T, B, I] (stride x.ld). */
   readonly x: Strided;
+  /** One-hot input as its ids [T·B] (x is then not read), or null/absent. */
+  readonly ids?: Int32Array | null;
   /** [B, H] initial state. */
   readonly h0: Block;
   /** The parameter table (the direction's offsets add to params.off). */
@@ -54,7 +57,7 @@ function gruForward(k: Kernels, io: GruForwardIO, dims: LayerDims, d: GruDirecti
   // inside the reset product).
   k.fillBias(gates, { buf: p, off: pb + d.bIh }, null, rows, G);
   const wIh: Strided = { buf: p, off: pb + d.wIh, ld: I };
-  k.gemm(gates, io.x, wIh, { m: rows, n: G, k: I, transA: false, transB: true, beta: 1 });
+  inputProduct(k, { out: gates, x: io.x, ids: io.ids ?? null, w: wIh }, { R: rows, G, I });
 
   // (G2) hg_t = W_hh h_{t−1} + b_hh; (G3) r, z; (G4) n; (G5) h_t = n + z⊙(h_{t−1} − n) — every
   // step in turn, h_{−1} = h0 (gruForwardSteps in src/backend/steps.ts, or one call).
@@ -95,6 +98,8 @@ export interface GruBackwardIO {
   readonly dhN: Block | null;
   readonly act: FloatArray;
   readonly x: Strided;
+  /** One-hot input as its ids [T·B], as in GruForwardIO. */
+  readonly ids?: Int32Array | null;
   readonly y: Strided;
   readonly h0: Block;
   readonly params: Block;
@@ -148,7 +153,8 @@ function gruBackward(k: Kernels, io: GruBackwardIO, dims: LayerDims, d: GruDirec
   k.addColumnSums({ buf: g, off: gb + d.bHh }, dHgAt(0), rows, G);
   // (GB8) inverts G1: dW_ih += dXgᵀ · x, db_ih += Σ dXg, dx += dXg · W_ih.
   const dXg: Strided = { buf: s0, off: scratch.dXg, ld: G };
-  k.gemm({ buf: g, off: gb + d.wIh, ld: I }, dXg, x, { m: G, n: I, k: rows, ...ACCUMULATE_AT_B });
+  const dW: Strided = { buf: g, off: gb + d.wIh, ld: I };
+  inputProductWeightGrad(k, { dW, dPre: dXg, x, ids: io.ids ?? null }, { R: rows, G, I });
   k.addColumnSums({ buf: g, off: gb + d.bIh }, dXg, rows, G);
   if (io.dx) {
     const wIh: Strided = { buf: p, off: pb + d.wIh, ld: I };

@@ -2,11 +2,13 @@
  * One LSTM layer in one direction over a whole sequence: forward and exact backpropagation
  * through time, side by side. See docs/derivation.md for the equations each line implements.
  *
- * Letters: T time, B batch, I input width, H hidden, G = 4H (gate blocks i, f, g, o).
+ * Letters: T time, B batch, I input width, H hidden, G = 4H (gate blocks i, f, g, o),
+ * P projection (LSTMP: h_t = W_hr (o ⊙ tanh c_t) has P entries), Hout = P or H.
  * All sequence tensors are time-major: row (t, b) of a [T, B, ·] tensor is row t·B + b.
  */
 import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
+import { inputProduct, inputProductWeightGrad } from "./input-product.js";
 import type { DirectionParams, LayerDims, RecurrentCell } from "./cell.js";
 
 /** Gate blocks of the LSTM cell: i, f, g, o (PyTorch order). */
@@ -21,13 +23,16 @@ export interface LstmDirection extends DirectionParams {
   readonly gates: number; // [T, B, G] post-activation i, f, g, o
   readonly c: number; // [T, B, H] cell state after consuming x_t
   readonly tanhC: number; // [T, B, H] tanh(c_t)
+  /** With a projection: [T, B, H] o ⊙ tanh(c_t) before W_hr, and [T, B, P] ∂loss/∂h_t. */
+  readonly hRaw: number;
+  readonly dhTot: number;
 }
 
 /** Operands of lstmForward. */
 export interface LstmForwardIO {
-  /** [T, B, H] (stride y.ld): h_t at the time index of the x_t it consumed. */
+  /** [T, B, Hout] (stride y.ld): h_t at the time index of the x_t it consumed. */
   readonly y: Strided;
-  /** [B, H]: the state after the last consumed step. */
+  /** [B, Hout] and [B, H]: the state after the last consumed step. */
   readonly hN: Block;
   readonly cN: Block;
   /** The buffer holding the saved activations (offsets in the direction's plan). */
@@ -36,7 +41,9 @@ export interface LstmForwardIO {
   readonly work: Block;
   /** [T, B, I] (stride x.ld). */
   readonly x: Strided;
-  /** [B, H] initial state. */
+  /** One-hot input as its ids [T·B] (x is then not read), or null/absent. */
+  readonly ids?: Int32Array | null;
+  /** [B, Hout] and [B, H] initial state. */
   readonly h0: Block;
   readonly c0: Block;
   /** The parameter table (the direction's offsets add to params.off). */
@@ -58,32 +65,79 @@ function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDire
   // (F1) a_t = W_ih x_t + b_ih + b_hh for all t at once: one [T·B, I]·[I, G] product.
   k.fillBias(gates, { buf: p, off: pb + d.bIh }, { buf: p, off: pb + d.bHh }, rows, G);
   const wIh: Strided = { buf: p, off: pb + d.wIh, ld: I };
-  k.gemm(gates, io.x, wIh, { m: rows, n: G, k: I, transA: false, transB: true, beta: 1 });
+  inputProduct(k, { out: gates, x: io.x, ids: io.ids ?? null, w: wIh }, { R: rows, G, I });
 
   // (F2) a_t += W_hh h_{t-1}; (F3) gates = σ/tanh(a_t); (F4) c_t = f⊙c_{t-1} + i⊙g;
   // (F5) h_t = o⊙tanh(c_t) — for every step in turn, h_{-1} = h0, c_{-1} = c0 (the loop is
   // forwardSteps in src/backend/steps.ts; a backend may run it in one call).
-  const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
-  const w = { buf: p, off: pb + d.wHh };
-  const plan: StepPlan = { T, B, H, reverse: d.reverse };
-  k.lstmForwardSteps({ act: saved, y, h0: io.h0, c0: io.c0, w, work: io.work }, plan);
+  const P = dims.P ?? 0;
+  const Hout = P > 0 ? P : H;
+  if (P > 0) projectedForwardSteps(k, io, { dims, d });
+  else {
+    const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
+    const w = { buf: p, off: pb + d.wHh };
+    const plan: StepPlan = { T, B, H, reverse: d.reverse };
+    k.lstmForwardSteps({ act: saved, y, h0: io.h0, c0: io.c0, w, work: io.work }, plan);
+  }
   // (F6) h_n, c_n: the state after the last consumed step (t = T−1 forward, t = 0 reversed).
   const tLast = d.reverse ? 0 : T - 1;
   for (let b = 0; b < B; b++) {
     const yr = y.off + (tLast * B + b) * y.ld;
-    io.hN.buf.set(y.buf.subarray(yr, yr + H), io.hN.off + b * H);
+    io.hN.buf.set(y.buf.subarray(yr, yr + Hout), io.hN.off + b * Hout);
   }
   const cLast = d.c + tLast * B * H;
   io.cN.buf.set(act.subarray(cLast, cLast + B * H), io.cN.off);
+}
+
+/**
+ * The recurrence with a projection, step by step from gemm and the cell kernel (the one-call
+ * steps kernels assume h has H entries): for each consumed t, (F2) a_t += W_hh h_{t-1}
+ * (W_hh [G, P]); (F3–F5) the cell, writing hRaw_t = o ⊙ tanh(c_t); (F5p) h_t = W_hr hRaw_t.
+ */
+function projectedForwardSteps(
+  k: Kernels,
+  io: LstmForwardIO,
+  at: { dims: LayerDims; d: LstmDirection },
+): void {
+  const { dims, d } = at;
+  const { T, B, H } = dims;
+  const P = dims.P!;
+  const G = GATES * H;
+  const { act, y, h0, c0 } = io;
+  const p = io.params.buf;
+  const pb = io.params.off;
+  const wHh: Strided = { buf: p, off: pb + d.wHh, ld: P };
+  const wHr: Strided = { buf: p, off: pb + d.wHr!, ld: H };
+  const recur = { m: B, n: G, k: P, transA: false, transB: true, beta: 1 } as const;
+  const project = { m: B, n: P, k: H, transA: false, transB: true, beta: 0 } as const;
+  for (let s = 0; s < T; s++) {
+    const t = d.reverse ? T - 1 - s : s;
+    const tPrev = d.reverse ? t + 1 : t - 1;
+    const first = s === 0;
+    const hPrev: Strided = first
+      ? { buf: h0.buf, off: h0.off, ld: P }
+      : { buf: y.buf, off: y.off + tPrev * B * y.ld, ld: y.ld };
+    const cPrev: Block = first ? c0 : { buf: act, off: d.c + tPrev * B * H };
+    const gates = { buf: act, off: d.gates + t * B * G };
+    k.gemm({ buf: act, off: gates.off, ld: G }, hPrev, wHh, recur); // (F2)
+    const hRaw: Strided = { buf: act, off: d.hRaw + t * B * H, ld: H };
+    const c = { buf: act, off: d.c + t * B * H };
+    const tanhC = { buf: act, off: d.tanhC + t * B * H };
+    k.lstmCellForward({ gates, c, tanhC, h: hRaw, cPrev }, { B, H }); // (F3–F5)
+    k.gemm({ buf: y.buf, off: y.off + t * B * y.ld, ld: y.ld }, hRaw, wHr, project); // (F5p)
+  }
 }
 
 /** Scratch buffers backward reuses; sized once per shape. */
 export interface LstmScratch {
   readonly buf: FloatArray;
   readonly dPre: number; // [T, B, G] ∂loss/∂a_t for every t
-  readonly dh: number; // [B, H] gradient reaching h_t from step t+1
+  readonly dh: number; // [B, Hout] gradient reaching h_t from step t+1
   readonly dc: number; // [B, H] gradient reaching c_t from step t+1
   readonly work: number; // [stepsWorkSize(H)] the steps kernel's workspace
+  /** [B, H] each, with a projection: ∂loss/∂hRaw_t, and zeros (the cell's dhNext). */
+  readonly dRaw: number;
+  readonly zeros: number;
 }
 
 /** Operands of lstmBackward: outputs, scratch, then what forward used and produced. */
@@ -92,17 +146,19 @@ export interface LstmBackwardIO {
   readonly grads: Block;
   /** [T, B, I] += ∂loss/∂x; null skips it (e.g. one-hot inputs nobody differentiates). */
   readonly dx: Strided | null;
-  /** [B, H] += ∂loss/∂h0, ∂loss/∂c0. */
+  /** [B, Hout] and [B, H] += ∂loss/∂h0, ∂loss/∂c0. */
   readonly dh0: Block;
   readonly dc0: Block;
   readonly scratch: LstmScratch;
-  /** [T, B, H] (stride dy.ld): ∂loss/∂h_t from above (the head or the next layer). */
+  /** [T, B, Hout] (stride dy.ld): ∂loss/∂h_t from above (the head or the next layer). */
   readonly dy: Strided;
-  /** [B, H]: ∂loss/∂h_n, ∂loss/∂c_n (null when the loss does not use them). */
+  /** [B, Hout], [B, H]: ∂loss/∂h_n, ∂loss/∂c_n (null when the loss does not use them). */
   readonly dhN: Block | null;
   readonly dcN: Block | null;
   readonly act: FloatArray;
   readonly x: Strided;
+  /** One-hot input as its ids [T·B], as in LstmForwardIO. */
+  readonly ids?: Int32Array | null;
   readonly y: Strided;
   readonly h0: Block;
   readonly c0: Block;
@@ -123,51 +179,117 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
   const g = io.grads.buf;
   const gb = io.grads.off;
   const rows = T * B;
+  const P = dims.P ?? 0;
+  const Hout = P > 0 ? P : H;
   // The carries start from what the loss sends into the final state (inverts F6).
-  if (dhN) s0.set(dhN.buf.subarray(dhN.off, dhN.off + B * H), scratch.dh);
-  else s0.fill(0, scratch.dh, scratch.dh + B * H);
+  if (dhN) s0.set(dhN.buf.subarray(dhN.off, dhN.off + B * Hout), scratch.dh);
+  else s0.fill(0, scratch.dh, scratch.dh + B * Hout);
   if (dcN) s0.set(dcN.buf.subarray(dcN.off, dcN.off + B * H), scratch.dc);
   else s0.fill(0, scratch.dc, scratch.dc + B * H);
 
   // For s = T−1…0: inverts F5, F4, F3 (dPre_t from dh = dy_t + dh_{t+1→t}, the carry
   // dc_t⊙f to step t−1), then F2 for h_{t-1} (dh = dPre_t · W_hh): backwardSteps in
   // src/backend/steps.ts, or the backend's one-call version.
-  const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
-  const stepsIO = {
-    scratch: { buf: s0, dPre: scratch.dPre, dh: scratch.dh, dc: scratch.dc },
-    dy: io.dy,
-    act: saved,
-    c0: io.c0,
-    w: { buf: p, off: pb + d.wHh },
-    work: { buf: s0, off: scratch.work },
-  };
-  k.lstmBackwardSteps(stepsIO, { T, B, H, reverse: d.reverse });
-  // What reaches the initial state (inverts the s = 0 case of F2 and F4).
-  for (let j = 0; j < B * H; j++) {
-    dh0.buf[dh0.off + j] += s0[scratch.dh + j];
-    dc0.buf[dc0.off + j] += s0[scratch.dc + j];
+  if (P > 0) projectedBackwardSteps(k, io, { dims, d });
+  else {
+    const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
+    const stepsIO = {
+      scratch: { buf: s0, dPre: scratch.dPre, dh: scratch.dh, dc: scratch.dc },
+      dy: io.dy,
+      act: saved,
+      c0: io.c0,
+      w: { buf: p, off: pb + d.wHh },
+      work: { buf: s0, off: scratch.work },
+    };
+    k.lstmBackwardSteps(stepsIO, { T, B, H, reverse: d.reverse });
   }
+  // What reaches the initial state (inverts the s = 0 case of F2 and F4).
+  for (let j = 0; j < B * Hout; j++) dh0.buf[dh0.off + j] += s0[scratch.dh + j];
+  for (let j = 0; j < B * H; j++) dc0.buf[dc0.off + j] += s0[scratch.dc + j];
 
   // Inverts F2 for W_hh: dW_hh += Σ_t dPre_tᵀ · h_{t-1}, summed over all steps in two products:
   // the steps whose h_{t-1} is a stored output, and the first consumed step whose h_{t-1} is h0.
-  const dWhh: Strided = { buf: g, off: gb + d.wHh, ld: H };
+  const dWhh: Strided = { buf: g, off: gb + d.wHh, ld: Hout };
   const dPreAt = (t: number): Strided => ({ buf: s0, off: scratch.dPre + t * B * G, ld: G });
   if (T > 1) {
     const hPrev: Strided = { buf: y.buf, off: d.reverse ? y.off + B * y.ld : y.off, ld: y.ld };
     // t = 0…T−2 (reverse) or 1…T−1 (forward); their h_{t-1}: y at t+1 or t−1
     const dPre = dPreAt(d.reverse ? 0 : 1);
-    k.gemm(dWhh, dPre, hPrev, { m: G, n: H, k: (T - 1) * B, ...ACCUMULATE_AT_B });
+    k.gemm(dWhh, dPre, hPrev, { m: G, n: Hout, k: (T - 1) * B, ...ACCUMULATE_AT_B });
   }
-  const h0v: Strided = { buf: h0.buf, off: h0.off, ld: H };
-  k.gemm(dWhh, dPreAt(d.reverse ? T - 1 : 0), h0v, { m: G, n: H, k: B, ...ACCUMULATE_AT_B });
+  const h0v: Strided = { buf: h0.buf, off: h0.off, ld: Hout };
+  k.gemm(dWhh, dPreAt(d.reverse ? T - 1 : 0), h0v, { m: G, n: Hout, k: B, ...ACCUMULATE_AT_B });
+  if (P > 0) {
+    // Inverts F5p for W_hr: dW_hr [P, H] += Σ_t dh_tᵀ · hRaw_t, one product over all steps.
+    const dhTot: Strided = { buf: act, off: d.dhTot, ld: P };
+    const hRaw: Strided = { buf: act, off: d.hRaw, ld: H };
+    k.gemm({ buf: g, off: gb + d.wHr!, ld: H }, dhTot, hRaw, {
+      m: P,
+      n: H,
+      k: rows,
+      ...ACCUMULATE_AT_B,
+    });
+  }
   // Inverts F1: dW_ih += dPreᵀ · x, db_ih += Σ dPre, db_hh += Σ dPre, dx += dPre · W_ih.
   const dPre = dPreAt(0);
-  k.gemm({ buf: g, off: gb + d.wIh, ld: I }, dPre, x, { m: G, n: I, k: rows, ...ACCUMULATE_AT_B });
+  const dW: Strided = { buf: g, off: gb + d.wIh, ld: I };
+  inputProductWeightGrad(k, { dW, dPre, x, ids: io.ids ?? null }, { R: rows, G, I });
   k.addColumnSums({ buf: g, off: gb + d.bIh }, dPre, rows, G);
   k.addColumnSums({ buf: g, off: gb + d.bHh }, dPre, rows, G);
   if (io.dx) {
     const wIh: Strided = { buf: p, off: pb + d.wIh, ld: I };
     k.gemm(io.dx, dPre, wIh, { m: rows, n: I, k: G, transA: false, transB: false, beta: 1 });
+  }
+}
+
+/**
+ * Backward through the projected recurrence, step by step (inverts projectedForwardSteps): for
+ * s = T−1…0, dh_t = dy_t + the carry from t+1 (saved in dhTot for W_hr's gradient); inverts F5p
+ * (dRaw = dh_t · W_hr); the cell backward (its dhNext is zero: dRaw already holds all of it);
+ * inverts F2 for h_{t-1} (carry = dPre_t · W_hh, P wide). Leaves the carries in scratch.dh, .dc.
+ */
+function projectedBackwardSteps(
+  k: Kernels,
+  io: LstmBackwardIO,
+  at: { dims: LayerDims; d: LstmDirection },
+): void {
+  const { dims, d } = at;
+  const { T, B, H } = dims;
+  const P = dims.P!;
+  const G = GATES * H;
+  const { scratch, act, dy } = io;
+  const sb = scratch.buf;
+  const p = io.params.buf;
+  const pb = io.params.off;
+  const wHh: Strided = { buf: p, off: pb + d.wHh, ld: P };
+  const wHr: Strided = { buf: p, off: pb + d.wHr!, ld: H };
+  const dRaw: Strided = { buf: sb, off: scratch.dRaw, ld: H };
+  const zeros: Strided = { buf: sb, off: scratch.zeros, ld: H };
+  sb.fill(0, scratch.zeros, scratch.zeros + B * H);
+  const unproject = { m: B, n: H, k: P, transA: false, transB: false, beta: 0 } as const;
+  const carry = { m: B, n: P, k: G, transA: false, transB: false, beta: 0 } as const;
+  for (let s = T - 1; s >= 0; s--) {
+    const t = d.reverse ? T - 1 - s : s;
+    const tPrev = d.reverse ? t + 1 : t - 1;
+    const dh = act.subarray(d.dhTot + t * B * P, d.dhTot + (t + 1) * B * P);
+    for (let b = 0; b < B; b++)
+      for (let j = 0; j < P; j++)
+        dh[b * P + j] = dy.buf[dy.off + (t * B + b) * dy.ld + j] + sb[scratch.dh + b * P + j];
+    k.gemm(dRaw, { buf: act, off: d.dhTot + t * B * P, ld: P }, wHr, unproject);
+    const dPre = { buf: sb, off: scratch.dPre + t * B * G };
+    k.lstmCellBackward(
+      {
+        dPre,
+        dc: { buf: sb, off: scratch.dc },
+        dy: dRaw,
+        dhNext: zeros,
+        gates: { buf: act, off: d.gates + t * B * G },
+        cPrev: s === 0 ? io.c0 : { buf: act, off: d.c + tPrev * B * H },
+        tanhC: { buf: act, off: d.tanhC + t * B * H },
+      },
+      { B, H },
+    );
+    k.gemm({ buf: sb, off: scratch.dh, ld: P }, { buf: sb, off: dPre.off, ld: G }, wHh, carry);
   }
 }
 
@@ -184,6 +306,9 @@ export const lstmCell: RecurrentCell<LstmDirection, LstmForwardIO, LstmBackwardI
       gates: slot(rows * GATES * H),
       c: slot(rows * H),
       tanhC: slot(rows * H),
+      // With a projection (P < H, so rows·H holds dhTot's rows·P).
+      hRaw: params.wHr !== undefined ? slot(rows * H) : 0,
+      dhTot: params.wHr !== undefined ? slot(rows * H) : 0,
     };
   },
   forward: lstmForward,

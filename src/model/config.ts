@@ -20,6 +20,37 @@ export interface ModelConfig {
   readonly bidirectional: boolean;
   /** O: outputs of the linear head (classes for cross-entropy). */
   readonly outputSize: number;
+  /**
+   * Token input through an embedding table `embedding.weight` [V, E] (PyTorch `nn.Embedding`),
+   * E = inputSize; absent: dense input (x holds I features per step). `paddingIdx`'s row gets
+   * no gradient.
+   */
+  readonly embedding?: EmbeddingConfig;
+  /** P: LSTM projection size (PyTorch `proj_size`, LSTMP); absent or 0: none. P < H. */
+  readonly projSize?: number;
+  /** The head uses `embedding.weight` as its weight (V = O, E = D·Hout); no `head.weight`. */
+  readonly tiedHead?: boolean;
+  /** Dropout probabilities (training mode only); absent: none. */
+  readonly dropout?: DropoutConfig;
+}
+
+/** The embedding table's size; its width E is the model's inputSize. */
+export interface EmbeddingConfig {
+  /** V: rows of the table (token ids 0 … V−1). */
+  readonly numEmbeddings: number;
+  /** The padding token: its row gets no gradient (PyTorch `padding_idx`); null: none. */
+  readonly paddingIdx: number | null;
+}
+
+/**
+ * Dropout probabilities, PyTorch semantics (a dropped tensor is t ⊙ mask / (1 − p)): `input` on
+ * the first layer's input (dense or embedded), `betweenLayers` on every layer's output but the
+ * last (`nn.LSTM`'s `dropout`), `output` on the last layer's output before the head.
+ */
+export interface DropoutConfig {
+  readonly input: number;
+  readonly betweenLayers: number;
+  readonly output: number;
 }
 
 /** A model configuration as given by a caller: sizes required, the rest defaulted by `makeConfig`. */
@@ -51,10 +82,83 @@ export function makeConfig(c: ModelConfigInput): ModelConfig {
   };
   if (typeof cfg.bidirectional !== "boolean")
     throw new ConfigError("bidirectional", `must be true or false, got ${String(c.bidirectional)}`);
+  Object.assign(cfg, optionalFeatures(c, cfg));
   const total = paramLayout(cfg).total;
   if (total > MAX_ELEMENTS)
     throw new ConfigError("config", `${total} parameters is more than the limit ${MAX_ELEMENTS}`);
   return cfg;
+}
+
+function probability(field: string, v: unknown): number {
+  if (typeof v !== "number" || !(v >= 0 && v < 1))
+    throw new ConfigError(field, `must be a probability in [0, 1), got ${String(v)}`);
+  return v;
+}
+
+/** The optional features of `c`, checked, each present only when it is on (files stay as before). */
+function optionalFeatures(c: ModelConfigInput, cfg: ModelConfig): Partial<ModelConfig> {
+  const out: {
+    embedding?: EmbeddingConfig;
+    projSize?: number;
+    tiedHead?: boolean;
+    dropout?: DropoutConfig;
+  } = {};
+  if (c.embedding !== undefined) {
+    const e = c.embedding;
+    if (e === null || typeof e !== "object")
+      throw new ConfigError("embedding", "must be an object {numEmbeddings, paddingIdx}");
+    const V = positiveInt("embedding.numEmbeddings", e.numEmbeddings);
+    const pad = e.paddingIdx ?? null;
+    if (pad !== null && (!Number.isInteger(pad) || pad < 0 || pad >= V))
+      throw new ConfigError("embedding.paddingIdx", `must be null or in [0, ${V}), got ${pad}`);
+    out.embedding = { numEmbeddings: V, paddingIdx: pad };
+  }
+  if (c.projSize !== undefined && c.projSize !== 0) {
+    if (cfg.cell !== "lstm")
+      throw new ConfigError("projSize", `only an LSTM has a projection (cell is ${cfg.cell})`);
+    const P = positiveInt("projSize", c.projSize, 65536);
+    if (P >= cfg.hiddenSize)
+      throw new ConfigError(
+        "projSize",
+        `${P} must be smaller than hiddenSize ${cfg.hiddenSize} (as in PyTorch)`,
+      );
+    out.projSize = P;
+  }
+  if (c.tiedHead) {
+    if (!out.embedding)
+      throw new ConfigError("tiedHead", "a tied head uses embedding.weight: set embedding");
+    const Hout = out.projSize ?? cfg.hiddenSize;
+    const D = cfg.bidirectional ? 2 : 1;
+    if (out.embedding.numEmbeddings !== cfg.outputSize || cfg.inputSize !== D * Hout)
+      throw new ConfigError(
+        "tiedHead",
+        `embedding.weight is [${out.embedding.numEmbeddings}, ${cfg.inputSize}] but the head needs ` +
+          `[outputSize, D·Hout] = [${cfg.outputSize}, ${D * Hout}]`,
+      );
+    out.tiedHead = true;
+  }
+  if (c.dropout !== undefined) {
+    const d = c.dropout;
+    if (d === null || typeof d !== "object")
+      throw new ConfigError("dropout", "must be an object {input, betweenLayers, output}");
+    const drop = {
+      input: probability("dropout.input", d.input ?? 0),
+      betweenLayers: probability("dropout.betweenLayers", d.betweenLayers ?? 0),
+      output: probability("dropout.output", d.output ?? 0),
+    };
+    if (drop.input > 0 || drop.betweenLayers > 0 || drop.output > 0) out.dropout = drop;
+  }
+  return out;
+}
+
+/** V of a character model: the embedding's rows, or the one-hot width inputSize. */
+export function tokenCount(c: ModelConfig): number {
+  return c.embedding?.numEmbeddings ?? c.inputSize;
+}
+
+/** Hout: the width of each direction's h (P with a projection, else H). */
+export function hiddenOut(c: ModelConfig): number {
+  return c.projSize ?? c.hiddenSize;
 }
 
 /**
@@ -97,29 +201,33 @@ export function cellOf(c: Pick<ModelConfig, "cell">): typeof lstmCell | typeof g
 }
 
 /**
- * The parameter offset table, in PyTorch `named_parameters()` order: for each layer and
- * direction weight_ih [G, I or D·H], weight_hh [G, H], bias_ih [G], bias_hh [G] (G = 4H for the
- * LSTM, 3H for the GRU; names prefixed `lstm.` or `gru.`);
- * then head.weight [O, D·H] and head.bias [O]. Contiguous, so the flat buffer is the
- * concatenation of the tensors in this order.
+ * The parameter offset table, in PyTorch `named_parameters()` order: embedding.weight [V, E]
+ * with embedding input; for each layer and direction weight_ih [G, I or D·Hout],
+ * weight_hh [G, Hout], bias_ih [G], bias_hh [G] (G = 4H for the LSTM, 3H for the GRU; names
+ * prefixed `lstm.` or `gru.`), and weight_hr [P, H] with a projection (LSTM only);
+ * then head.weight [O, D·Hout] (not with a tied head) and head.bias [O]. Contiguous, so the flat
+ * buffer is the concatenation of the tensors in this order.
  */
 export function paramLayout(c: ModelConfig): OffsetTable {
   const t = new OffsetTable(1);
   const H = c.hiddenSize;
+  const Hout = hiddenOut(c);
   const D = numDirections(c);
   const { name, gates } = cellOf(c); // the parameter prefix and gate blocks of the cell
   const G = gates * H;
+  if (c.embedding) t.add("embedding.weight", [c.embedding.numEmbeddings, c.inputSize]);
   for (let l = 0; l < c.numLayers; l++) {
-    const inW = l === 0 ? c.inputSize : D * H;
+    const inW = l === 0 ? c.inputSize : D * Hout;
     for (let d = 0; d < D; d++) {
       const s = layerSuffix(l, d);
       t.add(`${name}.weight_ih_${s}`, [G, inW]);
-      t.add(`${name}.weight_hh_${s}`, [G, H]);
+      t.add(`${name}.weight_hh_${s}`, [G, Hout]);
       t.add(`${name}.bias_ih_${s}`, [G]);
       t.add(`${name}.bias_hh_${s}`, [G]);
+      if (c.projSize) t.add(`${name}.weight_hr_${s}`, [c.projSize, H]);
     }
   }
-  t.add("head.weight", [c.outputSize, D * H]);
+  if (!c.tiedHead) t.add("head.weight", [c.outputSize, D * Hout]);
   t.add("head.bias", [c.outputSize]);
   return t;
 }

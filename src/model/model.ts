@@ -3,12 +3,15 @@
  * workspace sized once per (T, B) shape. Forward keeps what backward needs; backward is exact
  * BPTT over the whole sequence and accumulates (+=) into `grads` until `zeroGrad()`.
  *
- * Letters: B batch, T time, I input, H hidden, L layers, D directions, O head outputs.
+ * Letters: B batch, T time, I input, H hidden, P projection (Hout = P or H), L layers,
+ * D directions, O head outputs, V vocabulary (embedding rows), E = I embedding width.
  */
 import { getBackend, type Kernels } from "../backend/index.js";
 import type { Block, KernelMemory, Strided } from "../backend/kernels.js";
 import { stepsWorkSize } from "../backend/steps.js";
 import type { DirectionParams } from "../layers/cell.js";
+import { addMasked, drawMask, givenMask, maskInto, scaleByMask } from "../layers/dropout.js";
+import { embeddingBackward, embeddingForward, tokenRows } from "../layers/embedding.js";
 import { linearBackward, linearForward, type LinearParams } from "../layers/linear.js";
 import {
   gruCell,
@@ -29,6 +32,7 @@ import type { Rng } from "../tensor/rng.js";
 import { checkFinite, checkLength, sameShape } from "../tensor/shape.js";
 import {
   cellOf,
+  hiddenOut,
   layerSuffix,
   makeConfig,
   MAX_ELEMENTS,
@@ -64,9 +68,9 @@ export interface ForwardOptions {
   seqLen: number;
   /** B: sequences in the batch. */
   batch: number;
-  /** x, y and the head output are [B, T, ·] instead of [T, B, ·]. h0/c0 are always [L·D, B, H]. */
+  /** x, y and the head output are [B, T, ·] instead of [T, B, ·]. h0/c0 are always [L·D, B, ·]. */
   batchFirst?: boolean;
-  /** Initial hidden state [L·D, B, H]; zeros when omitted. */
+  /** Initial hidden state [L·D, B, Hout]; zeros when omitted. */
   h0?: ArrayLike<number>;
   /** Initial cell state [L·D, B, H]; zeros when omitted (LSTM only: a GRU has none). */
   c0?: ArrayLike<number>;
@@ -77,13 +81,31 @@ export interface ForwardOptions {
    * streaming caller running one step at a time may check once and then pass false.
    */
   checkParams?: boolean;
+  /**
+   * x holds token ids [T, B] (or [B, T]) standing for one-hot rows of width I (dense input
+   * only): the first layer's input product is then a column gather of W_ih and its gradient a
+   * scatter-add (no [T·B, I]·[I, G] product). BackwardResult.dx is then empty.
+   */
+  oneHot?: boolean;
+  /**
+   * "train" applies the configuration's dropout, "eval" (the default) never drops: evaluation,
+   * sampling and forecasting run in eval mode.
+   */
+  mode?: "train" | "eval";
+  /** Train mode: the generator the dropout masks are drawn from (same state, same masks). */
+  rng?: Rng;
+  /**
+   * Train mode: given 0/1 masks instead of drawn ones, in x's layout: `input` [T, B, I],
+   * `between_l{k}` and `output` [T, B, D·Hout]; a missing one drops nothing there (fixtures).
+   */
+  dropoutMasks?: Readonly<Record<string, ArrayLike<number>>>;
 }
 
 /** Views into the workspace: valid until the next forward or backward; copy to keep. */
 export interface ForwardResult {
-  /** Last layer's hidden states, [T, B, D·H] (or [B, T, D·H] batch-first). */
+  /** Last layer's hidden states before output dropout, [T, B, D·Hout] (or [B, T, D·Hout]). */
   readonly y: FloatArray;
-  /** Final states of every layer and direction, [L·D, B, H]. */
+  /** Final states of every layer and direction, [L·D, B, Hout] and [L·D, B, H]. */
   readonly hN: FloatArray;
   /** [L·D, B, H] for the LSTM; empty (length 0) for the GRU, which has no cell state. */
   readonly cN: FloatArray;
@@ -95,7 +117,7 @@ export interface ForwardResult {
 export interface BackwardOptions {
   /** Extra gradient on y, same layout as ForwardResult.y. */
   dY?: ArrayLike<number>;
-  /** Gradient on the final states h_n, c_n [L·D, B, H] (e.g. from a later window). */
+  /** Gradient on the final states h_n [L·D, B, Hout], c_n [L·D, B, H] (e.g. from a later window). */
   dHN?: ArrayLike<number>;
   dCN?: ArrayLike<number>;
   /**
@@ -108,9 +130,9 @@ export interface BackwardOptions {
 
 /** Views into the workspace: valid until the next forward or backward; copy to keep. */
 export interface BackwardResult {
-  /** ∂loss/∂x, the layout of x; empty (length 0) when backward ran with inputGrad: false. */
+  /** ∂loss/∂x, the layout of x; empty (length 0) with inputGrad: false or token input. */
   readonly dx: FloatArray;
-  /** ∂loss/∂h0, ∂loss/∂c0 [L·D, B, H] (dc0 empty for the GRU). */
+  /** ∂loss/∂h0 [L·D, B, Hout], ∂loss/∂c0 [L·D, B, H] (dc0 empty for the GRU). */
   readonly dh0: FloatArray;
   readonly dc0: FloatArray;
 }
@@ -120,13 +142,28 @@ interface Pass {
   B: number;
   batchFirst: boolean;
   readout: Readout;
+  /** Time-major token ids [T·B] (embedding input), else null. */
+  ids: Int32Array | null;
+  /** Time-major one-hot ids [T·B] the first layer gathers W_ih columns by, else null. */
+  oneHotIds: Int32Array | null;
+  drop: DropPass;
+}
+
+/** Where the pass applied dropout: on the input, and on each layer's output. */
+interface DropPass {
+  readonly input: boolean;
+  /** [layer]: its output was dropped (between layers, or before the head for the last). */
+  readonly after: readonly boolean[];
 }
 
 /** One layer's slots in a workspace (absolute element offsets). */
 interface LayerPlan {
-  /** [T, B, D·H] the layer's output, forward half then reverse half. */
+  /** [T, B, D·Hout] the layer's output, forward half then reverse half. */
   readonly y: number;
-  /** [T, B, D·H] ∂loss/∂y. */
+  /** [T, B, D·Hout] y ⊙ mask (what the next layer or the head reads when dropped), and the mask. */
+  readonly dropped: number;
+  readonly mask: number;
+  /** [T, B, D·Hout] ∂loss/∂y. */
   readonly dY: number;
   /** [direction]: parameter offsets and saved activations (of the configured cell). */
   readonly dirs: readonly (LstmDirection | GruDirection)[];
@@ -139,8 +176,9 @@ interface LayerPlan {
 interface WorkspacePlan {
   /** Elements of the region (from its first slot). */
   readonly total: number;
-  readonly x: number; // [T, B, I] time-major copy of the input
-  readonly h0: number; // [L·D, B, H], likewise c0, hN, cN
+  readonly x: number; // [T, B, I] time-major copy of the input (embedded rows for tokens)
+  readonly maskIn: number; // [T, B, I] input dropout's factors
+  readonly h0: number; // [L·D, B, Hout], likewise hN; c0, cN [L·D, B, H]
   readonly c0: number;
   readonly hN: number;
   readonly cN: number;
@@ -149,16 +187,19 @@ interface WorkspacePlan {
   readonly out: number; // [T·B, O] head output in the caller's layout
   readonly yOut: number; // [T, B, D·H] y in the caller's layout (batch-first only)
   readonly dz: number; // [T·B, O]
+  readonly dHead: number; // [T, B, D·Hout] ∂loss/∂(dropped y) with output dropout
   /** Backward's scratch: dPre [T, B, gates·H], dh and dc [B, H], the steps kernels' work. */
   readonly dPre: number;
   /** GRU only: ∂loss/∂hg [T, B, 3H] (dPre holds ∂loss/∂xg); empty for the LSTM. */
   readonly dHg: number;
   readonly dh: number;
   readonly dc: number;
+  readonly dRaw: number; // [B, H] with a projection, likewise zeros
+  readonly zeros: number;
   readonly stepsWork: number; // the steps kernels' workspace (forward and backward)
   readonly dx: number; // [T, B, I]
   readonly dxOut: number;
-  readonly dh0: number; // [L·D, B, H], likewise dc0, dhN, dcN
+  readonly dh0: number; // [L·D, B, Hout], likewise dhN; dc0, dcN [L·D, B, H]
   readonly dc0: number;
   readonly dhN: number;
   readonly dcN: number;
@@ -177,6 +218,8 @@ function planWorkspace(
   const { T, B } = shape;
   const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = cfg;
   const D = numDirections(cfg);
+  const DH = D * hiddenOut(cfg);
+  const drop = cfg.dropout;
   const cell = cellOf(cfg);
   const gru = cfg.cell === "gru";
   let end = 0;
@@ -185,40 +228,46 @@ function planWorkspace(
     end = off + n;
     return base + off;
   };
-  const state = L * D * B * H;
-  const cState = gru ? 0 : state; // a GRU has no cell state: its c slots are empty
+  const stateH = L * D * B * hiddenOut(cfg);
+  const stateC = gru ? 0 : L * D * B * H; // a GRU has no cell state: its c slots are empty
   const x = slot(T * B * I);
-  const h0 = slot(state);
-  const c0 = slot(cState);
-  const hN = slot(state);
-  const cN = slot(cState);
-  const ys: number[] = [];
+  const maskIn = slot(drop && drop.input > 0 ? T * B * I : 0);
+  const h0 = slot(stateH);
+  const c0 = slot(stateC);
+  const hN = slot(stateH);
+  const cN = slot(stateC);
+  const ys: { y: number; dropped: number; mask: number }[] = [];
   const dirs: (LstmDirection | GruDirection)[][] = [];
   for (let l = 0; l < L; l++) {
-    ys.push(slot(T * B * D * H));
+    const y = slot(T * B * DH);
+    const p = !drop ? 0 : l < L - 1 ? drop.betweenLayers : drop.output;
+    ys.push({ y, dropped: slot(p > 0 ? T * B * DH : 0), mask: slot(p > 0 ? T * B * DH : 0) });
     dirs.push(params.dirs[l].map((p) => cell.planDirection(p, T * B, H, slot)));
   }
   const z = slot(T * B * O);
   const out = slot(T * B * O);
-  const yOut = slot(T * B * D * H);
+  const yOut = slot(T * B * DH);
   const dz = slot(T * B * O);
+  const dHead = slot(drop && drop.output > 0 ? T * B * DH : 0);
   const dPre = slot(T * B * cell.gates * H);
   const dHg = slot(gru ? T * B * cell.gates * H : 0);
   const dh = slot(B * H);
   const dc = slot(gru ? 0 : B * H);
+  const dRaw = slot(cfg.projSize ? B * H : 0);
+  const zeros = slot(cfg.projSize ? B * H : 0);
   const stepsWork = slot(stepsWorkSize(H));
-  const dYs = ys.map(() => slot(T * B * D * H));
+  const dYs = ys.map(() => slot(T * B * DH));
   const dx = slot(T * B * I);
   const dxOut = slot(T * B * I);
-  const dh0 = slot(state);
-  const dc0 = slot(cState);
-  const dhN = slot(state);
-  const dcN = slot(cState);
-  const layers = ys.map((y, l) => ({ y, dY: dYs[l], dirs: dirs[l] }));
+  const dh0 = slot(stateH);
+  const dc0 = slot(stateC);
+  const dhN = slot(stateH);
+  const dcN = slot(stateC);
+  const layers = ys.map((y, l) => ({ ...y, dY: dYs[l], dirs: dirs[l] }));
   return {
     total: end,
-    ...{ x, h0, c0, hN, cN, layers, z, out, yOut, dz, dPre, dHg, dh, dc, stepsWork },
-    ...{ dx, dxOut, dh0, dc0, dhN, dcN },
+    ...{ x, maskIn, h0, c0, hN, cN, layers, z, out, yOut, dz, dHead, dPre, dHg, dh, dc },
+    ...{ dRaw, zeros, stepsWork, dx, dxOut, dh0, dc0, dhN, dcN },
   };
 }
 
@@ -275,6 +324,8 @@ class Workspace {
 interface ParamPlan {
   readonly dirs: readonly (readonly DirectionParams[])[];
   readonly head: LinearParams;
+  /** embedding.weight [V, E], or null with dense input. */
+  readonly embedding: number | null;
 }
 
 function planParams(cfg: ModelConfig, layout: OffsetTable): ParamPlan {
@@ -291,14 +342,15 @@ function planParams(cfg: ModelConfig, layout: OffsetTable): ParamPlan {
         wHh: at("weight_hh"),
         bIh: at("bias_ih"),
         bHh: at("bias_hh"),
+        ...(cfg.projSize ? { wHr: at("weight_hr") } : {}),
       });
     }
     dirs.push(row);
   }
-  return {
-    dirs,
-    head: { w: layout.get("head.weight").offset, b: layout.get("head.bias").offset },
-  };
+  const embedding = cfg.embedding ? layout.get("embedding.weight").offset : null;
+  // A tied head reads embedding.weight: both uses accumulate into its one gradient.
+  const headW = cfg.tiedHead ? embedding! : layout.get("head.weight").offset;
+  return { dirs, head: { w: headW, b: layout.get("head.bias").offset }, embedding };
 }
 
 export class LstmModel {
@@ -451,15 +503,25 @@ export class LstmModel {
   }
 
   /**
-   * PyTorch's default initialisation: every LSTM/GRU tensor U(−1/√H, 1/√H); the head's weight and
-   * bias U(−1/√(D·H), 1/√(D·H)), as nn.Linear draws them.
+   * PyTorch's default initialisation: every LSTM/GRU tensor U(−1/√H, 1/√H); the head's weight
+   * and bias U(−1/√(D·Hout), 1/√(D·Hout)), as nn.Linear draws them; an embedding N(0, 1) as
+   * nn.Embedding (U(−1/√(D·Hout), 1/√(D·Hout)) when tied to the head), its padding row zero.
    */
   initDefault(rng: Rng): void {
-    const kLstm = 1 / Math.sqrt(this.config.hiddenSize);
-    const kHead = 1 / Math.sqrt(numDirections(this.config) * this.config.hiddenSize);
+    const cfg = this.config;
+    const kLstm = 1 / Math.sqrt(cfg.hiddenSize);
+    const kHead = 1 / Math.sqrt(numDirections(cfg) * hiddenOut(cfg));
     for (const s of this.layout.list()) {
-      const k = s.name.startsWith("head.") ? kHead : kLstm;
-      for (let j = 0; j < s.size; j++) this.params[s.offset + j] = rng.range(-k, k);
+      const p = this.params;
+      if (s.name === "embedding.weight" && !cfg.tiedHead)
+        for (let j = 0; j < s.size; j++) p[s.offset + j] = rng.normal();
+      else {
+        const k = s.name.startsWith("head.") || s.name === "embedding.weight" ? kHead : kLstm;
+        for (let j = 0; j < s.size; j++) p[s.offset + j] = rng.range(-k, k);
+      }
+      const pad = cfg.embedding?.paddingIdx ?? null;
+      if (s.name === "embedding.weight" && pad !== null)
+        p.fill(0, s.offset + pad * cfg.inputSize, s.offset + (pad + 1) * cfg.inputSize);
     }
   }
 
@@ -473,6 +535,7 @@ export class LstmModel {
     const ws = this.ws;
     if (!ws || !this.last) throw new LstmError("E_STATE", "activations() called before forward()");
     const { hiddenSize: H, numLayers: L } = this.config;
+    const Hout = hiddenOut(this.config);
     const D = numDirections(this.config);
     if (!Number.isInteger(layer) || layer < 0 || layer >= L)
       throw new ConfigError("layer", `must be in [0, ${L}), got ${layer}`);
@@ -481,10 +544,10 @@ export class LstmModel {
     const { T, B } = ws;
     const lp = ws.plan.layers[layer];
     const dir = lp.dirs[direction];
-    const h = ws.view(lp.y, T * B * H).slice(); // same shape; overwritten below
-    const y = ws.view(lp.y, T * B * D * H);
+    const h = ws.view(lp.y, T * B * Hout).slice(); // same dtype; overwritten below
+    const y = ws.view(lp.y, T * B * D * Hout);
     for (let r = 0; r < T * B; r++)
-      for (let j = 0; j < H; j++) h[r * H + j] = y[r * D * H + direction * H + j];
+      for (let j = 0; j < Hout; j++) h[r * Hout + j] = y[r * D * Hout + direction * Hout + j];
     const gates = ws.view(dir.gates, T * B * cellOf(this.config).gates * H).slice();
     const c = "c" in dir ? ws.view(dir.c, T * B * H).slice() : h.subarray(0, 0);
     return { gates, c, h };
@@ -517,93 +580,133 @@ export class LstmModel {
     return ws;
   }
 
-  /** Runs the stack and the head; x is [T, B, I] (or [B, T, I] batch-first). */
+  /**
+   * Runs the stack and the head; x is [T, B, I] (or [B, T, I] batch-first), or token ids
+   * [T, B] (or [B, T]) with embedding input. `mode: "train"` applies dropout (ForwardOptions).
+   */
   forward(x: ArrayLike<number>, opts: ForwardOptions): ForwardResult {
-    const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = this.config;
-    const D = numDirections(this.config);
+    const cfg = this.config;
+    const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = cfg;
+    const Hout = hiddenOut(cfg);
+    const D = numDirections(cfg);
+    const DH = D * Hout;
     const T = checkDim("seqLen (T)", opts.seqLen);
     const B = checkDim("batch (B)", opts.batch);
     const batchFirst = opts.batchFirst ?? false;
     const readout = opts.readout ?? "all";
     if (readout !== "all" && readout !== "last")
       throw new ConfigError("readout", `must be "all" or "last", got ${String(readout)}`);
-    checkLength("x", x, batchFirst ? [B, T, I] : [T, B, I], batchFirst ? "[B, T, I]" : "[T, B, I]");
-    checkFinite("x", x);
+    let ids: Int32Array | null = null;
+    let oneHotIds: Int32Array | null = null;
+    if (cfg.embedding) {
+      checkLength("x", x, batchFirst ? [B, T] : [T, B], batchFirst ? "[B, T]" : "[T, B]");
+      ids = tokenRows(x, { T, B, batchFirst }, cfg.embedding.numEmbeddings);
+    } else if (opts.oneHot) {
+      checkLength("x", x, batchFirst ? [B, T] : [T, B], batchFirst ? "[B, T]" : "[T, B]");
+      oneHotIds = tokenRows(x, { T, B, batchFirst }, I);
+    } else {
+      const shape = batchFirst ? [B, T, I] : [T, B, I];
+      checkLength("x", x, shape, batchFirst ? "[B, T, I]" : "[T, B, I]");
+      checkFinite("x", x);
+    }
     if (opts.checkParams ?? true) this.checkParams();
     const ws = this.workspace(T, B); // may grow backend memory: fetch buffers after it
     const plan = ws.plan;
     const buf = ws.buf;
     const params = this.kernelParams();
     const k = this.kernels;
-    const state = L * D * B * H;
+    const gru = cfg.cell === "gru";
+    const stateH = L * D * B * Hout;
+    const stateC = gru ? 0 : L * D * B * H; // a GRU has no cell state
 
     // Inputs into the workspace (time-major, model dtype).
-    if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
+    if (ids) {
+      const table = { buf: params.buf, off: params.off + this.paramPlan.embedding! };
+      const V = cfg.embedding!.numEmbeddings;
+      embeddingForward({ buf, off: plan.x }, table, ids, { R: T * B, V, E: I });
+    } else if (oneHotIds) {
+      // x stays unwritten (the first layer gathers W_ih columns), unless dropped below.
+    } else if (batchFirst) transposeInto(buf, plan.x, x, { A: B, B: T, W: I });
     else buf.set(x, plan.x);
-    const gru = this.config.cell === "gru";
     // A GRU's cell state is empty: c0 may be absent or of length 0 (the cN it returned).
     if (gru && opts.c0 !== undefined && opts.c0.length > 0)
       throw new ConfigError("c0", "a GRU has no cell state; pass h0 only");
-    for (const [name, v, o] of [
-      ["h0", opts.h0, plan.h0],
-      ["c0", opts.c0, plan.c0],
+    for (const [name, v, o, W] of [
+      ["h0", opts.h0, plan.h0, Hout],
+      ["c0", opts.c0, plan.c0, H],
     ] as const) {
       if (name === "c0" && gru) continue;
-      if (v === undefined) buf.fill(0, o, o + state);
+      const n = L * D * B * W;
+      if (v === undefined) buf.fill(0, o, o + n);
       else {
-        checkLength(name, v, [L * D, B, H], "[L·D, B, H]");
+        checkLength(name, v, [L * D, B, W], W === H ? "[L·D, B, H]" : "[L·D, B, P]");
         checkFinite(name, v);
         buf.set(v, o);
       }
     }
+    const drop = prepareDropout(buf, plan, { cfg, T, B, batchFirst, opts });
+    if (oneHotIds && drop.input) {
+      // Dropped one-hot rows are no longer one-hot: write them out and take the product.
+      buf.fill(0, plan.x, plan.x + T * B * I);
+      for (let r = 0; r < T * B; r++) buf[plan.x + r * I + oneHotIds[r]] = 1;
+      oneHotIds = null;
+    }
+    if (drop.input) scaleByMask({ buf, off: plan.x }, { buf, off: plan.maskIn }, T * B * I);
 
     for (let l = 0; l < L; l++) {
       const lp = plan.layers[l];
-      const dims = { T, B, I: l === 0 ? I : D * H, H };
-      const x = layerInput(buf, plan, l, { I, DH: D * H });
+      const dims = { T, B, I: l === 0 ? I : DH, H, P: cfg.projSize ?? 0 };
+      const x = layerInput(buf, plan, { l, I, DH, drop });
       for (let d = 0; d < D; d++) {
-        const slab = (l * D + d) * B * H; // this layer-direction's [B, H] slice of [L·D, B, H]
+        const hSlab = (l * D + d) * B * Hout; // this layer-direction's slice of [L·D, B, Hout]
+        const cSlab = (l * D + d) * B * H;
         if (gru) {
           const io: GruForwardIO = {
-            y: { buf, off: lp.y + d * H, ld: D * H },
-            hN: { buf, off: plan.hN + slab },
+            y: { buf, off: lp.y + d * Hout, ld: DH },
+            hN: { buf, off: plan.hN + hSlab },
             act: buf,
             work: { buf, off: plan.stepsWork },
             x,
-            h0: { buf, off: plan.h0 + slab },
+            h0: { buf, off: plan.h0 + hSlab },
             params,
+            ids: l === 0 ? oneHotIds : null,
           };
           gruCell.forward(k, io, dims, lp.dirs[d] as GruDirection);
           continue;
         }
         const io: LstmForwardIO = {
-          y: { buf, off: lp.y + d * H, ld: D * H },
-          hN: { buf, off: plan.hN + slab },
-          cN: { buf, off: plan.cN + slab },
+          y: { buf, off: lp.y + d * Hout, ld: DH },
+          hN: { buf, off: plan.hN + hSlab },
+          cN: { buf, off: plan.cN + cSlab },
           act: buf,
           work: { buf, off: plan.stepsWork },
           x,
-          h0: { buf, off: plan.h0 + slab },
-          c0: { buf, off: plan.c0 + slab },
+          h0: { buf, off: plan.h0 + hSlab },
+          c0: { buf, off: plan.c0 + cSlab },
           params,
+          ids: l === 0 ? oneHotIds : null,
         };
         lstmCell.forward(k, io, dims, lp.dirs[d] as LstmDirection);
       }
+      // Dropout on the layer's output, into its own copy (backward still needs y).
+      if (drop.after[l])
+        maskInto({ buf, off: lp.dropped }, { buf, off: lp.y }, { buf, off: lp.mask }, T * B * DH);
     }
 
     // Head on every step ([T·B] rows) or on the last time index only ([B] rows).
     const yLast = plan.layers[L - 1].y;
+    const yHead = drop.after[L - 1] ? plan.layers[L - 1].dropped : yLast;
     const R = readout === "all" ? T * B : B;
     const hRows: Strided = {
       buf,
-      off: readout === "all" ? yLast : yLast + (T - 1) * B * D * H,
-      ld: D * H,
+      off: readout === "all" ? yHead : yHead + (T - 1) * B * DH,
+      ld: DH,
     };
     const head = { z: { buf, off: plan.z }, h: hRows, params };
-    linearForward(k, head, this.paramPlan.head, { R, N: D * H, O });
+    linearForward(k, head, this.paramPlan.head, { R, N: DH, O });
 
-    this.last = { T, B, batchFirst, readout };
-    let y = ws.view(yLast, T * B * D * H);
+    this.last = { T, B, batchFirst, readout, ids, oneHotIds, drop };
+    let y = ws.view(yLast, T * B * DH);
     let output = ws.view(plan.z, R * O);
     // Finite inputs and weights give a finite output unless the head overflows float32;
     // with checkParams off, this is also where a bad weight shows up (and is then named).
@@ -613,34 +716,40 @@ export class LstmModel {
       throw new NonFiniteError("output", i, output[i], "the head output overflowed");
     }
     if (batchFirst) {
-      transposeInto(buf, plan.yOut, y, { A: T, B, W: D * H });
-      y = ws.view(plan.yOut, T * B * D * H);
+      transposeInto(buf, plan.yOut, y, { A: T, B, W: DH });
+      y = ws.view(plan.yOut, T * B * DH);
       if (readout === "all") {
         transposeInto(buf, plan.out, output, { A: T, B, W: O });
         output = ws.view(plan.out, T * B * O);
       }
     }
-    const cN = ws.view(plan.cN, gru ? 0 : state);
-    return { y, hN: ws.view(plan.hN, state), cN, output };
+    return { y, hN: ws.view(plan.hN, stateH), cN: ws.view(plan.cN, stateC), output };
   }
 
   /**
    * Backpropagates ∂loss/∂output (the layout forward returned) through the head and every
-   * layer and direction over the whole sequence. Parameter gradients accumulate in `grads`.
+   * layer and direction over the whole sequence, with the forward's dropout masks. Parameter
+   * gradients accumulate in `grads` (an embedding's only in the rows the batch used).
    */
   backward(dOutput: ArrayLike<number>, opts: BackwardOptions = {}): BackwardResult {
     const pass = this.last;
     const ws = this.ws;
     if (!pass || !ws) throw new LstmError("E_STATE", "backward() called before forward()");
-    const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = this.config;
-    const D = numDirections(this.config);
-    const { T, B, batchFirst, readout } = pass;
-    const inputGrad = opts.inputGrad ?? true;
+    const cfg = this.config;
+    const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = cfg;
+    const Hout = hiddenOut(cfg);
+    const D = numDirections(cfg);
+    const DH = D * Hout;
+    const { T, B, batchFirst, readout, ids, oneHotIds, drop } = pass;
+    const inputGrad = (opts.inputGrad ?? true) && oneHotIds === null;
+    const needDx = inputGrad || ids !== null; // an embedding's gradient comes from dx
     const plan = ws.plan;
     const buf = ws.buf;
     const k = this.kernels;
     const R = readout === "all" ? T * B : B;
-    const state = L * D * B * H;
+    const gru = cfg.cell === "gru";
+    const stateH = L * D * B * Hout;
+    const stateC = gru ? 0 : L * D * B * H; // a GRU has no cell state
     // The parameters forward used (the backend copy made then) and where gradients accumulate.
     const params = this.kernelParams();
     const grads = this.kernelGrads();
@@ -652,75 +761,89 @@ export class LstmModel {
     else buf.set(dOutput, plan.dz);
 
     // dY of the last layer: the head's contribution plus any direct gradient on y.
-    for (const lp of plan.layers) buf.fill(0, lp.dY, lp.dY + T * B * D * H);
-    const dYLast = plan.layers[L - 1].dY;
+    for (const lp of plan.layers) buf.fill(0, lp.dY, lp.dY + T * B * DH);
+    const last = plan.layers[L - 1];
+    const dYLast = last.dY;
     if (opts.dY !== undefined) {
-      checkLength("dY", opts.dY, batchFirst ? [B, T, D * H] : [T, B, D * H]);
+      checkLength("dY", opts.dY, batchFirst ? [B, T, DH] : [T, B, DH]);
       checkFinite("dY", opts.dY);
-      if (batchFirst) transposeInto(buf, dYLast, opts.dY, { A: B, B: T, W: D * H });
+      if (batchFirst) transposeInto(buf, dYLast, opts.dY, { A: B, B: T, W: DH });
       else buf.set(opts.dY, dYLast);
     }
-    const yLast = plan.layers[L - 1].y;
-    const rowOff = readout === "all" ? 0 : (T - 1) * B * D * H;
+    // With output dropout the head's gradient lands in dHead, then reaches y through the mask.
+    const outDrop = drop.after[L - 1];
+    if (outDrop) buf.fill(0, plan.dHead, plan.dHead + T * B * DH);
+    const rowOff = readout === "all" ? 0 : (T - 1) * B * DH;
     const head = {
       grads,
-      dh: { buf, off: dYLast + rowOff, ld: D * H },
+      dh: { buf, off: (outDrop ? plan.dHead : dYLast) + rowOff, ld: DH },
       dz: { buf, off: plan.dz },
-      h: { buf, off: yLast + rowOff, ld: D * H },
+      h: { buf, off: (outDrop ? last.dropped : last.y) + rowOff, ld: DH },
       params,
     };
-    linearBackward(k, head, this.paramPlan.head, { R, N: D * H, O });
+    linearBackward(k, head, this.paramPlan.head, { R, N: DH, O });
+    if (outDrop)
+      addMasked(
+        { buf, off: dYLast },
+        { buf, off: plan.dHead },
+        { buf, off: last.mask },
+        T * B * DH,
+      );
 
-    const gru = this.config.cell === "gru";
     if (gru && opts.dCN !== undefined && opts.dCN.length > 0)
       throw new ConfigError("dCN", "a GRU has no cell state; pass dHN only");
-    for (const [name, v, o] of [
-      ["dhN", opts.dHN, plan.dhN],
-      ["dcN", gru ? undefined : opts.dCN, plan.dcN],
+    for (const [name, v, o, W] of [
+      ["dhN", opts.dHN, plan.dhN, Hout],
+      ["dcN", gru ? undefined : opts.dCN, plan.dcN, H],
     ] as const) {
       if (v === undefined) continue;
-      checkLength(name, v, [L * D, B, H], "[L·D, B, H]");
+      checkLength(name, v, [L * D, B, W], W === H ? "[L·D, B, H]" : "[L·D, B, P]");
       checkFinite(name, v);
       buf.set(v, o);
     }
-    if (inputGrad) buf.fill(0, plan.dx, plan.dx + T * B * I);
-    buf.fill(0, plan.dh0, plan.dh0 + state);
-    if (!gru) buf.fill(0, plan.dc0, plan.dc0 + state);
+    if (needDx) buf.fill(0, plan.dx, plan.dx + T * B * I);
+    buf.fill(0, plan.dh0, plan.dh0 + stateH);
+    buf.fill(0, plan.dc0, plan.dc0 + stateC);
     const scratch = {
       buf,
       dPre: plan.dPre,
       dh: plan.dh,
       dc: plan.dc,
       work: plan.stepsWork,
+      dRaw: plan.dRaw,
+      zeros: plan.zeros,
     };
     const gruScratch = { buf, dXg: plan.dPre, dHg: plan.dHg, dh: plan.dh, work: plan.stepsWork };
 
     for (let l = L - 1; l >= 0; l--) {
       const lp = plan.layers[l];
-      const dims = { T, B, I: l === 0 ? I : D * H, H };
-      const x = layerInput(buf, plan, l, { I, DH: D * H });
+      const dims = { T, B, I: l === 0 ? I : DH, H, P: cfg.projSize ?? 0 };
+      const x = layerInput(buf, plan, { l, I, DH, drop });
       const dx: Strided | null =
         l > 0
-          ? { buf, off: plan.layers[l - 1].dY, ld: D * H }
-          : inputGrad
+          ? { buf, off: plan.layers[l - 1].dY, ld: DH }
+          : needDx
             ? { buf, off: plan.dx, ld: I }
             : null;
       for (let d = 0; d < D; d++) {
-        const slab = (l * D + d) * B * H;
-        const at = (off: number): Block => ({ buf, off: off + slab });
+        const hSlab = (l * D + d) * B * Hout;
+        const cSlab = (l * D + d) * B * H;
+        const atH = (off: number): Block => ({ buf, off: off + hSlab });
+        const atC = (off: number): Block => ({ buf, off: off + cSlab });
         if (gru) {
           const io: GruBackwardIO = {
             grads,
             dx,
-            dh0: at(plan.dh0),
+            dh0: atH(plan.dh0),
             scratch: gruScratch,
-            dy: { buf, off: lp.dY + d * H, ld: D * H },
-            dhN: opts.dHN !== undefined ? at(plan.dhN) : null,
+            dy: { buf, off: lp.dY + d * Hout, ld: DH },
+            dhN: opts.dHN !== undefined ? atH(plan.dhN) : null,
             act: buf,
             x,
-            y: { buf, off: lp.y + d * H, ld: D * H },
-            h0: at(plan.h0),
+            y: { buf, off: lp.y + d * Hout, ld: DH },
+            h0: atH(plan.h0),
             params,
+            ids: l === 0 ? oneHotIds : null,
           };
           gruCell.backward(k, io, dims, lp.dirs[d] as GruDirection);
           continue;
@@ -728,43 +851,108 @@ export class LstmModel {
         const io: LstmBackwardIO = {
           grads,
           dx,
-          dh0: at(plan.dh0),
-          dc0: at(plan.dc0),
+          dh0: atH(plan.dh0),
+          dc0: atC(plan.dc0),
           scratch,
-          dy: { buf, off: lp.dY + d * H, ld: D * H },
-          dhN: opts.dHN !== undefined ? at(plan.dhN) : null,
-          dcN: opts.dCN !== undefined && !gru ? at(plan.dcN) : null,
+          dy: { buf, off: lp.dY + d * Hout, ld: DH },
+          dhN: opts.dHN !== undefined ? atH(plan.dhN) : null,
+          dcN: opts.dCN !== undefined && !gru ? atC(plan.dcN) : null,
           act: buf,
           x,
-          y: { buf, off: lp.y + d * H, ld: D * H },
-          h0: at(plan.h0),
-          c0: at(plan.c0),
+          y: { buf, off: lp.y + d * Hout, ld: DH },
+          h0: atH(plan.h0),
+          c0: atC(plan.c0),
           params,
+          ids: l === 0 ? oneHotIds : null,
         };
         lstmCell.backward(k, io, dims, lp.dirs[d] as LstmDirection);
       }
+      // Layer l read the previous layer's dropped output: its gradient goes through the mask.
+      const prev = plan.layers[l - 1];
+      if (l > 0 && drop.after[l - 1])
+        scaleByMask({ buf, off: prev.dY }, { buf, off: prev.mask }, T * B * DH);
+    }
+    if (needDx && drop.input)
+      scaleByMask({ buf, off: plan.dx }, { buf, off: plan.maskIn }, T * B * I);
+    if (ids) {
+      const table = { buf: grads.buf, off: grads.off + this.paramPlan.embedding! };
+      const dims = { R: T * B, V: cfg.embedding!.numEmbeddings, E: I };
+      const lookup = { dims, paddingIdx: cfg.embedding!.paddingIdx };
+      embeddingBackward(table, { buf, off: plan.dx }, ids, lookup);
     }
 
     let dx = ws.view(plan.dx, T * B * I);
-    if (!inputGrad) dx = dx.subarray(0, 0);
+    if (!inputGrad || ids) dx = dx.subarray(0, 0);
     else if (batchFirst) {
       transposeInto(buf, plan.dxOut, dx, { A: T, B, W: I });
       dx = ws.view(plan.dxOut, T * B * I);
     }
-    return { dx, dh0: ws.view(plan.dh0, state), dc0: ws.view(plan.dc0, gru ? 0 : state) };
+    return { dx, dh0: ws.view(plan.dh0, stateH), dc0: ws.view(plan.dc0, stateC) };
   }
 }
 
-/** Layer l's input rows: the time-major x for the first layer, else the previous layer's y. */
+/**
+ * Which dropout sites this pass applies, with their factors written into the workspace: none in
+ * eval mode; in train mode each site whose probability is above 0, from the given masks (a
+ * missing one drops nothing) or drawn from the rng in order input, between_l0…, output.
+ */
+function prepareDropout(
+  buf: FloatArray,
+  plan: WorkspacePlan,
+  pass: { cfg: ModelConfig; T: number; B: number; batchFirst: boolean; opts: ForwardOptions },
+): DropPass {
+  const { cfg, T, B, batchFirst, opts } = pass;
+  const L = cfg.numLayers;
+  const mode = opts.mode ?? "eval";
+  if (mode !== "train" && mode !== "eval")
+    throw new ConfigError("mode", `must be "train" or "eval", got ${String(mode)}`);
+  const p = cfg.dropout;
+  if (mode === "eval" || !p) return { input: false, after: new Array<boolean>(L).fill(false) };
+  const DH = numDirections(cfg) * hiddenOut(cfg);
+  const sites = [{ key: "input", p: p.input, W: cfg.inputSize, off: plan.maskIn }];
+  for (let l = 0; l < L; l++)
+    sites.push({
+      key: l < L - 1 ? `between_l${l}` : "output",
+      p: l < L - 1 ? p.betweenLayers : p.output,
+      W: DH,
+      off: plan.layers[l].mask,
+    });
+  const given = opts.dropoutMasks;
+  if (given) {
+    const known = new Set(sites.filter((s) => s.p > 0).map((s) => s.key));
+    for (const key of Object.keys(given))
+      if (!known.has(key))
+        throw new ConfigError(
+          `dropoutMasks.${key}`,
+          `no dropout there (masks for: ${[...known].join(", ") || "none"})`,
+        );
+  } else if (!opts.rng)
+    throw new ConfigError("rng", "train mode with dropout needs an rng (or dropoutMasks)");
+  const on = sites.map((s) => {
+    if (s.p === 0) return false;
+    const out = { buf, off: s.off };
+    if (!given) drawMask(out, T * B * s.W, s.p, opts.rng!);
+    else if (given[s.key] === undefined) return false;
+    else
+      givenMask(out, given[s.key], { T, B, W: s.W, batchFirst, p: s.p }, `dropoutMasks.${s.key}`);
+    return true;
+  });
+  return { input: on[0], after: on.slice(1) };
+}
+
+/**
+ * Layer l's input rows: the time-major x for the first layer, else the previous layer's y (its
+ * dropped copy when the pass dropped it).
+ */
 function layerInput(
   buf: FloatArray,
   plan: WorkspacePlan,
-  l: number,
-  widths: { I: number; DH: number },
+  at: { l: number; I: number; DH: number; drop: DropPass },
 ): Strided {
-  return l === 0
-    ? { buf, off: plan.x, ld: widths.I }
-    : { buf, off: plan.layers[l - 1].y, ld: widths.DH };
+  const { l, I, DH, drop } = at;
+  if (l === 0) return { buf, off: plan.x, ld: I };
+  const prev = plan.layers[l - 1];
+  return { buf, off: drop.after[l - 1] ? prev.dropped : prev.y, ld: DH };
 }
 
 /** The named backend, or the default one, or the reference when the default lacks this dtype. */

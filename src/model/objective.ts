@@ -3,6 +3,7 @@
  * stays in the caller's layout, so targets are laid out like the output.
  */
 import { allocFloat, type FloatArray } from "../tensor/dtype.js";
+import type { Rng } from "../tensor/rng.js";
 import { ConfigError } from "../tensor/errors.js";
 import {
   isLossKind,
@@ -26,6 +27,12 @@ export interface SequenceBatch {
    * sum_sq, mse: [T, B, O] (or [B, T, O]); mse_last: [B, O]; xent: class indices [T, B] (or [B, T]).
    */
   targets: ArrayLike<number>;
+  /** x holds token ids standing for one-hot rows (ForwardOptions.oneHot). */
+  oneHot?: boolean;
+  /** "train" applies the model's dropout (masks from `rng` or `dropoutMasks`); default "eval". */
+  mode?: "train" | "eval";
+  rng?: Rng;
+  dropoutMasks?: Readonly<Record<string, ArrayLike<number>>>;
 }
 
 /** One run of an objective: the loss and the forward (and backward) results. */
@@ -78,6 +85,10 @@ export class Objective {
       h0: b.h0,
       c0: b.c0,
       readout: readoutFor(this.loss),
+      oneHot: b.oneHot,
+      mode: b.mode,
+      rng: b.rng,
+      dropoutMasks: b.dropoutMasks,
     });
     const z = forward.output;
     if (this.dz.length !== z.length) this.dz = allocFloat(this.model.dtype, z.length);

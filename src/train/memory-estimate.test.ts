@@ -20,7 +20,7 @@ const shape = (o: Partial<TrainingShape> = {}): TrainingShape => ({
 });
 
 test("the parameter part matches the model's own count (weights, rollback and best copies)", () => {
-  for (const s of [shape(), shape({ bidirectional: true, numLayers: 3 }), shape({ inputSize: 3, outputSize: 1 })]) {
+  for (const s of [shape(), shape({ bidirectional: true, numLayers: 3 }), shape({ inputSize: 3, outputSize: 1 }), shape({ cell: "gru" }), shape({ cell: "gru", bidirectional: true, numLayers: 3 })]) {
     const model = new LstmModel(s);
     const e = estimateTrainingMemory(s);
     assert.equal(e.parts.parameters, 3 * 4 * model.numParams);
@@ -45,4 +45,12 @@ test("checkTrainingMemory refuses with the estimate and the limit, and arrays pa
   assert.ok(big.largestArray.elements <= 2 ** 31 - 1);
   assert.throws(() => checkTrainingMemory(big, 2 ** 32, "raise --max-memory"), /needs about [\d.]+ GiB .* more than the limit of 4\.0 GiB; raise --max-memory/); // prettier-ignore
   checkTrainingMemory(estimateTrainingMemory(shape()), 2 ** 32, "hint"); // a normal run passes
+});
+
+test("a GRU's estimate counts 3H gate rows: fewer parameters, its gates array 3H wide", () => {
+  const lstm = estimateTrainingMemory(shape({ inputSize: 3, seqLen: 512 }));
+  const gru = estimateTrainingMemory(shape({ inputSize: 3, seqLen: 512, cell: "gru" }));
+  assert.ok(gru.parts.parameters < lstm.parts.parameters);
+  assert.match(gru.largestArray.name, /3H=384/);
+  assert.equal(gru.largestArray.elements, 512 * 32 * 3 * 128);
 });

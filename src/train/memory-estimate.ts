@@ -9,8 +9,12 @@
  * - optimizer state: k·P (adam/adamw 2, rmsprop 1 or 2 with momentum, adagrad 1, sgd 0 or 1);
  * - activations kept for BPTT per layer and direction: gates 4H, c, tanh c, h and their
  *   gradients, about 10·H per (t, b), plus the backward buffers of the same size;
- * - inputs T·B·I (the one-hot batch T·B·V for text), outputs and their gradients 3·T·B·O,
- *   and the same again for the validation batch.
+ * - inputs T·B·I (the one-hot batch T·B·V for text; with an embedding table [V, E] the
+ *   embedded rows T·B·E and their gradient), outputs and their gradients 3·T·B·O, and the same
+ *   again for the validation batch;
+ * - with a projection P: its W_hr [P, H] per layer and direction, h of P entries, and the
+ *   unprojected h and its gradient 2·H per (t, b); with dropout, a mask and a dropped copy per
+ *   dropped tensor.
  * It is an estimate (within a small factor), meant to refuse configurations that are far off.
  */
 import { ConfigError } from "../tensor/errors.js";
@@ -35,6 +39,14 @@ export interface TrainingShape {
   momentum?: number;
   /** Bytes per number: 4 (float32) or 8 (float64). */
   bytesPerElement?: number;
+  /** V: rows of an embedding table (inputSize is then its width E). */
+  embeddingRows?: number;
+  /** P: LSTM projection size. */
+  projSize?: number;
+  /** The head uses the embedding table (no head weight of its own). */
+  tiedHead?: boolean;
+  /** Whether any dropout is on (masks and dropped copies of the dropped tensors). */
+  anyDropout?: boolean;
 }
 
 export interface MemoryEstimate {
@@ -49,17 +61,18 @@ export interface MemoryEstimate {
 /** Gate rows per hidden unit: 4 for the LSTM (i, f, g, o), 3 for the GRU (r, z, n). */
 const gatesOf = (s: TrainingShape): number => (s.cell === "gru" ? 3 : 4);
 
-/** Parameters of an LSTM or GRU stack with a dense head (PyTorch layout; no projection). */
+/** Parameters of an LSTM or GRU stack with a dense head (PyTorch layout, as paramLayout). */
 function parameterCount(s: TrainingShape): number {
   const D = s.bidirectional ? 2 : 1;
   const H = s.hiddenSize;
   const G = gatesOf(s) * H;
-  let p = 0;
+  const Hout = s.projSize ?? H;
+  let p = (s.embeddingRows ?? 0) * s.inputSize;
   for (let l = 0; l < s.numLayers; l++) {
-    const inSize = l === 0 ? s.inputSize : D * H;
-    p += D * (G * inSize + G * H + 2 * G);
+    const inSize = l === 0 ? s.inputSize : D * Hout;
+    p += D * (G * inSize + G * Hout + 2 * G + (s.projSize ?? 0) * H);
   }
-  return p + s.outputSize * D * H + s.outputSize;
+  return p + (s.tiedHead ? 0 : s.outputSize * D * Hout) + s.outputSize;
 }
 
 function optimizerSlots(s: TrainingShape): number {
@@ -83,17 +96,18 @@ export function estimateTrainingMemory(s: TrainingShape): MemoryEstimate {
   const TB = s.seqLen * s.batch;
   const P = parameterCount(s);
   const inputElems = TB * s.inputSize;
+  const Hout = s.projSize ?? s.hiddenSize;
+  const perStep = (s.cell === "gru" ? 11 : 10) * s.hiddenSize + (s.projSize ? 2 * s.hiddenSize : 0);
+  const dropped = s.anyDropout ? s.numLayers * 2 * D * Hout + 2 * s.inputSize : 0;
   const parts = {
     parameters: 3 * P * bytes, // the weights, the rollback copy, the best weights
     gradients: P * bytes,
     optimizer: optimizerSlots(s) * P * bytes,
     // Per layer, direction and row: the LSTM saves gates 4H, c, tanh c, y and dY (≈ 10H with
-    // its share of the backward scratch); the GRU gates 3H, hg 3H, y and dY, and its scratch
-    // holds two [T, B, 3H] arrays (dXg, dHg): ≈ 11H.
+    // its share of the backward scratch, 2H more with a projection); the GRU gates 3H, hg 3H, y
+    // and dY, and its scratch holds two [T, B, 3H] arrays (dXg, dHg): ≈ 11H.
     activations:
-      2 *
-      (s.numLayers * D * TB * (s.cell === "gru" ? 11 : 10) * s.hiddenSize + 3 * TB * s.outputSize) *
-      bytes,
+      2 * (s.numLayers * D * TB * perStep + TB * dropped + 3 * TB * s.outputSize) * bytes,
     inputs: 2 * inputElems * bytes, // the training batch and the validation batch
   };
   const total = Object.values(parts).reduce((a, b) => a + b, 0);

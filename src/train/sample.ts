@@ -5,6 +5,7 @@
 import type { Vocab } from "../data/text.js";
 import type { LstmModel } from "../model/model.js";
 import { allocFloat } from "../tensor/dtype.js";
+import { hiddenOut, tokenCount } from "../model/config.js";
 import { ConfigError } from "../tensor/errors.js";
 import type { Rng } from "../tensor/rng.js";
 
@@ -26,7 +27,7 @@ export interface SampleOptions {
 /** Generates `o.length` characters from a character model, after priming it with `o.prime`. */
 export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): string {
   const V = vocab.size;
-  if (model.config.inputSize !== V || model.config.outputSize !== V)
+  if (tokenCount(model.config) !== V || model.config.outputSize !== V)
     throw new ConfigError("model", `is not a character model for this vocabulary of ${V}`);
   if (model.config.bidirectional)
     throw new ConfigError("model", "a bidirectional model cannot generate text");
@@ -39,10 +40,9 @@ export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): st
   if (!Number.isInteger(o.length) || o.length < 0)
     throw new ConfigError("length", `must be an integer ≥ 0, got ${o.length}`);
   const cfg = model.config;
-  const S = cfg.numLayers * cfg.hiddenSize; // [L, B = 1, H]
-  const h = allocFloat(model.dtype, S);
+  const h = allocFloat(model.dtype, cfg.numLayers * hiddenOut(cfg)); // [L, B = 1, Hout]
   const c = allocFloat(model.dtype, model.cellStateSize(1)); // empty for a GRU
-  const x = allocFloat(model.dtype, V); // [T = 1, B = 1, V]
+  const x = allocFloat(model.dtype, cfg.embedding ? 1 : V); // [T = 1, B = 1, V or 1 id]
   const probs = new Float64Array(V);
   const order = new Int32Array(V);
   const primeIds = vocab.encode(o.prime ?? "", { source: "prime" });
@@ -55,8 +55,11 @@ export function sampleText(model: LstmModel, vocab: Vocab, o: SampleOptions): st
   const emitStart = primeIds.length === 0 && newline < 0;
   let logits: ArrayLike<number> = new Float64Array(V);
   const step = (input: number): void => {
-    x.fill(0);
-    x[input] = 1;
+    if (cfg.embedding) x[0] = input;
+    else {
+      x.fill(0);
+      x[input] = 1;
+    }
     const r = model.forward(x, { seqLen: 1, batch: 1, h0: h, c0: c, checkParams: false });
     h.set(r.hN);
     c.set(r.cN);

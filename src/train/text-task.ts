@@ -5,9 +5,10 @@
  *
  * Letters: T window length, B streams, V vocabulary (= I, one-hot input), L·D·B·H carried state.
  */
-import { oneHot, TextBatches } from "../data/text.js";
+import { TextBatches } from "../data/text.js";
 import type { LossResult, SequenceBatch } from "../model/objective.js";
 import { Objective } from "../model/objective.js";
+import { hiddenOut, tokenCount } from "../model/config.js";
 import type { LstmModel } from "../model/model.js";
 import { allocFloat, type FloatArray } from "../tensor/dtype.js";
 import { DataError, FormatError } from "../tensor/errors.js";
@@ -29,7 +30,6 @@ export class TextTask implements TrainTask {
   private readonly validIds: Int32Array;
   private readonly xIds: Int32Array; // [T, B]
   private readonly yIds: Int32Array; // [T, B]
-  private readonly x: FloatArray; // [T, B, V] one-hot
   private readonly h: FloatArray; // [L·D, B, H] carried state
   private readonly c: FloatArray;
   private window = 0;
@@ -44,7 +44,7 @@ export class TextTask implements TrainTask {
     readonly opts: TextTaskOptions,
   ) {
     const cfg = model.config;
-    this.V = cfg.inputSize;
+    this.V = tokenCount(cfg);
     if (cfg.outputSize !== this.V)
       throw new DataError(
         `a character model needs outputSize = inputSize = V, got ${cfg.outputSize} and ${this.V}`,
@@ -56,9 +56,8 @@ export class TextTask implements TrainTask {
     this.samplesPerStep = T * B;
     this.xIds = new Int32Array(T * B);
     this.yIds = new Int32Array(T * B);
-    this.x = allocFloat(model.dtype, T * B * this.V);
-    const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B * cfg.hiddenSize;
-    this.h = allocFloat(model.dtype, S);
+    const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B;
+    this.h = allocFloat(model.dtype, S * hiddenOut(cfg));
     this.c = allocFloat(model.dtype, model.cellStateSize(B)); // empty for a GRU
     this.maxEvalWindows = opts.maxEvalWindows ?? 50;
   }
@@ -66,8 +65,17 @@ export class TextTask implements TrainTask {
   nextBatch(): SequenceBatch {
     const { batch: B, seqLen: T } = this.opts;
     this.batches.window(this.window, this.xIds, this.yIds);
-    oneHot(this.x, this.xIds, this.V);
-    return { x: this.x, seqLen: T, batch: B, h0: this.h, c0: this.c, targets: this.yIds };
+    // Token ids either way: an embedding looks them up, one-hot input gathers W_ih columns.
+    const oneHot = !this.model.config.embedding;
+    return {
+      x: this.xIds,
+      oneHot,
+      seqLen: T,
+      batch: B,
+      h0: this.h,
+      c0: this.c,
+      targets: this.yIds,
+    };
   }
 
   afterStep(r: LossResult): void {
@@ -156,27 +164,25 @@ export function streamCrossEntropy(
   onProgress?: (done: number, total: number) => void,
 ): number | null {
   if (ids.length < 2) return null;
-  const V = model.config.inputSize;
   const B = Math.max(1, Math.min(batch, Math.floor((ids.length - 1) / seqLen)));
   const T = Math.min(seqLen, ids.length - 1);
   const batches = new TextBatches(ids, B, T);
   const cfg = model.config;
-  const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B * cfg.hiddenSize;
-  const h = allocFloat(model.dtype, S);
+  const S = cfg.numLayers * (cfg.bidirectional ? 2 : 1) * B;
+  const h = allocFloat(model.dtype, S * hiddenOut(cfg));
   const c = allocFloat(model.dtype, model.cellStateSize(B)); // empty for a GRU
   const xIds = new Int32Array(T * B);
   const yIds = new Int32Array(T * B);
-  const x = allocFloat(model.dtype, T * B * V);
   const objective = new Objective(model, "xent");
   const n = Math.min(batches.windowsPerEpoch, maxWindows);
   const totalPositions = maxWindows === Infinity ? batches.streamLength * B : n * T * B;
   let sum = 0; // Σ loss × positions
   let count = 0;
   const run = (len: number): void => {
-    const xs = x.subarray(0, len * B * V);
-    oneHot(xs, xIds.subarray(0, len * B), V);
+    const xs = xIds.subarray(0, len * B);
+    const oneHot = !cfg.embedding;
     const r = objective.run(
-      { x: xs, seqLen: len, batch: B, h0: h, c0: c, targets: yIds.subarray(0, len * B) },
+      { x: xs, oneHot, seqLen: len, batch: B, h0: h, c0: c, targets: yIds.subarray(0, len * B) },
       false,
     );
     sum += r.loss * len * B;

@@ -14,8 +14,17 @@ import {
 import { addingTask } from "./synthetic.js";
 import type { TrainEvent } from "./events.js";
 
-function setup(seed = 7): { model: LstmModel; task: TrainTask } {
-  const model = new LstmModel({ inputSize: 2, hiddenSize: 5, outputSize: 1 });
+function setup(seed = 7, dropout?: number): { model: LstmModel; task: TrainTask } {
+  const drop = dropout
+    ? { dropout: { input: dropout, betweenLayers: dropout, output: dropout } }
+    : {};
+  const model = new LstmModel({
+    inputSize: 2,
+    hiddenSize: 5,
+    outputSize: 1,
+    numLayers: dropout ? 2 : 1,
+    ...drop,
+  });
   initParams(model, new Rng(seed));
   return { model, task: addingTask({ seqLen: 8, batch: 4, validSize: 16 }) };
 }
@@ -40,21 +49,22 @@ test("the same seed gives bit-identical weights; another seed does not", async (
   assert.notDeepEqual(a.model.params, c.model.params);
 });
 
-test("N steps, checkpoint, N more after restore equals 2N steps", async () => {
-  const full = setup();
-  await new Trainer(full.model, full.task, opts({ steps: 40, restoreBest: false })).run();
-  const first = setup();
-  const t1 = new Trainer(first.model, first.task, opts({ steps: 20, restoreBest: false }));
-  await t1.run();
-  const ckpt = t1.resumePoint!;
-  // A fresh process: new model and task objects, state only from the checkpoint.
-  const second = setup(99);
-  const t2 = new Trainer(second.model, second.task, opts({ steps: 40, restoreBest: false }));
-  t2.restore(structuredClone(ckpt));
-  const summary = await t2.run();
-  assert.equal(summary.steps, 40);
-  assert.deepEqual(second.model.params, full.model.params);
-});
+for (const dropout of [undefined, 0.3])
+  test(`N steps, checkpoint, N more after restore equals 2N steps (dropout ${dropout ?? 0})`, async () => {
+    const full = setup(7, dropout);
+    await new Trainer(full.model, full.task, opts({ steps: 40, restoreBest: false })).run();
+    const first = setup(7, dropout);
+    const t1 = new Trainer(first.model, first.task, opts({ steps: 20, restoreBest: false }));
+    await t1.run();
+    const ckpt = t1.resumePoint!;
+    // A fresh process: new model and task objects, state only from the checkpoint.
+    const second = setup(99, dropout);
+    const t2 = new Trainer(second.model, second.task, opts({ steps: 40, restoreBest: false }));
+    t2.restore(structuredClone(ckpt));
+    const summary = await t2.run();
+    assert.equal(summary.steps, 40);
+    assert.deepEqual(second.model.params, full.model.params);
+  });
 
 test("a non-finite loss skips the update and reports it; weights stay finite", async () => {
   const { model, task } = setup();

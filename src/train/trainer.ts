@@ -317,7 +317,8 @@ export class Trainer {
     // Forward first: a non-finite loss must not reach backward (whose inputs must be finite).
     let result: LossResult;
     try {
-      result = this.objective.run(batch, false);
+      // Train mode: dropout masks come from the trainer's rng (saved in checkpoints).
+      result = this.objective.run({ ...batch, mode: "train", rng: this.rng }, false);
     } catch (e) {
       // The head output overflowed (weights too large): the same as a non-finite loss.
       if (!(e instanceof NonFiniteError) || e.tensor !== "output") throw e;

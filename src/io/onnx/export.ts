@@ -6,7 +6,7 @@
 import { layerSuffix, numDirections } from "../../model/config.js";
 import type { LstmModel } from "../../model/model.js";
 import { ConfigError } from "../../tensor/errors.js";
-import { configJson, type ModelMeta } from "../model-file.js";
+import type { ModelMeta } from "../model-file.js";
 import { buildRecurrentGraph, GRU_CELL, LSTM_CELL, type RecurrentNet } from "./graph.js";
 import { encodeOnnxModel } from "./proto.js";
 
@@ -38,7 +38,14 @@ export interface OnnxExport {
 function describeModel(model: LstmModel, meta: ModelMeta, batchFirst: boolean): RecurrentNet {
   const c = model.config;
   const D = numDirections(c);
-  const used = new Set<string>(["head.weight", "head.bias"]);
+  if (c.projSize)
+    throw new ConfigError(
+      "onnx export",
+      `the model has LSTM projections (proj_size ${c.projSize}, lstm.weight_hr_*): ONNX's LSTM op has no projection; not exported`,
+    );
+  // A tied head reads the embedding table; dropout is training-only and has no place in the graph.
+  const headWeight = c.tiedHead ? "embedding.weight" : "head.weight";
+  const used = new Set<string>([headWeight, "head.bias"]);
   const p = (name: string) => {
     used.add(name);
     return model.param(name);
@@ -63,8 +70,15 @@ function describeModel(model: LstmModel, meta: ModelMeta, batchFirst: boolean): 
       `parameters ${unused.join(", ")} have no place in an ONNX ${c.cell.toUpperCase()} graph (ONNX's LSTM has no projection); not exported`,
     );
   const V = c.inputSize;
-  const identity = new Float32Array(V * V);
-  for (let i = 0; i < V; i++) identity[i * V + i] = 1;
+  let input: RecurrentNet["input"] = { kind: "dense" };
+  if (c.embedding) {
+    // Token ids index the embedding table [V, E] (Gather), exactly as the model looks them up.
+    input = { kind: "ids", table: p("embedding.weight"), vocabSize: c.embedding.numEmbeddings };
+  } else if (meta.input.kind === "one-hot") {
+    const identity = new Float32Array(V * V);
+    for (let i = 0; i < V; i++) identity[i * V + i] = 1;
+    input = { kind: "ids", table: identity, vocabSize: V };
+  }
   return {
     // The ONNX op of the cell: GRU_CELL reorders r, z, n to z, r, h, linear_before_reset = 1.
     cell: c.cell === "gru" ? GRU_CELL : LSTM_CELL,
@@ -73,11 +87,8 @@ function describeModel(model: LstmModel, meta: ModelMeta, batchFirst: boolean): 
     numLayers: c.numLayers,
     bidirectional: c.bidirectional,
     weights,
-    head: { weight: p("head.weight"), bias: p("head.bias"), outputSize: c.outputSize },
-    input:
-      meta.input.kind === "one-hot"
-        ? { kind: "ids", table: identity, vocabSize: V }
-        : { kind: "dense" },
+    head: { weight: p(headWeight), bias: p("head.bias"), outputSize: c.outputSize },
+    input,
     readout: meta.task === "series" ? "last" : "all",
     batchFirst,
     sequenceLengths: false,
@@ -96,7 +107,14 @@ export function exportOnnx(
   const c = model.config;
   const metadata: Record<string, string> = {
     "lstm-ts.task": meta.task,
-    "lstm-ts.config": configJson(c),
+    "lstm-ts.config": JSON.stringify({
+      ...(c.cell === "gru" ? { cell: c.cell } : {}),
+      input_size: c.inputSize,
+      hidden_size: c.hiddenSize,
+      num_layers: c.numLayers,
+      bidirectional: c.bidirectional,
+      output_size: c.outputSize,
+    }),
     "lstm-ts.layout": net.batchFirst ? "batch-first" : "time-major",
     "lstm-ts.readout": net.readout,
   };

@@ -417,23 +417,47 @@ describe("ONNX graph paths for other cells and options (hand-built weights)", ()
 });
 
 describe("ONNX export refuses what ONNX's LSTM cannot hold", () => {
-  it("names a parameter the graph would drop (a projection's weight_hr)", () => {
-    // A model with one more parameter than the plain LSTM, as a proj_size model will have.
-    class ProjectedModel extends LstmModel {
-      override paramNames(): string[] {
-        return [...super.paramNames(), "lstm.weight_hr_l0"];
-      }
-    }
-    const model = new ProjectedModel({ inputSize: 2, hiddenSize: 3, outputSize: 1 });
-    model.initDefault(new Rng(1));
+  it("refuses a model with projections, naming proj_size", () => {
+    const model = randomModel({ inputSize: 2, hiddenSize: 3, projSize: 2, outputSize: 1 }, 1);
     assert.throws(
       () => exportOnnx(model, dense),
       (e: unknown) => {
         assert.ok(e instanceof ConfigError);
-        assert.match(e.message, /lstm\.weight_hr_l0 have no place in an ONNX LSTM graph/);
+        assert.match(
+          e.message,
+          /proj_size 2, lstm\.weight_hr_\*\): ONNX's LSTM op has no projection/,
+        );
         return true;
       },
     );
+  });
+});
+
+describe("ONNX export of embedding models", () => {
+  it("embedding input with a tied head and dropout: Gather from embedding.weight, eval-mode outputs", async () => {
+    const V = 9;
+    const cfg = {
+      inputSize: 6,
+      hiddenSize: 6,
+      numLayers: 2,
+      outputSize: V,
+      embedding: { numEmbeddings: V, paddingIdx: 0 },
+      tiedHead: true,
+      dropout: { input: 0.1, betweenLayers: 0.3, output: 0.2 },
+    };
+    const model = randomModel(cfg, 77);
+    const meta: ModelMeta = { ...text(V), input: { kind: "embedding" } };
+    const T = 5;
+    const B = 2;
+    const rng = new Rng(78);
+    const ids = Array.from({ length: T * B }, () => rng.int(V));
+    const ours = model.forward(ids, { seqLen: T, batch: B });
+    const exported = exportOnnx(model, meta);
+    const tokens = new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [T, B]);
+    const zeros = f32(new Float32Array(2 * B * 6), [2, B, 6]);
+    const r = await runOnnx(exported.bytes, { tokens, h0: zeros, c0: zeros });
+    assert.ok(maxDiff(r.output.data as Float32Array, ours.output) < TOL, "output");
+    assert.ok(maxDiff(r.hN.data as Float32Array, ours.hN) < TOL, "hN");
   });
 });
 

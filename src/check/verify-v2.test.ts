@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { parseFixture } from "./fixture.js";
+import { verifyFixture } from "./verify.js";
+
+const V2 = fileURLToPath(new URL("../../../../shared/fixtures/v2/", import.meta.url));
+
+test(
+  "format-2 LSTM and GRU fixtures with projections, embeddings, tied heads and dropout verify in both dtypes",
+  { skip: !existsSync(V2) },
+  () => {
+    const files = readdirSync(V2).filter((n) => /^(proj|emb|drop)_.*\.json$/.test(n));
+    let ran = 0;
+    for (const n of files) {
+      const text = readFileSync(V2 + n, "utf8");
+      const f = parseFixture(text, n);
+      for (const dtype of ["float64", "float32"] as const) {
+        const r = verifyFixture(f, dtype);
+        assert.ok(r.ok, `${n} ${dtype}: ${r.maxScaledError} ${JSON.stringify(r.tensors)}`);
+        if (f.spec.input.kind === "embedding")
+          assert.ok("grads.embedding.weight" in r.tensors, `${n}: embedding gradient compared`);
+      }
+      ran++;
+    }
+    assert.ok(ran >= 13, `${ran} files`);
+  },
+);
