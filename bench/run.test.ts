@@ -48,6 +48,21 @@ test("the benchmark times lstm-ts (and brain.js) on workload C and writes its JS
 
 // The speed-ups are ratios to lstm-ts, whatever they are on this machine (speed claims belong to
 // `npm run bench`, not to a unit test): only that brain.js ran and has a finite ratio.
+test("--gru C adds a GRU table for workload C, its own lstm-ts row the baseline", () => {
+  const out = join(mkdtempSync(join(tmpdir(), "lstm-bench-")), "results.json");
+  const args = ["--workload", "C", "--gru", "C", "--lib", "lstm-ts", "--no-memory", "--out", out];
+  const r = spawnSync(process.execPath, [RUN, ...args], { encoding: "utf8", timeout: 180_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /Workload C \(GRU\): training step/);
+  assert.match(r.stdout, /lstm-ts \(GRU, wasm-relaxed\)\s+[\d.]+/);
+  const gru = (JSON.parse(readFileSync(out, "utf8")).results as (Row & { cell: string })[]).filter(
+    (x) => x.cell === "gru",
+  );
+  assert.equal(gru.length, 1);
+  assert.equal(gru[0].status, "ok");
+  assert.equal(gru[0].speedup, 1);
+});
+
 test("brain.js is timed on the same workload", { skip: BRAIN_MISSING }, () => {
   const brain = rows.find((x) => x.library.startsWith("brain.js"))!;
   assert.ok(brain.status === "ok" || brain.status === "partial", brain.status);

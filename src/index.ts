@@ -12,7 +12,7 @@ export type {
   Readout,
 } from "./model/model.js";
 export { makeConfig, paramLayout } from "./model/config.js";
-export type { ModelConfig, ModelConfigInput } from "./model/config.js";
+export type { CellKind, ModelConfig, ModelConfigInput } from "./model/config.js";
 export { Objective, readoutFor, type ObjectiveOptions } from "./model/objective.js";
 export type { LossResult, SequenceBatch } from "./model/objective.js";
 export { meanSquared, softmaxCrossEntropy, sumSquares, LOSS_KINDS } from "./loss/losses.js";

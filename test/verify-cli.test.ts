@@ -118,27 +118,22 @@ test("lstm gradcheck passes on a stacked bidirectional model and rejects bad opt
 
 const V2 = join(ROOT, "../shared/fixtures/v2");
 test(
-  "lstm verify on format-2 fixtures: one line per file naming the unsupported features, no crash",
+  "lstm verify on format-2 fixtures: one line per file, passing or naming the unsupported features, no crash",
   { skip: !existsSync(V2) },
   () => {
     const files = fixtureFiles(V2).filter((f) => !basename(f).startsWith("gru_"));
     const r = runCli(["verify", "--json", "--dtype", "float64", ...files]);
-    assert.equal(r.status, 1, r.stderr);
     assert.equal(r.stderr, "");
     const rows = r.stdout
       .trim()
       .split("\n")
       .map((l) => JSON.parse(l));
     assert.equal(rows.length, files.length);
-    for (const row of rows) {
-      assert.equal(row.ok, false);
-      assert.match(
-        row.error,
-        /: unsupported: (proj_size|input embedding|dropout|lengths|loss xent_final)/,
-      );
-    }
-    const len = rows.find((x) => x.file.endsWith("len_gru_bidir_xent.json"));
-    assert.match(len.error, /len_gru_bidir_xent\.json: unsupported: lengths \(format 2/);
+    // What the engine runs passes at 1e-9; what it does not run yet is named, not crashed on.
+    for (const row of rows)
+      if (row.ok) assert.ok(row.maxScaledError <= 1e-9, row.file);
+      else assert.match(row.error, /: unsupported: (proj_size|lengths|loss xent_final)/, row.file);
+    assert.equal(r.status, rows.every((x) => x.ok) ? 0 : 1);
   },
 );
 
