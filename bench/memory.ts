@@ -8,11 +8,9 @@
  */
 import "../src/relaxed-simd.js"; // first, before the kernels load
 import { LstmModel } from "../src/model/model.js";
-import { Objective } from "../src/model/objective.js";
-import { createOptimizer } from "../src/optim/optimizers.js";
 import { Rng } from "../src/tensor/rng.js";
 import { emit } from "./harness.js";
-import { WORKLOADS, type Workload } from "../cli/workloads.js";
+import { trainStep, WORKLOADS, type Workload } from "../cli/workloads.js";
 
 const MB = 2 ** 20;
 
@@ -20,18 +18,7 @@ function trainer(w: Workload): { model: LstmModel; step: () => void } {
   const rng = new Rng(1);
   const model = new LstmModel({ inputSize: w.input, hiddenSize: w.hidden, outputSize: w.input });
   model.initDefault(rng);
-  const n = w.seqLen * w.batch * w.input;
-  const x = Float32Array.from({ length: n }, () => rng.normal());
-  const y = Float32Array.from({ length: n }, () => rng.normal());
-  const objective = new Objective(model, "mse", { inputGrad: false });
-  const adam = createOptimizer({ kind: "adam", lr: 1e-3 }, model.numParams, model.dtype);
-  const batch = { x, seqLen: w.seqLen, batch: w.batch, targets: y };
-  const step = (): void => {
-    model.zeroGrad();
-    objective.run(batch);
-    adam.step(model.params, model.grads);
-  };
-  return { model, step };
+  return { model, step: trainStep(model, w, rng) };
 }
 
 /**

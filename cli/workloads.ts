@@ -126,6 +126,24 @@ export function summarize(
 }
 
 /**
+ * The training step of workload `w` on `model`: MSE against one fixed batch of N(0, 1) inputs and
+ * targets drawn from `rng`, then an Adam step (bench/memory.ts measures the same step).
+ */
+export function trainStep(model: LstmModel, w: Workload, rng: Rng): () => void {
+  const x = Float32Array.from({ length: w.seqLen * w.batch * w.input }, () => rng.normal());
+  const y = Float32Array.from({ length: w.seqLen * w.batch * w.input }, () => rng.normal());
+  // The weights' gradients only, as in every library compared (x is data, not a parameter).
+  const objective = new Objective(model, "mse", { inputGrad: false });
+  const adam = createOptimizer({ kind: "adam", lr: 1e-3 }, model.numParams, model.dtype);
+  const batch = { x, seqLen: w.seqLen, batch: w.batch, targets: y };
+  return (): void => {
+    model.zeroGrad();
+    objective.run(batch);
+    adam.step(model.params, model.grads);
+  };
+}
+
+/**
  * Runs workload `w` on lstm-ts with the given backend (default: the fastest available) and
  * threads (default 1; see ModelOptions.threads).
  */
@@ -173,17 +191,7 @@ export function runOurs(
       times.push(performance.now() - t0);
     }
   } else if (w.kind === "train") {
-    const x = Float32Array.from({ length: w.seqLen * w.batch * w.input }, () => rng.normal());
-    const y = Float32Array.from({ length: w.seqLen * w.batch * w.input }, () => rng.normal());
-    // The weights' gradients only, as in every library compared (x is data, not a parameter).
-    const objective = new Objective(model, "mse", { inputGrad: false });
-    const adam = createOptimizer({ kind: "adam", lr: 1e-3 }, model.numParams, model.dtype);
-    const batch = { x, seqLen: w.seqLen, batch: w.batch, targets: y };
-    const step = (): void => {
-      model.zeroGrad();
-      objective.run(batch);
-      adam.step(model.params, model.grads);
-    };
+    const step = trainStep(model, w, rng);
     for (let i = 0; i < Math.min(3, reps); i++) step(); // warm-up: JIT, workspace allocation
     for (let i = 0; i < reps; i++) {
       const t0 = performance.now();

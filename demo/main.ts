@@ -21,7 +21,8 @@ interface Elem {
   textContent: string | null;
   setAttribute(name: string, value: string): void;
 }
-interface DemoState {
+/** What the page publishes as `window.__demo` (test/browser.test.ts reads it). */
+export interface DemoState {
   done: boolean;
   backend: string | null;
   /** Threads the model computes on (?threads=N asks for N; 1 without cross-origin isolation). */

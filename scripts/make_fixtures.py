@@ -231,6 +231,9 @@ def arr(t):
 
 
 class Cfg:
+    # PyTorch module name of the recurrent layer and its gates per hidden unit (GruCfg: gru, 3).
+    module, gates = "lstm", 4
+
     def __init__(self, name, I, H, L, bidir, T, B, bf, O_reg, C, loss):
         self.name, self.I, self.H, self.L, self.bidir = name, I, H, L, bidir
         self.T, self.B, self.bf, self.loss = T, B, bf, loss
@@ -243,11 +246,12 @@ class Cfg:
             for d in range(self.D):
                 sfx = f"l{k}" + ("_reverse" if d == 1 else "")
                 inw = self.I if k == 0 else self.D * self.H
+                G, m = self.gates * self.H, self.module
                 out += [
-                    (f"lstm.weight_ih_{sfx}", [4 * self.H, inw]),
-                    (f"lstm.weight_hh_{sfx}", [4 * self.H, self.H]),
-                    (f"lstm.bias_ih_{sfx}", [4 * self.H]),
-                    (f"lstm.bias_hh_{sfx}", [4 * self.H]),
+                    (f"{m}.weight_ih_{sfx}", [G, inw]),
+                    (f"{m}.weight_hh_{sfx}", [G, self.H]),
+                    (f"{m}.bias_ih_{sfx}", [G]),
+                    (f"{m}.bias_hh_{sfx}", [G]),
                 ]
         out += [("head.weight", [self.O, self.D * self.H]), ("head.bias", [self.O])]
         return out
@@ -263,33 +267,42 @@ class Cfg:
         return [self.B, self.T] if self.bf else [self.T, self.B]
 
 
-def draw(cfg, seed, init_state):
-    g = torch.Generator().manual_seed(seed)
+def draw_params_x(cfg, g):
+    """The first draws of every fixture: parameters (U(-k, k)) in param_order, then x ~ N(0, 1)."""
     params = {}
     for name, shape in cfg.param_shapes():
         k = 1.0 / math.sqrt(cfg.D * cfg.H if name.startswith("head.") else cfg.H)
         params[name] = torch.empty(shape, dtype=DT).uniform_(-k, k, generator=g)
     x = torch.randn(cfg.seq(cfg.I), generator=g, dtype=DT)
-    st = [cfg.L * cfg.D, cfg.B, cfg.H]
-    if init_state == "random":
-        h0 = torch.empty(st, dtype=DT).uniform_(-1.0, 1.0, generator=g)
-        c0 = torch.randn(st, generator=g, dtype=DT)
-    else:
-        h0 = torch.zeros(st, dtype=DT)
-        c0 = torch.zeros(st, dtype=DT)
+    return params, x
+
+
+def draw_targets(cfg, g):
+    """The last draw of every fixture: class ids for xent, N(0, 1) values otherwise."""
     if cfg.loss == "xent":
-        targets = torch.randint(0, cfg.O, cfg.target_shape(), generator=g, dtype=torch.int64)
-    else:
-        targets = torch.randn(cfg.target_shape(), generator=g, dtype=DT)
-    return params, x, h0, c0, targets
+        return torch.randint(0, cfg.O, cfg.target_shape(), generator=g, dtype=torch.int64)
+    return torch.randn(cfg.target_shape(), generator=g, dtype=DT)
 
 
-def build_torch(cfg, params):
-    lstm = torch.nn.LSTM(
+def draw(cfg, seed, init_state):
+    """params, x, h0 (U(-1, 1) or zeros), c0 for an LSTM (N(0, 1) or zeros), targets: in draw order."""
+    g = torch.Generator().manual_seed(seed)
+    params, x = draw_params_x(cfg, g)
+    st = [cfg.L * cfg.D, cfg.B, cfg.H]
+    random = init_state == "random"
+    states = [torch.empty(st, dtype=DT).uniform_(-1.0, 1.0, generator=g) if random else torch.zeros(st, dtype=DT)]
+    if cfg.module == "lstm":
+        states.append(torch.randn(st, generator=g, dtype=DT) if random else torch.zeros(st, dtype=DT))
+    return (params, x, *states, draw_targets(cfg, g))
+
+
+def build_torch(cfg, params, rnn_class=torch.nn.LSTM):
+    """cfg.module (torch.nn.LSTM or GRU) and the nn.Linear head holding params."""
+    rnn = rnn_class(
         cfg.I, cfg.H, num_layers=cfg.L, bidirectional=cfg.bidir, batch_first=cfg.bf, dropout=0.0
     ).to(DT)
     head = torch.nn.Linear(cfg.D * cfg.H, cfg.O).to(DT)
-    mod = torch.nn.ModuleDict({"lstm": lstm, "head": head})
+    mod = torch.nn.ModuleDict({cfg.module: rnn, "head": head})
     names = [n for n, _ in mod.named_parameters()]
     want = [n for n, _ in cfg.param_shapes()]
     assert names == want, (names, want)
@@ -300,17 +313,20 @@ def build_torch(cfg, params):
     return mod
 
 
-def torch_loss(cfg, mod, x, h0, c0, targets):
-    y, (hn, cn) = mod["lstm"](x, (h0, c0))
+def torch_head_loss(cfg, head, y, targets):
+    """The fixture's loss of the recurrent output y through the torch head (nn.functional)."""
     if cfg.loss == "mse_last":
         h_last = y[:, cfg.T - 1] if cfg.bf else y[cfg.T - 1]
-        loss = F.mse_loss(mod["head"](h_last), targets, reduction="mean")
-    elif cfg.loss == "sum_sq":
-        loss = 0.5 * ((mod["head"](y) - targets) ** 2).sum()
-    else:
-        z = mod["head"](y)
-        loss = F.cross_entropy(z.reshape(-1, cfg.O), targets.reshape(-1), reduction="mean")
-    return loss, y, hn, cn
+        return F.mse_loss(head(h_last), targets, reduction="mean")
+    if cfg.loss == "sum_sq":
+        return 0.5 * ((head(y) - targets) ** 2).sum()
+    z = head(y)
+    return F.cross_entropy(z.reshape(-1, cfg.O), targets.reshape(-1), reduction="mean")
+
+
+def torch_loss(cfg, mod, x, h0, c0, targets):
+    y, (hn, cn) = mod["lstm"](x, (h0, c0))
+    return torch_head_loss(cfg, mod["head"], y, targets), y, hn, cn
 
 
 def loop_forward(cfg, P, x, h0, c0, targets):
@@ -401,6 +417,18 @@ def grads_of(loss, tensors):
     return [g.detach() for g in gs]
 
 
+def lstm_results(names, outputs, grads):
+    """Detached loss, y, h_n, c_n and the gradients of the params in names, then x, h0, c0."""
+    loss, y, hn, cn = outputs
+    return {
+        "loss": float(loss.detach()),
+        "y": y.detach(),
+        "h_n": hn.detach(),
+        "c_n": cn.detach(),
+        "grads": dict(zip(names + ["x", "h0", "c0"], grads)),
+    }
+
+
 def compute(cfg, params, x, h0, c0, targets):
     """Returns the nn.LSTM results and the loop results (checked against each other)."""
     names = [n for n, _ in cfg.param_shapes()]
@@ -409,24 +437,14 @@ def compute(cfg, params, x, h0, c0, targets):
     loss, y, hn, cn = torch_loss(cfg, mod, xr, h0r, c0r, targets)
     plist = dict(mod.named_parameters())
     g = grads_of(loss, [plist[n] for n in names] + [xr, h0r, c0r])
-    ref = {
-        "loss": float(loss.detach()),
-        "y": y.detach(),
-        "h_n": hn.detach(),
-        "c_n": cn.detach(),
-        "grads": dict(zip(names + ["x", "h0", "c0"], g)),
-    }
+    ref = lstm_results(names, (loss, y, hn, cn), g)
 
     P = {n: params[n].clone().requires_grad_(True) for n in names}
     xl, h0l, c0l = (t.clone().requires_grad_(True) for t in (x, h0, c0))
     lloss, ly, lhn, lcn, inter = loop_forward(cfg, P, xl, h0l, c0l, targets)
     lg = grads_of(lloss, [P[n] for n in names] + [xl, h0l, c0l])
     loop = {
-        "loss": float(lloss.detach()),
-        "y": ly.detach(),
-        "h_n": lhn.detach(),
-        "c_n": lcn.detach(),
-        "grads": dict(zip(names + ["x", "h0", "c0"], lg)),
+        **lstm_results(names, (lloss, ly, lhn, lcn), lg),
         "inter": {k: {kk: vv.detach() for kk, vv in v.items()} for k, v in inter.items()},
     }
 
@@ -596,29 +614,13 @@ def make_fixture(cfgname, spec, loss, init_state, kind, extra, seed, set_name, s
         "name": name,
         "set": set_name,
         "description": desc,
-        "generator": {
-            "script": script,
-            "command": command,
-            "seed": seed,
-            "rng": RNG_TEXT,
-            "torch_version": torch.__version__,
-            "numpy_version": numpy.__version__,
-            "python_version": platform.python_version(),
-        },
+        "generator": generator_info(script, command, seed, RNG_TEXT),
         "conventions": conventions(loss),
         "config": {
             "input_size": I,
             "hidden_size": H,
             "num_layers": L,
-            "bidirectional": bidir,
-            "num_directions": cfg.D,
-            "seq_len": T,
-            "batch": B,
-            "batch_first": bf,
-            "loss": loss,
-            "head_out_size": cfg.O,
-            "init_state": init_state,
-            "dtype": "float64",
+            **run_config(cfg, init_state),
         },
         "param_order": names,
         "params": {n: arr(params[n]) for n in names},
@@ -656,10 +658,7 @@ def generate_extra(out_dir):
             cfgname, EXTRA_CONFIGS[cfgname], loss, init_state, kind, extra, seed, "extra", SCRIPT, command
         )
         assert name2 == name
-        text = dump(fx) + "\n"
-        assert json.loads(text) == fx
-        size = len(text.encode("utf-8"))
-        assert size < 400_000, f"{name}: {size} bytes"
+        text, size = fixture_text(name, fx)
         with open(os.path.join(out_dir, name + ".json"), "w", encoding="utf-8") as fh:
             fh.write(text)
         total += size
@@ -758,53 +757,7 @@ GRU_RNG_TEXT = (
 
 
 class GruCfg(Cfg):
-    def param_shapes(self):
-        out = []
-        for k in range(self.L):
-            for d in range(self.D):
-                sfx = f"l{k}" + ("_reverse" if d == 1 else "")
-                inw = self.I if k == 0 else self.D * self.H
-                out += [
-                    (f"gru.weight_ih_{sfx}", [3 * self.H, inw]),
-                    (f"gru.weight_hh_{sfx}", [3 * self.H, self.H]),
-                    (f"gru.bias_ih_{sfx}", [3 * self.H]),
-                    (f"gru.bias_hh_{sfx}", [3 * self.H]),
-                ]
-        out += [("head.weight", [self.O, self.D * self.H]), ("head.bias", [self.O])]
-        return out
-
-
-def gru_draw(cfg, seed, init_state):
-    g = torch.Generator().manual_seed(seed)
-    params = {}
-    for name, shape in cfg.param_shapes():
-        k = 1.0 / math.sqrt(cfg.D * cfg.H if name.startswith("head.") else cfg.H)
-        params[name] = torch.empty(shape, dtype=DT).uniform_(-k, k, generator=g)
-    x = torch.randn(cfg.seq(cfg.I), generator=g, dtype=DT)
-    st = [cfg.L * cfg.D, cfg.B, cfg.H]
-    if init_state == "random":
-        h0 = torch.empty(st, dtype=DT).uniform_(-1.0, 1.0, generator=g)
-    else:
-        h0 = torch.zeros(st, dtype=DT)
-    if cfg.loss == "xent":
-        targets = torch.randint(0, cfg.O, cfg.target_shape(), generator=g, dtype=torch.int64)
-    else:
-        targets = torch.randn(cfg.target_shape(), generator=g, dtype=DT)
-    return params, x, h0, targets
-
-
-def gru_build_torch(cfg, params):
-    gru = torch.nn.GRU(
-        cfg.I, cfg.H, num_layers=cfg.L, bidirectional=cfg.bidir, batch_first=cfg.bf, dropout=0.0
-    ).to(DT)
-    head = torch.nn.Linear(cfg.D * cfg.H, cfg.O).to(DT)
-    mod = torch.nn.ModuleDict({"gru": gru, "head": head})
-    names = [n for n, _ in mod.named_parameters()]
-    assert names == [n for n, _ in cfg.param_shapes()], names
-    with torch.no_grad():
-        for n, p in mod.named_parameters():
-            p.copy_(params[n])
-    return mod
+    module, gates = "gru", 3
 
 
 def head_loss(cfg, y_tm, W, bvec, targets):
@@ -828,15 +781,7 @@ def head_loss(cfg, y_tm, W, bvec, targets):
 
 def gru_torch_loss(cfg, mod, x, h0, targets):
     y, hn = mod["gru"](x, h0)
-    if cfg.loss == "mse_last":
-        h_last = y[:, cfg.T - 1] if cfg.bf else y[cfg.T - 1]
-        loss = F.mse_loss(mod["head"](h_last), targets, reduction="mean")
-    elif cfg.loss == "sum_sq":
-        loss = 0.5 * ((mod["head"](y) - targets) ** 2).sum()
-    else:
-        z = mod["head"](y)
-        loss = F.cross_entropy(z.reshape(-1, cfg.O), targets.reshape(-1), reduction="mean")
-    return loss, y, hn
+    return torch_head_loss(cfg, mod["head"], y, targets), y, hn
 
 
 def gru_loop_forward(cfg, P, x, h0, targets):
@@ -872,7 +817,7 @@ def gru_loop_forward(cfg, P, x, h0, targets):
 def gru_compute(cfg, params, x, h0, targets):
     """nn.GRU's results, checked against the explicit loop (values and autograd gradients)."""
     names = [n for n, _ in cfg.param_shapes()]
-    mod = gru_build_torch(cfg, params)
+    mod = build_torch(cfg, params, torch.nn.GRU)
     xr, h0r = (t.clone().requires_grad_(True) for t in (x, h0))
     loss, y, hn = gru_torch_loss(cfg, mod, xr, h0r, targets)
     plist = dict(mod.named_parameters())
@@ -891,11 +836,48 @@ def gru_compute(cfg, params, x, h0, targets):
     return ref, worst
 
 
+def generator_info(script, command, seed, rng_text):
+    """The fixture's "generator" section: how to rerun it and with which versions."""
+    return {
+        "script": script,
+        "command": command,
+        "seed": seed,
+        "rng": rng_text,
+        "torch_version": torch.__version__,
+        "numpy_version": numpy.__version__,
+        "python_version": platform.python_version(),
+    }
+
+
+def run_config(cfg, init_state):
+    """The "config" fields from "bidirectional" to "dtype", shared by format 1 and format 2."""
+    return {
+        "bidirectional": cfg.bidir,
+        "num_directions": cfg.D,
+        "seq_len": cfg.T,
+        "batch": cfg.B,
+        "batch_first": cfg.bf,
+        "loss": cfg.loss,
+        "head_out_size": cfg.O,
+        "init_state": init_state,
+        "dtype": "float64",
+    }
+
+
+def fixture_text(name, fx):
+    """The fixture as written: JSON that reads back equal, under the 400 kB per-file budget."""
+    text = dump(fx) + "\n"
+    assert json.loads(text) == fx
+    size = len(text.encode("utf-8"))
+    assert size < 400_000, f"{name}: {size} bytes"
+    return text, size
+
+
 def make_gru_fixture(cfgname, spec, loss, init_state, seed, command):
     I, H, L, bidir, T, B, bf, O_reg, C = spec
     name = f"gru_{cfgname}_{loss}"
     cfg = GruCfg(name, I, H, L, bidir, T, B, bf, O_reg, C, loss)
-    params, x, h0, targets = gru_draw(cfg, seed, init_state)
+    params, x, h0, targets = draw(cfg, seed, init_state)
     ref, worst = gru_compute(cfg, params, x, h0, targets)
     names = [n for n, _ in cfg.param_shapes()]
     fx = {
@@ -904,13 +886,7 @@ def make_gru_fixture(cfgname, spec, loss, init_state, seed, command):
         "name": name,
         "set": "extra",
         "generator": {
-            "script": SCRIPT,
-            "command": command,
-            "seed": seed,
-            "rng": GRU_RNG_TEXT,
-            "torch_version": torch.__version__,
-            "numpy_version": numpy.__version__,
-            "python_version": platform.python_version(),
+            **generator_info(SCRIPT, command, seed, GRU_RNG_TEXT),
             "values_from": "nn.GRU(num_layers, bidirectional, batch_first) + nn.Linear head",
             "cross_checked_with_explicit_loop": True,
         },
@@ -920,15 +896,7 @@ def make_gru_fixture(cfgname, spec, loss, init_state, seed, command):
             "hidden_size": H,
             "proj_size": 0,
             "num_layers": L,
-            "bidirectional": bidir,
-            "num_directions": cfg.D,
-            "seq_len": T,
-            "batch": B,
-            "batch_first": bf,
-            "loss": loss,
-            "head_out_size": cfg.O,
-            "init_state": init_state,
-            "dtype": "float64",
+            **run_config(cfg, init_state),
             "input": {"kind": "dense"},
             "tied_head": False,
             "dropout": None,
@@ -955,10 +923,7 @@ def generate_gru_extra(out_dir):
         name = f"gru_{cfgname}_{loss}"
         seed = seed_for(name)
         _, fx, worst = make_gru_fixture(cfgname, GRU_EXTRA_CONFIGS[cfgname], loss, init_state, seed, command)
-        text = dump(fx) + "\n"
-        assert json.loads(text) == fx
-        size = len(text.encode("utf-8"))
-        assert size < 400_000, f"{name}: {size} bytes"
+        text, size = fixture_text(name, fx)
         path = os.path.join(out_dir, name + ".json")
         with open(path + ".tmp", "w", encoding="utf-8") as fh:
             fh.write(text)

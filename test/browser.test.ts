@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
 import { test } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
+import type { DemoState } from "../demo/main.js";
 import { ROOT } from "./helpers.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -29,20 +30,6 @@ const TYPES: Record<string, string> = {
   ".map": "application/json; charset=utf-8",
   ".wasm": "application/wasm",
 };
-
-interface DemoState {
-  done: boolean;
-  backend: string | null;
-  threads: number;
-  crossOriginIsolated: boolean;
-  steps: number;
-  losses: number[];
-  sample: string | null;
-  vocab: string[];
-  error: string | null;
-  longTasks: number[];
-  maxTimerGapMs: number;
-}
 
 function serve(): Promise<Server> {
   const server = createServer((req, res) => {

@@ -21,6 +21,7 @@ import {
   type ModelMeta,
 } from "../src/node.js";
 import { ROOT, runCli } from "./helpers.js";
+import { randomModel, scaledError } from "./numeric.js";
 
 /** The Python with torch (PyTorch 1.13 at /usr/bin/python3 here); LSTM_TORCH_PYTHON overrides it. */
 const PYTHON = process.env.LSTM_TORCH_PYTHON ?? "/usr/bin/python3";
@@ -40,30 +41,10 @@ interface Arr {
   data: number[];
 }
 
-function randomModel(cfg: ModelConfigInput, seed: number): LstmModel {
-  const m = new LstmModel(cfg);
-  const rng = new Rng(seed);
-  m.initDefault(rng);
-  for (const n of m.paramNames())
-    if (n.includes("bias")) m.param(n).forEach((_, i, a) => (a[i] = rng.range(-0.5, 0.5)));
-  return m;
-}
-
 /** Float32-representable random values, so both sides read the same input. */
 function arr(shape: number[], rng: Rng): Arr {
   const n = shape.reduce((a, b) => a * b, 1);
   return { shape, data: Array.from({ length: n }, () => Math.fround(rng.range(-1, 1))) };
-}
-
-function scaledError(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  assert.equal(a.length, e.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < e.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - e[i]));
-    den = Math.max(den, Math.abs(e[i]));
-  }
-  return num / Math.max(den, 1e-30);
 }
 
 function python(args: string[]): Record<string, unknown> {

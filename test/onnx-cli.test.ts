@@ -12,6 +12,7 @@ import * as ort from "onnxruntime-web";
 import { ROOT, runCli } from "./helpers.js";
 import { loadModel } from "../src/node.js";
 import { Rng } from "../src/tensor/rng.js";
+import { maxDiff } from "./numeric.js";
 
 ort.env.wasm.numThreads = 1;
 const tmp = mkdtempSync(join(tmpdir(), "lstm-onnx-"));
@@ -20,13 +21,6 @@ function ok(args: string[]): string {
   const r = runCli(args);
   assert.equal(r.status, 0, `${args.join(" ")}\n${r.stderr}`);
   return r.stdout;
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 test("a character model trained by lstm runs in ONNX Runtime (token ids, batch-first)", async () => {

@@ -23,6 +23,7 @@ import {
 } from "../src/node.js";
 import { benchRequire } from "../bench/deps.js";
 import { runCli } from "./helpers.js";
+import { randomModel, randomInput, scaledError } from "./numeric.js";
 
 type Tf = typeof TfModule;
 // Types named through the module's values: without bench/node_modules the module's fallback
@@ -59,22 +60,6 @@ try {
 const tmp = mkdtempSync(join(tmpdir(), "lstm-tfjs-"));
 /** Scaled max error allowed between TF.js and lstm-ts (both float32). */
 const TOL = 1e-5;
-
-function scaledError(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  assert.equal(a.length, e.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < e.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - e[i]));
-    den = Math.max(den, Math.abs(e[i]));
-  }
-  return num / Math.max(den, 1e-30);
-}
-
-function randomInput(n: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  return Float32Array.from({ length: n }, () => rng.range(-1, 1));
-}
 
 /** [B, T, C] → [T, B, C]. */
 function toTimeMajor(x: ArrayLike<number>, B: number, T: number, C: number): Float32Array {
@@ -370,15 +355,6 @@ test(
     model.dispose();
   },
 );
-
-function randomModel(cfg: ModelConfigInput, seed: number): LstmModel {
-  const m = new LstmModel(cfg);
-  const rng = new Rng(seed);
-  m.initDefault(rng);
-  for (const n of m.paramNames())
-    if (n.includes("bias")) m.param(n).forEach((_, i, a) => (a[i] = rng.range(-0.5, 0.5)));
-  return m;
-}
 
 for (const [name, cfg] of [
   ["1 layer", { inputSize: 3, hiddenSize: 5, numLayers: 1, outputSize: 4 }],

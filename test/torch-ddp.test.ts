@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { ROOT, runCli } from "./helpers.js";
 import { loadModel } from "../src/node.js";
+import { maxDiff } from "./numeric.js";
 
 const COMPANION = join(ROOT, "python", "lstm_ts.py");
 const tmp = mkdtempSync(join(tmpdir(), "lstm-ddp-"));
@@ -49,13 +50,6 @@ function ok(args: string[]): string {
   const r = runCli(args);
   assert.equal(r.status, 0, `${args.join(" ")}\n${r.stderr}`);
   return r.stdout;
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 function lastJson(out: string): Record<string, unknown> {

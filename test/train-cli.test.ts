@@ -21,6 +21,34 @@ const series = (out: string, ...extra: string[]): string[] => [
   "--hidden", "8", "--batch", "8", "--eval-every", "10", "--quiet", "--out", out, ...extra,
 ]; // prettier-ignore
 
+/** The training arguments writing to `out`, with more flags. */
+type TrainArgs = (out: string, ...extra: string[]) => string[];
+
+/**
+ * Trains `total` steps in one run, and in two: `cut` steps with a checkpoint, then --resume with
+ * the arguments `resume` builds; asserts both give the same parameters. Returns the one-run model.
+ */
+function resumesExactly(
+  name: string,
+  [cut, total]: [number, number],
+  run: TrainArgs,
+  resume: TrainArgs = run,
+): string {
+  const full = join(tmp, `${name}-full.safetensors`);
+  const half = join(tmp, `${name}-half.safetensors`);
+  const ck = join(tmp, `${name}.ckpt`);
+  const ok = (args: string[]): void => {
+    const r = runCli(args);
+    assert.equal(r.status, 0, `${args.join(" ")}\n${r.stderr}`);
+  };
+  ok(run(full, "--steps", String(total)));
+  ok(run(half, "--steps", String(cut), "--checkpoint", ck));
+  assert.ok(existsSync(ck));
+  ok(resume(half, "--steps", String(total), "--resume", ck));
+  assert.equal(sha(half), sha(full));
+  return full;
+}
+
 test("the same seed twice gives the same paramsSha256; another seed differs", () => {
   const a = join(tmp, "a.safetensors");
   const b = join(tmp, "b.safetensors");
@@ -43,43 +71,21 @@ test("the same seed twice gives the same paramsSha256; another seed differs", ()
 });
 
 test("2N steps equal N steps, a checkpoint, and N more after --resume (series and text)", () => {
-  const full = join(tmp, "full.safetensors");
-  const half = join(tmp, "half.safetensors");
-  const ck = join(tmp, "run.ckpt");
-  assert.equal(runCli(series(full, "--steps", "40", "--seed", "9")).status, 0);
-  const first = runCli(series(half, "--steps", "20", "--seed", "9", "--checkpoint", ck));
-  assert.equal(first.status, 0, first.stderr);
-  assert.ok(existsSync(ck));
-  const resumed = runCli(series(half, "--steps", "40", "--resume", ck));
-  assert.equal(resumed.status, 0, resumed.stderr);
-  assert.equal(sha(half), sha(full));
+  const seeded = (out: string, ...extra: string[]) => series(out, "--seed", "9", ...extra);
+  resumesExactly("series", [20, 40], seeded, series);
 
   // Text: the carried LSTM state and the window position travel in the checkpoint.
   const text = (out: string, ...extra: string[]): string[] => [
     "train-text", TEXT, "--hidden", "8", "--seq-len", "8", "--batch", "4", "--eval-every", "5",
     "--sample-every", "0", "--valid-fraction", "0.001", "--quiet", "--out", out, ...extra,
   ]; // prettier-ignore
-  const tFull = join(tmp, "tfull.safetensors");
-  const tHalf = join(tmp, "thalf.safetensors");
-  const tck = join(tmp, "text.ckpt");
-  assert.equal(runCli(text(tFull, "--steps", "12")).status, 0);
-  assert.equal(runCli(text(tHalf, "--steps", "7", "--checkpoint", tck)).status, 0);
-  const r = runCli(text(tHalf, "--steps", "12", "--resume", tck));
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(sha(tHalf), sha(tFull));
+  resumesExactly("text", [7, 12], text);
 });
 
 test("--cell gru: series and text runs resume exactly; the files say GRU; forecast, sample, eval run", () => {
-  const full = join(tmp, "gfull.safetensors");
-  const half = join(tmp, "ghalf.safetensors");
-  const ck = join(tmp, "gru.ckpt");
   const gru = (out: string, ...extra: string[]) =>
     series(out, "--cell", "gru", "--seed", "4", ...extra);
-  assert.equal(runCli(gru(full, "--steps", "30")).status, 0);
-  assert.equal(runCli(gru(half, "--steps", "15", "--checkpoint", ck)).status, 0);
-  const r = runCli(series(half, "--steps", "30", "--resume", ck)); // the cell comes from the checkpoint
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(sha(half), sha(full));
+  const full = resumesExactly("gru-series", [15, 30], gru, series); // the cell comes from the checkpoint
   const info = JSON.parse(runCli(["info", "--json", full]).stdout);
   assert.equal(info.config.cell, "gru");
   assert.equal(info.numParams, 3 * 8 * (1 + 8) + 6 * 8 + 6 * 8 + 6);
@@ -91,14 +97,7 @@ test("--cell gru: series and text runs resume exactly; the files say GRU; foreca
     "train-text", TEXT, "--cell", "gru", "--hidden", "8", "--seq-len", "8", "--batch", "4",
     "--eval-every", "5", "--sample-every", "0", "--valid-fraction", "0.001", "--quiet", "--out", out, ...extra,
   ]; // prettier-ignore
-  const tFull = join(tmp, "gtfull.safetensors");
-  const tHalf = join(tmp, "gthalf.safetensors");
-  const tck = join(tmp, "gtext.ckpt");
-  assert.equal(runCli(text(tFull, "--steps", "12")).status, 0);
-  assert.equal(runCli(text(tHalf, "--steps", "7", "--checkpoint", tck)).status, 0);
-  const t = runCli(text(tHalf, "--steps", "12", "--resume", tck));
-  assert.equal(t.status, 0, t.stderr);
-  assert.equal(sha(tHalf), sha(tFull));
+  const tFull = resumesExactly("gru-text", [7, 12], text);
   const sample = runCli(["sample", tFull, "--length", "20", "--seed", "1"]);
   assert.equal(sample.status, 0, sample.stderr);
   assert.ok(sample.stdout.length >= 20);

@@ -107,6 +107,43 @@ class Operands {
   }
 }
 
+/** [T, B, H, reverse] of the recurrence tests (the last: past a panel of 8 with a partial one). */
+const STEP_SHAPES: [number, number, number, boolean][] = [
+  [1, 1, 1, false],
+  [4, 3, 5, false],
+  [4, 3, 5, true],
+  [3, 1, 9, true],
+  [5, 2, 16, false],
+  [2, 5, 33, true],
+  [3, 7, 13, false],
+  [3, 6, 70, true],
+];
+
+/**
+ * Checks that the one-call recurrence left act, y and scratch bit-identical to the step-by-step
+ * run and y's padding columns H…ldy−1 alone; returns h [B, H] of the last consumed step from y.
+ */
+function checkOneCall(
+  one: FloatArray[],
+  steps: FloatArray[],
+  yPad: FloatArray,
+  s: { T: number; B: number; H: number; ldy: number; reverse: boolean },
+  what: string,
+): Float64Array {
+  const { T, B, H, ldy } = s;
+  for (let i = 0; i < 3; i++)
+    assert.deepEqual(one[i], steps[i], `${what}: ${["act", "y", "scratch"][i]}`);
+  const y = one[1];
+  for (let b = 0; b < B; b++)
+    for (let j = H; j < ldy; j++)
+      assert.equal(y[b * ldy + j], yPad[b * ldy + j], `${what}: y padding left alone`);
+  const tLast = s.reverse ? 0 : T - 1;
+  const hLast = new Float64Array(B * H);
+  for (let b = 0; b < B; b++)
+    for (let j = 0; j < H; j++) hLast[b * H + j] = y[(tLast * B + b) * ldy + j];
+  return hLast;
+}
+
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
 
 function concat(dtype: "float32" | "float64", ...parts: FloatArray[]): FloatArray {
@@ -537,16 +574,7 @@ for (const name of listBackends()) {
         // step (gruForwardSteps / gruBackwardSteps of steps.ts), then h_T and ∂L/∂h0 against
         // the definition (referenceGru), which also checks the cell kernels' equations.
         const rng = new Rng(17);
-        for (const [T, B, H, reverse] of [
-          [1, 1, 1, false],
-          [4, 3, 5, false],
-          [4, 3, 5, true],
-          [3, 1, 9, true],
-          [5, 2, 16, false],
-          [2, 5, 33, true],
-          [3, 7, 13, false],
-          [3, 6, 70, true], // past a panel of 8 with a partial one (3H = 210)
-        ] as [number, number, number, boolean][]) {
+        for (const [T, B, H, reverse] of STEP_SHAPES) {
           const G = 3 * H;
           const ldy = H + 3;
           const xg = randArray(rng, dtype, T * B * G);
@@ -581,17 +609,8 @@ for (const name of listBackends()) {
           const one = run(true);
           const steps = run(false);
           const what = `GRU T=${T} B=${B} H=${H} reverse=${reverse}`;
-          for (let i = 0; i < 3; i++)
-            assert.deepEqual(one[i], steps[i], `${what}: ${["act", "y", "scratch"][i]}`);
-          const y = one[1];
-          for (let b = 0; b < B; b++)
-            for (let j = H; j < ldy; j++)
-              assert.equal(y[b * ldy + j], yPad[b * ldy + j], `${what}: y padding left alone`);
+          const hLast = checkOneCall(one, steps, yPad, { T, B, H, ldy, reverse }, what);
           const ref = referenceGru({ xg, h0, w, bhh, dy }, { T, B, H, reverse, ldy });
-          const tLast = reverse ? 0 : T - 1;
-          const hLast = new Float64Array(B * H);
-          for (let b = 0; b < B; b++)
-            for (let j = 0; j < H; j++) hLast[b * H + j] = y[(tLast * B + b) * ldy + j];
           close(hLast, ref.hLast, tol * 10, `${what}: h at the last step`);
           const dh0 = one[2].subarray(2 * T * B * G);
           close(dh0, ref.dh0, tol * 100, `${what}: ∂L/∂h0`);

@@ -1,6 +1,7 @@
 /** A model built from a golden fixture's configuration and parameters (verify.ts, replay.ts). */
 import { getBackend } from "../backend/index.js";
 import { LstmModel } from "../model/model.js";
+import type { SequenceBatch } from "../model/objective.js";
 import type { DType } from "../tensor/dtype.js";
 import type { Fixture } from "./fixture.js";
 
@@ -17,4 +18,18 @@ export function modelFromFixture(
   const model = new LstmModel(f.config, { dtype, backend: usable, threads });
   for (const name of f.paramOrder) model.setParam(name, f.params[name].data, f.params[name].shape);
   return model;
+}
+
+/** The fixture's inputs and targets as the batch the objective runs on. */
+export function fixtureBatch(f: Fixture): SequenceBatch {
+  return {
+    x: f.inputs.x.data,
+    seqLen: f.seqLen,
+    batch: f.batch,
+    batchFirst: f.batchFirst,
+    h0: f.inputs.h0.data,
+    c0: f.inputs.c0?.data,
+    targets: f.inputs.targets.data,
+    lengths: f.inputs.lengths?.data,
+  };
 }

@@ -11,29 +11,39 @@ import { Rng } from "../tensor/rng.js";
 
 const TOL = 1e-5;
 
+/** A small random configuration: sizes, layout, loss (cycling with trial) and state from rng. */
+function randomOptions(rng: Rng, trial: number, seed: number) {
+  return {
+    inputSize: 1 + rng.int(4),
+    hiddenSize: 1 + rng.int(5),
+    numLayers: 1 + rng.int(3),
+    bidirectional: rng.uniform() < 0.5,
+    outputSize: 1 + rng.int(4),
+    seqLen: 1 + rng.int(7),
+    batch: 1 + rng.int(3),
+    batchFirst: rng.uniform() < 0.5,
+    loss: LOSS_KINDS[trial % LOSS_KINDS.length],
+    randomState: rng.uniform() < 0.7,
+    seed,
+    maxPerTensor: 24,
+  };
+}
+
+/** Runs gradcheck and asserts every checked gradient within TOL, naming the worst tensor. */
+function checkGradients(opts: Parameters<typeof gradcheck>[0]) {
+  const r = gradcheck(opts);
+  const worst = Object.entries(r.tensors).sort((a, b) => b[1].maxRelError - a[1].maxRelError)[0];
+  assert.ok(
+    r.ok && r.maxRelError <= TOL,
+    `${JSON.stringify(opts)}: worst ${worst[0]} ${r.maxRelError.toExponential(2)}`,
+  );
+  return r;
+}
+
 test("analytic gradients equal finite differences on 12 random configurations", () => {
   const rng = new Rng(2024);
   for (let trial = 0; trial < 12; trial++) {
-    const opts = {
-      inputSize: 1 + rng.int(4),
-      hiddenSize: 1 + rng.int(5),
-      numLayers: 1 + rng.int(3),
-      bidirectional: rng.uniform() < 0.5,
-      outputSize: 1 + rng.int(4),
-      seqLen: 1 + rng.int(7),
-      batch: 1 + rng.int(3),
-      batchFirst: rng.uniform() < 0.5,
-      loss: LOSS_KINDS[trial % LOSS_KINDS.length],
-      randomState: rng.uniform() < 0.7,
-      seed: 100 + trial,
-      maxPerTensor: 24,
-    };
-    const r = gradcheck(opts);
-    const worst = Object.entries(r.tensors).sort((a, b) => b[1].maxRelError - a[1].maxRelError)[0];
-    assert.ok(
-      r.ok && r.maxRelError <= TOL,
-      `${JSON.stringify(opts)}: worst ${worst[0]} ${r.maxRelError.toExponential(2)}`,
-    );
+    const r = checkGradients(randomOptions(rng, trial, 100 + trial));
     // Every tensor was checked, including the state and the input.
     for (const name of ["x", "h0", "c0", "head.weight", "lstm.weight_hh_l0"])
       assert.ok(r.tensors[name].checked > 0);
@@ -43,23 +53,7 @@ test("analytic gradients equal finite differences on 12 random configurations", 
 test("GRU: analytic gradients equal finite differences on 8 random configurations", () => {
   const rng = new Rng(77);
   for (let trial = 0; trial < 8; trial++) {
-    const opts = {
-      cell: "gru" as const,
-      inputSize: 1 + rng.int(4),
-      hiddenSize: 1 + rng.int(5),
-      numLayers: 1 + rng.int(3),
-      bidirectional: rng.uniform() < 0.5,
-      outputSize: 1 + rng.int(4),
-      seqLen: 1 + rng.int(7),
-      batch: 1 + rng.int(3),
-      batchFirst: rng.uniform() < 0.5,
-      loss: LOSS_KINDS[trial % LOSS_KINDS.length],
-      randomState: rng.uniform() < 0.7,
-      seed: 300 + trial,
-      maxPerTensor: 24,
-    };
-    const r = gradcheck(opts);
-    assert.ok(r.ok && r.maxRelError <= TOL, `${JSON.stringify(opts)}: ${r.maxRelError}`);
+    const r = checkGradients({ cell: "gru", ...randomOptions(rng, trial, 300 + trial) });
     for (const name of ["x", "h0", "head.weight", "gru.weight_hh_l0", "gru.bias_hh_l0"])
       assert.ok(r.tensors[name].checked > 0, name);
     assert.equal(r.tensors.c0, undefined, "a GRU has no c0");

@@ -18,7 +18,7 @@ import type { DType, FloatArray } from "../tensor/dtype.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { scalarError, scaledError } from "./compare.js";
 import type { Fixture, FixtureArray, OptimizerReplay } from "./fixture.js";
-import { modelFromFixture } from "./fixture-model.js";
+import { fixtureBatch, modelFromFixture } from "./fixture-model.js";
 
 export interface ReplayOptions {
   /** Kernel backend name (default: the fastest available). */
@@ -103,19 +103,6 @@ function worstTensor(
   return worst;
 }
 
-function batchOf(f: Fixture) {
-  return {
-    x: f.inputs.x.data,
-    seqLen: f.seqLen,
-    batch: f.batch,
-    batchFirst: f.batchFirst,
-    h0: f.inputs.h0.data,
-    c0: f.inputs.c0?.data,
-    targets: f.inputs.targets.data,
-    lengths: f.inputs.lengths?.data,
-  };
-}
-
 /** One optimizer record of a fixture to replay, and where its errors go. */
 interface ReplayJob {
   f: Fixture;
@@ -134,7 +121,7 @@ function replayOne(job: ReplayJob, out: Record<string, number>): void {
   const model = modelFromFixture(f, dtype, backend);
   const objective = new Objective(model, f.loss);
   const opt = createOptimizer(config, model.numParams, dtype);
-  const batch = batchOf(f);
+  const batch = fixtureBatch(f);
   const key = `optimizers.${name}`;
   rec.steps.forEach((s, i) => {
     if (s.step !== i + 1)
@@ -191,7 +178,7 @@ export function replayOptimizers(
     if (!(c.eps >= 0)) throw new FormatError(source, `clipping.eps: must be ≥ 0`);
     const model = modelFromFixture(f, dtype, backend);
     model.zeroGrad();
-    new Objective(model, f.loss).run(batchOf(f));
+    new Objective(model, f.loss).run(fixtureBatch(f));
     const { totalNorm, scale } = clipGradNorm(model.grads, c.maxNorm, c.eps);
     out["clipping.total_norm_before"] = scalarError(totalNorm, c.totalNormBefore);
     out["clipping.clip_coef"] = scalarError(c.maxNorm / (totalNorm + c.eps), c.clipCoef);

@@ -8,7 +8,7 @@ import type { DType } from "../tensor/dtype.js";
 import { layerSuffix, numDirections } from "../model/config.js";
 import { scalarError, scaledError } from "./compare.js";
 import type { Fixture } from "./fixture.js";
-import { modelFromFixture } from "./fixture-model.js";
+import { fixtureBatch, modelFromFixture } from "./fixture-model.js";
 import { replayOptimizers } from "./replay.js";
 
 /** Pass thresholds on the scaled error, per dtype. */
@@ -43,14 +43,7 @@ export function verifyFixture(
   const objective = new Objective(model, f.loss);
   model.zeroGrad();
   const { loss, forward, backward } = objective.run({
-    x: f.inputs.x.data,
-    seqLen: f.seqLen,
-    batch: f.batch,
-    batchFirst: f.batchFirst,
-    h0: f.inputs.h0.data,
-    c0: f.inputs.c0?.data,
-    targets: f.inputs.targets.data,
-    lengths: f.inputs.lengths?.data,
+    ...fixtureBatch(f),
     // Dropout files: train mode with the file's masks.
     ...(f.spec.dropout ? { mode: "train" as const, dropoutMasks: dropoutMasks(f) } : {}),
   });

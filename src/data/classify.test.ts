@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ConfigError, DataError } from "../tensor/errors.js";
+import { ConfigError } from "../tensor/errors.js";
 import { Rng } from "../tensor/rng.js";
 import {
   classCounts,
@@ -21,19 +21,11 @@ import {
   splitClassification,
   type ClassifyCsvOptions,
 } from "./classify.js";
+import { dataError } from "../../test/assertions.js";
 
 // dist/src/data/ → the repository's bundled data/.
 const DATA = fileURLToPath(new URL("../../../data/", import.meta.url));
 const WORDS: ClassifyCsvOptions = { textColumn: "word", labelColumn: "language" };
-
-function dataError(fn: () => unknown, message: string | RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataError, `expected DataError, got ${String(e)}`);
-    if (typeof message === "string") assert.equal(e.message, message);
-    else assert.match(e.message, message);
-    return true;
-  });
-}
 
 const SMALL = "id,text,label\n1,abc,x\n2,ba,y\n3,  cab ,x\n4,\"a,b\",y\n";
 
@@ -59,28 +51,16 @@ test("parse: text and label columns, trimmed cells, file lines, sorted label voc
 
 test("bad input: empty file, missing column (named with the file), empty sequence and label, one class", () => {
   const opts = { textColumn: "text", labelColumn: "label" };
-  dataError(() => parseClassifyCsv("", "e.csv", opts), "e.csv is empty");
-  dataError(() => parseClassifyCsv("text,label\n", "h.csv", opts), /h\.csv has a header .* but no data rows/);
-  dataError(
-    () => parseClassifyCsv(SMALL, "s.csv", { textColumn: "txt", labelColumn: "label" }),
-    "text column 'txt' not found in s.csv; available: id, text, label",
-  );
-  dataError(
-    () => parseClassifyCsv(SMALL, "s.csv", { textColumn: "text", labelColumn: "Label" }),
-    "label column 'Label' not found in s.csv; available: id, text, label (did you mean 'label'?)",
-  );
-  dataError(
-    () => parseClassifyCsv("text,label\nab,x\n ,y\n", "g.csv", opts),
-    "g.csv line 3: empty sequence in text column 'text'",
-  );
-  dataError(
-    () => parseClassifyCsv("text,label\nab,x\ncd,\n", "g.csv", opts),
-    "g.csv line 3: empty label in label column 'label'",
-  );
-  dataError(
-    () => parseClassifyCsv("text,label\nab,x\ncd,x\n", "one.csv", opts),
-    "one.csv: every row has the label 'x' in column 'label'; classification needs at least 2 classes",
-  );
+  for (const [csv, file, columns, message] of [
+    ["", "e.csv", opts, "e.csv is empty"],
+    ["text,label\n", "h.csv", opts, /h\.csv has a header .* but no data rows/],
+    [SMALL, "s.csv", { textColumn: "txt", labelColumn: "label" }, "text column 'txt' not found in s.csv; available: id, text, label"],
+    [SMALL, "s.csv", { textColumn: "text", labelColumn: "Label" }, "label column 'Label' not found in s.csv; available: id, text, label (did you mean 'label'?)"],
+    ["text,label\nab,x\n ,y\n", "g.csv", opts, "g.csv line 3: empty sequence in text column 'text'"],
+    ["text,label\nab,x\ncd,\n", "g.csv", opts, "g.csv line 3: empty label in label column 'label'"],
+    ["text,label\nab,x\ncd,x\n", "one.csv", opts, "one.csv: every row has the label 'x' in column 'label'; classification needs at least 2 classes"],
+  ] as [string, string, ClassifyCsvOptions, string | RegExp][])
+    dataError(() => parseClassifyCsv(csv, file, columns), message);
   assert.throws(
     () => parseClassifyCsv(SMALL, "s.csv", { textColumn: "text", labelColumn: "text" }),
     ConfigError,

@@ -2,31 +2,26 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ConfigError, DataError, FormatError, ShapeError } from "../tensor/errors.js";
+import { ConfigError, FormatError, ShapeError } from "../tensor/errors.js";
 import { Rng } from "../tensor/rng.js";
 import {
   parseCsvSeries,
+  type CsvSeriesOptions,
   seriesWindowsForSplit,
   SeriesWindows,
   splitSeries,
   StandardScaler,
 } from "./series.js";
 import { decodeText } from "./text.js";
+import { dataError } from "../../test/assertions.js";
 
 // dist/src/data/ → repository root → ../shared/data (absent in CI: those tests are skipped).
 const DATA = fileURLToPath(new URL("../../../../shared/data/", import.meta.url));
 const skipNoData = existsSync(DATA) ? false : `shared data folder ${DATA} is absent`;
 const readData = (name: string): string => readFileSync(DATA + name, "utf8");
 
-/** Asserts a DataError with exactly this message. */
-function dataError(fn: () => unknown, message: string | RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataError, `expected DataError, got ${String(e)}`);
-    if (typeof message === "string") assert.equal(e.message, message);
-    else assert.match(e.message, message);
-    return true;
-  });
-}
+/** A CSV text, its file name, the options and the DataError message expected. */
+type BadCsv = [string, string, CsvSeriesOptions, string | RegExp];
 
 const close = (a: number, b: number, tol = 1e-9): boolean => Math.abs(a - b) <= tol;
 
@@ -50,22 +45,13 @@ test("parse: columns, default time column, trimmed and quoted headers, BOM, CRLF
 });
 
 test("parse: unknown column lists the available ones (case-sensitive match)", () => {
-  dataError(
-    () => parseCsvSeries("month,passengers_thousands\n1949-01,112\n", "data.csv", { columns: ["x"] }),
-    "column 'x' not found in data.csv; available: month, passengers_thousands",
-  );
-  dataError(
-    () => parseCsvSeries("Date,CO2\n1958-03-01,315.7\n", "co2.csv", { columns: ["co2"] }),
-    "column 'co2' not found in co2.csv; available: Date, CO2 (did you mean 'CO2'?)",
-  );
-  dataError(
-    () => parseCsvSeries("a,b\n1,2\n", "f.csv", { columns: ["a"], timeColumn: "when" }),
-    "time column 'when' not found in f.csv; available: a, b",
-  );
-  dataError(
-    () => parseCsvSeries("a,b,a\n1,2,3\n", "f.csv", { columns: ["a"] }),
-    "column 'a' appears 2 times in the header of f.csv (columns 1, 3)",
-  );
+  for (const [csv, file, opts, message] of [
+    ["month,passengers_thousands\n1949-01,112\n", "data.csv", { columns: ["x"] }, "column 'x' not found in data.csv; available: month, passengers_thousands"],
+    ["Date,CO2\n1958-03-01,315.7\n", "co2.csv", { columns: ["co2"] }, "column 'co2' not found in co2.csv; available: Date, CO2 (did you mean 'CO2'?)"],
+    ["a,b\n1,2\n", "f.csv", { columns: ["a"], timeColumn: "when" }, "time column 'when' not found in f.csv; available: a, b"],
+    ["a,b,a\n1,2,3\n", "f.csv", { columns: ["a"] }, "column 'a' appears 2 times in the header of f.csv (columns 1, 3)"],
+  ] as BadCsv[])
+    dataError(() => parseCsvSeries(csv, file, opts), message);
 });
 
 test("parse: non-numeric cells name the 1-based line and the column", () => {
@@ -122,34 +108,21 @@ test("parse: missing values: error by default, interpolate, drop", () => {
 });
 
 test("parse: empty, header-only, binary and ragged input", () => {
-  const o = { columns: ["v"] };
-  dataError(() => parseCsvSeries("", "e.csv", o), "e.csv is empty");
-  dataError(() => parseCsvSeries(" \n\n", "e.csv", o), "e.csv is empty");
-  dataError(() => parseCsvSeries("\uFEFF", "e.csv", o), "e.csv is empty");
-  dataError(() => parseCsvSeries("t,v\n", "h.csv", o), "h.csv has a header (t, v) but no data rows");
-  dataError(() => parseCsvSeries("t,v\n\n  \n", "h.csv", o), "h.csv has a header (t, v) but no data rows");
-  dataError(
-    () => parseCsvSeries("t,v\n1,2\n\u0000\u0001\u0002", "b.bin", o),
-    "b.bin: not a text CSV file (NUL byte on line 3; binary?)",
-  );
   // Bytes that are not UTF-8, read with readFileSync(…, "utf8"), become U+FFFD.
   const latin1 = new TextDecoder().decode(Uint8Array.from([0x74, 0x2c, 0x76, 0x0a, 0x61, 0xf1, 0x2c, 0x31]));
-  dataError(
-    () => parseCsvSeries(latin1, "l.csv", o),
-    "l.csv: not a text CSV file (invalid UTF-8, replacement character on line 2)",
-  );
-  dataError(
-    () => parseCsvSeries("t,v\n\n1,2\n3\n4,5\n", "r.csv", o),
-    "r.csv line 4: 1 field, but the header has 2 (t, v)",
-  );
-  dataError(
-    () => parseCsvSeries("t,v\n1,2\n3,4,5\n", "r.csv", o),
-    "r.csv line 3: 3 fields, but the header has 2 (t, v)",
-  );
-  dataError(
-    () => parseCsvSeries('t,v\n1,2\n3,"4\n5,6\n', "q.csv", o),
-    "q.csv line 3: a quoted field opened here is never closed",
-  );
+  for (const [csv, file, message] of [
+    ["", "e.csv", "e.csv is empty"],
+    [" \n\n", "e.csv", "e.csv is empty"],
+    ["\uFEFF", "e.csv", "e.csv is empty"],
+    ["t,v\n", "h.csv", "h.csv has a header (t, v) but no data rows"],
+    ["t,v\n\n  \n", "h.csv", "h.csv has a header (t, v) but no data rows"],
+    ["t,v\n1,2\n\u0000\u0001\u0002", "b.bin", "b.bin: not a text CSV file (NUL byte on line 3; binary?)"],
+    [latin1, "l.csv", "l.csv: not a text CSV file (invalid UTF-8, replacement character on line 2)"],
+    ["t,v\n\n1,2\n3\n4,5\n", "r.csv", "r.csv line 4: 1 field, but the header has 2 (t, v)"],
+    ["t,v\n1,2\n3,4,5\n", "r.csv", "r.csv line 3: 3 fields, but the header has 2 (t, v)"],
+    ['t,v\n1,2\n3,"4\n5,6\n', "q.csv", "q.csv line 3: a quoted field opened here is never closed"],
+  ])
+    dataError(() => parseCsvSeries(csv, file, { columns: ["v"] }), message);
   assert.throws(() => parseCsvSeries("t,v\n1,2\n", "x.csv", { columns: [] }), ConfigError);
   assert.throws(() => parseCsvSeries("t,v\n1,2\n", "x.csv", { columns: ["v", "v"] }), ConfigError);
   assert.throws(

@@ -15,7 +15,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { FileWriteError, writeFileAtomic, writeFileAtomicAsync } from "./atomic.js";
 
 const ATOMIC_URL = new URL("./atomic.js", import.meta.url).href;
@@ -102,14 +102,28 @@ writeSync(1, "DONE\\n");
   return { signal, tempSizes: strays(dir).map((f) => statSync(join(dir, f)).size) };
 }
 
-test("SIGKILL in the middle of a write leaves the previous file intact (deterministic)", async (t) => {
+/**
+ * Writes an old file `name` in a fresh directory, then kills a child process (SIGKILL) while it
+ * atomically writes `size` bytes over it (`hook`: see killMidWrite).
+ */
+async function killedOverwrite(t: TestContext, name: string, size: number, hook: boolean) {
   const dir = tempDir(t);
-  const target = join(dir, "model.safetensors");
+  const target = join(dir, name);
   const before = oldContent();
   writeFileSync(target, before);
-  const size = 16 << 20;
-  const { signal, tempSizes } = await killMidWrite(dir, target, size, true);
+  const { signal, tempSizes } = await killMidWrite(dir, target, size, hook);
   assert.equal(signal, "SIGKILL");
+  return { dir, target, before, tempSizes };
+}
+
+test("SIGKILL in the middle of a write leaves the previous file intact (deterministic)", async (t) => {
+  const size = 16 << 20;
+  const { dir, target, before, tempSizes } = await killedOverwrite(
+    t,
+    "model.safetensors",
+    size,
+    true,
+  );
   // The child really was mid-write: half the payload sits in the temporary file.
   assert.deepEqual(tempSizes, [size / 2]);
   assert.ok(readFileSync(target).equals(before), "target is byte-identical to the old file");
@@ -141,13 +155,8 @@ test("stale temporary files of dead processes are removed; a live process's and 
 });
 
 test("SIGKILL during a real 200 MB write: the target is the old file or the whole new one, never partial", async (t) => {
-  const dir = tempDir(t);
-  const target = join(dir, "checkpoint.bin");
-  const before = oldContent();
-  writeFileSync(target, before);
   const size = 200 << 20;
-  const { signal, tempSizes } = await killMidWrite(dir, target, size, false);
-  assert.equal(signal, "SIGKILL");
+  const { target, before, tempSizes } = await killedOverwrite(t, "checkpoint.bin", size, false);
   const after = readFileSync(target);
   if (after.length === before.length) {
     assert.ok(after.equals(before), "target is byte-identical to the old file");

@@ -19,29 +19,12 @@ import { encodeSafetensors, type SafetensorsInput } from "./safetensors.js";
 import { LstmModel } from "../model/model.js";
 import type { ModelConfigInput } from "../model/config.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
-import { Rng } from "../tensor/rng.js";
+import { BIDI, randomModel, randomInput, scaledError } from "../../test/numeric.js";
 
 // ------------------------------------------------------------------------------------------------
 // Helpers
 
-const BIDI: ModelConfigInput = {
-  inputSize: 3,
-  hiddenSize: 4,
-  numLayers: 2,
-  bidirectional: true,
-  outputSize: 2,
-};
 const UNI: ModelConfigInput = { inputSize: 5, hiddenSize: 6, numLayers: 1, outputSize: 3 };
-
-function randomModel(cfg: ModelConfigInput, seed: number): LstmModel {
-  const m = new LstmModel(cfg);
-  const rng = new Rng(seed);
-  m.initDefault(rng);
-  // Wider biases than the default so that a dropped or misplaced bias shows.
-  for (const n of m.paramNames())
-    if (n.includes("bias")) m.param(n).forEach((_, i, a) => (a[i] = rng.range(-0.5, 0.5)));
-  return m;
-}
 
 /** The model's tensors under PyTorch names with other module prefixes ("" for bare keys). */
 function stateDict(
@@ -72,22 +55,6 @@ function run(m: LstmModel, x: ArrayLike<number>, T: number, B: number) {
     cN: Array.from(r.cN),
     output: Array.from(r.output),
   };
-}
-
-function randomInput(n: number, seed: number): Float32Array {
-  const rng = new Rng(seed);
-  return Float32Array.from({ length: n }, () => rng.range(-1, 1));
-}
-
-function scaledError(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  assert.equal(a.length, e.length);
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < e.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - e[i]));
-    den = Math.max(den, Math.abs(e[i]));
-  }
-  return num / Math.max(den, 1e-30);
 }
 
 function assertSameParams(a: LstmModel, b: LstmModel): void {

@@ -13,42 +13,19 @@ import type { ModelMeta } from "./model-file.js";
 import { LstmModel } from "../model/model.js";
 import type { ModelConfigInput } from "../model/config.js";
 import { FormatError } from "../tensor/errors.js";
-import { Rng } from "../tensor/rng.js";
+import { BIDI, randomInput, randomModel, scaledError } from "../../test/numeric.js";
 
-const BIDI: ModelConfigInput = {
-  inputSize: 3,
-  hiddenSize: 4,
-  numLayers: 2,
-  bidirectional: true,
-  outputSize: 2,
-};
 const UNI: ModelConfigInput = { inputSize: 5, hiddenSize: 3, numLayers: 2, outputSize: 4 };
 const META: ModelMeta = { task: "generic", input: { kind: "dense" } };
 
-function randomModel(cfg: ModelConfigInput, seed: number): LstmModel {
-  const m = new LstmModel(cfg);
-  const rng = new Rng(seed);
-  m.initDefault(rng);
-  for (const n of m.paramNames())
-    if (n.includes("bias")) m.param(n).forEach((_, i, a) => (a[i] = rng.range(-0.5, 0.5)));
-  return m;
-}
-
 function outputs(m: LstmModel, T = 5, B = 2): number[] {
-  const rng = new Rng(9);
-  const x = Float32Array.from({ length: T * B * m.config.inputSize }, () => rng.range(-1, 1));
+  const x = randomInput(T * B * m.config.inputSize, 9);
   return Array.from(m.forward(x, { seqLen: T, batch: B }).output);
 }
 
 function close(a: number[], b: number[], tol = 1e-6) {
-  assert.equal(a.length, b.length);
-  let err = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  assert.ok(err / den <= tol, `scaled error ${err / den}`);
+  const err = scaledError(a, b);
+  assert.ok(err <= tol, `scaled error ${err}`);
 }
 
 /** An exported model as JSON (deep copy, safe to edit) and its shard. */

@@ -12,7 +12,15 @@ import { ConfigError } from "../tensor/errors.js";
 import { Rng } from "../tensor/rng.js";
 import type { TaskState, TrainTask } from "./trainer.js";
 
-type Generator = (x: Float64Array, y: Float64Array, T: number, B: number, rng: Rng) => void;
+/** Draws sequence b of a batch of B: its T steps in x [T, B, I] (zero-filled before) and y[b, :]. */
+type SequenceGenerator = (
+  x: Float64Array,
+  y: Float64Array,
+  b: number,
+  T: number,
+  B: number,
+  rng: Rng,
+) => void;
 
 /** Sizes of a synthetic task's batches and validation set. */
 export interface SyntheticOptions {
@@ -40,7 +48,7 @@ class SyntheticTask implements TrainTask {
     readonly name: string,
     readonly inputSize: number,
     readonly outputSize: number,
-    private readonly gen: Generator,
+    private readonly sequence: SequenceGenerator,
     o: SyntheticOptions,
   ) {
     for (const [k, v] of Object.entries({ seqLen: o.seqLen, batch: o.batch }))
@@ -54,11 +62,17 @@ class SyntheticTask implements TrainTask {
     this.y = new Float64Array(this.B * outputSize);
     this.vx = new Float64Array(this.T * this.validSize * inputSize);
     this.vy = new Float64Array(this.validSize * outputSize);
-    gen(this.vx, this.vy, this.T, this.validSize, new Rng(o.validSeed ?? 987654321));
+    this.draw(this.vx, this.vy, this.validSize, new Rng(o.validSeed ?? 987654321));
+  }
+
+  /** Fills x and y with B sequences, in order. */
+  private draw(x: Float64Array, y: Float64Array, B: number, rng: Rng): void {
+    x.fill(0);
+    for (let b = 0; b < B; b++) this.sequence(x, y, b, this.T, B, rng);
   }
 
   nextBatch(rng: Rng): SequenceBatch {
-    this.gen(this.x, this.y, this.T, this.B, rng);
+    this.draw(this.x, this.y, this.B, rng);
     return { x: this.x, seqLen: this.T, batch: this.B, targets: this.y };
   }
 
@@ -97,14 +111,11 @@ export function bitRecallTask(o: SyntheticOptions): SyntheticTask {
     "bit-recall",
     2,
     1,
-    (x, y, T, B, rng) => {
-      x.fill(0);
-      for (let b = 0; b < B; b++) {
-        const bit = rng.uniform() < 0.5 ? -1 : 1;
-        y[b] = bit;
-        x[b * 2] = bit;
-        for (let t = 0; t < T; t++) x[(t * B + b) * 2 + 1] = rng.normal();
-      }
+    (x, y, b, T, B, rng) => {
+      const bit = rng.uniform() < 0.5 ? -1 : 1;
+      y[b] = bit;
+      x[b * 2] = bit;
+      for (let t = 0; t < T; t++) x[(t * B + b) * 2 + 1] = rng.normal();
     },
     o,
   );
@@ -120,23 +131,20 @@ export function addingTask(o: SyntheticOptions): SyntheticTask {
     "adding",
     2,
     1,
-    (x, y, T, B, rng) => {
-      x.fill(0);
-      for (let b = 0; b < B; b++) {
-        const half = Math.max(1, Math.floor(T / 2));
-        const i = rng.int(half);
-        const j = Math.min(T - 1, half + rng.int(Math.max(1, T - half)));
-        let sum = 0;
-        for (let t = 0; t < T; t++) {
-          const v = rng.uniform();
-          x[(t * B + b) * 2] = v;
-          if (t === i || t === j) {
-            x[(t * B + b) * 2 + 1] = 1;
-            sum += v;
-          }
+    (x, y, b, T, B, rng) => {
+      const half = Math.max(1, Math.floor(T / 2));
+      const i = rng.int(half);
+      const j = Math.min(T - 1, half + rng.int(Math.max(1, T - half)));
+      let sum = 0;
+      for (let t = 0; t < T; t++) {
+        const v = rng.uniform();
+        x[(t * B + b) * 2] = v;
+        if (t === i || t === j) {
+          x[(t * B + b) * 2 + 1] = 1;
+          sum += v;
         }
-        y[b] = sum;
       }
+      y[b] = sum;
     },
     o,
   );
@@ -155,13 +163,10 @@ export function noisySineTask(
     "noisy-sine",
     1,
     1,
-    (x, y, T, B, rng) => {
-      for (let b = 0; b < B; b++) {
-        const phase = rng.range(0, 2 * Math.PI);
-        for (let t = 0; t < T; t++)
-          x[t * B + b] = Math.sin(omega * t + phase) + noise * rng.normal();
-        y[b] = Math.sin(omega * T + phase);
-      }
+    (x, y, b, T, B, rng) => {
+      const phase = rng.range(0, 2 * Math.PI);
+      for (let t = 0; t < T; t++) x[t * B + b] = Math.sin(omega * t + phase) + noise * rng.normal();
+      y[b] = Math.sin(omega * T + phase);
     },
     o,
   );

@@ -161,6 +161,24 @@ function sameBits(what: string, a: Float32Array, b: Float32Array): void {
   assert.deepEqual(new Uint32Array(a.buffer.slice(0)), new Uint32Array(b.buffer.slice(0)), what);
 }
 
+/**
+ * A forward-only cell of B dense rows of H on the arena's first instance, from `gates` [B, 3H] and
+ * hg [B, 3H], b_hh [3H], hPrev [B, H] drawn from rng (h [B, H] zeroed): runs the wasm cell and
+ * returns the buffers with the reference's operands over their float64 copies.
+ */
+function wasmCellForward(a: Arena, gates: Buf, rng: Rng, { B, H }: { B: number; H: number }) {
+  const G = 3 * H;
+  const hg = filled(a, B * G, rng, -1, 1);
+  const bhh = filled(a, G, rng, -1, 1);
+  const h = filled(a, B * H, rng, 0, 0);
+  const hPrev = filled(a, B * H, rng, -1, 1);
+  const cell = a.alloc(14);
+  a.words(cell, [gates.at, hg.at, bhh.at, h.at, H, hPrev.at, H, B, H, 0, H, 0, 0, 0]);
+  a.instances[0].ex.gruCellForward(cell);
+  const ops = { gates: op(gates, 0, G), hg: op(hg, 0, G), bhh: op(bhh), h: op(h, 0, H), hPrev: op(hPrev, 0, H) }; // prettier-ignore
+  return { h, bhh, ops };
+}
+
 // [B, H] shapes of the cell tests: H of every residue mod 4 and 8, B from 1.
 const cellShapes: [number, number][] = [
   [1, 1],
@@ -248,14 +266,7 @@ for (const build of builds)
       for (let i = 0; i < B * G; i++) g[i] = pre[i % 5];
       g[2 * H + 3] = NaN; // row 0, n block, unit 3
       gates.f64.set(g);
-      const hg = filled(a, B * G, rng, -1, 1);
-      const bhh = filled(a, G, rng, -1, 1);
-      const h = filled(a, B * H, rng, 0, 0);
-      const hPrev = filled(a, B * H, rng, -1, 1);
-      const cell = a.alloc(14);
-      a.words(cell, [gates.at, hg.at, bhh.at, h.at, H, hPrev.at, H, B, H, 0, H, 0, 0, 0]);
-      a.instances[0].ex.gruCellForward(cell);
-      const ops = { gates: op(gates, 0, G), hg: op(hg, 0, G), bhh: op(bhh), h: op(h, 0, H), hPrev: op(hPrev, 0, H) }; // prettier-ignore
+      const { h, ops } = wasmCellForward(a, gates, rng, { B, H });
       gruCellForward(ops, { batch: B, hidden: H });
       for (const buf of [gates, h]) {
         const got = get(a, buf);
@@ -421,15 +432,8 @@ describe("GRU kernels: the test can fail", () => {
     const [B, H] = [2, 5];
     const G = 3 * H;
     const gates = filled(a, B * G, rng, -1, 1);
-    const hg = filled(a, B * G, rng, -1, 1);
-    const bhh = filled(a, G, rng, -1, 1);
-    const h = filled(a, B * H, rng, 0, 0);
-    const hPrev = filled(a, B * H, rng, -1, 1);
-    const cell = a.alloc(14);
-    a.words(cell, [gates.at, hg.at, bhh.at, h.at, H, hPrev.at, H, B, H, 0, H, 0, 0, 0]);
-    a.instances[0].ex.gruCellForward(cell);
+    const { h, bhh, ops } = wasmCellForward(a, gates, rng, { B, H });
     bhh.f64[2 * H + 1] += 0.1; // b_hn of unit 1
-    const ops = { gates: op(gates, 0, G), hg: op(hg, 0, G), bhh: op(bhh), h: op(h, 0, H), hPrev: op(hPrev, 0, H) }; // prettier-ignore
     gruCellForward(ops, { batch: B, hidden: H });
     assert.ok(scaled(get(a, h), h.f64) > 1e-3);
   });

@@ -27,7 +27,7 @@
  * (`memory.threads` says which). In browsers `await initWasm({ threads: n })` first.
  */
 import type { FloatArray } from "../../tensor/dtype.js";
-import type { Block, Kernels, MemoryOptions, StepPlan } from "../kernels.js";
+import type { Block, Kernels, LstmSaved, MemoryOptions, StepPlan } from "../kernels.js";
 import {
   backwardSteps,
   forwardSteps,
@@ -105,6 +105,30 @@ function stepSizes(inst: Instance, plan: StepPlan): number {
 function sizes(a: number, b: number, c: number, d = 0, e = 0, f = 0): void {
   if (!(isSize(a) && isSize(b) && isSize(c) && isSize(d) && isSize(e) && isSize(f)))
     throw new RangeError(`wasm backend: bad size or leading dimension in ${[a, b, c, d, e, f]}`);
+}
+
+/** Pointers to what an LSTM forward saves: gates [T·B, 4H], c and tanhC [T·B, H]. */
+function savedPtrs(inst: Instance, act: LstmSaved, plan: StepPlan) {
+  const { buf } = act;
+  const rows = plan.T * plan.B;
+  return {
+    gates: ptr(inst, { buf, off: act.gates }, rows, 4 * plan.H, "gates"),
+    c: ptr(inst, { buf, off: act.c }, rows, plan.H, "c"),
+    tanhC: ptr(inst, { buf, off: act.tanhC }, rows, plan.H, "tanhC"),
+  };
+}
+
+/** The arguments both recurrence jobs end with: W_hh [4H, H] and the plan. */
+function recurrenceArgs(inst: Instance, w: Block, plan: StepPlan) {
+  return {
+    w: ptr(inst, w, 4 * plan.H, plan.H, "W_hh"),
+    steps: plan.T,
+    batch: plan.B,
+    hidden: plan.H,
+    reverse: plan.reverse ? 1 : 0,
+    packed: 0, // set by the instance when it packs W_hh
+    sizes: stepSizes(inst, plan),
+  };
 }
 
 /** The gradient words of a GRU record, unused by its forward kernels. */
@@ -202,23 +226,14 @@ function makeKernels(build: Build): Kernels {
       const { act, y } = io;
       sizes(T, B, H, y.ld);
       const inst = owner(act.buf, "act");
-      const G = 4 * H;
       const pWork = ptr(inst, io.work, 1, stepsWorkSize(H), "work");
       const args = {
-        gates: ptr(inst, { buf: act.buf, off: act.gates }, T * B, G, "gates"),
-        c: ptr(inst, { buf: act.buf, off: act.c }, T * B, H, "c"),
-        tanhC: ptr(inst, { buf: act.buf, off: act.tanhC }, T * B, H, "tanhC"),
+        ...savedPtrs(inst, act, plan),
         y: ptr(inst, y, T * B, H, "y"),
         ldy: y.ld,
         h0: ptr(inst, io.h0, B, H, "h0"),
         c0: ptr(inst, io.c0, B, H, "c0"),
-        w: ptr(inst, io.w, G, H, "W_hh"),
-        steps: T,
-        batch: B,
-        hidden: H,
-        reverse: plan.reverse ? 1 : 0,
-        packed: 0, // set by the instance when it packs W_hh
-        sizes: stepSizes(inst, plan),
+        ...recurrenceArgs(inst, io.w, plan),
       };
       if (T === 0 || B === 0 || H === 0) return;
       // Variable lengths without the sizes in memory: the per-step composition.
@@ -231,26 +246,17 @@ function makeKernels(build: Build): Kernels {
       const { scratch, act, dy } = io;
       sizes(T, B, H, dy.ld);
       const inst = owner(scratch.buf, "scratch");
-      const G = 4 * H;
       const sb = scratch.buf;
       const pWork = ptr(inst, io.work, 1, stepsWorkSize(H), "work");
       const args = {
-        dPre: ptr(inst, { buf: sb, off: scratch.dPre }, T * B, G, "dPre"),
+        dPre: ptr(inst, { buf: sb, off: scratch.dPre }, T * B, 4 * H, "dPre"),
         dh: ptr(inst, { buf: sb, off: scratch.dh }, B, H, "dh"),
         dc: ptr(inst, { buf: sb, off: scratch.dc }, B, H, "dc"),
         dy: ptr(inst, dy, T * B, H, "dy"),
         ldy: dy.ld,
-        gates: ptr(inst, { buf: act.buf, off: act.gates }, T * B, G, "gates"),
-        c: ptr(inst, { buf: act.buf, off: act.c }, T * B, H, "c"),
-        tanhC: ptr(inst, { buf: act.buf, off: act.tanhC }, T * B, H, "tanhC"),
+        ...savedPtrs(inst, act, plan),
         c0: ptr(inst, io.c0, B, H, "c0"),
-        w: ptr(inst, io.w, G, H, "W_hh"),
-        steps: T,
-        batch: B,
-        hidden: H,
-        reverse: plan.reverse ? 1 : 0,
-        packed: 0, // set by the instance when it packs W_hh
-        sizes: stepSizes(inst, plan),
+        ...recurrenceArgs(inst, io.w, plan),
       };
       if (T === 0 || B === 0 || H === 0) return;
       if (plan.rows && !args.sizes) backwardSteps(kernels, io, plan);

@@ -14,6 +14,7 @@ import type { GemmOp, KernelMemory, Kernels } from "../kernels.js";
 import { Rng } from "../../tensor/rng.js";
 import { stepsWorkSize } from "../steps.js";
 import { parseFixture } from "../../check/fixture.js";
+import { fixtureBatch } from "../../check/fixture-model.js";
 import { verifyFixture } from "../../check/verify.js";
 import { LstmModel } from "../../model/model.js";
 import { Objective } from "../../model/objective.js";
@@ -337,15 +338,7 @@ for (const wasm of BUILDS)
           const memory = (model as unknown as { memory: KernelMemory }).memory;
           for (const name of f.paramOrder) model.setParam(name, f.params[name].data);
           model.zeroGrad();
-          const r = new Objective(model, f.loss).run({
-            x: f.inputs.x.data,
-            seqLen: f.seqLen,
-            batch: f.batch,
-            batchFirst: f.batchFirst,
-            h0: f.inputs.h0.data,
-            c0: f.inputs.c0?.data,
-            targets: f.inputs.targets.data,
-          });
+          const r = new Objective(model, f.loss).run(fixtureBatch(f));
           const out = {
             loss: r.loss,
             y: r.forward.y.slice(),

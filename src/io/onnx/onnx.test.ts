@@ -17,29 +17,13 @@ import { exportOnnx, ONNX_IR_VERSION, ONNX_OPSET } from "./export.js";
 import { buildRecurrentGraph, GRU_CELL, LSTM_CELL, type RecurrentNet } from "./graph.js";
 import { encodeOnnxModel } from "./proto.js";
 import { ProtoWriter } from "./protobuf.js";
+import { randomModel, maxDiff } from "../../../test/numeric.js";
 
 ort.env.wasm.numThreads = 1;
 const TOL = 1e-5;
 
-function randomModel(cfg: ModelConfigInput, seed: number): LstmModel {
-  const m = new LstmModel(cfg);
-  const rng = new Rng(seed);
-  m.initDefault(rng);
-  // Wide biases, so that a bias in the wrong gate or direction shows.
-  for (const n of m.paramNames())
-    if (n.includes("bias")) m.param(n).forEach((_, i, a) => (a[i] = rng.range(-0.5, 0.5)));
-  return m;
-}
-
 function randoms(n: number, rng: Rng, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => rng.range(-scale, scale));
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 type Feeds = Record<string, ort.Tensor>;
