@@ -481,16 +481,7 @@ for (const name of listBackends()) {
         // Each case also with per-row lengths (sorted longest first, some 1, one T): only the
         // active rows of a step are computed, reverse rows start at their own last step.
         for (const withLengths of [false, true])
-          for (const [T, B, H, reverse] of [
-            [1, 1, 1, false],
-            [4, 3, 5, false],
-            [4, 3, 5, true],
-            [3, 1, 9, true],
-            [5, 2, 16, false],
-            [2, 5, 33, true],
-            [3, 7, 13, false],
-            [3, 6, 70, true], // past a panel of 8 with a partial one (4H = 280)
-          ] as [number, number, number, boolean][]) {
+          for (const [T, B, H, reverse] of STEP_SHAPES) {
             const G = 4 * H;
             const ldy = H + 3;
             const gates = randArray(rng, dtype, T * B * G);
