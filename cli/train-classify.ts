@@ -8,11 +8,11 @@ import {
   type SequenceKind,
 } from "../src/data/classify.js";
 import { decodeText } from "../src/data/text.js";
-import { LstmModel } from "../src/model/model.js";
+import type { LstmModel } from "../src/model/model.js";
 import { ClassifyTask, classifyLogits } from "../src/train/classify-task.js";
 import { argmaxRows, classificationMetrics } from "../src/train/metrics.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
-import { checkMemory, claimRunFiles, initModel, runTraining } from "./train-common.js";
+import { claimRunFiles, prepareModel, runTraining } from "./train-common.js";
 import { addTrainOptions, featureConfig, type TrainFlags } from "./train-flags.js";
 import { blameCheckpoint, resolveFlags } from "./train-resume.js";
 import { CliError, choiceOption, floatOption, intOption, readDataBytes } from "./util.js";
@@ -129,22 +129,12 @@ export function registerTrainClassify(program: Command): void {
         );
       const longest = data.lengths.reduce((a, n) => Math.max(a, n), 0);
       const inputSize = features.inputSize ?? V;
-      checkMemory({ ...flags, seqLen: longest }, { inputSize, outputSize: C });
-      const model =
-        resumed?.model ??
-        new LstmModel(
-          {
-            cell: flags.cell,
-            inputSize,
-            embedding,
-            hiddenSize: flags.hidden,
-            numLayers: flags.layers,
-            bidirectional: flags.bidirectional ?? false,
-            outputSize: C,
-          },
-          { threads: flags.threads },
-        );
-      if (!resumed) initModel(model, flags);
+      const model = prepareModel({ ...flags, seqLen: longest }, resumed, {
+        inputSize,
+        embedding,
+        bidirectional: flags.bidirectional ?? false,
+        outputSize: C,
+      });
       const task = blameCheckpoint(
         flags.resume,
         () =>

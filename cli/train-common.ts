@@ -4,7 +4,7 @@
  * checkpoints, the final save and the report. Progress is a listener (train-progress.ts).
  */
 import { resolveSchedule, type ScheduleConfig } from "../src/optim/schedule.js";
-import type { LstmModel } from "../src/model/model.js";
+import { LstmModel } from "../src/model/model.js";
 import { initParams } from "../src/model/init.js";
 import { Rng } from "../src/tensor/rng.js";
 import {
@@ -48,7 +48,7 @@ import { lossChart } from "../src/report/terminal.js";
  * Refuses, before the model or any batch is allocated, a configuration whose estimated memory
  * exceeds --max-memory (or whose one-hot batch T·B·V cannot be one array).
  */
-export function checkMemory(
+function checkMemory(
   f: TrainFlags,
   sizes: Pick<
     ModelConfigInput,
@@ -78,7 +78,26 @@ export function checkMemory(
   );
 }
 
-export function initModel(model: LstmModel, f: TrainFlags): void {
+/**
+ * The run's model: the checkpoint's when resuming; else one of the flags' cell, hidden size and
+ * layers with the task's sizes, initialised from the flags (seed, scheme). Its training memory
+ * is checked first, before anything is allocated (`f.seqLen`: the longest sequence a batch
+ * holds).
+ */
+export function prepareModel(
+  f: TrainFlags,
+  resumed: { model: LstmModel } | null,
+  sizes: Omit<ModelConfigInput, "cell" | "hiddenSize" | "numLayers">,
+): LstmModel {
+  checkMemory(f, sizes);
+  if (resumed) return resumed.model;
+  const config = { cell: f.cell, hiddenSize: f.hidden, numLayers: f.layers, ...sizes };
+  const model = new LstmModel(config, { threads: f.threads });
+  initModel(model, f);
+  return model;
+}
+
+function initModel(model: LstmModel, f: TrainFlags): void {
   initParams(model, new Rng(f.seed), {
     scheme: f.init,
     recurrent: f.orthogonal ? "orthogonal" : "scheme",

@@ -8,11 +8,10 @@ import {
   type MissingPolicy,
 } from "../src/data/series.js";
 import { decodeText } from "../src/data/text.js";
-import { LstmModel } from "../src/model/model.js";
 import { SeriesTask } from "../src/train/series-task.js";
 import { applyTransform } from "../src/train/forecast.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
-import { checkMemory, claimRunFiles, initModel, runTraining } from "./train-common.js";
+import { claimRunFiles, prepareModel, runTraining } from "./train-common.js";
 import { addTrainOptions, featureConfig, type TrainFlags } from "./train-flags.js";
 import { blameCheckpoint, resolveFlags } from "./train-resume.js";
 import { readDataFile } from "./train-text.js";
@@ -123,21 +122,7 @@ export function registerTrainSeries(program: Command): void {
     });
     const O = windows.train.outputSize;
     const features = featureConfig(flags, { vocab: null, directions: 1 });
-    checkMemory(flags, { inputSize: C, outputSize: O, ...features });
-    const model =
-      resumed?.model ??
-      new LstmModel(
-        {
-          cell: flags.cell,
-          inputSize: C,
-          hiddenSize: flags.hidden,
-          numLayers: flags.layers,
-          outputSize: O,
-          ...features,
-        },
-        { threads: flags.threads },
-      );
-    if (!resumed) initModel(model, flags);
+    const model = prepareModel(flags, resumed, { inputSize: C, outputSize: O, ...features });
     const task = blameCheckpoint(
       flags.resume,
       () =>

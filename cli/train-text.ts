@@ -1,12 +1,11 @@
 /** `lstm train-text FILE`: a character-level language model on a text file. */
 import type { Command } from "commander";
 import { decodeText, splitTrainValid, unigramEntropy, Vocab } from "../src/data/text.js";
-import { LstmModel } from "../src/model/model.js";
 import { sampleText } from "../src/train/sample.js";
 import { TextTask } from "../src/train/text-task.js";
 import { Rng } from "../src/tensor/rng.js";
 import { sha256Hex, type ModelMeta } from "../src/node.js";
-import { checkMemory, claimRunFiles, initModel, runTraining } from "./train-common.js";
+import { claimRunFiles, prepareModel, runTraining } from "./train-common.js";
 import { addTrainOptions, featureConfig, type TrainFlags } from "./train-flags.js";
 import { blameCheckpoint, resolveFlags } from "./train-resume.js";
 import { floatOption, intOption, readDataBytes } from "./util.js";
@@ -77,21 +76,7 @@ export function registerTrainText(program: Command): void {
       const { train, valid } = splitTrainValid(ids, flags.validFraction);
       const V = vocab.size;
       const features = featureConfig(flags, { vocab: V, directions: 1 });
-      checkMemory(flags, { inputSize: V, outputSize: V, ...features });
-      const model =
-        resumed?.model ??
-        new LstmModel(
-          {
-            cell: flags.cell,
-            inputSize: V,
-            hiddenSize: flags.hidden,
-            numLayers: flags.layers,
-            outputSize: V,
-            ...features,
-          },
-          { threads: flags.threads },
-        );
-      if (!resumed) initModel(model, flags);
+      const model = prepareModel(flags, resumed, { inputSize: V, outputSize: V, ...features });
       const task = blameCheckpoint(
         flags.resume,
         () => new TextTask(model, train, valid, { batch: flags.batch, seqLen: flags.seqLen }),
