@@ -142,8 +142,6 @@ test(
       // run (verify-v2.test.ts checks them); only lengths with a projection do not yet.
       if (n === "len_proj_bidir_xent_final.json")
         assert.deepEqual(f.unsupported, ["lengths with proj_size"], n);
-      else if (n === "len_emb_drop_gru_xent_final.json")
-        assert.deepEqual(f.unsupported, ["output dropout with xent_final"], n);
       else assert.deepEqual(f.unsupported, [], n);
     }
   },

@@ -186,9 +186,6 @@ function unsupportedFeatures(spec: FixtureSpec): string[] {
   if (spec.P > 0 && spec.cell !== "lstm") out.push("proj_size");
   // The projected recurrence runs every row every step: no per-row lengths there yet.
   if (spec.lengths && spec.P > 0) out.push("lengths with proj_size");
-  // Output dropout on the final-state vector ([B, D·Hout]) is not wired to the head yet.
-  if (spec.loss === "xent_final" && (spec.dropout?.output ?? 0) > 0)
-    out.push("output dropout with xent_final");
   return out;
 }
 
