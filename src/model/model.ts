@@ -86,7 +86,7 @@ export interface ForwardOptions {
    * `enforce_sorted=False`): row b consumes x at t < len_b only; y is zero past it; h_n, c_n
    * are the state after its last valid step; a reverse direction starts at t = len_b − 1.
    * Rows run sorted longest first inside, so a step computes only the rows still active.
-   * Not with a projection, nor with output dropout on y (readout "all" or "last"), yet.
+   * Not with output dropout on y (readout "all" or "last") yet.
    */
   lengths?: ArrayLike<number>;
   /**
@@ -663,8 +663,6 @@ export class LstmModel {
       checkFinite("x", x);
     }
     let sort = opts.lengths === undefined ? null : sortByLength(opts.lengths, T, B);
-    if (sort && cfg.projSize)
-      throw new ConfigError("lengths", "variable lengths with a projection are not supported yet");
     if (opts.checkParams ?? true) this.checkParams();
     const ws = this.workspace(T, B); // may grow backend memory: fetch buffers after it
     const plan = ws.plan;
