@@ -139,12 +139,8 @@ test(
       const f = readAnyFixture(JSON.parse(readFileSync(V2 + n, "utf8")), n);
       assert.equal(f.version, 2, n);
       // The GRU, variable lengths, xent_final, projections, embeddings, tied heads and dropout
-      // run (verify-v2.test.ts checks them); only lengths with a projection do not yet.
-      if (n === "len_proj_bidir_xent_final.json")
-        assert.deepEqual(f.unsupported, ["lengths with proj_size"], n);
-      else if (n === "len_emb_drop_gru_xent_final.json")
-        assert.deepEqual(f.unsupported, ["output dropout with xent_final"], n);
-      else assert.deepEqual(f.unsupported, [], n);
+      // all run (verify-v2.test.ts and test/verify-cli.test.ts check them).
+      assert.deepEqual(f.unsupported, [], n);
     }
   },
 );

@@ -184,11 +184,6 @@ export interface Fixture extends Omit<ParsedFixture, "loss"> {
 function unsupportedFeatures(spec: FixtureSpec): string[] {
   const out: string[] = [];
   if (spec.P > 0 && spec.cell !== "lstm") out.push("proj_size");
-  // The projected recurrence runs every row every step: no per-row lengths there yet.
-  if (spec.lengths && spec.P > 0) out.push("lengths with proj_size");
-  // Output dropout on the final-state vector ([B, D·Hout]) is not wired to the head yet.
-  if (spec.loss === "xent_final" && (spec.dropout?.output ?? 0) > 0)
-    out.push("output dropout with xent_final");
   return out;
 }
 
@@ -203,7 +198,7 @@ function requireSupported(f: ParsedFixture, file = f.name): Fixture {
     throw new FormatError(
       file,
       `unsupported: ${f.unsupported.join(", ")} (format ${f.version}; this build runs LSTM and ` +
-        `GRU fixtures, without lengths on a projected LSTM)`,
+        `GRU fixtures)`,
     );
   return { ...f, loss };
 }

@@ -8,10 +8,12 @@ import { verifyFixture } from "./verify.js";
 const V2 = fileURLToPath(new URL("../../../../shared/fixtures/v2/", import.meta.url));
 
 test(
-  "format-2 LSTM and GRU fixtures with projections, embeddings, tied heads and dropout verify in both dtypes",
+  "format-2 LSTM and GRU fixtures with projections, embeddings, tied heads and dropout (also with lengths) verify in both dtypes",
   { skip: !existsSync(V2) },
   () => {
-    const files = readdirSync(V2).filter((n) => /^(proj|emb|drop)_.*\.json$/.test(n));
+    const files = readdirSync(V2).filter((n) =>
+      /^(proj|emb|drop|len_emb_drop|len_proj)_.*\.json$/.test(n),
+    );
     let ran = 0;
     for (const n of files) {
       const text = readFileSync(V2 + n, "utf8");
@@ -24,6 +26,6 @@ test(
       }
       ran++;
     }
-    assert.ok(ran >= 13, `${ran} files`);
+    assert.ok(ran >= 15, `${ran} files`);
   },
 );

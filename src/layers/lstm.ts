@@ -9,7 +9,6 @@
 import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
 import { stepRows } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
-import { ConfigError } from "../tensor/errors.js";
 import { inputProduct, inputProductWeightGrad } from "./input-product.js";
 import type { DirectionParams, LayerDims, RecurrentCell } from "./cell.js";
 
@@ -74,15 +73,8 @@ function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDire
   // forwardSteps in src/backend/steps.ts; a backend may run it in one call).
   const P = dims.P ?? 0;
   const Hout = P > 0 ? P : H;
-  if (P > 0) {
-    // The projected recurrence runs every row every step: no per-row lengths there yet.
-    if (dims.rows)
-      throw new ConfigError(
-        "lengths",
-        "variable lengths with a projection (proj_size) are not supported yet",
-      );
-    projectedForwardSteps(k, io, { dims, d });
-  } else {
+  if (P > 0) projectedForwardSteps(k, io, { dims, d });
+  else {
     const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
     const w = { buf: p, off: pb + d.wHh };
     const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
@@ -104,6 +96,7 @@ function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDire
  * The recurrence with a projection, step by step from gemm and the cell kernel (the one-call
  * steps kernels assume h has H entries): for each consumed t, (F2) a_t += W_hh h_{t-1}
  * (W_hh [G, P]); (F3–F5) the cell, writing hRaw_t = o ⊙ tanh(c_t); (F5p) h_t = W_hr hRaw_t.
+ * With lengths, step t computes rows [0, n) only, rows [cont, n) from h0, c0 (stepRows).
  */
 function projectedForwardSteps(
   k: Kernels,
@@ -119,23 +112,34 @@ function projectedForwardSteps(
   const pb = io.params.off;
   const wHh: Strided = { buf: p, off: pb + d.wHh, ld: P };
   const wHr: Strided = { buf: p, off: pb + d.wHr!, ld: H };
-  const recur = { m: B, n: G, k: P, transA: false, transB: true, beta: 1 } as const;
-  const project = { m: B, n: P, k: H, transA: false, transB: true, beta: 0 } as const;
+  const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
   for (let s = 0; s < T; s++) {
-    const t = d.reverse ? T - 1 - s : s;
-    const tPrev = d.reverse ? t + 1 : t - 1;
-    const first = s === 0;
-    const hPrev: Strided = first
-      ? { buf: h0.buf, off: h0.off, ld: P }
-      : { buf: y.buf, off: y.off + tPrev * B * y.ld, ld: y.ld };
-    const cPrev: Block = first ? c0 : { buf: act, off: d.c + tPrev * B * H };
-    const gates = { buf: act, off: d.gates + t * B * G };
-    k.gemm({ buf: act, off: gates.off, ld: G }, hPrev, wHh, recur); // (F2)
+    const { t, tPrev, n, cont } = stepRows(plan, s);
+    for (const [r0, r1] of [
+      [0, cont],
+      [cont, n],
+    ]) {
+      if (r1 <= r0) continue;
+      const fromInit = r0 === cont;
+      // h_{t-1} [m, P], c_{t-1} [m, H]: the initial state on a row's first consumed step.
+      const hPrev: Strided = fromInit
+        ? { buf: h0.buf, off: h0.off + r0 * P, ld: P }
+        : { buf: y.buf, off: y.off + (tPrev * B + r0) * y.ld, ld: y.ld };
+      const cPrev: Block = fromInit
+        ? { buf: c0.buf, off: c0.off + r0 * H }
+        : { buf: act, off: d.c + (tPrev * B + r0) * H };
+      const gates = { buf: act, off: d.gates + (t * B + r0) * G };
+      const recur = { m: r1 - r0, n: G, k: P, transA: false, transB: true, beta: 1 } as const;
+      k.gemm({ buf: act, off: gates.off, ld: G }, hPrev, wHh, recur); // (F2)
+      const hRaw: Strided = { buf: act, off: d.hRaw + (t * B + r0) * H, ld: H };
+      const c = { buf: act, off: d.c + (t * B + r0) * H };
+      const tanhC = { buf: act, off: d.tanhC + (t * B + r0) * H };
+      k.lstmCellForward({ gates, c, tanhC, h: hRaw, cPrev }, { B: r1 - r0, H }); // (F3–F5)
+    }
+    // (F5p) h_t [n, P] = hRaw_t W_hrᵀ for the step's rows.
+    const project = { m: n, n: P, k: H, transA: false, transB: true, beta: 0 } as const;
     const hRaw: Strided = { buf: act, off: d.hRaw + t * B * H, ld: H };
-    const c = { buf: act, off: d.c + t * B * H };
-    const tanhC = { buf: act, off: d.tanhC + t * B * H };
-    k.lstmCellForward({ gates, c, tanhC, h: hRaw, cPrev }, { B, H }); // (F3–F5)
-    k.gemm({ buf: y.buf, off: y.off + t * B * y.ld, ld: y.ld }, hRaw, wHr, project); // (F5p)
+    k.gemm({ buf: y.buf, off: y.off + t * B * y.ld, ld: y.ld }, hRaw, wHr, project);
   }
 }
 
@@ -202,6 +206,10 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
   // dc_t⊙f to step t−1), then F2 for h_{t-1} (dh = dPre_t · W_hh): backwardSteps in
   // src/backend/steps.ts, or the backend's one-call version.
   const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
+  // With lengths the steps write dPre (and dhTot) of valid positions only; the padded ones
+  // must be zero for the all-rows products below.
+  if (dims.rows) s0.fill(0, scratch.dPre, scratch.dPre + rows * G);
+  if (dims.rows && P > 0) act.fill(0, d.dhTot, d.dhTot + rows * P);
   if (P > 0) projectedBackwardSteps(k, io, { dims, d });
   else {
     const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
@@ -213,9 +221,6 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
       w: { buf: p, off: pb + d.wHh },
       work: { buf: s0, off: scratch.work },
     };
-    // With lengths the steps write dPre of valid positions only; the padded ones must be zero
-    // for the all-rows products below.
-    if (dims.rows) s0.fill(0, scratch.dPre, scratch.dPre + rows * G);
     k.lstmBackwardSteps(stepsIO, plan);
   }
   // What reaches the initial state (inverts the s = 0 case of F2 and F4).
@@ -271,6 +276,7 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
  * s = T−1…0, dh_t = dy_t + the carry from t+1 (saved in dhTot for W_hr's gradient); inverts F5p
  * (dRaw = dh_t · W_hr); the cell backward (its dhNext is zero: dRaw already holds all of it);
  * inverts F2 for h_{t-1} (carry = dPre_t · W_hh, P wide). Leaves the carries in scratch.dh, .dc.
+ * With lengths, step t runs rows [0, n) only; the others keep their carries (stepRows).
  */
 function projectedBackwardSteps(
   k: Kernels,
@@ -290,30 +296,39 @@ function projectedBackwardSteps(
   const dRaw: Strided = { buf: sb, off: scratch.dRaw, ld: H };
   const zeros: Strided = { buf: sb, off: scratch.zeros, ld: H };
   sb.fill(0, scratch.zeros, scratch.zeros + B * H);
-  const unproject = { m: B, n: H, k: P, transA: false, transB: false, beta: 0 } as const;
-  const carry = { m: B, n: P, k: G, transA: false, transB: false, beta: 0 } as const;
+  const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
   for (let s = T - 1; s >= 0; s--) {
-    const t = d.reverse ? T - 1 - s : s;
-    const tPrev = d.reverse ? t + 1 : t - 1;
+    const { t, tPrev, n, cont } = stepRows(plan, s);
     const dh = act.subarray(d.dhTot + t * B * P, d.dhTot + (t + 1) * B * P);
-    for (let b = 0; b < B; b++)
+    for (let b = 0; b < n; b++)
       for (let j = 0; j < P; j++)
         dh[b * P + j] = dy.buf[dy.off + (t * B + b) * dy.ld + j] + sb[scratch.dh + b * P + j];
+    const unproject = { m: n, n: H, k: P, transA: false, transB: false, beta: 0 } as const;
     k.gemm(dRaw, { buf: act, off: d.dhTot + t * B * P, ld: P }, wHr, unproject);
-    const dPre = { buf: sb, off: scratch.dPre + t * B * G };
-    k.lstmCellBackward(
-      {
-        dPre,
-        dc: { buf: sb, off: scratch.dc },
-        dy: dRaw,
-        dhNext: zeros,
-        gates: { buf: act, off: d.gates + t * B * G },
-        cPrev: s === 0 ? io.c0 : { buf: act, off: d.c + tPrev * B * H },
-        tanhC: { buf: act, off: d.tanhC + t * B * H },
-      },
-      { B, H },
-    );
-    k.gemm({ buf: sb, off: scratch.dh, ld: P }, { buf: sb, off: dPre.off, ld: G }, wHh, carry);
+    for (const [r0, r1] of [
+      [0, cont],
+      [cont, n],
+    ]) {
+      if (r1 <= r0) continue;
+      const fromInit = r0 === cont;
+      k.lstmCellBackward(
+        {
+          dPre: { buf: sb, off: scratch.dPre + (t * B + r0) * G },
+          dc: { buf: sb, off: scratch.dc + r0 * H },
+          dy: { buf: sb, off: dRaw.off + r0 * H, ld: H },
+          dhNext: { buf: sb, off: zeros.off + r0 * H },
+          gates: { buf: act, off: d.gates + (t * B + r0) * G },
+          cPrev: fromInit
+            ? { buf: io.c0.buf, off: io.c0.off + r0 * H }
+            : { buf: act, off: d.c + (tPrev * B + r0) * H },
+          tanhC: { buf: act, off: d.tanhC + (t * B + r0) * H },
+        },
+        { B: r1 - r0, H },
+      );
+    }
+    const carry = { m: n, n: P, k: G, transA: false, transB: false, beta: 0 } as const;
+    const dPre: Strided = { buf: sb, off: scratch.dPre + t * B * G, ld: G };
+    k.gemm({ buf: sb, off: scratch.dh, ld: P }, dPre, wHh, carry);
   }
 }
 

@@ -24,24 +24,30 @@ function model(
   dtype: "float32" | "float64",
   backend?: string,
   cell: "lstm" | "gru" = "lstm",
+  projSize?: number,
 ): LstmModel {
-  const m = new LstmModel({ ...cfg, cell }, { dtype, backend });
+  const m = new LstmModel({ ...cfg, cell, projSize }, { dtype, backend });
   m.initDefault(new Rng(7));
   return m;
 }
 
 describe("variable lengths", () => {
-  for (const cell of ["lstm", "gru"] as const)
-    it(`${cell}: each row equals the row run alone on its length (y, h_n, c_n, gradients)`, () => {
+  for (const [cell, P] of [
+    ["lstm", 0],
+    ["gru", 0],
+    ["lstm", 2], // with a projection: h of P entries, c of H
+  ] as const)
+    it(`${cell}${P ? ` P=${P}` : ""}: each row equals the row run alone on its length (y, h_n, c_n, gradients)`, () => {
       const rng = new Rng(3);
       const x = randn(rng, T * B * 3);
-      const m = model("float64", "js", cell);
+      const m = model("float64", "js", cell, P || undefined);
       const gru = cell === "gru";
       const D = 2;
-      const H = 5;
+      const C = 5; // c's width
+      const H = P || C; // h's width (Hout)
       const S = 2 * D; // L·D
       const h0 = randn(rng, S * B * H);
-      const c0 = gru ? undefined : randn(rng, S * B * H);
+      const c0 = gru ? undefined : randn(rng, S * B * C);
       const all = m.forward(x, { seqLen: T, batch: B, h0, c0, lengths: LENGTHS, readout: "final" });
       const y = all.y.slice();
       const hN = all.hN.slice();
@@ -58,17 +64,17 @@ describe("variable lengths", () => {
         const n = LENGTHS[b];
         const xb = new Float64Array(n * 3);
         for (let t = 0; t < n; t++) xb.set(x.subarray((t * B + b) * 3, (t * B + b + 1) * 3), t * 3);
-        const pick = (s: Float64Array): Float64Array => {
-          const out = new Float64Array(S * H);
+        const pick = (s: Float64Array, W = H): Float64Array => {
+          const out = new Float64Array(S * W);
           for (let k = 0; k < S; k++)
-            out.set(s.subarray((k * B + b) * H, (k * B + b + 1) * H), k * H);
+            out.set(s.subarray((k * B + b) * W, (k * B + b + 1) * W), k * W);
           return out;
         };
         const one = m.forward(xb, {
           seqLen: n,
           batch: 1,
           h0: pick(h0),
-          c0: c0 && pick(c0),
+          c0: c0 && pick(c0, C),
           readout: "final",
         });
         for (let t = 0; t < T; t++)
@@ -78,11 +84,11 @@ describe("variable lengths", () => {
             assert.ok(Math.abs(got - want) < 1e-12, `y row ${b} t ${t}`);
           }
         const p = pick(Float64Array.from(hN));
-        const pc = gru ? null : pick(Float64Array.from(cN));
-        for (let j = 0; j < S * H; j++) {
-          assert.ok(Math.abs(p[j] - one.hN[j]) < 1e-12, `h_n row ${b}`);
-          if (pc) assert.ok(Math.abs(pc[j] - one.cN[j]) < 1e-12, `c_n row ${b}`);
-        }
+        const pc = gru ? null : pick(Float64Array.from(cN), C);
+        for (let j = 0; j < S * H; j++) assert.ok(Math.abs(p[j] - one.hN[j]) < 1e-12, `h_n ${b}`);
+        if (pc)
+          for (let j = 0; j < S * C; j++)
+            assert.ok(Math.abs(pc[j] - one.cN[j]) < 1e-12, `c_n row ${b}`);
         m.zeroGrad();
         const ob = m.backward(dOut.subarray(b * 4, b * 4 + 4));
         for (let t = 0; t < T; t++)

@@ -86,7 +86,7 @@ export interface ForwardOptions {
    * `enforce_sorted=False`): row b consumes x at t < len_b only; y is zero past it; h_n, c_n
    * are the state after its last valid step; a reverse direction starts at t = len_b − 1.
    * Rows run sorted longest first inside, so a step computes only the rows still active.
-   * Not with dropout or a projection yet.
+   * Not with output dropout on y (readout "all" or "last") yet.
    */
   lengths?: ArrayLike<number>;
   /**
@@ -109,7 +109,8 @@ export interface ForwardOptions {
   rng?: Rng;
   /**
    * Train mode: given 0/1 masks instead of drawn ones, in x's layout: `input` [T, B, I],
-   * `between_l{k}` and `output` [T, B, D·Hout]; a missing one drops nothing there (fixtures).
+   * `between_l{k}` and `output` [T, B, D·Hout] (`output` [B, D·Hout] for readout "final": on the
+   * final-state vector); a missing one drops nothing there (fixtures).
    */
   dropoutMasks?: Readonly<Record<string, ArrayLike<number>>>;
 }
@@ -662,8 +663,6 @@ export class LstmModel {
       checkFinite("x", x);
     }
     let sort = opts.lengths === undefined ? null : sortByLength(opts.lengths, T, B);
-    if (sort && cfg.projSize)
-      throw new ConfigError("lengths", "variable lengths with a projection are not supported yet");
     if (opts.checkParams ?? true) this.checkParams();
     const ws = this.workspace(T, B); // may grow backend memory: fetch buffers after it
     const plan = ws.plan;
@@ -716,8 +715,21 @@ export class LstmModel {
       }
     }
     const drop = prepareDropout(buf, plan, { cfg, T, B, batchFirst, opts });
-    if (sort && (drop.input || drop.after.some((a) => a)))
-      throw new ConfigError("lengths", "variable lengths with dropout are not supported yet");
+    // Readout "final" drops the gathered final states [B, D·Hout] (hRead), not the last y.
+    const dropsY = (l: number): boolean => drop.after[l] && (l < L - 1 || readout !== "final");
+    if (sort && dropsY(L - 1))
+      throw new ConfigError(
+        "lengths",
+        `variable lengths with output dropout are not supported yet for readout "${readout}"`,
+      );
+    if (sort) {
+      // The layers run on sorted rows: so do the masks of the input and between the layers.
+      const perm = sort.perm;
+      const sortMask = (off: number, W: number): void =>
+        sortRows(buf, off, buf.slice(off, off + T * B * W), { T, B, W, batchFirst: false, perm });
+      if (drop.input) sortMask(plan.maskIn, I);
+      for (let l = 0; l < L - 1; l++) if (drop.after[l]) sortMask(plan.layers[l].mask, DH);
+    }
     if (oneHotIds && drop.input) {
       // Dropped one-hot rows are no longer one-hot: write them out and take the product.
       buf.fill(0, plan.x, plan.x + T * B * I);
@@ -764,7 +776,7 @@ export class LstmModel {
         lstmCell.forward(k, io, dims, lp.dirs[d] as LstmDirection);
       }
       // Dropout on the layer's output, into its own copy (backward still needs y).
-      if (drop.after[l])
+      if (dropsY(l))
         maskInto({ buf, off: lp.dropped }, { buf, off: lp.y }, { buf, off: lp.mask }, T * B * DH);
     }
 
@@ -782,13 +794,11 @@ export class LstmModel {
 
     // Head on every step ([T·B] rows), or on one [D·Hout] row per sequence ([B] rows): the last
     // step (each row's own with lengths) or the last layer's final states.
-    const yHead = drop.after[L - 1] ? plan.layers[L - 1].dropped : yLast;
+    const yHead = dropsY(L - 1) ? plan.layers[L - 1].dropped : yLast;
     const R = readout === "all" ? T * B : B;
     let hRows: Strided = { buf, off: yHead, ld: DH };
     if (readout === "last" && !sort) hRows = { buf, off: yHead + (T - 1) * B * DH, ld: DH };
     else if (readout !== "all") {
-      if (drop.after[L - 1])
-        throw new ConfigError("readout", `"${readout}" with output dropout is not supported yet`);
       const rows = readRows({ readout, T, B, H: Hout, D, L }, sort);
       for (let b = 0; b < B; b++)
         for (let d = 0; d < D; d++) {
@@ -796,6 +806,9 @@ export class LstmModel {
             readout === "last" ? yLast + rows[b] + d * Hout : plan.hN + rows[b] + d * B * Hout;
           buf.copyWithin(plan.hRead + b * DH + d * Hout, src, src + Hout);
         }
+      // Readout "final": output dropout on the final-state vector [B, D·Hout].
+      const outMask = { buf, off: plan.layers[L - 1].mask };
+      if (drop.after[L - 1]) scaleByMask({ buf, off: plan.hRead }, outMask, B * DH);
       hRows = { buf, off: plan.hRead, ld: DH };
     }
     const head = { z: { buf, off: plan.z }, h: hRows, params };
@@ -871,8 +884,9 @@ export class LstmModel {
       if (batchFirst) transposeInto(buf, dYLast, opts.dY, { A: B, B: T, W: DH });
       else buf.set(opts.dY, dYLast);
     }
-    // With output dropout the head's gradient lands in dHead, then reaches y through the mask.
-    const outDrop = drop.after[L - 1];
+    // With output dropout the head's gradient lands in dHead, then reaches y through the mask
+    // (readout "final": dRead, through the mask of the final-state vector).
+    const outDrop = drop.after[L - 1] && readout !== "final";
     if (outDrop) buf.fill(0, plan.dHead, plan.dHead + T * B * DH);
     if (gru && opts.dCN !== undefined && opts.dCN.length > 0)
       throw new ConfigError("dCN", "a GRU has no cell state; pass dHN only");
@@ -900,6 +914,8 @@ export class LstmModel {
       params,
     };
     linearBackward(k, head, this.paramPlan.head, { R, N: DH, O });
+    if (readout === "final" && drop.after[L - 1])
+      scaleByMask({ buf, off: plan.dRead }, { buf, off: last.mask }, B * DH);
     if (gathered) {
       // Inverts the gather of forward: each row's read [D·Hout] back to y or to h_n.
       const rows = readRows({ readout, T, B, H: Hout, D, L }, sort);
@@ -1116,6 +1132,8 @@ function prepareDropout(
   pass: { cfg: ModelConfig; T: number; B: number; batchFirst: boolean; opts: ForwardOptions },
 ): DropPass {
   const { cfg, T, B, batchFirst, opts } = pass;
+  // Readout "final" drops the final-state vector [B, D·Hout] (one "step"), not y.
+  const finalOut = opts.readout === "final";
   const L = cfg.numLayers;
   const mode = opts.mode ?? "eval";
   if (mode !== "train" && mode !== "eval")
@@ -1123,13 +1141,14 @@ function prepareDropout(
   const p = cfg.dropout;
   if (mode === "eval" || !p) return { input: false, after: new Array<boolean>(L).fill(false) };
   const DH = numDirections(cfg) * hiddenOut(cfg);
-  const sites = [{ key: "input", p: p.input, W: cfg.inputSize, off: plan.maskIn }];
+  const sites = [{ key: "input", p: p.input, W: cfg.inputSize, off: plan.maskIn, T }];
   for (let l = 0; l < L; l++)
     sites.push({
       key: l < L - 1 ? `between_l${l}` : "output",
       p: l < L - 1 ? p.betweenLayers : p.output,
       W: DH,
       off: plan.layers[l].mask,
+      T: l === L - 1 && finalOut ? 1 : T,
     });
   const given = opts.dropoutMasks;
   if (given) {
@@ -1145,10 +1164,12 @@ function prepareDropout(
   const on = sites.map((s) => {
     if (s.p === 0) return false;
     const out = { buf, off: s.off };
-    if (!given) drawMask(out, T * B * s.W, s.p, opts.rng!);
+    if (!given) drawMask(out, s.T * B * s.W, s.p, opts.rng!);
     else if (given[s.key] === undefined) return false;
-    else
-      givenMask(out, given[s.key], { T, B, W: s.W, batchFirst, p: s.p }, `dropoutMasks.${s.key}`);
+    else {
+      const shape = { T: s.T, B, W: s.W, batchFirst: batchFirst && s.T > 1, p: s.p };
+      givenMask(out, given[s.key], shape, `dropoutMasks.${s.key}`);
+    }
     return true;
   });
   return { input: on[0], after: on.slice(1) };
