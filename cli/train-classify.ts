@@ -109,10 +109,6 @@ export function registerTrainClassify(program: Command): void {
       const features = featureConfig(flags, { vocab: data.vocab ? V : null, directions: D });
       if (features.tiedHead)
         throw new CliError("--tie-weights: a classifier's head predicts classes, not characters");
-      if (features.projSize !== undefined || features.dropout)
-        throw new CliError(
-          "--proj-size and dropout are not supported with train-classify yet (variable-length rows)",
-        );
       const embedding = features.embedding ? { numEmbeddings: V, paddingIdx: 0 } : undefined;
       const meta: ModelMeta = {
         task: "classify",
@@ -132,6 +128,8 @@ export function registerTrainClassify(program: Command): void {
       const model = prepareModel({ ...flags, seqLen: longest }, resumed, {
         inputSize,
         embedding,
+        projSize: features.projSize,
+        dropout: features.dropout,
         bidirectional: flags.bidirectional ?? false,
         outputSize: C,
       });
