@@ -116,7 +116,7 @@ test("lstm gradcheck passes on a stacked bidirectional model and rejects bad opt
   assert.match(badLoss.stderr, /--loss must be one of sum_sq, mse, mse_last, xent/);
 });
 
-const V2 = join(ROOT, "../shared/fixtures/v2");
+const V2 = join(ROOT, "test/fixtures/v2"); // the bundled copy of ../shared/fixtures/v2
 test(
   "lstm verify on format-2 fixtures (all but gru_*, run below): every one passes in float64",
   { skip: !existsSync(V2) },

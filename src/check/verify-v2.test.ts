@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 import { parseFixture } from "./fixture.js";
 import { verifyFixture } from "./verify.js";
 
-const V2 = fileURLToPath(new URL("../../../../shared/fixtures/v2/", import.meta.url));
+// The bundled copy of ../shared/fixtures/v2 (test/fixtures/v2), so the test runs on any clone.
+const V2 = fileURLToPath(new URL("../../../test/fixtures/v2/", import.meta.url));
 
 test(
   "format-2 LSTM and GRU fixtures with projections, embeddings, tied heads and dropout (also with lengths) verify in both dtypes",
