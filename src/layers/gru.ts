@@ -7,9 +7,9 @@
  * All sequence tensors are time-major: row (t, b) of a [T, B, ·] tensor is row t·B + b.
  */
 import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
-import { stepRows } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { inputProduct, inputProductWeightGrad } from "./input-product.js";
+import { addRecurrentWeightGrad } from "./recurrent-product.js";
 import type { DirectionParams, LayerDims, RecurrentCell } from "./cell.js";
 
 /** Gate blocks of the GRU cell: r, z, n (PyTorch order). */
@@ -153,22 +153,8 @@ function gruBackward(k: Kernels, io: GruBackwardIO, dims: LayerDims, d: GruDirec
   // db_hh += Σ dHg.
   const dWhh: Strided = { buf: g, off: gb + d.wHh, ld: H };
   const dHgAt = (t: number): Strided => ({ buf: s0, off: scratch.dHg + t * B * G, ld: G });
-  if (T > 1) {
-    const hPrev: Strided = { buf: y.buf, off: d.reverse ? y.off + B * y.ld : y.off, ld: y.ld };
-    const dHg = dHgAt(d.reverse ? 0 : 1);
-    k.gemm(dWhh, dHg, hPrev, { m: G, n: H, k: (T - 1) * B, ...ACCUMULATE_AT_B });
-  }
-  // The steps whose h_{t−1} is h0: t = 0 forward; reversed, each row's last valid step (t = T−1
-  // for every row without lengths), rows [cont, n) of step t (stepRows).
-  for (let s = 0; s < T; s++) {
-    const { t, n, cont } = stepRows(plan, s);
-    if (s > 0 && !d.reverse) break;
-    if (n <= cont) continue;
-    const h0v: Strided = { buf: h0.buf, off: h0.off + cont * H, ld: H };
-    const dHg0: Strided = { buf: s0, off: scratch.dHg + (t * B + cont) * G, ld: G };
-    k.gemm(dWhh, dHg0, h0v, { m: G, n: H, k: n - cont, ...ACCUMULATE_AT_B });
-    if (!dims.rows) break;
-  }
+  const dGates = { buf: s0, off: scratch.dHg };
+  addRecurrentWeightGrad(k, { dW: dWhh, dGates, y, h0 }, { plan, G, Hh: H });
   k.addColumnSums({ buf: g, off: gb + d.bHh }, dHgAt(0), rows, G);
   // (GB8) inverts G1: dW_ih += dXgᵀ · x, db_ih += Σ dXg, dx += dXg · W_ih.
   const dXg: Strided = { buf: s0, off: scratch.dXg, ld: G };
@@ -180,9 +166,6 @@ function gruBackward(k: Kernels, io: GruBackwardIO, dims: LayerDims, d: GruDirec
     k.gemm(io.dx, dXg, wIh, { m: rows, n: I, k: G, transA: false, transB: false, beta: 1 });
   }
 }
-
-/** C += Aᵀ·B: the weight-gradient products. */
-const ACCUMULATE_AT_B = { transA: true, transB: false, beta: 1 } as const;
 
 /** The GRU as a recurrent cell: what the model's plans and loops need to know of it. */
 export const gruCell: RecurrentCell<GruDirection, GruForwardIO, GruBackwardIO> = {

@@ -10,6 +10,7 @@ import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
 import { stepRows } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { inputProduct, inputProductWeightGrad } from "./input-product.js";
+import { addRecurrentWeightGrad } from "./recurrent-product.js";
 import type { DirectionParams, LayerDims, RecurrentCell } from "./cell.js";
 
 /** Gate blocks of the LSTM cell: i, f, g, o (PyTorch order). */
@@ -231,23 +232,8 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
   // the steps whose h_{t-1} is a stored output, and the first consumed step whose h_{t-1} is h0.
   const dWhh: Strided = { buf: g, off: gb + d.wHh, ld: Hout };
   const dPreAt = (t: number): Strided => ({ buf: s0, off: scratch.dPre + t * B * G, ld: G });
-  if (T > 1) {
-    const hPrev: Strided = { buf: y.buf, off: d.reverse ? y.off + B * y.ld : y.off, ld: y.ld };
-    // t = 0…T−2 (reverse) or 1…T−1 (forward); their h_{t-1}: y at t+1 or t−1
-    const dPre = dPreAt(d.reverse ? 0 : 1);
-    k.gemm(dWhh, dPre, hPrev, { m: G, n: Hout, k: (T - 1) * B, ...ACCUMULATE_AT_B });
-  }
-  // The steps whose h_{t-1} is h0: t = 0 forward; reversed, each row's last valid step
-  // (t = T−1 for every row without lengths), rows [cont, n) of step t (stepRows).
-  for (let s = 0; s < T; s++) {
-    const { t, n, cont } = stepRows(plan, s);
-    if (s > 0 && !d.reverse) break;
-    if (n <= cont) continue;
-    const h0v: Strided = { buf: h0.buf, off: h0.off + cont * Hout, ld: Hout };
-    const dPre0: Strided = { buf: s0, off: scratch.dPre + (t * B + cont) * G, ld: G };
-    k.gemm(dWhh, dPre0, h0v, { m: G, n: Hout, k: n - cont, ...ACCUMULATE_AT_B });
-    if (!dims.rows) break;
-  }
+  const dGates = { buf: s0, off: scratch.dPre };
+  addRecurrentWeightGrad(k, { dW: dWhh, dGates, y, h0 }, { plan, G, Hh: Hout });
   if (P > 0) {
     // Inverts F5p for W_hr: dW_hr [P, H] += Σ_t dh_tᵀ · hRaw_t, one product over all steps.
     const dhTot: Strided = { buf: act, off: d.dhTot, ld: P };
