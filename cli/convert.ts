@@ -356,7 +356,8 @@ export function registerConvert(program: Command): void {
       console.log(`${input}: ${NAMES[from]}${keys}`);
       console.log(
         `  ${c.cell.toUpperCase()}: input ${c.inputSize}, hidden ${c.hiddenSize}, layers ${c.numLayers}, ` +
-          `${c.bidirectional ? "bidirectional" : "unidirectional"}; head outputs ${c.outputSize}; ${model.numParams} parameters`,
+          `${c.bidirectional ? "bidirectional" : "unidirectional"}${c.projSize ? `, projection ${c.projSize}` : ""}; ` +
+          `head outputs ${c.outputSize}; ${model.numParams} parameters`,
       );
       for (const n of report.notes) console.log(`  note: ${n}`);
       if (onnx) console.log(`  ONNX graph: ${onnx.inputs.join(", ")} → ${onnx.outputs.join(", ")}`);

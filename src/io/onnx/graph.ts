@@ -223,9 +223,10 @@ function opLayer(g: GraphBuilder, net: RecurrentNet, at: LayerIn): LayerOut {
     net.sequenceLengths ? "seq_lens" : "",
   ];
   // initial_h (initial_c): this layer's rows l·D … l·D+D−1 of h0 (c0); left out: zeros.
-  const rows = [g.int64s([1], [l * D]), g.int64s([1], [(l + 1) * D]), g.int64s([1], [0])];
-  for (const s of cell.states)
-    opInputs.push(net.states === false ? "" : g.op("Slice", [`${s}0`, ...rows]));
+  if (net.states !== false) {
+    const rows = [g.int64s([1], [l * D]), g.int64s([1], [(l + 1) * D]), g.int64s([1], [0])];
+    for (const s of cell.states) opInputs.push(g.op("Slice", [`${s}0`, ...rows]));
+  }
   const [Y, h, c] = g.opN(cell.op, opInputs, 1 + cell.states.length, [
     { name: "hidden_size", kind: "int", value: H },
     { name: "direction", kind: "string", value: D === 2 ? "bidirectional" : "forward" },
@@ -258,12 +259,11 @@ function lstmpStep(
   const sig = (v: string) => g.op("Sigmoid", [v]);
   const c = g.op("Add", [g.op("Mul", [sig(f), cPrev]), g.op("Mul", [sig(i), g.op("Tanh", [gg])])]);
   const h = g.op("MatMul", [g.op("Mul", [sig(o), g.op("Tanh", [c])]), WrT]);
-  const zero = g.floats("zero", [], [0]);
   const outs = masked
     ? [
         g.op("Where", [mask, h, hPrev]),
         g.op("Where", [mask, c, cPrev]),
-        g.op("Where", [mask, h, zero]),
+        g.op("Where", [mask, h, g.floats("zero", [], [0])]),
       ]
     : [h, c, g.op("Identity", [h])];
   const io = (name: string, elemType: ElemType, width: number): ValueInfoDef => ({

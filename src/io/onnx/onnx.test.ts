@@ -15,7 +15,7 @@ import { Rng } from "../../tensor/rng.js";
 import type { ModelMeta } from "../model-file.js";
 import { exportOnnx, ONNX_IR_VERSION, ONNX_OPSET } from "./export.js";
 import { buildRecurrentGraph, GRU_CELL, LSTM_CELL, type RecurrentNet } from "./graph.js";
-import { encodeOnnxModel } from "./proto.js";
+import { encodeOnnxModel, type GraphDef } from "./proto.js";
 import { ProtoWriter } from "./protobuf.js";
 import { randomModel, maxDiff } from "../../../test/numeric.js";
 
@@ -728,6 +728,37 @@ describe("ONNX export of embedding models", () => {
     const r = await runOnnx(exported.bytes, { tokens, h0: zeros, c0: zeros });
     assert.ok(maxDiff(r.output.data as Float32Array, ours.output) < TOL, "output");
     assert.ok(maxDiff(r.hN.data as Float32Array, ours.hN) < TOL, "hN");
+  });
+});
+
+describe("exported graphs carry no dead weight", () => {
+  it("every initializer, in the graph and in each Scan body, is read by a node", () => {
+    const unread = (g: Pick<GraphDef, "nodes" | "initializers">): string[] => {
+      const read = new Set(g.nodes.flatMap((n) => n.inputs));
+      const bodies = g.nodes.flatMap((n) =>
+        n.attrs.flatMap((a) => (a.kind === "graph" ? [a.value] : [])),
+      );
+      return [
+        ...g.initializers.filter((t) => !read.has(t.name)).map((t) => t.name),
+        ...bodies.flatMap(unread),
+      ];
+    };
+    const models = [
+      { inputSize: 3, hiddenSize: 4, numLayers: 2, bidirectional: true, outputSize: 2 },
+      { inputSize: 3, hiddenSize: 4, projSize: 2, numLayers: 2, bidirectional: true, outputSize: 2 }, // prettier-ignore
+      { inputSize: 3, hiddenSize: 4, projSize: 3, outputSize: 2 },
+    ].map((cfg) => randomModel(cfg, 1));
+    for (const model of models)
+      for (const readout of ["all", "last", "final"] as const)
+        for (const [sequenceLengths, states] of [
+          [false, true],
+          [true, true],
+          [true, false],
+        ]) {
+          const net = lstmNet(model, { readout, sequenceLengths, states, probabilities: !states });
+          const where = `${JSON.stringify(model.config)} ${readout} ${sequenceLengths} ${states}`;
+          assert.deepEqual(unread(buildRecurrentGraph(net)), [], where);
+        }
   });
 });
 
