@@ -51,11 +51,12 @@ export function transpose<A extends Float32Array | Float64Array = Float64Array>(
   return t;
 }
 
-/** The lstm-ts metadata a Keras or TF.js export carries (task, input, vocab, series). */
+/** The lstm-ts metadata a Keras or TF.js export carries (task, input, vocab, series, classifier). */
 export function portableMeta(meta: ModelMeta): Partial<ModelMeta> {
   const m: Partial<ModelMeta> = { task: meta.task, input: meta.input };
   if (meta.vocab) m.vocab = meta.vocab;
   if (meta.series) m.series = meta.series;
+  if (meta.classifier) m.classifier = meta.classifier;
   return m;
 }
 

@@ -20,6 +20,7 @@ import { LstmModel } from "../model/model.js";
 import { ConfigError, FormatError } from "../tensor/errors.js";
 import { portableMeta, refuseUnportable, transpose, type ImportedModel } from "./keras-layout.js";
 import {
+  ClassifierMetaSchema,
   parseField,
   PortableMetaSchema,
   TfjsModelJsonSchema,
@@ -978,11 +979,13 @@ export function importTfjs(
   const udm = f.userDefinedMetadata;
   if (isObj(udm) && udm[TFJS_META_KEY] !== undefined) {
     // Validated by the schema; kept as written (the schema's defaults are not added to the file).
-    parseField(PortableMetaSchema, udm[TFJS_META_KEY], {
-      source,
-      where: `userDefinedMetadata["${TFJS_META_KEY}"]`,
-    });
-    out.meta = udm[TFJS_META_KEY] as Partial<ModelMeta>;
+    const where = `userDefinedMetadata["${TFJS_META_KEY}"]`;
+    const m = udm[TFJS_META_KEY];
+    parseField(PortableMetaSchema, m, { source, where });
+    // A classifier's classes and vocabulary (exportTfjs writes them; the model file checks sizes).
+    if (isObj(m) && m.classifier !== undefined)
+      parseField(ClassifierMetaSchema, m.classifier, { source, where: `${where}.classifier` });
+    out.meta = m as Partial<ModelMeta>;
   }
   return out;
 }
