@@ -601,6 +601,35 @@ describe("Keras and TF.js export of models they cannot hold", () => {
   });
 });
 
+describe("buildMeta for a classifier", () => {
+  it("keeps the base's classifier metadata, and refuses task classify without it", () => {
+    const config = new LstmModel({
+      inputSize: 2,
+      hiddenSize: 3,
+      outputSize: 2,
+      embedding: { numEmbeddings: 3, paddingIdx: 0 },
+    }).config;
+    const classifier = {
+      kind: "chars" as const,
+      textColumn: "t",
+      labelColumn: "l",
+      classes: ["a", "b"],
+      vocab: ["x", "y"],
+      features: 1,
+      scaler: null,
+    };
+    const input = { kind: "embedding" as const };
+    const meta = buildMeta(config, { base: { task: "classify", input, classifier } }, "m.json");
+    assert.deepEqual(meta, { task: "classify", input, classifier });
+    assert.throws(
+      () => buildMeta(config, { base: { task: "classify", input } }, "m.json"),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /a classifier needs its metadata .*--task generic/.test(e.message),
+    );
+  });
+});
+
 describe("buildMeta for an embedding model", () => {
   it("a vocabulary counts the embedding's rows, not input_size", () => {
     const cfg = new LstmModel({

@@ -11,7 +11,9 @@
  *
  * Keras stores W_ihᵀ (`kernel` [in, 4H]) and W_hhᵀ (`recurrent_kernel` [H, 4H]) with gate columns
  * i, f, c, o (PyTorch's i, f, g, o) and one bias [4H]: importing sets bias_ih = bias and
- * bias_hh = 0; exporting writes bias_ih + bias_hh. Dense kernel [D·H, O] = head.weightᵀ.
+ * bias_hh = 0; exporting writes bias_ih + bias_hh. Dense kernel [D·H, O] = head.weightᵀ. An
+ * Embedding's `embeddings` [V, E] is embedding.weight as it is; its mask_zero is padding_idx 0
+ * run with per-row lengths on right-padded rows (docs/model-format.md, "Embedding and mask_zero").
  *
  * Letters: I input, H hidden, L layers, D directions, O head outputs.
  */
