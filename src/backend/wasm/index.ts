@@ -27,15 +27,7 @@
  * (`memory.threads` says which). In browsers `await initWasm({ threads: n })` first.
  */
 import type { FloatArray } from "../../tensor/dtype.js";
-import type {
-  Block,
-  GruSaved,
-  Kernels,
-  LstmSaved,
-  MemoryOptions,
-  StepPlan,
-  Strided,
-} from "../kernels.js";
+import type { Block, Kernels, LstmSaved, MemoryOptions, StepPlan } from "../kernels.js";
 import {
   backwardSteps,
   forwardSteps,
@@ -115,77 +107,56 @@ function sizes(a: number, b: number, c: number, d = 0, e = 0, f = 0): void {
     throw new RangeError(`wasm backend: bad size or leading dimension in ${[a, b, c, d, e, f]}`);
 }
 
-/** Pointers to what an LSTM forward saves: gates [T·B, 4H], c and tanhC [T·B, H]. */
-function savedPtrs(inst: Instance, act: LstmSaved, plan: StepPlan) {
+/** The arguments both LSTM recurrence jobs share. */
+interface LstmStepsArgs {
+  gates: number;
+  c: number;
+  tanhC: number;
+  w: number;
+  steps: number;
+  batch: number;
+  hidden: number;
+  reverse: number;
+  packed: number;
+  sizes: number;
+}
+
+/**
+ * `a` (a job's own operands) with the arguments both LSTM recurrence jobs share added: pointers
+ * to what the forward saves (gates [T·B, 4H], c and tanhC [T·B, H]), W_hh [4H, H] and the plan.
+ * Added by assignment, not spread: an object spread in these per-call adapters is a generic copy
+ * that cost workload D (one step at a time) a quarter of its step time.
+ */
+function withLstmSteps<A extends object>(
+  a: A,
+  inst: Instance,
+  act: LstmSaved,
+  w: Block,
+  plan: StepPlan,
+): A & LstmStepsArgs {
+  const r = a as A & LstmStepsArgs;
   const { buf } = act;
   const rows = plan.T * plan.B;
-  return {
-    gates: ptr(inst, { buf, off: act.gates }, rows, 4 * plan.H, "gates"),
-    c: ptr(inst, { buf, off: act.c }, rows, plan.H, "c"),
-    tanhC: ptr(inst, { buf, off: act.tanhC }, rows, plan.H, "tanhC"),
-  };
+  r.gates = ptr(inst, { buf, off: act.gates }, rows, 4 * plan.H, "gates");
+  r.c = ptr(inst, { buf, off: act.c }, rows, plan.H, "c");
+  r.tanhC = ptr(inst, { buf, off: act.tanhC }, rows, plan.H, "tanhC");
+  r.w = ptr(inst, w, 4 * plan.H, plan.H, "W_hh");
+  r.steps = plan.T;
+  r.batch = plan.B;
+  r.hidden = plan.H;
+  r.reverse = plan.reverse ? 1 : 0;
+  r.packed = 0; // set by the instance when it packs W_hh
+  r.sizes = stepSizes(inst, plan);
+  return r;
 }
 
 /**
- * Byte pointers of the operands of `io` that `widths` names, each `rows` rows of widths[name]
- * columns (a Strided's rows `ld` apart), checked by `ptr` under their field names, in order.
+ * `a` with the gradient words of a GRU record, unused by its forward kernels, set to 0 (added,
+ * not spread: see withLstmSteps). `ldy` is the output's stride, which a forward record sets.
  */
-function rowPtrs<W extends Record<string, number>>(
-  inst: Instance,
-  io: { readonly [N in keyof W]: Block & { readonly ld?: number } },
-  widths: W,
-  rows: number,
-): { [N in keyof W]: number } {
-  const out = {} as { [N in keyof W]: number };
-  for (const name of Object.keys(widths) as (keyof W & string)[])
-    out[name] = ptr(inst, io[name], rows, widths[name], name);
-  return out;
+function withoutGruGrads<A extends { ldy: number }>(a: A) {
+  return Object.assign(a, { dy: 0, lddy: 0, dh: 0, dXg: 0, dHg: 0 });
 }
-
-/**
- * W_hh [gates·H, H] and the step plan as a recurrence job's words (LSTM and GRU alike); `packed`
- * is set by the instance when it packs W_hh.
- */
-function planWords(inst: Instance, w: Block, gates: number, plan: StepPlan) {
-  return {
-    w: ptr(inst, w, gates * plan.H, plan.H, "W_hh"),
-    steps: plan.T,
-    batch: plan.B,
-    hidden: plan.H,
-    reverse: plan.reverse ? 1 : 0,
-    packed: 0,
-  };
-}
-
-/** The arguments both LSTM recurrence jobs end with: W_hh [4H, H], the plan and the row counts. */
-function recurrenceArgs(inst: Instance, w: Block, plan: StepPlan) {
-  return { ...planWords(inst, w, 4, plan), sizes: stepSizes(inst, plan) };
-}
-
-/**
- * The words of a GRU recurrence record that forward and backward fill alike: the saved gates and
- * hg [T·B, 3H], y [T·B, H] (h_t, read back as h_{t−1}), h0, W_hh and the plan.
- */
-function gruRecurrence(
-  inst: Instance,
-  io: { readonly act: GruSaved; readonly y: Strided; readonly h0: Block; readonly w: Block },
-  plan: StepPlan,
-) {
-  const { T, B, H } = plan;
-  const { act, y } = io;
-  const rows = T * B;
-  return {
-    gates: ptr(inst, { buf: act.buf, off: act.gates }, rows, 3 * H, "gates"),
-    hg: ptr(inst, { buf: act.buf, off: act.hg }, rows, 3 * H, "hg"),
-    y: ptr(inst, y, rows, H, "y"),
-    ldy: y.ld,
-    h0: ptr(inst, io.h0, B, H, "h0"),
-    ...planWords(inst, io.w, 3, plan),
-  };
-}
-
-/** The gradient words of a GRU record, unused by its forward kernels. */
-const NO_GRU_GRADS = { dy: 0, ldy: 0, lddy: 0, dh: 0, dXg: 0, dHg: 0 };
 
 /** The kernels over the instances of `build`. */
 function makeKernels(build: Build): Kernels {
@@ -245,15 +216,33 @@ function makeKernels(build: Build): Kernels {
     lstmCellForward(io, { B, H }) {
       sizes(B, H, io.h.ld);
       const inst = owner(io.gates.buf, "gates");
-      const widths = { gates: 4 * H, c: H, tanhC: H, h: H, cPrev: H };
-      inst.cellForward({ ...rowPtrs(inst, io, widths, B), ldh: io.h.ld, batch: B, hidden: H });
+      inst.cellForward({
+        gates: ptr(inst, io.gates, B, 4 * H, "gates"),
+        c: ptr(inst, io.c, B, H, "c"),
+        tanhC: ptr(inst, io.tanhC, B, H, "tanhC"),
+        h: ptr(inst, io.h, B, H, "h"),
+        ldh: io.h.ld,
+        cPrev: ptr(inst, io.cPrev, B, H, "cPrev"),
+        batch: B,
+        hidden: H,
+      });
     },
 
     lstmCellBackward(io, { B, H }) {
       sizes(B, H, io.dy.ld);
       const inst = owner(io.dPre.buf, "dPre");
-      const widths = { dPre: 4 * H, dc: H, dy: H, dhNext: H, gates: 4 * H, cPrev: H, tanhC: H };
-      inst.cellBackward({ ...rowPtrs(inst, io, widths, B), ldy: io.dy.ld, batch: B, hidden: H });
+      inst.cellBackward({
+        dPre: ptr(inst, io.dPre, B, 4 * H, "dPre"),
+        dc: ptr(inst, io.dc, B, H, "dc"),
+        dy: ptr(inst, io.dy, B, H, "dy"),
+        ldy: io.dy.ld,
+        dhNext: ptr(inst, io.dhNext, B, H, "dhNext"),
+        gates: ptr(inst, io.gates, B, 4 * H, "gates"),
+        cPrev: ptr(inst, io.cPrev, B, H, "cPrev"),
+        tanhC: ptr(inst, io.tanhC, B, H, "tanhC"),
+        batch: B,
+        hidden: H,
+      });
     },
 
     lstmForwardSteps(io, plan) {
@@ -262,14 +251,13 @@ function makeKernels(build: Build): Kernels {
       sizes(T, B, H, y.ld);
       const inst = owner(act.buf, "act");
       const pWork = ptr(inst, io.work, 1, stepsWorkSize(H), "work");
-      const args = {
-        ...savedPtrs(inst, act, plan),
+      const own = {
         y: ptr(inst, y, T * B, H, "y"),
         ldy: y.ld,
         h0: ptr(inst, io.h0, B, H, "h0"),
         c0: ptr(inst, io.c0, B, H, "c0"),
-        ...recurrenceArgs(inst, io.w, plan),
       };
+      const args = withLstmSteps(own, inst, act, io.w, plan);
       if (T === 0 || B === 0 || H === 0) return;
       // Variable lengths without the sizes in memory: the per-step composition.
       if (plan.rows && !args.sizes) forwardSteps(kernels, io, plan);
@@ -283,16 +271,15 @@ function makeKernels(build: Build): Kernels {
       const inst = owner(scratch.buf, "scratch");
       const sb = scratch.buf;
       const pWork = ptr(inst, io.work, 1, stepsWorkSize(H), "work");
-      const args = {
+      const own = {
         dPre: ptr(inst, { buf: sb, off: scratch.dPre }, T * B, 4 * H, "dPre"),
         dh: ptr(inst, { buf: sb, off: scratch.dh }, B, H, "dh"),
         dc: ptr(inst, { buf: sb, off: scratch.dc }, B, H, "dc"),
         dy: ptr(inst, dy, T * B, H, "dy"),
         ldy: dy.ld,
-        ...savedPtrs(inst, act, plan),
         c0: ptr(inst, io.c0, B, H, "c0"),
-        ...recurrenceArgs(inst, io.w, plan),
       };
+      const args = withLstmSteps(own, inst, act, io.w, plan);
       if (T === 0 || B === 0 || H === 0) return;
       if (plan.rows && !args.sizes) backwardSteps(kernels, io, plan);
       else inst.backwardSteps(args, pWork, () => backwardSteps(kernels, io, plan));
@@ -301,39 +288,65 @@ function makeKernels(build: Build): Kernels {
     gruCellForward(io, { B, H }) {
       sizes(B, H, io.h.ld, io.hPrev.ld);
       const inst = owner(io.gates.buf, "gates");
-      const p = rowPtrs(inst, io, { gates: 3 * H, hg: 3 * H, h: H, hPrev: H }, B);
-      const bhh = ptr(inst, io.bhh, 1, 3 * H, "bhh");
-      const words = { ldh: io.h.ld, ldhPrev: io.hPrev.ld, batch: B, hidden: H };
-      inst.gruCellForward({ ...NO_GRU_GRADS, ...p, bhh, ...words });
+      inst.gruCellForward(
+        withoutGruGrads({
+          gates: ptr(inst, io.gates, B, 3 * H, "gates"),
+          hg: ptr(inst, io.hg, B, 3 * H, "hg"),
+          bhh: ptr(inst, io.bhh, 1, 3 * H, "bhh"),
+          h: ptr(inst, io.h, B, H, "h"),
+          ldh: io.h.ld,
+          hPrev: ptr(inst, io.hPrev, B, H, "hPrev"),
+          ldhPrev: io.hPrev.ld,
+          ldy: 0, // a cell step has no y
+          batch: B,
+          hidden: H,
+        }),
+      );
     },
 
     gruCellBackward(io, { B, H }) {
       sizes(B, H, io.dy.ld, io.hPrev.ld);
       const inst = owner(io.dXg.buf, "dXg");
-      const { hPrev, ...p } = rowPtrs(inst, io, { hPrev: H, gates: 3 * H, hg: 3 * H }, B);
-      const grads = rowPtrs(inst, io, { dy: H, dh: H, dXg: 3 * H, dHg: 3 * H }, B);
+      const hPrev = ptr(inst, io.hPrev, B, H, "hPrev");
       inst.gruCellBackward({
-        ...p,
-        ...grads,
+        gates: ptr(inst, io.gates, B, 3 * H, "gates"),
+        hg: ptr(inst, io.hg, B, 3 * H, "hg"),
         bhh: 0, // not read by backward
         h: hPrev, // not read by backward
         ldh: io.hPrev.ld,
         hPrev,
         ldhPrev: io.hPrev.ld,
-        ldy: io.dy.ld,
         batch: B,
         hidden: H,
+        dy: ptr(inst, io.dy, B, H, "dy"),
+        ldy: io.dy.ld,
+        dh: ptr(inst, io.dh, B, H, "dh"),
+        dXg: ptr(inst, io.dXg, B, 3 * H, "dXg"),
+        dHg: ptr(inst, io.dHg, B, 3 * H, "dHg"),
       });
     },
 
     gruForwardSteps(io, plan) {
       const { T, B, H } = plan;
-      sizes(T, B, H, io.y.ld);
-      const inst = owner(io.act.buf, "act");
+      const { act, y } = io;
+      sizes(T, B, H, y.ld);
+      const inst = owner(act.buf, "act");
+      const G = 3 * H;
       const pWork = ptr(inst, io.work, 1, stepsWorkSize(H), "work");
-      const recurrence = gruRecurrence(inst, io, plan);
-      const bhh = ptr(inst, io.bhh, 1, 3 * H, "b_hh");
-      const record = { ...NO_GRU_GRADS, ...recurrence, bhh };
+      const record = withoutGruGrads({
+        gates: ptr(inst, { buf: act.buf, off: act.gates }, T * B, G, "gates"),
+        hg: ptr(inst, { buf: act.buf, off: act.hg }, T * B, G, "hg"),
+        y: ptr(inst, y, T * B, H, "y"),
+        ldy: y.ld,
+        h0: ptr(inst, io.h0, B, H, "h0"),
+        w: ptr(inst, io.w, G, H, "W_hh"),
+        bhh: ptr(inst, io.bhh, 1, G, "b_hh"),
+        packed: 0,
+        steps: T,
+        batch: B,
+        hidden: H,
+        reverse: plan.reverse ? 1 : 0,
+      });
       if (T === 0 || B === 0 || H === 0) return;
       // Variable lengths: the per-step composition on each step's active rows.
       if (plan.rows) gruForwardSteps(kernels, io, plan);
@@ -342,19 +355,30 @@ function makeKernels(build: Build): Kernels {
 
     gruBackwardSteps(io, plan) {
       const { T, B, H } = plan;
-      const { scratch, dy } = io;
-      sizes(T, B, H, dy.ld, io.y.ld);
+      const { scratch, act, dy, y } = io;
+      sizes(T, B, H, dy.ld, y.ld);
       const inst = owner(scratch.buf, "scratch");
+      const G = 3 * H;
       const sb = scratch.buf;
       const pWork = ptr(inst, io.work, 1, stepsWorkSize(H), "work");
       const record = {
-        ...gruRecurrence(inst, io, plan),
+        gates: ptr(inst, { buf: act.buf, off: act.gates }, T * B, G, "gates"),
+        hg: ptr(inst, { buf: act.buf, off: act.hg }, T * B, G, "hg"),
+        y: ptr(inst, y, T * B, H, "y"),
+        ldy: y.ld,
+        h0: ptr(inst, io.h0, B, H, "h0"),
+        w: ptr(inst, io.w, G, H, "W_hh"),
         bhh: 0, // not read by backward
+        packed: 0,
+        steps: T,
+        batch: B,
+        hidden: H,
+        reverse: plan.reverse ? 1 : 0,
         dy: ptr(inst, dy, T * B, H, "dy"),
         lddy: dy.ld,
         dh: ptr(inst, { buf: sb, off: scratch.dh }, B, H, "dh"),
-        dXg: ptr(inst, { buf: sb, off: scratch.dXg }, T * B, 3 * H, "dXg"),
-        dHg: ptr(inst, { buf: sb, off: scratch.dHg }, T * B, 3 * H, "dHg"),
+        dXg: ptr(inst, { buf: sb, off: scratch.dXg }, T * B, G, "dXg"),
+        dHg: ptr(inst, { buf: sb, off: scratch.dHg }, T * B, G, "dHg"),
       };
       if (T === 0 || B === 0 || H === 0) return;
       if (plan.rows) gruBackwardSteps(kernels, io, plan);

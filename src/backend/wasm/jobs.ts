@@ -159,73 +159,89 @@ export const FillBiasJob = job({
 });
 
 /**
- * The recurrence exports: their operands, then the rows [i0, i1) to carry through every step and
- * this thread's scratch.
- */
-type StepsKernel =
-  "lstmForwardSteps" | "lstmBackwardSteps" | "gruForwardSteps" | "gruBackwardSteps";
-
-/**
- * A recurrence job (chunked: each thread carries the batch rows of its chunks through every
- * step): `kernel` takes the job's `operands` (its fields, or the leading ones, in order), then the
- * slice's rows i0, i1 and this thread's scratch.
- */
-function stepsJob<const F extends readonly string[]>(
-  kind: number,
-  kernel: StepsKernel,
-  fields: F,
-  operands: readonly F[number][] = fields,
-): JobSpec<F> {
-  return job({
-    kind,
-    fields,
-    chunked: true,
-    run(ex, a, s, scratch) {
-      const call = ex[kernel] as (...words: number[]) => void;
-      call(...operands.map((f) => a[f]), s[0], s[1], scratch);
-    },
-  });
-}
-
-/**
  * The arguments both LSTM recurrence jobs end with (before the slice): W_hh, the step plan and
  * the per-step row counts (assembly/kernels.ts lstmForwardSteps, lstmBackwardSteps).
  */
 const RECURRENCE_FIELDS = ["w", "steps", "batch", "hidden", "reverse", "packed", "sizes"] as const;
 
-/** The forward recurrence of batch rows [i0, i1) through every step. */
-export const ForwardStepsJob = stepsJob(5, "lstmForwardSteps", [
-  "gates",
-  "c",
-  "tanhC",
-  "y",
-  "ldy",
-  "h0",
-  "c0",
-  ...RECURRENCE_FIELDS,
-]);
+/** The forward recurrence of batch rows [i0, i1) through every step (chunked). */
+export const ForwardStepsJob = job({
+  kind: 5,
+  fields: ["gates", "c", "tanhC", "y", "ldy", "h0", "c0", ...RECURRENCE_FIELDS],
+  chunked: true,
+  // Named arguments, not a loop over `fields`: a generic call (map and spread) allocates and
+  // looks every word up by key on each call, which a model run one step at a time feels.
+  run(ex, a, s, scratch) {
+    ex.lstmForwardSteps(
+      a.gates,
+      a.c,
+      a.tanhC,
+      a.y,
+      a.ldy,
+      a.h0,
+      a.c0,
+      a.w,
+      a.steps,
+      a.batch,
+      a.hidden,
+      a.reverse,
+      a.packed,
+      a.sizes,
+      s[0],
+      s[1],
+      scratch,
+    );
+  },
+});
 
-/** The backward recurrence of batch rows [i0, i1) through every step. */
-export const BackwardStepsJob = stepsJob(6, "lstmBackwardSteps", [
-  "dPre",
-  "dh",
-  "dc",
-  "dy",
-  "ldy",
-  "gates",
-  "c",
-  "tanhC",
-  "c0",
-  ...RECURRENCE_FIELDS,
-]);
+/** The backward recurrence of batch rows [i0, i1) through every step (chunked). */
+export const BackwardStepsJob = job({
+  kind: 6,
+  fields: ["dPre", "dh", "dc", "dy", "ldy", "gates", "c", "tanhC", "c0", ...RECURRENCE_FIELDS],
+  chunked: true,
+  run(ex, a, s, scratch) {
+    ex.lstmBackwardSteps(
+      a.dPre,
+      a.dh,
+      a.dc,
+      a.dy,
+      a.ldy,
+      a.gates,
+      a.c,
+      a.tanhC,
+      a.c0,
+      a.w,
+      a.steps,
+      a.batch,
+      a.hidden,
+      a.reverse,
+      a.packed,
+      a.sizes,
+      s[0],
+      s[1],
+      scratch,
+    );
+  },
+});
 
 /**
- * The GRU recurrences of batch rows [i0, i1): their operands are a GruSteps record in the shared
- * memory (assembly/gru.ts) at byte address `desc`, written by the caller; `batch` sizes the
- * chunks.
+ * A GRU recurrence job of batch rows [i0, i1) (chunked): its operands are a GruSteps record in
+ * the shared memory (assembly/gru.ts) at byte address `desc`, written by the caller; `batch`
+ * sizes the chunks.
  */
-export const GruForwardStepsJob = stepsJob(7, "gruForwardSteps", ["desc", "batch"], ["desc"]);
-export const GruBackwardStepsJob = stepsJob(8, "gruBackwardSteps", ["desc", "batch"], ["desc"]);
+function gruStepsJob(kind: number, kernel: "gruForwardSteps" | "gruBackwardSteps") {
+  return job({
+    kind,
+    fields: ["desc", "batch"],
+    chunked: true,
+    run(ex, a, s, scratch) {
+      ex[kernel](a.desc, s[0], s[1], scratch);
+    },
+  });
+}
+
+export const GruForwardStepsJob = gruStepsJob(7, "gruForwardSteps");
+export const GruBackwardStepsJob = gruStepsJob(8, "gruBackwardSteps");
 
 /** Every job kind, indexed by its `kind`. */
 export const JOBS: readonly JobSpec[] = [
