@@ -152,17 +152,22 @@ export function registerConvert(program: Command): void {
         "  --head-prefix). Sizes are inferred from the shapes.\n" +
         "--from tfjs DIR (or DIR/model.json): a TensorFlow.js Layers model, as\n" +
         "  model.save() or tensorflowjs_converter --input_format keras writes it:\n" +
-        "  LSTM or Bidirectional(LSTM, merge_mode concat) layers (sigmoid\n" +
-        "  recurrent activation, not hard_sigmoid) and one Dense head, maybe in\n" +
-        "  TimeDistributed; or GRU layers with reset_after=True (TensorFlow 2's\n" +
-        "  default; reset_after=false, what TF.js runs, is refused). Weights are\n" +
+        "  an optional Embedding first (mask_zero becomes padding id 0 with\n" +
+        "  per-row lengths), LSTM or Bidirectional(LSTM, merge_mode concat) layers\n" +
+        "  (sigmoid recurrent activation, not hard_sigmoid) and one Dense head,\n" +
+        "  maybe in TimeDistributed; or GRU layers with reset_after=True\n" +
+        "  (TensorFlow 2's default; reset_after=false, what TF.js runs, is\n" +
+        "  refused). Dropout layers become the dropout settings. Weights are\n" +
         "  matched by layer and name suffix.\n" +
         "--from keras IN.json: keras-lstm JSON (Keras/TF.js kernel,\n" +
         "  recurrent_kernel, bias; Bidirectional as backward_layer; a Dense head).\n" +
         "--to tfjs --out DIR: write DIR/model.json + DIR/group1-shard1of1.bin, a\n" +
         "  Sequential for tf.loadLayersModel (input [batch, time, I], output\n" +
         "  [batch, time, O]; LSTM bias = bias_ih + bias_hh; a GRU model as Keras\n" +
-        "  GRU layers with reset_after=True, which TF.js itself cannot run).\n" +
+        "  GRU layers with reset_after=True, which TF.js itself cannot run; an\n" +
+        "  embedding as an Embedding layer, a tied head as an untied copy; a\n" +
+        "  classifier ends in Dense on the final state; projections are refused:\n" +
+        "  Keras has no LSTMP).\n" +
         "--to keras: write keras-lstm JSON (bias = bias_ih + bias_hh).\n" +
         "--to onnx --out FILE.onnx: an ONNX model (opset 14, LSTM ops) for ONNX\n" +
         "  Runtime: inputs x [T, B, I] (text models: int64 tokens [T, B]), h0, c0\n" +
