@@ -58,6 +58,27 @@ export function meanSquared(
   return loss / n;
 }
 
+/** targets[r] as a class index, which must be an integer in [0, classes). */
+function targetClass(targets: ArrayLike<number>, r: number, classes: number): number {
+  const y = targets[r];
+  if (!Number.isInteger(y) || y < 0 || y >= classes)
+    throw new DataError(`targets: element ${r} is ${y}, expected a class index in [0, ${classes})`);
+  return y;
+}
+
+/**
+ * logsumexp of the row z[o … o + classes): the max is subtracted before exp, so large logits do
+ * not overflow; a non-finite max (an infinite or NaN logit) is an error.
+ */
+function rowLogSumExp(z: ArrayLike<number>, o: number, classes: number): number {
+  let max = -Infinity;
+  for (let c = 0; c < classes; c++) if (z[o + c] > max) max = z[o + c];
+  if (!Number.isFinite(max)) throw new NonFiniteError("logits", o, max);
+  let sum = 0;
+  for (let c = 0; c < classes; c++) sum += Math.exp(z[o + c] - max);
+  return Math.log(sum) + max;
+}
+
 /**
  * Fused softmax + cross-entropy, mean over R rows of C logits (F.cross_entropy, "mean"):
  * loss = (1/R) Σ_r [logsumexp(z_r) − z_r[target_r]]; dz_r = (softmax(z_r) − onehot(target_r))/R.
@@ -75,18 +96,9 @@ export function softmaxCrossEntropy(
   checkLength("targets", targets, [rows]);
   let loss = 0;
   for (let r = 0; r < rows; r++) {
-    const y = targets[r];
-    if (!Number.isInteger(y) || y < 0 || y >= classes)
-      throw new DataError(
-        `targets: element ${r} is ${y}, expected a class index in [0, ${classes})`,
-      );
+    const y = targetClass(targets, r, classes);
     const o = r * classes;
-    let max = -Infinity;
-    for (let c = 0; c < classes; c++) if (z[o + c] > max) max = z[o + c];
-    if (!Number.isFinite(max)) throw new NonFiniteError("logits", o, max);
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += Math.exp(z[o + c] - max);
-    const logSum = Math.log(sum) + max;
+    const logSum = rowLogSumExp(z, o, classes);
     loss += logSum - z[o + y];
     for (let c = 0; c < classes; c++) dz[o + c] = Math.exp(z[o + c] - logSum) / rows;
     dz[o + y] -= 1 / rows;
@@ -115,26 +127,14 @@ export function weightedSoftmaxCrossEntropy(
       );
   checkLength("targets", targets, [rows]);
   let total = 0;
-  for (let r = 0; r < rows; r++) {
-    const y = targets[r];
-    if (!Number.isInteger(y) || y < 0 || y >= classes)
-      throw new DataError(
-        `targets: element ${r} is ${y}, expected a class index in [0, ${classes})`,
-      );
-    total += weights[y];
-  }
+  for (let r = 0; r < rows; r++) total += weights[targetClass(targets, r, classes)];
   if (!(total > 0)) throw new DataError("classWeights: the rows of this batch weigh 0 in total");
   let weighted = 0;
   for (let r = 0; r < rows; r++) {
     const y = targets[r];
     const w = weights[y] / total;
     const o = r * classes;
-    let max = -Infinity;
-    for (let c = 0; c < classes; c++) if (z[o + c] > max) max = z[o + c];
-    if (!Number.isFinite(max)) throw new NonFiniteError("logits", o, max);
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += Math.exp(z[o + c] - max);
-    const logSum = Math.log(sum) + max;
+    const logSum = rowLogSumExp(z, o, classes);
     weighted += w * (logSum - z[o + y]);
     for (let c = 0; c < classes; c++) dz[o + c] = w * Math.exp(z[o + c] - logSum);
     dz[o + y] -= w;
