@@ -7,6 +7,11 @@ import { ConfigError } from "../tensor/errors.js";
 import { Rng } from "../tensor/rng.js";
 import type { SequenceBatch } from "./objective.js";
 
+/** A fixed 0/1 dropout mask of n entries, each dropped with probability p (dropped: 0). */
+function fixedMask(rng: Rng, n: number, p: number): number[] {
+  return Array.from({ length: n }, () => (rng.uniform() < p ? 0 : 1));
+}
+
 /** Central differences of the loss against backward's gradients, at a few parameters and x entries. */
 function fdCheck(m: LstmModel, obj: Objective, batch: SequenceBatch, xAt: number[]): void {
   m.zeroGrad();
@@ -192,8 +197,7 @@ describe("dropout", () => {
     const m = new LstmModel(cfg, { dtype: "float64", backend: "js" });
     m.initDefault(new Rng(2));
     const rng = new Rng(4);
-    const mask = (n: number, p: number): number[] =>
-      Array.from({ length: n }, () => (rng.uniform() < p ? 0 : 1));
+    const mask = (n: number, p: number): number[] => fixedMask(rng, n, p);
     const masks = {
       input: mask(T * B * 3, 0.2),
       between_l0: mask(T * B * 4, 0.5),
@@ -208,8 +212,7 @@ describe("dropout", () => {
     const m = new LstmModel({ ...cfg, bidirectional: true }, { dtype: "float64", backend: "js" });
     m.initDefault(new Rng(3));
     const rng = new Rng(5);
-    const mask = (n: number, p: number): number[] =>
-      Array.from({ length: n }, () => (rng.uniform() < p ? 0 : 1));
+    const mask = (n: number, p: number): number[] => fixedMask(rng, n, p);
     const masks = {
       input: mask(T * B * 3, 0.2),
       between_l0: mask(T * B * 8, 0.5),
