@@ -23,21 +23,34 @@ export function isLossKind(v: unknown): v is LossKind {
   return typeof v === "string" && (LOSS_KINDS as readonly string[]).includes(v);
 }
 
+/**
+ * Σ (z − target)² over every entry, summed in float64, after checking target (as long as z,
+ * finite); writes dz[i] = dzOf(z[i] − target[i]).
+ */
+function sumSquaredErrors(
+  dz: FloatArray,
+  z: ArrayLike<number>,
+  target: ArrayLike<number>,
+  dzOf: (e: number) => number,
+): number {
+  checkLength("targets", target, [z.length]);
+  checkFinite("targets", target);
+  let sum = 0;
+  for (let i = 0; i < z.length; i++) {
+    const e = z[i] - target[i];
+    dz[i] = dzOf(e);
+    sum += e * e;
+  }
+  return sum;
+}
+
 /** loss = ½ Σ (z − target)²; dz = z − target (the sign: ∂/∂z of (z − y)² is +2(z − y)). */
 export function sumSquares(
   dz: FloatArray,
   z: ArrayLike<number>,
   target: ArrayLike<number>,
 ): number {
-  checkLength("targets", target, [z.length]);
-  checkFinite("targets", target);
-  let loss = 0;
-  for (let i = 0; i < z.length; i++) {
-    const e = z[i] - target[i];
-    dz[i] = e;
-    loss += e * e;
-  }
-  return 0.5 * loss;
+  return 0.5 * sumSquaredErrors(dz, z, target, (e) => e);
 }
 
 /** loss = (1/n) Σ (z − target)² (F.mse_loss, reduction "mean"); dz = 2(z − target)/n. */
@@ -46,16 +59,8 @@ export function meanSquared(
   z: ArrayLike<number>,
   target: ArrayLike<number>,
 ): number {
-  checkLength("targets", target, [z.length]);
-  checkFinite("targets", target);
   const n = z.length;
-  let loss = 0;
-  for (let i = 0; i < n; i++) {
-    const e = z[i] - target[i];
-    dz[i] = (2 * e) / n;
-    loss += e * e;
-  }
-  return loss / n;
+  return sumSquaredErrors(dz, z, target, (e) => (2 * e) / n) / n;
 }
 
 /** targets[r] as a class index, which must be an integer in [0, classes). */
