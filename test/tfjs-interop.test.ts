@@ -397,6 +397,268 @@ for (const [name, cfg] of [
   );
 }
 
+// ------------------------------------------------------------------------------------------------
+// Embedding. Keras's mask_zero skips every step whose token is 0 (state and output carried); lstm-ts
+// imports it as padding_idx 0 and runs right-padded rows with per-row lengths: the outputs agree at
+// every valid step and on the last output. Rows here are right padded with 0 (tokens 1 … V−1).
+
+/** Right-padded token ids, batch-first [B, T] (for TF.js) and time-major [T, B] (for lstm-ts). */
+function paddedTokens(V: number, T: number, lengths: number[], seed: number, zeroFree = true) {
+  const B = lengths.length;
+  const rng = new Rng(seed);
+  const bf = new Float32Array(B * T);
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < lengths[b]; t++) {
+      const lo = zeroFree ? 1 : 0;
+      bf[b * T + t] = lo + Math.min(V - 1 - lo, Math.floor(rng.range(0, 1) * (V - lo)));
+    }
+  return { bf, tm: toTimeMajor(bf, B, T, 1) };
+}
+
+/** The valid steps of a [T, B, O] time-major output: [Σ lengths, O], in (b, t) order. */
+function validSteps(y: ArrayLike<number>, lengths: number[], T: number, O: number): Float32Array {
+  const B = lengths.length;
+  const out: number[] = [];
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < lengths[b]; t++)
+      for (let o = 0; o < O; o++) out.push(y[(t * B + b) * O + o]);
+  return Float32Array.from(out);
+}
+
+interface TfEmbSpec {
+  V: number;
+  E: number;
+  H: number;
+  L: number;
+  O: number;
+  maskZero: boolean;
+  bidi?: boolean;
+  /** Dense on the last layer's last output (classification) instead of TimeDistributed. */
+  classify?: boolean;
+  dropout?: number;
+  seed: number;
+}
+
+function tfEmbModel(s: TfEmbSpec): Sequential {
+  const t = tf!;
+  const init = () => t.initializers.zeros();
+  const model = t.sequential();
+  model.add(
+    t.layers.embedding({
+      inputDim: s.V,
+      outputDim: s.E,
+      maskZero: s.maskZero,
+      inputShape: [null],
+      embeddingsInitializer: init(),
+    }),
+  );
+  if (s.dropout) model.add(t.layers.dropout({ rate: s.dropout }));
+  for (let l = 0; l < s.L; l++) {
+    const cfg = {
+      units: s.H,
+      returnSequences: l < s.L - 1 || !s.classify,
+      recurrentActivation: "sigmoid",
+      kernelInitializer: init(),
+      recurrentInitializer: init(),
+      biasInitializer: init(),
+    };
+    model.add(
+      s.bidi
+        ? t.layers.bidirectional({ layer: t.layers.lstm(cfg), mergeMode: "concat" })
+        : t.layers.lstm(cfg),
+    );
+  }
+  const dense = t.layers.dense({ units: s.O, kernelInitializer: init(), biasInitializer: init() });
+  model.add(s.classify ? dense : t.layers.timeDistributed({ layer: dense }));
+  const rng = new Rng(s.seed);
+  model.setWeights(
+    model.getWeights().map((w: Tensor) =>
+      t.tensor(
+        Float32Array.from({ length: w.size }, () => rng.range(-0.6, 0.6)),
+        w.shape,
+      ),
+    ),
+  );
+  return model;
+}
+
+function predictIds(model: LayersModel, ids: Float32Array, B: number, T: number) {
+  const t = tf!;
+  return t
+    .tidy(() => {
+      const y = model.predict(t.tensor2d(ids, [B, T]));
+      return (Array.isArray(y) ? y[0] : y).dataSync() as Float32Array;
+    })
+    .slice();
+}
+
+const EMB_CASES: { name: string; spec: TfEmbSpec }[] = [
+  {
+    name: "Embedding(mask_zero) + 2 LSTM + TimeDistributed(Dense)",
+    spec: { V: 9, E: 4, H: 5, L: 2, O: 3, maskZero: true, seed: 71 },
+  },
+  {
+    name: "Embedding(mask_zero) + Dropout + LSTM + Dense on the last output (classifier)",
+    spec: { V: 7, E: 3, H: 4, L: 1, O: 4, maskZero: true, classify: true, dropout: 0.3, seed: 72 },
+  },
+  {
+    name: "Embedding(mask_zero) + Bidirectional(LSTM) + Dense on the last output (readout final)",
+    spec: { V: 8, E: 3, H: 4, L: 2, O: 2, maskZero: true, bidi: true, classify: true, seed: 73 },
+  },
+  {
+    name: "Embedding(mask_zero) + Bidirectional(LSTM) + TimeDistributed(Dense)",
+    spec: { V: 8, E: 5, H: 3, L: 1, O: 2, maskZero: true, bidi: true, seed: 74 },
+  },
+  {
+    name: "Embedding without a mask (token 0 is a token) + LSTM + TimeDistributed(Dense)",
+    spec: { V: 6, E: 3, H: 4, L: 1, O: 3, maskZero: false, seed: 75 },
+  },
+];
+
+for (const c of EMB_CASES) {
+  test(
+    `lstm convert --from tfjs: ${c.name} gives model.predict's outputs`,
+    { skip: SKIP },
+    async (t: TestContext) => {
+      const { V, O, maskZero, classify, bidi } = c.spec;
+      const model = tfEmbModel(c.spec);
+      const dir = join(tmp, `tf-emb-${c.spec.seed}`);
+      await saveTfjs(model, dir);
+      const out = join(tmp, `from-tf-emb-${c.spec.seed}.safetensors`);
+      const summary = convertFromTfjs(dir, out);
+      const notes = summary.notes.join("\n");
+      const ourModel = loadModel(out).model;
+      assert.deepEqual(ourModel.config.embedding, {
+        numEmbeddings: V,
+        paddingIdx: maskZero ? 0 : null,
+      });
+      if (c.spec.dropout) assert.equal(ourModel.config.dropout?.input, c.spec.dropout);
+      const T = 7;
+      // Without a mask every step is read: full rows, 0 included as a token.
+      const lengths = maskZero ? [7, 3, 5, 1] : [7, 7, 7, 7];
+      const B = lengths.length;
+      const { bf, tm } = paddedTokens(V, T, lengths, c.spec.seed, maskZero);
+      const expected = predictIds(model, bf, B, T); // [B, T, O] or [B, O]
+      const readout = !classify ? "all" : bidi ? "final" : "last";
+      if (classify) assert.match(notes, bidi ? /readout "final"/ : /readout "last"/);
+      const got = ourModel.forward(tm, {
+        seqLen: T,
+        batch: B,
+        readout,
+        ...(maskZero ? { lengths } : {}),
+      }).output;
+      const err = classify
+        ? scaledError(got, expected)
+        : scaledError(
+            validSteps(got, lengths, T, O),
+            validSteps(toTimeMajor(expected, B, T, O), lengths, T, O),
+          );
+      errors.push(`${c.name}: ${err.toExponential(2)}`);
+      t.diagnostic(`scaled max error ${err.toExponential(2)}`);
+      assert.ok(err <= TOL, `scaled error ${err} > ${TOL}`);
+      model.dispose();
+    },
+  );
+}
+
+for (const [name, cfg, meta] of [
+  [
+    "padding_idx 0 (mask_zero), 2 layers, TimeDistributed",
+    {
+      inputSize: 4,
+      hiddenSize: 3,
+      numLayers: 2,
+      outputSize: 3,
+      embedding: { numEmbeddings: 7, paddingIdx: 0 },
+    },
+    { task: "generic", input: { kind: "embedding" } },
+  ],
+  [
+    "tied head, no padding (untied copy)",
+    {
+      inputSize: 3,
+      hiddenSize: 3,
+      outputSize: 6,
+      embedding: { numEmbeddings: 6, paddingIdx: null },
+      tiedHead: true,
+    },
+    { task: "generic", input: { kind: "embedding" } },
+  ],
+  [
+    "bidirectional classifier with padding_idx 0 (readout final)",
+    {
+      inputSize: 3,
+      hiddenSize: 4,
+      bidirectional: true,
+      outputSize: 3,
+      embedding: { numEmbeddings: 8, paddingIdx: 0 },
+    },
+    {
+      task: "classify",
+      input: { kind: "embedding" },
+      // As train-classify writes it: id 0 is padding, ids 1 … 7 the characters.
+      classifier: {
+        kind: "chars", textColumn: "text", labelColumn: "label", classes: ["x", "y", "z"],
+        vocab: [..."abcdefg"], features: 1, scaler: null,
+      }, // prettier-ignore
+    },
+  ],
+] as [string, ModelConfigInput, ModelMeta][]) {
+  test(
+    `lstm convert --to tfjs: an embedding model, ${name}, predicts our outputs in TF.js`,
+    { skip: SKIP },
+    async () => {
+      const m = randomModel(cfg, 200 + cfg.inputSize);
+      const slug = name.replace(/[^a-z0-9]+/gi, "-");
+      const src = join(tmp, `ours-emb-${slug}.safetensors`);
+      saveModel(src, m, meta);
+      const dir = join(tmp, `to-tf-emb-${slug}`);
+      const r = runCli(["convert", src, "--to", "tfjs", "--out", dir]);
+      assert.equal(r.status, 0, r.stderr);
+      const model = await loadTfjs(dir);
+      const V = cfg.embedding!.numEmbeddings;
+      const O = cfg.outputSize;
+      const T = 6;
+      const padded = cfg.embedding!.paddingIdx === 0;
+      const lengths = padded ? [6, 2, 4] : [6, 6, 6];
+      const B = lengths.length;
+      const { bf, tm } = paddedTokens(V, T, lengths, 9, padded);
+      const expected = predictIds(model, bf, B, T);
+      const classify = meta.task === "classify";
+      const got = m.forward(tm, {
+        seqLen: T,
+        batch: B,
+        readout: classify ? "final" : "all",
+        ...(padded ? { lengths } : {}),
+      }).output;
+      const err = classify
+        ? scaledError(expected, got)
+        : scaledError(
+            validSteps(toTimeMajor(expected, B, T, O), lengths, T, O),
+            validSteps(got, lengths, T, O),
+          );
+      errors.push(`--to tfjs, embedding ${name}: ${err.toExponential(2)}`);
+      assert.ok(err <= TOL, `scaled error ${err} > ${TOL}`);
+
+      // And back: the same outputs, task and classifier metadata; a tied head comes back untied.
+      const back = join(tmp, `back-emb-${slug}.safetensors`);
+      convertFromTfjs(dir, back);
+      const loaded = loadModel(back);
+      assert.equal(loaded.meta.task, meta.task);
+      assert.deepEqual(loaded.meta.classifier, meta.classifier);
+      assert.deepEqual(loaded.model.config.embedding, cfg.embedding);
+      const again = loaded.model.forward(tm, {
+        seqLen: T,
+        batch: B,
+        readout: classify ? "final" : "all",
+        ...(padded ? { lengths } : {}),
+      }).output;
+      assert.ok(scaledError(again, got) <= TOL);
+      model.dispose();
+    },
+  );
+}
+
 test(
   "lstm convert --from tfjs rejects tf.layers.lstm's default hardSigmoid with a clear message",
   { skip: SKIP },
@@ -623,3 +885,74 @@ test("a TF.js GRU (reset_after=false, the form tf.layers.gru runs) is refused wi
   assert.doesNotMatch(r.stderr, /\n\s+at /); // no stack trace
   assert.throws(() => t.layers.gru({ units: 3, resetAfter: true } as never), /reset_after/);
 }); // prettier-ignore
+
+test("a Keras Embedding(mask_zero) + GRU (reset_after=True) imports exactly: valid steps and the last output", () => {
+  const [V, E, H, O, T] = [7, 3, 4, 2, 6];
+  const G = 3 * H;
+  const lengths = [6, 3, 1, 4];
+  const B = lengths.length;
+  const rng = new Rng(41);
+  const rand = (n: number) => Float32Array.from({ length: n }, () => rng.range(-0.7, 0.7));
+  const table = rand(V * E);
+  const gru = { kernel: rand(E * G), rec: rand(H * G), bias: rand(2 * G), inW: E };
+  const dense = { kernel: rand(H * O), bias: rand(O) };
+  const modelJson = {
+    format: "layers-model",
+    modelTopology: {
+      class_name: "Sequential",
+      config: {
+        name: "sequential",
+        layers: [
+          { class_name: "Embedding", config: { name: "embedding", batch_input_shape: [null, null], input_dim: V, output_dim: E, mask_zero: true } },
+          { class_name: "GRU", config: { name: "gru", units: H, activation: "tanh", recurrent_activation: "sigmoid", use_bias: true, reset_after: true, return_sequences: true } },
+          { class_name: "TimeDistributed", config: { name: "td", layer: { class_name: "Dense", config: { name: "dense", units: O, activation: "linear" } } } },
+        ],
+      },
+    },
+    weightsManifest: [
+      {
+        paths: ["w.bin"],
+        weights: [
+          { name: "embedding/embeddings", shape: [V, E], dtype: "float32" },
+          { name: "gru/kernel", shape: [E, G], dtype: "float32" },
+          { name: "gru/recurrent_kernel", shape: [H, G], dtype: "float32" },
+          { name: "gru/bias", shape: [2, G], dtype: "float32" },
+          { name: "td/kernel", shape: [H, O], dtype: "float32" },
+          { name: "td/bias", shape: [O], dtype: "float32" },
+        ],
+      },
+    ],
+  }; // prettier-ignore
+  const arrays = [table, gru.kernel, gru.rec, gru.bias, dense.kernel, dense.bias];
+  const bin = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+  let o = 0;
+  for (const a of arrays) {
+    bin.set(a, o);
+    o += a.length;
+  }
+  const dir = join(tmp, "keras-emb-gru");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "model.json"), JSON.stringify(modelJson));
+  writeFileSync(join(dir, "w.bin"), new Uint8Array(bin.buffer));
+  const out = join(tmp, "keras-emb-gru.safetensors");
+  const summary = convertFromTfjs(dir, out);
+  assert.ok(summary.notes.some((n) => /mask_zero=true .*padding_idx 0/.test(n)));
+  const { model } = loadModel(out);
+  assert.deepEqual(model.config.embedding, { numEmbeddings: V, paddingIdx: 0 });
+
+  const { tm } = paddedTokens(V, T, lengths, 42);
+  // Keras's equations on the embedded rows: a right-padded row's valid steps never see the mask,
+  // and its last output (carried over the masked steps) is its step len − 1.
+  const x = new Float32Array(T * B * E);
+  for (let i = 0; i < T * B; i++) x.set(table.subarray(tm[i] * E, tm[i] * E + E), i * E);
+  const want = kerasGruForward([gru], dense, x, { T, B, H, O }); // [T, B, O]
+  const all = model.forward(tm, { seqLen: T, batch: B, lengths }).output;
+  const err = scaledError(validSteps(all, lengths, T, O), validSteps(want, lengths, T, O));
+  assert.ok(err <= TOL, `valid steps: max scaled error ${err} against the Keras equations`);
+  const lastWant = Float64Array.from({ length: B * O }, (_, i) => {
+    const b = Math.floor(i / O);
+    return want[((lengths[b] - 1) * B + b) * O + (i % O)];
+  });
+  const last = model.forward(tm, { seqLen: T, batch: B, lengths, readout: "last" }).output;
+  assert.ok(scaledError(last, lastWant) <= TOL, "last output");
+});

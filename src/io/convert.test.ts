@@ -581,7 +581,7 @@ describe("buildMeta", () => {
 });
 
 describe("Keras and TF.js export of models they cannot hold", () => {
-  it("refuses an embedding, a projection or a tied head by name", () => {
+  it("refuses what each format cannot hold by name (keras-lstm: embedding, tied head; both: projections)", () => {
     const emb = new LstmModel({
       inputSize: 4,
       hiddenSize: 4,
@@ -590,9 +590,43 @@ describe("Keras and TF.js export of models they cannot hold", () => {
       tiedHead: true,
     });
     assert.throws(() => exportKeras(emb), /embedding table \(embedding\.weight\), a head tied/);
-    assert.throws(() => exportTfjs(emb), /TensorFlow\.js Layers JSON holds a recurrent stack/);
+    // TF.js Layers JSON holds an Embedding and writes a tied head untied (tfjs.test.ts).
+    assert.doesNotThrow(() => exportTfjs(emb));
     const proj = new LstmModel({ inputSize: 2, hiddenSize: 4, projSize: 2, outputSize: 1 });
-    assert.throws(() => exportKeras(proj), /LSTM projections \(proj_size 2\)/);
+    assert.throws(() => exportKeras(proj), /LSTM projections \(proj_size 2/);
+    assert.throws(
+      () => exportTfjs(proj),
+      /TensorFlow\.js Layers JSON holds an Embedding, a recurrent stack .*proj_size 2; Keras's LSTM has no projection/,
+    );
+  });
+});
+
+describe("buildMeta for a classifier", () => {
+  it("keeps the base's classifier metadata, and refuses task classify without it", () => {
+    const config = new LstmModel({
+      inputSize: 2,
+      hiddenSize: 3,
+      outputSize: 2,
+      embedding: { numEmbeddings: 3, paddingIdx: 0 },
+    }).config;
+    const classifier = {
+      kind: "chars" as const,
+      textColumn: "t",
+      labelColumn: "l",
+      classes: ["a", "b"],
+      vocab: ["x", "y"],
+      features: 1,
+      scaler: null,
+    };
+    const input = { kind: "embedding" as const };
+    const meta = buildMeta(config, { base: { task: "classify", input, classifier } }, "m.json");
+    assert.deepEqual(meta, { task: "classify", input, classifier });
+    assert.throws(
+      () => buildMeta(config, { base: { task: "classify", input } }, "m.json"),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /a classifier needs its metadata .*--task generic/.test(e.message),
+    );
   });
 });
 

@@ -798,7 +798,8 @@ export interface MetaOptions {
 /**
  * The metadata of a converted model, checked so that the model file loads: a text model has a
  * vocabulary of input_size characters and one-hot input; a series model has series metadata that
- * fits its sizes; a generic model has dense input.
+ * fits its sizes; a generic model has dense input; a classifier keeps the base's classifier
+ * metadata (checked against the sizes when the model file is written).
  */
 export function buildMeta(config: ModelConfig, opts: MetaOptions, source: string): ModelMeta {
   const base = opts.base ?? {};
@@ -807,6 +808,21 @@ export function buildMeta(config: ModelConfig, opts: MetaOptions, source: string
   const task: ConvertTask =
     opts.task ??
     (opts.vocab ? "text" : opts.series ? "series" : (base.task ?? (vocab ? "text" : "generic")));
+  if (task === "classify") {
+    // A classifier converts with its metadata (an lstm-ts model file, or a TF.js export of one).
+    if (!base.classifier)
+      throw new ConfigError(
+        "task",
+        "a classifier needs its metadata (classes, vocabulary), which this source does not carry; give --task generic",
+      );
+    const meta: ModelMeta = {
+      task,
+      input: base.input ?? { kind: config.embedding ? "embedding" : "dense" },
+      classifier: base.classifier,
+    };
+    if (opts.training) meta.training = opts.training;
+    return meta;
+  }
   if (task !== "text" && task !== "series" && task !== "generic")
     throw new ConfigError("task", `must be text, series or generic, got ${JSON.stringify(task)}`);
   const kind = config.embedding ? "embedding" : task === "text" ? "one-hot" : "dense";

@@ -51,29 +51,39 @@ export function transpose<A extends Float32Array | Float64Array = Float64Array>(
   return t;
 }
 
-/** The lstm-ts metadata a Keras or TF.js export carries (task, input, vocab, series). */
+/** The lstm-ts metadata a Keras or TF.js export carries (task, input, vocab, series, classifier). */
 export function portableMeta(meta: ModelMeta): Partial<ModelMeta> {
   const m: Partial<ModelMeta> = { task: meta.task, input: meta.input };
   if (meta.vocab) m.vocab = meta.vocab;
   if (meta.series) m.series = meta.series;
+  if (meta.classifier) m.classifier = meta.classifier;
   return m;
 }
 
 /**
- * The Keras and TF.js writers map an LSTM/GRU stack and a Dense head: an embedding table, a
- * projection or a tied head has no place there, so such a model is refused by name (dropout is
- * training-only and is simply not written).
+ * The Keras and TF.js writers map an LSTM/GRU stack and a Dense head (TF.js also an Embedding
+ * layer in front, and a tied head as an untied copy): what `target` cannot hold is refused by name.
+ * Keras has no LSTM projection (LSTMP): its LSTM outputs h = o ⊙ tanh(c), H wide, so a model with
+ * proj_size is always refused. `holds` says what `target` can hold: an Embedding layer, a tied
+ * head (written untied). Dropout is training-only and is simply not written.
  */
-export function refuseUnportable(c: ModelConfig, target: string): void {
+export function refuseUnportable(
+  c: ModelConfig,
+  target: string,
+  holds: { embedding?: boolean; tiedHead?: boolean } = {},
+): void {
   const what = [
-    c.embedding ? "an embedding table (embedding.weight)" : "",
-    c.projSize ? `LSTM projections (proj_size ${c.projSize})` : "",
-    c.tiedHead ? "a head tied to the embedding" : "",
+    c.embedding && !holds.embedding ? "an embedding table (embedding.weight)" : "",
+    c.projSize
+      ? `LSTM projections (proj_size ${c.projSize}; Keras's LSTM has no projection, its output is h = o ⊙ tanh(c), H wide)`
+      : "",
+    c.tiedHead && !holds.tiedHead ? "a head tied to the embedding" : "",
   ].filter((w) => w !== "");
   if (what.length > 0)
     throw new ConfigError(
       "to",
-      `${target} holds a recurrent stack and a Dense head only; this model has ${what.join(", ")}: ` +
-        `keep the model file (PyTorch loads it) or export ONNX (embeddings and tied heads)`,
+      `${target} holds ${holds.embedding ? "an Embedding, " : ""}a recurrent stack and a Dense head only; ` +
+        `this model has ${what.join(", ")}: keep the model file (PyTorch loads it)` +
+        (c.projSize ? "" : " or export ONNX (embeddings and tied heads)"),
     );
 }

@@ -12,7 +12,7 @@ import {
 import type { ModelMeta } from "./model-file.js";
 import { LstmModel } from "../model/model.js";
 import type { ModelConfigInput } from "../model/config.js";
-import { FormatError } from "../tensor/errors.js";
+import { ConfigError, FormatError } from "../tensor/errors.js";
 import { BIDI, randomInput, randomModel, scaledError } from "../../test/numeric.js";
 
 const UNI: ModelConfigInput = { inputSize: 5, hiddenSize: 3, numLayers: 2, outputSize: 4 };
@@ -274,20 +274,24 @@ describe("TensorFlow.js Layers models", () => {
         /forward layer: a GRU with reset_after=false .* Rebuild the layer with reset_after=True/,
       ],
       [
-        "an Embedding",
-        (j) => layersOf(j).unshift({ class_name: "Embedding", config: { name: "emb" } }),
-        /layer 0 \("emb", Embedding\): layer class Embedding is not supported/,
+        "an Embedding after the recurrent layers",
+        (j) =>
+          layersOf(j).splice(1, 0, {
+            class_name: "Embedding",
+            config: { name: "emb", input_dim: 4, output_dim: 8 },
+          }),
+        /layer 1 \("emb", Embedding\): an Embedding after the recurrent layers/,
+      ],
+      [
+        "a layer class lstm-ts has no counterpart for",
+        (j) => layersOf(j).unshift({ class_name: "Conv1D", config: { name: "conv" } }),
+        /layer 0 \("conv", Conv1D\): layer class Conv1D is not supported/,
       ],
       ["no Dense", (j) => layersOf(j).pop(), /no Dense head after the LSTM layers/],
       [
         "softplus head",
         (j) => ((layersOf(j)[2].config.layer as Layer).config.activation = "softplus"),
         /activation is "softplus": the head must be linear/,
-      ],
-      [
-        "last bidirectional without sequences",
-        (j) => ((layersOf(j)[1].config.layer as Layer).config.return_sequences = false),
-        /return_sequences is false on a Bidirectional layer/,
       ],
       [
         "inner without sequences",
@@ -457,5 +461,197 @@ describe("TensorFlow.js Layers models", () => {
       input: { kind: "one-hot" },
       vocab: ["a", "b", "\n"],
     });
+  });
+});
+
+/** Token ids [T, B] in [lo, V) from a seeded generator. */
+function tokens(n: number, V: number, seed: number, lo = 0): Float32Array {
+  const u = randomInput(n, seed);
+  return Float32Array.from(
+    u,
+    (x) => lo + Math.min(V - lo - 1, Math.floor(((x + 1) / 2) * (V - lo))),
+  );
+}
+
+const EMB: ModelConfigInput = {
+  inputSize: 4,
+  hiddenSize: 3,
+  numLayers: 2,
+  outputSize: 5,
+  embedding: { numEmbeddings: 6, paddingIdx: 0 },
+};
+
+describe("TensorFlow.js Layers models with an Embedding", () => {
+  const run = (m: LstmModel, ids: Float32Array, T: number, B: number, extra = {}) =>
+    Array.from(m.forward(ids, { seqLen: T, batch: B, ...extra }).output);
+
+  it("export then import: Embedding layer, mask_zero from padding_idx 0, same outputs (LSTM, GRU, bidirectional)", () => {
+    const cases: ModelConfigInput[] = [
+      EMB,
+      { ...EMB, cell: "gru", embedding: { numEmbeddings: 6, paddingIdx: null } },
+      { ...EMB, bidirectional: true, numLayers: 1 },
+    ];
+    for (const cfg of cases) {
+      const m = randomModel(cfg, 12);
+      const e = exportTfjs(m, META);
+      const layers = layersOf(e.modelJson);
+      assert.equal(layers[0].class_name, "Embedding");
+      const ec = layers[0].config;
+      assert.deepEqual(
+        [ec.input_dim, ec.output_dim, ec.mask_zero, ec.batch_input_shape],
+        [6, 4, cfg.embedding!.paddingIdx === 0, [null, null]],
+      );
+      assert.equal(layers[1].config.batch_input_shape, undefined);
+      const w0 = e.modelJson.weightsManifest[0].weights[0];
+      assert.deepEqual([w0.name, w0.shape], ["embedding/embeddings", [6, 4]]);
+      const back = importTfjs(e.modelJson, new Map([[e.weightsPath, e.weights]]), "model.json");
+      assert.deepEqual(back.model.config, m.config);
+      assert.deepEqual(
+        Array.from(back.model.param("embedding.weight")),
+        Array.from(m.param("embedding.weight")),
+      );
+      const [T, B] = [5, 3];
+      const ids = tokens(T * B, 6, 3);
+      close(run(back.model, ids, T, B), run(m, ids, T, B));
+      const notes = back.report.notes.join("\n");
+      assert.match(notes, /Embedding \[6, 4\]/);
+      if (cfg.embedding!.paddingIdx === 0)
+        assert.match(
+          notes,
+          /mask_zero=true imported as embedding\.weight with padding_idx 0.*lengths/,
+        );
+    }
+  });
+
+  it("writes a tied head as an untied Dense copy of embedding.weightᵀ; refuses projections (Keras has no LSTMP)", () => {
+    const tied = randomModel(
+      { inputSize: 3, hiddenSize: 3, outputSize: 6, embedding: { numEmbeddings: 6, paddingIdx: null }, tiedHead: true }, // prettier-ignore
+      4,
+    );
+    const e = exportTfjs(tied, META);
+    const back = importTfjs(e.modelJson, new Map([[e.weightsPath, e.weights]]), "model.json");
+    assert.equal(back.model.config.tiedHead, undefined);
+    assert.deepEqual(
+      Array.from(back.model.param("head.weight")),
+      Array.from(tied.param("embedding.weight")),
+    );
+    const ids = tokens(8, 6, 5);
+    close(run(back.model, ids, 4, 2), run(tied, ids, 4, 2));
+
+    const proj = randomModel(
+      { inputSize: 3, hiddenSize: 4, projSize: 2, outputSize: 2, embedding: { numEmbeddings: 5, paddingIdx: 0 } }, // prettier-ignore
+      5,
+    );
+    assert.throws(
+      () => exportTfjs(proj, META),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /LSTM projections \(proj_size 2; Keras's LSTM has no projection/.test(err.message) &&
+        !/embedding table/.test(err.message),
+    );
+  });
+
+  it("a classifier ends in return_sequences=false and a Dense on the final states (readout final)", () => {
+    for (const cfg of [EMB, { ...EMB, bidirectional: true }]) {
+      const m = randomModel(cfg, 21);
+      const e = exportTfjs(m, { task: "classify", input: { kind: "embedding" } });
+      const layers = layersOf(e.modelJson);
+      const last = layers[layers.length - 2];
+      const inner = cfg.bidirectional ? (last.config.layer as Layer).config : last.config;
+      assert.equal(inner.return_sequences, false);
+      assert.equal(layers[layers.length - 1].class_name, "Dense");
+      assert.equal((layers[1].config.layer as Layer | undefined)?.config.return_sequences ?? layers[1].config.return_sequences, true); // prettier-ignore
+      const back = importTfjs(e.modelJson, new Map([[e.weightsPath, e.weights]]), "model.json");
+      assert.match(
+        back.report.notes.join("\n"),
+        cfg.bidirectional ? /readout "final"/ : /readout "last"/,
+      );
+      const [T, B] = [6, 3];
+      const ids = tokens(T * B, 6, 8, 1);
+      const lengths = [6, 2, 4];
+      const opts = { readout: "final", lengths };
+      close(run(back.model, ids, T, B, opts), run(m, ids, T, B, opts));
+    }
+  });
+
+  it("Dropout after the Embedding is the input dropout; Keras 3 names (vars/0) are read", () => {
+    const m = randomModel(EMB, 31);
+    const e = exportTfjs(m, META);
+    const json = JSON.parse(JSON.stringify(e.modelJson)) as TfjsModelJson;
+    const layers = layersOf(json);
+    layers.splice(1, 0, { class_name: "Dropout", config: { name: "dropout", rate: 0.25 } });
+    layers.splice(3, 0, { class_name: "Dropout", config: { name: "dropout_1", rate: 0.5 } });
+    json.weightsManifest[0].weights[0].name = "layers/embedding/vars/0";
+    const r = importTfjs(json, new Map([[e.weightsPath, e.weights]]), "model.json");
+    assert.deepEqual(r.model.config.dropout, { input: 0.25, betweenLayers: 0.5, output: 0 });
+    const ids = tokens(12, 6, 2);
+    close(run(r.model, ids, 4, 3), run(m, ids, 4, 3));
+  });
+
+  it("rejects bad Embedding layers and weights, naming the field", () => {
+    const cases: [string, (j: TfjsModelJson) => void, RegExp][] = [
+      [
+        "missing embeddings weight",
+        (j) => j.weightsManifest[0].weights.shift(),
+        /layer 0 \("embedding", Embedding\) has 0 weights in the manifest \(none\), expected 1: embeddings/,
+      ],
+      [
+        "input_dim mismatch",
+        (j) => (layersOf(j)[0].config.input_dim = 7),
+        /weight "embedding\/embeddings" \(layer 0 \("embedding", Embedding\)\) has shape \[6, 4\], expected \[input_dim, output_dim\] = \[7, 4\] \(input_dim is 7\)/,
+      ],
+      [
+        "output_dim mismatch",
+        (j) => (layersOf(j)[0].config.output_dim = 5),
+        /has shape \[6, 4\], expected \[input_dim, output_dim\] = \[6, 5\] \(output_dim is 5\)/,
+      ],
+      [
+        "table of the wrong rank",
+        (j) => (j.weightsManifest[0].weights[0].shape = [24]),
+        /weight "embedding\/embeddings" .* has shape \[24\], expected \[input_dim, output_dim\] = \[6, 4\]/,
+      ],
+      [
+        "output_dim against the LSTM kernel",
+        (j) => {
+          layersOf(j)[0].config.output_dim = 2;
+          j.weightsManifest[0].weights[0].shape = [12, 2];
+          layersOf(j)[0].config.input_dim = 12;
+        },
+        /layer 0 \("embedding", Embedding\) has output_dim 2 but weight "lstm\/kernel" .* has shape \[4, 12\] \(input size 4\)/,
+      ],
+      [
+        "input_dim not an integer",
+        (j) => (layersOf(j)[0].config.input_dim = 2.5),
+        /layer 0 \("embedding", Embedding\): input_dim is 2\.5, expected a positive integer/,
+      ],
+      [
+        "mask_zero not a boolean",
+        (j) => (layersOf(j)[0].config.mask_zero = "yes"),
+        /mask_zero is "yes", expected true or false/,
+      ],
+      [
+        "two Embeddings",
+        (j) => layersOf(j).unshift({ ...layersOf(j)[0], config: { ...layersOf(j)[0].config, name: "e0" } }), // prettier-ignore
+        /layer 1 \("embedding", Embedding\): a second Embedding layer/,
+      ],
+      [
+        "Dropout on the token ids",
+        (j) => layersOf(j).unshift({ class_name: "Dropout", config: { name: "d", rate: 0.1 } }),
+        /a Dropout before the Embedding would drop token ids/,
+      ],
+      [
+        "a table with an extra row",
+        (j) => (j.weightsManifest[0].weights[0].shape = [7, 4]),
+        /has shape \[7, 4\], expected \[input_dim, output_dim\] = \[6, 4\] \(input_dim is 6\)/,
+      ],
+    ];
+    for (const [name, edit, re] of cases) {
+      const m = randomModel(EMB, 41);
+      const e = exportTfjs(m, META);
+      const json = JSON.parse(JSON.stringify(e.modelJson)) as TfjsModelJson;
+      edit(json);
+      assert.doesNotThrow(() => JSON.stringify(json), name);
+      rejects(json, new Map([[e.weightsPath, e.weights]]), re);
+    }
   });
 });

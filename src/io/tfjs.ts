@@ -11,15 +11,18 @@
  *
  * Keras stores W_ihᵀ (`kernel` [in, 4H]) and W_hhᵀ (`recurrent_kernel` [H, 4H]) with gate columns
  * i, f, c, o (PyTorch's i, f, g, o) and one bias [4H]: importing sets bias_ih = bias and
- * bias_hh = 0; exporting writes bias_ih + bias_hh. Dense kernel [D·H, O] = head.weightᵀ.
+ * bias_hh = 0; exporting writes bias_ih + bias_hh. Dense kernel [D·H, O] = head.weightᵀ. An
+ * Embedding's `embeddings` [V, E] is embedding.weight as it is; its mask_zero is padding_idx 0
+ * run with per-row lengths on right-padded rows (docs/model-format.md, "Embedding and mask_zero").
  *
  * Letters: I input, H hidden, L layers, D directions, O head outputs.
  */
 import { inferredConfig, layerSuffix, makeConfig, numDirections } from "../model/config.js";
 import { LstmModel } from "../model/model.js";
-import { FormatError } from "../tensor/errors.js";
+import { ConfigError, FormatError } from "../tensor/errors.js";
 import { portableMeta, refuseUnportable, transpose, type ImportedModel } from "./keras-layout.js";
 import {
+  ClassifierMetaSchema,
   parseField,
   PortableMetaSchema,
   TfjsModelJsonSchema,
@@ -107,7 +110,20 @@ interface DensePlan {
   aliases: string[];
 }
 
-type WeightLayer = LstmLayerPlan | DensePlan;
+/** A Keras Embedding layer in front of the recurrent stack: `embeddings` [input_dim, output_dim]. */
+interface EmbeddingPlan {
+  kind: "embedding";
+  raw: RawLayer;
+  /** V: input_dim, the rows of the table (token ids 0 … V−1). */
+  inputDim: number;
+  /** E: output_dim, the width of a row (the first recurrent layer's input size). */
+  outputDim: number;
+  /** mask_zero: Keras skips every step whose token is 0 (imported as padding_idx 0, see importTfjs). */
+  maskZero: boolean;
+  aliases: string[];
+}
+
+type WeightLayer = EmbeddingPlan | LstmLayerPlan | DensePlan;
 
 /** An activation as Keras serialises it: "tanh", or {class_name: "function", config: "tanh"}. */
 function activationName(v: unknown): string | null | undefined {
@@ -171,8 +187,8 @@ function firstName(v: unknown): string | undefined {
 }
 
 const LAYER_HELP =
-  "lstm-ts converts LSTM or Bidirectional(LSTM) layers followed by one Dense head " +
-  "(optionally in TimeDistributed; InputLayer and Dropout are allowed)";
+  "lstm-ts converts an optional Embedding, then LSTM, GRU or Bidirectional layers, then one Dense " +
+  "head (optionally in TimeDistributed; InputLayer and Dropout are allowed)";
 
 /** Reads modelTopology into the list of layers of a Sequential or single-chain functional model. */
 function topologyLayers(topology: unknown, fail: (msg: string) => never): RawLayer[] {
@@ -316,8 +332,25 @@ function checkLstmConfig(
   };
 }
 
+/** Checks a Keras Embedding config: input_dim, output_dim, mask_zero (TF.js or Keras names). */
+function checkEmbeddingConfig(raw: RawLayer, fail: (msg: string) => never): EmbeddingPlan {
+  const { cfg, where } = raw;
+  const size = (snake: string, camel: string, what: string): number => {
+    const n = cfg[snake] ?? cfg[camel];
+    if (!Number.isSafeInteger(n) || (n as number) < 1)
+      fail(`${where}: ${snake} is ${str(n)}, expected a positive integer (${what})`);
+    return n as number;
+  };
+  const inputDim = size("input_dim", "inputDim", "the vocabulary size V, rows of embeddings");
+  const outputDim = size("output_dim", "outputDim", "the embedding width E");
+  const mz = cfg.mask_zero ?? cfg.maskZero ?? false;
+  if (typeof mz !== "boolean") fail(`${where}: mask_zero is ${str(mz)}, expected true or false`);
+  return { kind: "embedding", raw, inputDim, outputDim, maskZero: mz as boolean, aliases: [] };
+}
+
 interface Plan {
   weightLayers: WeightLayer[];
+  embedding?: EmbeddingPlan;
   lstm: LstmLayerPlan[];
   dense: DensePlan;
   inputHint?: { dim: number; where: string };
@@ -330,6 +363,7 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
   const layers = topologyLayers(topology, fail);
   const lstm: LstmLayerPlan[] = [];
   let dense: DensePlan | undefined;
+  let embedding: EmbeddingPlan | undefined;
   let inputHint: Plan["inputHint"];
   let dropout = false;
   let stateful = false;
@@ -343,6 +377,17 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
     const dim = inputDim(cfg);
     if (dim !== undefined && !inputHint) inputHint = { dim, where };
     if (cls === "InputLayer") continue;
+    if (cls === "Embedding") {
+      if (embedding) fail(`${where}: a second Embedding layer; ${LAYER_HELP}`);
+      if (lstm.length > 0 || dense)
+        fail(
+          `${where}: an Embedding after the recurrent layers; it must come first (${LAYER_HELP})`,
+        );
+      if (pending > 0)
+        fail(`${where}: a Dropout before the Embedding would drop token ids; ${LAYER_HELP}`);
+      embedding = checkEmbeddingConfig(raw, fail);
+      continue;
+    }
     if (cls === "Dropout") {
       dropout = true;
       const rate = cfg.rate;
@@ -467,15 +512,16 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
   const notes: string[] = [];
   if (!last.fwd.returnSequences) {
     if (last.bidi)
-      fail(
-        `${last.raw.where}: return_sequences is false on a Bidirectional layer: Keras then returns ` +
-          `[forward state after the last step | backward state after the FIRST step], which is not any ` +
-          `time step of lstm-ts's output; use return_sequences=True and read the last step`,
+      notes.push(
+        `the last layer is Bidirectional with return_sequences=false: Keras's Dense head reads ` +
+          `[forward state after the last step | backward state after the first step], which is ` +
+          `lstm-ts's readout "final" (h_n of both directions; a classifier's xent_final)`,
       );
-    notes.push(
-      `the last LSTM layer has return_sequences=false: the Dense head reads the last step only, ` +
-        `which is lstm-ts's readout "last" (series models use it)`,
-    );
+    else
+      notes.push(
+        `the last LSTM layer has return_sequences=false: the Dense head reads the last step only, ` +
+          `which is lstm-ts's readout "last" (and "final"; series models and classifiers use them)`,
+      );
   }
   if (first.fwd.cell === "gru")
     notes.push(
@@ -507,8 +553,30 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
     notes.push(
       "stateful=true: lstm-ts starts each forward pass from a zero state unless h0/c0 are given",
     );
-  const plan = { weightLayers: [...lstm, dense!], lstm, dense: dense!, inputHint, notes };
+  if (embedding) {
+    // The Embedding's (or an InputLayer's) batch_input_shape is [batch, time]: no feature size.
+    inputHint = undefined;
+    notes.push(...embeddingNotes(embedding));
+  }
+  const weightLayers: WeightLayer[] = [...(embedding ? [embedding] : []), ...lstm, dense!];
+  const plan = { weightLayers, embedding, lstm, dense: dense!, inputHint, notes };
   return { ...plan, dropout: rates };
+}
+
+/** What the user should know about an imported Embedding, mask_zero above all. */
+function embeddingNotes(e: EmbeddingPlan): string[] {
+  const V = e.inputDim;
+  const E = e.outputDim;
+  if (!e.maskZero)
+    return [`Embedding [${V}, ${E}] imported as embedding.weight (input: token ids 0 … ${V - 1})`];
+  return [
+    `Embedding [${V}, ${E}] with mask_zero=true imported as embedding.weight with padding_idx 0. ` +
+      `Keras skips every step whose token is 0 (state and output carried over); lstm-ts's exact ` +
+      `equivalent is right padding with per-row lengths: lengths[b] = the number of tokens before ` +
+      `row b's first 0. The outputs then equal Keras's at every valid step, and readout "last" / ` +
+      `"final" equals Keras's last output. A 0 followed by other tokens is not skipped by lstm-ts: ` +
+      `remove such zeros from a row first (Keras's result is that of the row without them)`,
+  ];
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -578,12 +646,16 @@ function readManifest(
   return { entries, groups };
 }
 
-type Role = "kernel" | "recurrent_kernel" | "bias";
+type Role = "kernel" | "recurrent_kernel" | "bias" | "embeddings";
 
 /** Which weight of a layer an entry is, from its name's last segment (or Keras 3 `vars/N`). */
-function roleOf(name: string, kind: "lstm" | "dense"): Role | null {
+function roleOf(name: string, kind: WeightLayer["kind"]): Role | null {
   const segs = name.replace(/:\d+$/, "").split("/");
   const last = segs[segs.length - 1];
+  if (kind === "embedding") {
+    if (last === "embeddings") return last;
+    return /^0$/.test(last) && segs[segs.length - 2] === "vars" ? "embeddings" : null;
+  }
   if (last === "kernel" || last === "recurrent_kernel" || last === "bias") return last;
   if (/^\d+$/.test(last) && segs[segs.length - 2] === "vars") {
     const order: Role[] =
@@ -606,14 +678,11 @@ type Assigned = Map<WeightLayer, Array<Map<Role, Entry>>>;
 
 function assignWeights(plan: Plan, entries: Entry[], fail: (msg: string) => never): Assigned {
   const layers = plan.weightLayers;
-  const roles = (l: WeightLayer): Role[] =>
-    l.kind === "dense"
-      ? l.useBias
-        ? ["kernel", "bias"]
-        : ["kernel"]
-      : l.fwd.useBias
-        ? ["kernel", "recurrent_kernel", "bias"]
-        : ["kernel", "recurrent_kernel"];
+  const roles = (l: WeightLayer): Role[] => {
+    if (l.kind === "embedding") return ["embeddings"];
+    if (l.kind === "dense") return l.useBias ? ["kernel", "bias"] : ["kernel"];
+    return l.fwd.useBias ? ["kernel", "recurrent_kernel", "bias"] : ["kernel", "recurrent_kernel"];
+  };
   const dirs = (l: WeightLayer) => (l.kind === "lstm" && l.bidi ? 2 : 1);
   const count = (l: WeightLayer) => roles(l).length * dirs(l);
   const names = (es: Entry[]) => es.map((e) => str(e.name)).join(", ") || "none";
@@ -744,6 +813,18 @@ export function importTfjs(
   const cell = plan.lstm[0].fwd.cell;
   const nG = cell === "gru" ? 3 : 4;
   const G = nG * H;
+  const emb = plan.embedding;
+  const embEntry = emb ? assigned.get(emb)![0].get("embeddings")! : undefined;
+  if (emb && embEntry) {
+    const [V, E] = [emb.inputDim, emb.outputDim];
+    const s = embEntry.shape;
+    if (s.length !== 2 || s[0] !== V || s[1] !== E)
+      fail(
+        `weight ${str(embEntry.name)} (${emb.raw.where}) has shape ${fmt(s)}, expected ` +
+          `[input_dim, output_dim] = [${V}, ${E}]` +
+          (s.length !== 2 ? "" : s[0] !== V ? ` (input_dim is ${V})` : ` (output_dim is ${E})`),
+      );
+  }
   const k0 = assigned.get(plan.lstm[0])![0].get("kernel")!;
   if (k0.shape.length !== 2 || k0.shape[1] !== G || k0.shape[0] < 1)
     fail(
@@ -754,8 +835,26 @@ export function importTfjs(
     fail(
       `${plan.inputHint.where} declares input size ${plan.inputHint.dim} but weight ${str(k0.name)} has shape ${fmt(k0.shape)} (input size ${I})`,
     );
+  if (emb && emb.outputDim !== I)
+    fail(
+      `${emb.raw.where} has output_dim ${emb.outputDim} but weight ${str(k0.name)} (${plan.lstm[0].raw.where}) ` +
+        `has shape ${fmt(k0.shape)} (input size ${I}): the first recurrent layer reads the embedding`,
+    );
   const sizes = inferredConfig({ I, H, L, D, O, cell }, fail);
-  const config = makeConfig({ ...sizes, dropout: plan.dropout });
+  const config = (() => {
+    try {
+      return makeConfig({
+        ...sizes,
+        dropout: plan.dropout,
+        // mask_zero: token 0 is padding (no gradient to its row, as under Keras's mask).
+        ...(emb ? { embedding: { numEmbeddings: emb.inputDim, paddingIdx: emb.maskZero ? 0 : null } } : {}), // prettier-ignore
+      });
+    } catch (e) {
+      if (e instanceof ConfigError)
+        return fail(`${emb ? emb.raw.where : "the model"}: ${e.message}`);
+      throw e;
+    }
+  })();
 
   // Every shape, before reading anything.
   const expect = (e: Entry, shape: number[], where: string, hint: string) => {
@@ -846,6 +945,8 @@ export function importTfjs(
   };
 
   const model = new LstmModel(config);
+  // Keras's embeddings [input_dim, output_dim] is PyTorch's embedding.weight [V, E] as it is.
+  if (embEntry) model.param("embedding.weight").set(values(embEntry));
   plan.lstm.forEach((l, k) => {
     const inW = k === 0 ? I : D * H;
     assigned.get(l)!.forEach((m, d) => {
@@ -880,11 +981,13 @@ export function importTfjs(
   const udm = f.userDefinedMetadata;
   if (isObj(udm) && udm[TFJS_META_KEY] !== undefined) {
     // Validated by the schema; kept as written (the schema's defaults are not added to the file).
-    parseField(PortableMetaSchema, udm[TFJS_META_KEY], {
-      source,
-      where: `userDefinedMetadata["${TFJS_META_KEY}"]`,
-    });
-    out.meta = udm[TFJS_META_KEY] as Partial<ModelMeta>;
+    const where = `userDefinedMetadata["${TFJS_META_KEY}"]`;
+    const m = udm[TFJS_META_KEY];
+    parseField(PortableMetaSchema, m, { source, where });
+    // A classifier's classes and vocabulary (exportTfjs writes them; the model file checks sizes).
+    if (isObj(m) && m.classifier !== undefined)
+      parseField(ClassifierMetaSchema, m.classifier, { source, where: `${where}.classifier` });
+    out.meta = m as Partial<ModelMeta>;
   }
   return out;
 }
@@ -910,13 +1013,27 @@ const ZEROS = { class_name: "Zeros", config: {} };
  * Exports a model as a TensorFlow.js Layers model: a Sequential of L LSTM layers (Bidirectional
  * with merge_mode "concat" when D = 2), all with return_sequences true, then
  * TimeDistributed(Dense(O)). Input [batch, time, I]; output [batch, time, O], the head on every
- * step (readout "all"; a series model's forecast is the last step). Weight names are those
- * tf.loadLayersModel expects; initializers are Zeros so loading does not spend time on random
- * (orthogonal) initial values. `meta` travels in userDefinedMetadata["lstm-ts"].
+ * step (readout "all"; a series model's forecast is the last step). A classifier (task
+ * "classify", readout "final") ends instead in an LSTM with return_sequences false and a Dense on
+ * its output: [batch, O], the final states [forward | backward], as lstm-ts reads them.
+ *
+ * With an embedding the first layer is a Keras Embedding (input: token ids [batch, time]); its
+ * mask_zero is true when the padding_idx is 0, the way lstm-ts pads rows (right padding with
+ * per-row lengths): Keras then skips the padded steps, so its outputs equal lstm-ts's with
+ * lengths at every valid step and its last output is each row's last valid step. A tied head is
+ * written as an untied Dense whose kernel is a copy of embedding.weightᵀ (the same outputs; a
+ * Keras user who trains it further unties the two). Projections are refused: Keras has no LSTMP.
+ *
+ * Weight names are those tf.loadLayersModel expects; initializers are Zeros so loading does not
+ * spend time on random (orthogonal) initial values. `meta` travels in
+ * userDefinedMetadata["lstm-ts"].
  */
 export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
-  refuseUnportable(model.config, "TensorFlow.js Layers JSON");
+  refuseUnportable(model.config, "TensorFlow.js Layers JSON", { embedding: true, tiedHead: true });
   const { inputSize: I, hiddenSize: H, numLayers: L, outputSize: O } = model.config;
+  const emb = model.config.embedding;
+  // A classifier reads the final states (readout "final"): the last layer returns no sequence.
+  const finalOnly = meta?.task === "classify";
   const gru = model.config.cell === "gru";
   const D = numDirections(model.config);
   const specs: TfjsWeightSpec[] = [];
@@ -925,7 +1042,11 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
     specs.push({ name, shape, dtype: "float32" });
     arrays.push(data);
   };
-  const lstmConfig = (name: string, goBackwards: boolean, extra: Record<string, unknown>) => ({
+  const lstmConfig = (
+    name: string,
+    last: boolean,
+    extra: Record<string, unknown>,
+  ): Record<string, unknown> => ({
     name,
     trainable: true,
     ...extra,
@@ -947,9 +1068,9 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
     bias_constraint: null,
     dropout: 0,
     recurrent_dropout: 0,
-    return_sequences: true,
+    return_sequences: !(last && finalOnly),
     return_state: false,
-    go_backwards: goBackwards,
+    go_backwards: false,
     stateful: false,
     unroll: false,
   });
@@ -984,16 +1105,40 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
     );
     add(`${prefix}/bias`, [4 * H], bias);
   };
-  const input = { batch_input_shape: [null, null, I], dtype: "float32" };
   const layers: Record<string, unknown>[] = [];
+  // The first layer states the input: token ids [batch, time] or features [batch, time, I].
+  let input: Record<string, unknown> = { batch_input_shape: [null, null, I], dtype: "float32" };
+  if (emb) {
+    const V = emb.numEmbeddings;
+    layers.push({
+      class_name: "Embedding",
+      config: {
+        name: "embedding",
+        trainable: true,
+        batch_input_shape: [null, null],
+        dtype: "float32",
+        input_dim: V,
+        output_dim: I,
+        embeddings_initializer: ZEROS,
+        embeddings_regularizer: null,
+        activity_regularizer: null,
+        embeddings_constraint: null,
+        mask_zero: emb.paddingIdx === 0,
+        input_length: null,
+      },
+    });
+    add("embedding/embeddings", [V, I], model.param("embedding.weight"));
+    input = {};
+  }
   const cls = gru ? "GRU" : "LSTM";
   for (let l = 0; l < L; l++) {
     const base = gru ? "gru" : "lstm";
     const lstmName = l === 0 ? base : `${base}_${l}`;
+    const last = l === L - 1;
     if (D === 1) {
       layers.push({
         class_name: cls,
-        config: lstmConfig(lstmName, false, l === 0 ? input : {}),
+        config: lstmConfig(lstmName, last, l === 0 ? input : {}),
       });
       direction(lstmName, l, 0);
     } else {
@@ -1004,7 +1149,7 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
           name,
           trainable: true,
           ...(l === 0 ? input : {}),
-          layer: { class_name: cls, config: lstmConfig(lstmName, false, {}) },
+          layer: { class_name: cls, config: lstmConfig(lstmName, last, {}) },
           merge_mode: "concat",
         },
       });
@@ -1012,32 +1157,33 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
       direction(`${name}/backward_${lstmName}`, l, 1);
     }
   }
-  layers.push({
-    class_name: "TimeDistributed",
+  const dense = {
+    class_name: "Dense",
     config: {
-      name: "time_distributed",
+      name: "dense",
       trainable: true,
-      layer: {
-        class_name: "Dense",
-        config: {
-          name: "dense",
-          trainable: true,
-          units: O,
-          activation: "linear",
-          use_bias: true,
-          kernel_initializer: ZEROS,
-          bias_initializer: ZEROS,
-          kernel_regularizer: null,
-          bias_regularizer: null,
-          activity_regularizer: null,
-          kernel_constraint: null,
-          bias_constraint: null,
-        },
-      },
+      units: O,
+      activation: "linear",
+      use_bias: true,
+      kernel_initializer: ZEROS,
+      bias_initializer: ZEROS,
+      kernel_regularizer: null,
+      bias_regularizer: null,
+      activity_regularizer: null,
+      kernel_constraint: null,
+      bias_constraint: null,
     },
-  });
-  add("time_distributed/kernel", [D * H, O], transpose(model.param("head.weight"), O, D * H));
-  add("time_distributed/bias", [O], model.param("head.bias"));
+  };
+  const head = finalOnly ? "dense" : "time_distributed";
+  layers.push(
+    finalOnly
+      ? dense
+      : { class_name: "TimeDistributed", config: { name: head, trainable: true, layer: dense } },
+  );
+  // A tied head's weight is embedding.weight [V = O, E = D·H]: written as an untied copy.
+  const headWeight = model.param(model.config.tiedHead ? "embedding.weight" : "head.weight");
+  add(`${head}/kernel`, [D * H, O], transpose(headWeight, O, D * H));
+  add(`${head}/bias`, [O], model.param("head.bias"));
 
   let n = 0;
   for (const a of arrays) n += a.length;
