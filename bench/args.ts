@@ -8,7 +8,7 @@ import { WORKLOAD_NAMES, type WorkloadName } from "../cli/workloads.js";
 import { JS_LIBRARIES } from "./harness.js";
 
 /** pytorch: torch.set_num_threads(cores); pytorch-1t: one thread, like lstm-ts. */
-export const LIBRARIES = [...JS_LIBRARIES, "pytorch", "pytorch-1t"] as const;
+const LIBRARIES = [...JS_LIBRARIES, "pytorch", "pytorch-1t"] as const;
 export type LibraryId = (typeof LIBRARIES)[number];
 /** The reference backend (lstm-ts-js) is slow by design: only on request (--lib). */
 const DEFAULT_LIBRARIES = LIBRARIES.filter((id) => id !== "lstm-ts-js");
