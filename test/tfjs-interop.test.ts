@@ -743,6 +743,24 @@ test("lstm convert --to tfjs / --from tfjs on the command line: metadata, detect
 // GRU with reset_after=True (TensorFlow 2's default, as tensorflowjs_converter writes it) is
 // PyTorch's formula: it is imported exactly, checked against the Keras equations written out here.
 
+/**
+ * Writes a hand-made TF.js Layers model into tmp/NAME: model.json, and its weights (in the order
+ * of its weightsManifest) as float32 in one shard, w.bin. Returns the directory and the shard.
+ */
+function writeTfjsDir(name: string, modelJson: unknown, weights: Float32Array[]) {
+  const bin = new Float32Array(weights.reduce((n, a) => n + a.length, 0));
+  let o = 0;
+  for (const a of weights) {
+    bin.set(a, o);
+    o += a.length;
+  }
+  const dir = join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "model.json"), JSON.stringify(modelJson));
+  writeFileSync(join(dir, "w.bin"), new Uint8Array(bin.buffer));
+  return { dir, bin };
+}
+
 /** Keras's reset_after=True GRU stack + Dense head on every step, float64, from Keras weights. */
 function kerasGruForward(
   layers: { kernel: Float32Array; rec: Float32Array; bias: Float32Array; inW: number }[],
@@ -838,17 +856,8 @@ test("a Keras GRU with reset_after=True imports exactly; --to tfjs writes it bac
       },
     ],
   };
-  const arrays = [...layers.flatMap((l) => [l.kernel, l.rec, l.bias]), dense.kernel, dense.bias];
-  const bin = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-  let o = 0;
-  for (const a of arrays) {
-    bin.set(a, o);
-    o += a.length;
-  }
-  const dir = join(tmp, "keras-gru");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "model.json"), JSON.stringify(modelJson));
-  writeFileSync(join(dir, "w.bin"), new Uint8Array(bin.buffer));
+  const weights = [...layers.flatMap((l) => [l.kernel, l.rec, l.bias]), dense.kernel, dense.bias];
+  const { dir, bin } = writeTfjsDir("keras-gru", modelJson, weights);
   const out = join(tmp, "keras-gru.safetensors");
   const summary = convertFromTfjs(dir, out);
   assert.equal(summary.config.cell, "gru");
@@ -923,17 +932,8 @@ test("a Keras Embedding(mask_zero) + GRU (reset_after=True) imports exactly: val
       },
     ],
   }; // prettier-ignore
-  const arrays = [table, gru.kernel, gru.rec, gru.bias, dense.kernel, dense.bias];
-  const bin = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-  let o = 0;
-  for (const a of arrays) {
-    bin.set(a, o);
-    o += a.length;
-  }
-  const dir = join(tmp, "keras-emb-gru");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "model.json"), JSON.stringify(modelJson));
-  writeFileSync(join(dir, "w.bin"), new Uint8Array(bin.buffer));
+  const weights = [table, gru.kernel, gru.rec, gru.bias, dense.kernel, dense.bias];
+  const { dir } = writeTfjsDir("keras-emb-gru", modelJson, weights);
   const out = join(tmp, "keras-emb-gru.safetensors");
   const summary = convertFromTfjs(dir, out);
   assert.ok(summary.notes.some((n) => /mask_zero=true .*padding_idx 0/.test(n)));
