@@ -305,23 +305,7 @@ function stepCell(d: GruSteps, t: usize, i0: i32, rows: i32): GruCell {
  * `scratch`: this thread's gemm scratch (gemmScratchBytes()).
  */
 export function gruForwardSteps(desc: usize, i0: i32, i1: i32, scratch: usize): void {
-  const d = changetype<GruSteps>(desc);
-  if (i0 < 0) i0 = 0;
-  if (i1 > d.batch) i1 = d.batch;
-  if (i1 <= i0) return;
-  const H = d.hidden;
-  const G = 3 * H;
-  const B = d.batch;
-  for (let s = 0; s < d.steps; s++) {
-    const t = <usize>(d.reverse !== 0 ? d.steps - 1 - s : s);
-    const hgT = d.hg + ((t * <usize>(B * G)) << 2);
-    const tp = d.reverse !== 0 ? t + 1 : t - 1;
-    const hPrev = s === 0 ? d.h0 : d.y + ((tp * <usize>(B * d.ldy)) << 2);
-    // (G2) the hidden-side product, chosen from the whole batch's shape, rows [i0, i1)
-    // prettier-ignore
-    gemmSlice(hgT, G, hPrev, s === 0 ? H : d.ldy, false, d.w, H, true, B, G, H, 0, i0, i1, 0, G, scratch, d.packed);
-    gruCellForward(changetype<usize>(stepCell(d, t, i0, i1 - i0)));
-  }
+  gruSteps(desc, i0, i1, scratch, false);
 }
 
 /**
@@ -332,6 +316,14 @@ export function gruForwardSteps(desc: usize, i0: i32, i1: i32, scratch: usize): 
  * sequence products.
  */
 export function gruBackwardSteps(desc: usize, i0: i32, i1: i32, scratch: usize): void {
+  gruSteps(desc, i0, i1, scratch, true);
+}
+
+/**
+ * Both recurrences over the rows [i0, i1) ∩ [0, batch): one call per chunk of rows, so choosing
+ * the direction costs one branch per call, outside the steps.
+ */
+function gruSteps(desc: usize, i0: i32, i1: i32, scratch: usize, backward: bool): void {
   const d = changetype<GruSteps>(desc);
   if (i0 < 0) i0 = 0;
   if (i1 > d.batch) i1 = d.batch;
@@ -339,12 +331,25 @@ export function gruBackwardSteps(desc: usize, i0: i32, i1: i32, scratch: usize):
   const H = d.hidden;
   const G = 3 * H;
   const B = d.batch;
-  for (let s = d.steps - 1; s >= 0; s--) {
-    const t = <usize>(d.reverse !== 0 ? d.steps - 1 - s : s);
-    gruCellBackward(changetype<usize>(stepCell(d, t, i0, i1 - i0)));
-    const dHgT = d.dHg + ((t * <usize>(B * G)) << 2);
-    // (GB5, inverts G2 for h_{t−1}) dh += dHg_t · W_hh
-    // prettier-ignore
-    gemmSlice(d.dh, H, dHgT, G, false, d.w, H, false, B, H, G, 1, i0, i1, 0, H, scratch, d.packed);
+  if (!backward) {
+    for (let s = 0; s < d.steps; s++) {
+      const t = <usize>(d.reverse !== 0 ? d.steps - 1 - s : s);
+      const hgT = d.hg + ((t * <usize>(B * G)) << 2);
+      const tp = d.reverse !== 0 ? t + 1 : t - 1;
+      const hPrev = s === 0 ? d.h0 : d.y + ((tp * <usize>(B * d.ldy)) << 2);
+      // (G2) the hidden-side product, chosen from the whole batch's shape, rows [i0, i1)
+      // prettier-ignore
+      gemmSlice(hgT, G, hPrev, s === 0 ? H : d.ldy, false, d.w, H, true, B, G, H, 0, i0, i1, 0, G, scratch, d.packed);
+      gruCellForward(changetype<usize>(stepCell(d, t, i0, i1 - i0)));
+    }
+  } else {
+    for (let s = d.steps - 1; s >= 0; s--) {
+      const t = <usize>(d.reverse !== 0 ? d.steps - 1 - s : s);
+      gruCellBackward(changetype<usize>(stepCell(d, t, i0, i1 - i0)));
+      const dHgT = d.dHg + ((t * <usize>(B * G)) << 2);
+      // (GB5, inverts G2 for h_{t−1}) dh += dHg_t · W_hh
+      // prettier-ignore
+      gemmSlice(d.dh, H, dHgT, G, false, d.w, H, false, B, H, G, 1, i0, i1, 0, H, scratch, d.packed);
+    }
   }
 }

@@ -16,6 +16,7 @@ import {
   stepsWorkSize,
 } from "./steps.js";
 import { rowLengths } from "./kernels.js";
+import { RECURRENCE_SHAPES } from "./testing.js";
 import type { KernelMemory, Kernels, StepPlan } from "./kernels.js";
 import { Rng } from "../tensor/rng.js";
 import { allocFloat, type DType, type FloatArray } from "../tensor/dtype.js";
@@ -107,16 +108,25 @@ class Operands {
   }
 }
 
-/** [T, B, H, reverse] of the recurrence tests (the last: past a panel of 8 with a partial one). */
-const STEP_SHAPES: [number, number, number, boolean][] = [
-  [1, 1, 1, false],
-  [4, 3, 5, false],
-  [4, 3, 5, true],
-  [3, 1, 9, true],
-  [5, 2, 16, false],
-  [2, 5, 33, true],
-  [3, 7, 13, false],
-  [3, 6, 70, true],
+/**
+ * [rows, cols] of the bias, column-sum and cell tests ([B, H] for the cells): sizes around the
+ * kernels' vector widths (4, 8, 16) with every tail, one row, many rows.
+ */
+const MATRIX_SHAPES: [number, number][] = [
+  [1, 1],
+  [1, 2],
+  [2, 4],
+  [2, 7],
+  [3, 5],
+  [2, 9],
+  [5, 7],
+  [4, 16],
+  [3, 17],
+  [5, 33],
+  [9, 33],
+  [3, 67],
+  [300, 13],
+  [67, 129],
 ];
 
 /**
@@ -330,15 +340,7 @@ for (const name of listBackends()) {
 
       it("fillBias and addColumnSums", () => {
         const rng = new Rng(3);
-        for (const [rows, cols] of [
-          [1, 1],
-          [5, 7],
-          [3, 17],
-          [2, 4],
-          [9, 33],
-          [300, 13],
-          [67, 129],
-        ]) {
+        for (const [rows, cols] of MATRIX_SHAPES) {
           const ld = cols + 3;
           const b1 = randArray(rng, dtype, cols + 1);
           const b2 = randArray(rng, dtype, cols + 2);
@@ -377,16 +379,7 @@ for (const name of listBackends()) {
 
       it("lstmCellForward and lstmCellBackward match the cell equations", () => {
         const rng = new Rng(11);
-        for (const [B, H] of [
-          [1, 1],
-          [3, 5],
-          [2, 9],
-          [4, 16],
-          [5, 33],
-          [3, 67],
-          [1, 2],
-          [2, 7],
-        ]) {
+        for (const [B, H] of MATRIX_SHAPES) {
           const pre = randArray(rng, dtype, B * 4 * H).map((v) => v * 3);
           // A few saturating and exact-zero pre-activations.
           pre[0] = 30;
@@ -481,7 +474,7 @@ for (const name of listBackends()) {
         // Each case also with per-row lengths (sorted longest first, some 1, one T): only the
         // active rows of a step are computed, reverse rows start at their own last step.
         for (const withLengths of [false, true])
-          for (const [T, B, H, reverse] of STEP_SHAPES) {
+          for (const [T, B, H, reverse] of RECURRENCE_SHAPES) {
             const G = 4 * H;
             const ldy = H + 3;
             const gates = randArray(rng, dtype, T * B * G);
@@ -539,24 +532,11 @@ for (const name of listBackends()) {
             const one = run(true);
             const steps = run(false);
             const what = `T=${T} B=${B} H=${H} reverse=${reverse} lengths=${withLengths ? lengths.join(",") : "all"}`;
-            for (let i = 0; i < 3; i++)
-              assert.deepEqual(one[i], steps[i], `${what}: ${["act", "y", "scratch"][i]}`);
-            // And against the definition: h_t of the last consumed step from scratch.
-            const y = one[1];
-            for (let b = 0; b < B; b++)
-              for (let j = H; j < ldy; j++)
-                assert.equal(y[b * ldy + j], yPad[b * ldy + j], `${what}: y padding left alone`);
+            const hLast = checkOneCall(one, steps, yPad, { T, B, H, ldy, reverse }, what);
             if (withLengths) continue;
+            // And against the definition: h_t of the last consumed step.
             const hRef = referenceRecurrence({ pre: gates, h0, c0, w }, { T, B, H, reverse });
-            const tLast = reverse ? 0 : T - 1;
-            for (let b = 0; b < B; b++)
-              for (let j = 0; j < H; j++)
-                close(
-                  [y[(tLast * B + b) * ldy + j]],
-                  [hRef[b * H + j]],
-                  tol * 10,
-                  `${what}: h at the last step`,
-                );
+            close(hLast, hRef, tol * 10, `${what}: h at the last step`);
           }
       });
 
@@ -565,7 +545,7 @@ for (const name of listBackends()) {
         // step (gruForwardSteps / gruBackwardSteps of steps.ts), then h_T and ∂L/∂h0 against
         // the definition (referenceGru), which also checks the cell kernels' equations.
         const rng = new Rng(17);
-        for (const [T, B, H, reverse] of STEP_SHAPES) {
+        for (const [T, B, H, reverse] of RECURRENCE_SHAPES) {
           const G = 3 * H;
           const ldy = H + 3;
           const xg = randArray(rng, dtype, T * B * G);

@@ -100,6 +100,36 @@ export function stepRows(plan: StepPlan, s: number): StepRows {
   return { t, tPrev, n, cont };
 }
 
+/** Rows [r0, r1) of step t: continuing from step tPrev's state, or from the initial state. */
+export interface RowGroup {
+  readonly t: number;
+  readonly tPrev: number;
+  readonly r0: number;
+  readonly r1: number;
+  /** Rows that start from h0 (and c0) at this step (stepRows: r0 = cont). */
+  readonly fromInit: boolean;
+}
+
+/**
+ * Walks the steps of `plan` in the order a pass consumes them (forward s = 0…T−1, backward
+ * s = T−1…0): for each step, `group` on each non-empty row group (stepRows: [0, cont) continuing
+ * from tPrev, then [cont, n) from the initial state), then `after` once with the step's rows.
+ */
+export function eachStep(
+  plan: StepPlan,
+  backward: boolean,
+  group: (g: RowGroup) => void,
+  after?: (rows: StepRows) => void,
+): void {
+  for (let i = 0; i < plan.T; i++) {
+    const rows = stepRows(plan, backward ? plan.T - 1 - i : i);
+    const { t, tPrev, n, cont } = rows;
+    if (cont > 0) group({ t, tPrev, r0: 0, r1: cont, fromInit: false });
+    if (n > cont) group({ t, tPrev, r0: cont, r1: n, fromInit: true });
+    after?.(rows);
+  }
+}
+
 /** RowLengths of sorted lengths (nonincreasing, each in [1, T]). */
 export function rowLengths(sorted: Int32Array, T: number): RowLengths {
   const batchSizes = new Int32Array(T);

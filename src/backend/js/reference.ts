@@ -21,51 +21,31 @@ export const referenceKernels: Kernels = {
       for (let i = 0; i < m; i++) c.fill(0, cOff + i * ldc, cOff + i * ldc + n);
     }
     if (k === 0 || m === 0 || n === 0) return;
-    if (!transA && transB) {
-      // C[i,j] += Σ_p A[i,p]·B[j,p]: dot products of two contiguous rows.
+    // op(A)[i, p] = a[aOff + i·rsA + p·csA] (A stored [K, M] when transA).
+    const rsA = transA ? 1 : lda;
+    const csA = transA ? lda : 1;
+    if (transB) {
+      // C[i,j] += Σ_p op(A)[i,p]·B[j,p]: dot products along the contiguous rows of B.
       for (let i = 0; i < m; i++) {
-        const ai = aOff + i * lda;
+        const ai = aOff + i * rsA;
         const ci = cOff + i * ldc;
         for (let j = 0; j < n; j++) {
           const bj = bOff + j * ldb;
           let s = 0;
-          for (let p = 0; p < k; p++) s += a[ai + p] * b[bj + p];
+          for (let p = 0; p < k; p++) s += a[ai + p * csA] * b[bj + p];
           c[ci + j] += s;
-        }
-      }
-    } else if (!transA && !transB) {
-      // C[i,:] += A[i,p]·B[p,:]
-      for (let i = 0; i < m; i++) {
-        const ai = aOff + i * lda;
-        const ci = cOff + i * ldc;
-        for (let p = 0; p < k; p++) {
-          const s = a[ai + p];
-          if (s === 0) continue;
-          const bp = bOff + p * ldb;
-          for (let j = 0; j < n; j++) c[ci + j] += s * b[bp + j];
-        }
-      }
-    } else if (transA && !transB) {
-      // C[i,:] += A[p,i]·B[p,:]  (A stored [K,M]): the weight-gradient shape dW += dPreᵀ·x.
-      for (let p = 0; p < k; p++) {
-        const ap = aOff + p * lda;
-        const bp = bOff + p * ldb;
-        for (let i = 0; i < m; i++) {
-          const s = a[ap + i];
-          if (s === 0) continue;
-          const ci = cOff + i * ldc;
-          for (let j = 0; j < n; j++) c[ci + j] += s * b[bp + j];
         }
       }
     } else {
-      // C[i,j] += Σ_p A[p,i]·B[j,p]
+      // C[i,:] += op(A)[i,p]·B[p,:]: each element adds its terms in the order of p.
       for (let i = 0; i < m; i++) {
+        const ai = aOff + i * rsA;
         const ci = cOff + i * ldc;
-        for (let j = 0; j < n; j++) {
-          const bj = bOff + j * ldb;
-          let s = 0;
-          for (let p = 0; p < k; p++) s += a[aOff + p * lda + i] * b[bj + p];
-          c[ci + j] += s;
+        for (let p = 0; p < k; p++) {
+          const s = a[ai + p * csA];
+          if (s === 0) continue;
+          const bp = bOff + p * ldb;
+          for (let j = 0; j < n; j++) c[ci + j] += s * b[bp + j];
         }
       }
     }

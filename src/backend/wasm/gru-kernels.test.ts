@@ -24,6 +24,7 @@ import {
 import { gruCellBackward, gruCellForward, type Operand } from "../js/gru-reference.js";
 import { scaledError } from "../../check/compare.js";
 import type { FloatArray } from "../../tensor/dtype.js";
+import { RECURRENCE_SHAPES } from "../testing.js";
 import {
   gruBackwardSteps,
   gruChecks,
@@ -190,15 +191,15 @@ const cellShapes: [number, number][] = [
   [3, 13],
   [2, 33],
 ];
-// [T, B, H, reverse] of the recurrence tests.
-const stepShapes: [number, number, number, boolean][] = [
-  [1, 1, 1, false],
+// [T, B, H, reverse] of the recurrence tests: the conformance tests' shapes and a few more.
+const stepShapes = [
+  ...RECURRENCE_SHAPES,
   [5, 3, 5, true],
   [7, 4, 9, false],
   [4, 6, 12, true],
   [3, 5, 33, false],
   [6, 2, 3, true],
-];
+] as const;
 
 for (const build of builds)
   describe(`GRU kernels, ${build.name}`, () => {

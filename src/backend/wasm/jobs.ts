@@ -158,26 +158,19 @@ export const FillBiasJob = job({
   },
 });
 
+/**
+ * The arguments both LSTM recurrence jobs end with (before the slice): W_hh, the step plan and
+ * the per-step row counts (assembly/kernels.ts lstmForwardSteps, lstmBackwardSteps).
+ */
+const RECURRENCE_FIELDS = ["w", "steps", "batch", "hidden", "reverse", "packed", "sizes"] as const;
+
 /** The forward recurrence of batch rows [i0, i1) through every step (chunked). */
 export const ForwardStepsJob = job({
   kind: 5,
-  fields: [
-    "gates",
-    "c",
-    "tanhC",
-    "y",
-    "ldy",
-    "h0",
-    "c0",
-    "w",
-    "steps",
-    "batch",
-    "hidden",
-    "reverse",
-    "packed",
-    "sizes",
-  ],
+  fields: ["gates", "c", "tanhC", "y", "ldy", "h0", "c0", ...RECURRENCE_FIELDS],
   chunked: true,
+  // Named arguments, not a loop over `fields`: a generic call (map and spread) allocates and
+  // looks every word up by key on each call, which a model run one step at a time feels.
   run(ex, a, s, scratch) {
     ex.lstmForwardSteps(
       a.gates,
@@ -204,24 +197,7 @@ export const ForwardStepsJob = job({
 /** The backward recurrence of batch rows [i0, i1) through every step (chunked). */
 export const BackwardStepsJob = job({
   kind: 6,
-  fields: [
-    "dPre",
-    "dh",
-    "dc",
-    "dy",
-    "ldy",
-    "gates",
-    "c",
-    "tanhC",
-    "c0",
-    "w",
-    "steps",
-    "batch",
-    "hidden",
-    "reverse",
-    "packed",
-    "sizes",
-  ],
+  fields: ["dPre", "dh", "dc", "dy", "ldy", "gates", "c", "tanhC", "c0", ...RECURRENCE_FIELDS],
   chunked: true,
   run(ex, a, s, scratch) {
     ex.lstmBackwardSteps(
@@ -249,27 +225,23 @@ export const BackwardStepsJob = job({
 });
 
 /**
- * The GRU forward recurrence of batch rows [i0, i1) (chunked): its operands are a GruSteps
- * record in the shared memory (assembly/gru.ts) at byte address `desc`, written by the caller.
+ * A GRU recurrence job of batch rows [i0, i1) (chunked): its operands are a GruSteps record in
+ * the shared memory (assembly/gru.ts) at byte address `desc`, written by the caller; `batch`
+ * sizes the chunks.
  */
-export const GruForwardStepsJob = job({
-  kind: 7,
-  fields: ["desc", "batch"],
-  chunked: true,
-  run(ex, a, s, scratch) {
-    ex.gruForwardSteps(a.desc, s[0], s[1], scratch);
-  },
-});
+function gruStepsJob(kind: number, kernel: "gruForwardSteps" | "gruBackwardSteps") {
+  return job({
+    kind,
+    fields: ["desc", "batch"],
+    chunked: true,
+    run(ex, a, s, scratch) {
+      ex[kernel](a.desc, s[0], s[1], scratch);
+    },
+  });
+}
 
-/** The GRU backward recurrence of batch rows [i0, i1) (chunked), operands as forward's. */
-export const GruBackwardStepsJob = job({
-  kind: 8,
-  fields: ["desc", "batch"],
-  chunked: true,
-  run(ex, a, s, scratch) {
-    ex.gruBackwardSteps(a.desc, s[0], s[1], scratch);
-  },
-});
+export const GruForwardStepsJob = gruStepsJob(7, "gruForwardSteps");
+export const GruBackwardStepsJob = gruStepsJob(8, "gruBackwardSteps");
 
 /** Every job kind, indexed by its `kind`. */
 export const JOBS: readonly JobSpec[] = [

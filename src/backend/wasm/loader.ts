@@ -37,6 +37,23 @@ interface WasmApi {
   Memory: new (limits: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 }
 
+/**
+ * What both LSTM recurrence exports take after their operands: W_hh, the step plan, the per-step
+ * row counts (jobs.ts RECURRENCE_FIELDS), then the slice of batch rows and the thread's scratch.
+ */
+type RecurrenceTail = [
+  w: number,
+  steps: number,
+  batch: number,
+  hidden: number,
+  reverse: number,
+  packed: number,
+  sizes: number,
+  i0: number,
+  i1: number,
+  scratch: number,
+];
+
 /** The exports of assembly/kernels.ts; pointers are byte addresses, booleans 0/1. */
 export interface KernelExports {
   memory: WasmMemory;
@@ -96,44 +113,30 @@ export interface KernelExports {
     hidden: number,
   ): void;
   lstmForwardSteps(
-    gates: number,
-    c: number,
-    tanhC: number,
-    y: number,
-    ldy: number,
-    h0: number,
-    c0: number,
-    w: number,
-    steps: number,
-    batch: number,
-    hidden: number,
-    reverse: number,
-    packed: number,
-    sizes: number,
-    i0: number,
-    i1: number,
-    scratch: number,
+    ...args: [
+      gates: number,
+      c: number,
+      tanhC: number,
+      y: number,
+      ldy: number,
+      h0: number,
+      c0: number,
+      ...RecurrenceTail,
+    ]
   ): void;
   lstmBackwardSteps(
-    dPre: number,
-    dh: number,
-    dc: number,
-    dy: number,
-    ldy: number,
-    gates: number,
-    c: number,
-    tanhC: number,
-    c0: number,
-    w: number,
-    steps: number,
-    batch: number,
-    hidden: number,
-    reverse: number,
-    packed: number,
-    sizes: number,
-    i0: number,
-    i1: number,
-    scratch: number,
+    ...args: [
+      dPre: number,
+      dh: number,
+      dc: number,
+      dy: number,
+      ldy: number,
+      gates: number,
+      c: number,
+      tanhC: number,
+      c0: number,
+      ...RecurrenceTail,
+    ]
   ): void;
   /** The GRU kernels (assembly/gru.ts) take a descriptor record's byte address. */
   gruCellForward(cell: number): void;

@@ -181,27 +181,18 @@ export class Instance {
   }
 
   /**
-   * The GRU recurrence in one call (forward or backward), split and packed as the LSTM's:
-   * W_hh packed into `work` once (forward as W_hhᵀ for B > 1, backward for B > 4), the batch
-   * rows in chunks on the threads it is worth, or `stepByStep` for one sequence on threads.
+   * The GRU recurrence in one call (forward or backward), split and packed as the LSTM's (see
+   * `recurrence`); the record is written after packing, so it names the packed W_hh.
    */
   gruSteps(backward: boolean, r: GruStepsRecord, work: number, stepByStep: () => void): void {
-    const { steps: T, batch: B, hidden: H } = r;
-    const parts = this.planner.parts(6 * T * B * H * H, B, "flops");
-    if (parts <= 1 && this.planner.splitsEachStep(B, H)) {
-      stepByStep();
-      return;
-    }
-    r.packed = 0;
-    if (!backward && B > 1 && H > 1 && T > 1) {
-      this.ex.packPanels(work, r.w, H, 1, H, 3 * H);
-      r.packed = work;
-    } else if (backward && B > 4 && T > 1) {
-      this.ex.packPanels(work, r.w, H, 0, 3 * H, H);
-      r.packed = work;
-    }
+    const parts = this.recurrence(r, 3, backward, work, stepByStep);
+    if (parts === 0) return;
     const desc = this.writeRecord(this.gruRecords, GRU_STEPS_WORDS, r);
-    this.runSteps(backward ? GruBackwardStepsJob : GruForwardStepsJob, { desc, batch: B }, parts);
+    this.runSteps(
+      backward ? GruBackwardStepsJob : GruForwardStepsJob,
+      { desc, batch: r.batch },
+      parts,
+    );
   }
 
   /** Sets (or, with null, stops using) the workers. */
@@ -291,47 +282,48 @@ export class Instance {
 
   /**
    * The forward recurrence in one call, its batch rows split across threads in chunks, each
-   * thread carrying its rows through every step. `work`: room to pack W_hhᵀ once for all steps,
-   * where the steps' products take the panel path (one sequence takes dot products, a hidden
-   * size of 1 too: nothing to pack).
+   * thread carrying its rows through every step. `work`: room to pack W_hhᵀ once for all steps
+   * (see `recurrence`).
    */
   forwardSteps(a: ArgsOf<typeof ForwardStepsJob>, work: number, stepByStep: () => void): void {
-    const { steps: T, batch: B, hidden: H } = a;
-    const pack = B > 1 && H > 1 && T > 1 ? { work, transB: 1, k: H, n: 4 * H } : null;
-    this.recurrence(ForwardStepsJob, a, pack, stepByStep);
+    const parts = this.recurrence(a, 4, false, work, stepByStep);
+    if (parts > 0) this.runSteps(ForwardStepsJob, a, parts);
   }
 
   /** The backward recurrence in one call, split like forwardSteps (W_hh packed for B > 4). */
   backwardSteps(a: ArgsOf<typeof BackwardStepsJob>, work: number, stepByStep: () => void): void {
-    const { steps: T, batch: B, hidden: H } = a;
-    const pack = B > 4 && T > 1 ? { work, transB: 0, k: 4 * H, n: H } : null;
-    this.recurrence(BackwardStepsJob, a, pack, stepByStep);
+    const parts = this.recurrence(a, 4, true, work, stepByStep);
+    if (parts > 0) this.runSteps(BackwardStepsJob, a, parts);
   }
 
   /**
-   * A recurrence in one call: W_hh packed into `pack.work` first (unless null; `a.packed` says
-   * where), then the batch rows in chunks on the threads it is worth. A single sequence (B = 1)
-   * on several threads with steps large enough to split runs `stepByStep` instead, so each
-   * step's product splits by columns.
+   * Prepares a recurrence of a cell with `gates` gate blocks (LSTM 4, GRU 3) for one call: how
+   * many threads it is worth; W_hh packed into `work` where the steps' products take the panel
+   * path (`a.packed` says where, 0 if not: forward packs W_hhᵀ for B > 1 (one sequence takes dot
+   * products, a hidden size of 1 too), backward W_hh for B > 4). A single sequence (B = 1) on
+   * several threads with steps large enough to split runs `stepByStep` instead, so each step's
+   * product splits by columns: then it returns 0, else the threads to run the rows on.
    */
-  private recurrence<F extends readonly string[]>(
-    spec: JobSpec<F>,
-    a: JobArgs<F> & RecurrenceArgs,
-    pack: { work: number; transB: number; k: number; n: number } | null,
+  private recurrence(
+    a: RecurrenceArgs,
+    gates: number,
+    backward: boolean,
+    work: number,
     stepByStep: () => void,
-  ): void {
+  ): number {
     const { steps: T, batch: B, hidden: H } = a;
-    const parts = this.planner.parts(8 * T * B * H * H, B, "flops");
+    const parts = this.planner.parts(2 * gates * T * B * H * H, B, "flops");
     if (parts <= 1 && this.planner.splitsEachStep(B, H)) {
       stepByStep();
-      return;
+      return 0;
     }
-    a.packed = 0;
-    if (pack) {
-      this.ex.packPanels(pack.work, a.w, H, pack.transB, pack.k, pack.n);
-      a.packed = pack.work;
-    }
-    this.runSteps(spec, a, parts);
+    const G = gates * H;
+    const pack = backward ? B > 4 && T > 1 : B > 1 && H > 1 && T > 1;
+    // Forward multiplies by W_hhᵀ (op(B) [H, G]), backward by W_hh (op(B) [G, H]).
+    if (pack)
+      this.ex.packPanels(work, a.w, H, backward ? 0 : 1, backward ? G : H, backward ? H : G);
+    a.packed = pack ? work : 0;
+    return parts;
   }
 
   /** A recurrence job over its batch rows, in chunks on `parts` threads. */
