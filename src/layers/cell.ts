@@ -104,17 +104,3 @@ export interface SequenceBackwardIO<Scratch> {
 export function stepPlan(dims: LayerDims, d: DirectionParams): StepPlan {
   return { T: dims.T, B: dims.B, H: dims.H, reverse: d.reverse, rows: dims.rows };
 }
-
-/**
- * The row groups of one step (`stepRows`' n and cont), empty ones left out: rows [0, cont)
- * continue from the previous step, rows [cont, n) start from the initial state (`fromInit`).
- */
-export function rowGroups(
-  cont: number,
-  n: number,
-): { readonly r0: number; readonly r1: number; readonly fromInit: boolean }[] {
-  const groups = [];
-  if (cont > 0) groups.push({ r0: 0, r1: cont, fromInit: false });
-  if (n > cont) groups.push({ r0: cont, r1: n, fromInit: true });
-  return groups;
-}

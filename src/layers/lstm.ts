@@ -7,13 +7,12 @@
  * All sequence tensors are time-major: row (t, b) of a [T, B, ·] tensor is row t·B + b.
  */
 import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
-import { stepRows } from "../backend/kernels.js";
+import { eachStep, stepRows, type RowGroup } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
 import { inputGates, inputGatesBackward, type InputSide } from "./input-product.js";
 import { addRecurrentWeightGrad } from "./recurrent-product.js";
 import { addCarryToInitial, startCarry, takeLastSteps } from "./sequence-state.js";
 import {
-  rowGroups,
   stepPlan,
   type DirectionParams,
   type LayerDims,
@@ -112,31 +111,30 @@ interface ProjectedPass {
  * With lengths, step t computes rows [0, n) only, rows [cont, n) from h0, c0 (stepRows).
  */
 function projectedForwardSteps(k: Kernels, io: LstmForwardIO, pass: ProjectedPass): void {
-  const { T, B, H, P, G, wHh, wHr, plan, d } = pass;
+  const { B, H, P, G, wHh, wHr, plan, d } = pass;
   const { act, y, h0, c0 } = io;
-  for (let s = 0; s < T; s++) {
-    const { t, tPrev, n, cont } = stepRows(plan, s);
-    for (const { r0, r1, fromInit } of rowGroups(cont, n)) {
-      // h_{t-1} [m, P], c_{t-1} [m, H]: the initial state on a row's first consumed step.
-      const hPrev: Strided = fromInit
-        ? { buf: h0.buf, off: h0.off + r0 * P, ld: P }
-        : { buf: y.buf, off: y.off + (tPrev * B + r0) * y.ld, ld: y.ld };
-      const cPrev: Block = fromInit
-        ? { buf: c0.buf, off: c0.off + r0 * H }
-        : { buf: act, off: d.c + (tPrev * B + r0) * H };
-      const gates = { buf: act, off: d.gates + (t * B + r0) * G };
-      const recur = { m: r1 - r0, n: G, k: P, transA: false, transB: true, beta: 1 } as const;
-      k.gemm({ buf: act, off: gates.off, ld: G }, hPrev, wHh, recur); // (F2)
-      const hRaw: Strided = { buf: act, off: d.hRaw + (t * B + r0) * H, ld: H };
-      const c = { buf: act, off: d.c + (t * B + r0) * H };
-      const tanhC = { buf: act, off: d.tanhC + (t * B + r0) * H };
-      k.lstmCellForward({ gates, c, tanhC, h: hRaw, cPrev }, { B: r1 - r0, H }); // (F3–F5)
-    }
+  const group = ({ t, tPrev, r0, r1, fromInit }: RowGroup): void => {
+    // h_{t-1} [m, P], c_{t-1} [m, H]: the initial state on a row's first consumed step.
+    const hPrev: Strided = fromInit
+      ? { buf: h0.buf, off: h0.off + r0 * P, ld: P }
+      : { buf: y.buf, off: y.off + (tPrev * B + r0) * y.ld, ld: y.ld };
+    const cPrev: Block = fromInit
+      ? { buf: c0.buf, off: c0.off + r0 * H }
+      : { buf: act, off: d.c + (tPrev * B + r0) * H };
+    const gates = { buf: act, off: d.gates + (t * B + r0) * G };
+    const recur = { m: r1 - r0, n: G, k: P, transA: false, transB: true, beta: 1 } as const;
+    k.gemm({ buf: act, off: gates.off, ld: G }, hPrev, wHh, recur); // (F2)
+    const hRaw: Strided = { buf: act, off: d.hRaw + (t * B + r0) * H, ld: H };
+    const c = { buf: act, off: d.c + (t * B + r0) * H };
+    const tanhC = { buf: act, off: d.tanhC + (t * B + r0) * H };
+    k.lstmCellForward({ gates, c, tanhC, h: hRaw, cPrev }, { B: r1 - r0, H }); // (F3–F5)
+  };
+  eachStep(plan, false, group, ({ t, n }) => {
     // (F5p) h_t [n, P] = hRaw_t W_hrᵀ for the step's rows.
     const project = { m: n, n: P, k: H, transA: false, transB: true, beta: 0 } as const;
     const hRaw: Strided = { buf: act, off: d.hRaw + t * B * H, ld: H };
     k.gemm({ buf: y.buf, off: y.off + t * B * y.ld, ld: y.ld }, hRaw, wHr, project);
-  }
+  });
 }
 
 /** Scratch buffers backward reuses; sized once per shape. */
@@ -246,7 +244,14 @@ function projectedBackwardSteps(k: Kernels, io: LstmBackwardIO, pass: ProjectedP
         dh[b * P + j] = dy.buf[dy.off + (t * B + b) * dy.ld + j] + sb[scratch.dh + b * P + j];
     const unproject = { m: n, n: H, k: P, transA: false, transB: false, beta: 0 } as const;
     k.gemm(dRaw, { buf: act, off: d.dhTot + t * B * P, ld: P }, wHr, unproject);
-    for (const { r0, r1, fromInit } of rowGroups(cont, n)) {
+    // The cell backward on rows [0, cont) (from step tPrev) and [cont, n) (from c0), as eachStep
+    // splits them; this pass does its own loop, since dh_t and dRaw come before the cell.
+    for (const [r0, r1] of [
+      [0, cont],
+      [cont, n],
+    ]) {
+      if (r1 <= r0) continue;
+      const fromInit = r0 === cont;
       k.lstmCellBackward(
         {
           dPre: { buf: sb, off: scratch.dPre + (t * B + r0) * G },
