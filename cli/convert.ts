@@ -167,7 +167,10 @@ export function registerConvert(program: Command): void {
         "--to onnx --out FILE.onnx: an ONNX model (opset 14, LSTM ops) for ONNX\n" +
         "  Runtime: inputs x [T, B, I] (text models: int64 tokens [T, B]), h0, c0\n" +
         "  [L·D, B, H]; outputs output [T, B, O] (series: last step, [B, O]), hN,\n" +
-        "  cN. --batch-first for [B, T, ·]. Series values stay standardised.\n\n" +
+        "  cN. --batch-first for [B, T, ·]. Series values stay standardised.\n" +
+        "  Projections (proj_size) run as a Scan per layer and direction.\n" +
+        "  Classifiers (train-classify): tokens or x and seq_lens [B] in, logits\n" +
+        "  and probabilities [B, C] out; the classes are in the metadata.\n\n" +
         "Without --from the input format is detected from the file. The output\n" +
         "is written atomically, and only after every check has passed.",
     )
@@ -283,24 +286,35 @@ export function registerConvert(program: Command): void {
         base = imported.meta;
       }
       const { model, report } = imported;
-      const meta = buildMeta(
-        model.config,
-        {
-          task: flags.task,
-          vocab:
-            flags.vocab !== undefined ? parseVocab(readJson(flags.vocab), flags.vocab) : undefined,
-          series:
-            flags.series !== undefined
-              ? (readJson(flags.series) as Record<string, unknown>)
-              : undefined,
-          base,
-          training:
-            from === "lstm"
-              ? (base?.training ?? undefined)
-              : { convertedFrom: from, source: basename(input) },
-        },
-        flags.series ?? inputFile,
-      );
+      // A classifier's metadata (classes, vocabulary or scaler) is its file's own: ONNX export
+      // takes it as it is.
+      const classifier = from === "lstm" && to === "onnx" && base?.task === "classify";
+      if (classifier && [flags.task, flags.vocab, flags.series].some((f) => f !== undefined))
+        throw new CliError(
+          `${input} is a classification model: --task, --vocab and --series do not apply (its classes and vocabulary are in the file)`,
+        );
+      const meta = classifier
+        ? (base as ModelMeta)
+        : buildMeta(
+            model.config,
+            {
+              task: flags.task,
+              vocab:
+                flags.vocab !== undefined
+                  ? parseVocab(readJson(flags.vocab), flags.vocab)
+                  : undefined,
+              series:
+                flags.series !== undefined
+                  ? (readJson(flags.series) as Record<string, unknown>)
+                  : undefined,
+              base,
+              training:
+                from === "lstm"
+                  ? (base?.training ?? undefined)
+                  : { convertedFrom: from, source: basename(input) },
+            },
+            flags.series ?? inputFile,
+          );
 
       let onnx: OnnxExport | undefined;
       if (to === "lstm") {
@@ -342,7 +356,8 @@ export function registerConvert(program: Command): void {
       console.log(`${input}: ${NAMES[from]}${keys}`);
       console.log(
         `  ${c.cell.toUpperCase()}: input ${c.inputSize}, hidden ${c.hiddenSize}, layers ${c.numLayers}, ` +
-          `${c.bidirectional ? "bidirectional" : "unidirectional"}; head outputs ${c.outputSize}; ${model.numParams} parameters`,
+          `${c.bidirectional ? "bidirectional" : "unidirectional"}${c.projSize ? `, projection ${c.projSize}` : ""}; ` +
+          `head outputs ${c.outputSize}; ${model.numParams} parameters`,
       );
       for (const n of report.notes) console.log(`  note: ${n}`);
       if (onnx) console.log(`  ONNX graph: ${onnx.inputs.join(", ")} → ${onnx.outputs.join(", ")}`);

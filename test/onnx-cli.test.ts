@@ -90,3 +90,46 @@ test("a forecaster runs in ONNX Runtime on standardised windows; bad flags are r
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--batch-first is for --to onnx/);
 });
+
+test("a classifier trained by train-classify (embedding, projections, bidirectional) gives predict's probabilities in ONNX Runtime", async () => {
+  const csv = join(tmp, "toy.csv");
+  const words = ["abba", "ba", "aab", "xyyx", "yx", "xxy", "abab", "yyx", "b", "x"];
+  writeFileSync(csv, ["text,label", ...words.map((w) => `${w},${w[0] < "c" ? "ab" : "xy"}`)].join("\n") + "\n"); // prettier-ignore
+  const model = join(tmp, "clf.safetensors");
+  ok(["train-classify", csv, "--text-column", "text", "--label-column", "label", "--embedding", "6", "--hidden", "8", "--proj-size", "4", "--layers", "2", "--bidirectional", "--dropout", "0.2", "--batch", "4", "--steps", "5", "--quiet", "--out", model]); // prettier-ignore
+  const onnx = join(tmp, "clf.onnx");
+  const summary = JSON.parse(ok(["convert", model, "--to", "onnx", "--out", onnx, "--json"]));
+  assert.equal(summary.task, "classify");
+  assert.deepEqual(summary.onnx.inputs, ["tokens [T, B]", "seq_lens [B]"]);
+  assert.deepEqual(summary.onnx.outputs, ["logits [B, 2]", "probabilities [B, 2]"]);
+  const { meta } = loadModel(model);
+  const vocab = meta.classifier!.vocab!;
+  const inputs = ["abbab", "yx", "a"];
+  const [T, B] = [5, inputs.length];
+  const ids = new BigInt64Array(T * B); // padding id 0 past each row's length
+  inputs.forEach((w, b) => [...w].forEach((ch, t) => (ids[t * B + b] = BigInt(vocab.indexOf(ch) + 1)))); // prettier-ignore
+  const session = await ort.InferenceSession.create(readFileSync(onnx));
+  const r = await session.run({
+    tokens: new ort.Tensor("int64", ids, [T, B]),
+    seq_lens: new ort.Tensor(
+      "int32",
+      Int32Array.from(inputs, (w) => w.length),
+      [B],
+    ),
+  });
+  await session.release();
+  // predict's probabilities of each class (its labels in output order via metadata classes).
+  const classes: string[] = meta.classifier!.classes;
+  const predicted = ok(["predict", model, ...inputs, "--json", "--top", "2"])
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { labels: { label: string; probability: number }[] });
+  const expected = predicted.flatMap((p) =>
+    classes.map((c) => p.labels.find((l) => l.label === c)!.probability),
+  );
+  assert.ok(maxDiff(r.probabilities.data as Float32Array, expected) < 1e-5);
+  assert.ok(readFileSync(onnx).includes(JSON.stringify(classes)), "classes in metadata_props");
+  const bad = runCli(["convert", model, "--to", "onnx", "--out", join(tmp, "y.onnx"), "--task", "generic"]); // prettier-ignore
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /is a classification model: --task, --vocab and --series do not apply/);
+});

@@ -1,6 +1,7 @@
 /**
  * The subset of onnx.proto (ONNX IR) that an exported recurrent model uses: ModelProto,
- * GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto and TypeProto.Tensor.
+ * GraphProto (the model's graph and Scan bodies), NodeProto, AttributeProto, TensorProto,
+ * ValueInfoProto and TypeProto.Tensor.
  * Field numbers are those of https://github.com/onnx/onnx/blob/main/onnx/onnx.proto.
  */
 import { ProtoWriter } from "./protobuf.js";
@@ -9,7 +10,8 @@ import { ProtoWriter } from "./protobuf.js";
 export const FLOAT = 1;
 export const INT32 = 6;
 export const INT64 = 7;
-export type ElemType = typeof FLOAT | typeof INT32 | typeof INT64;
+export const BOOL = 9;
+export type ElemType = typeof FLOAT | typeof INT32 | typeof INT64 | typeof BOOL;
 
 /** A constant tensor (graph initializer), stored as little-endian raw_data. */
 export interface TensorDef {
@@ -18,9 +20,10 @@ export interface TensorDef {
   data: Float32Array | Int32Array | BigInt64Array;
 }
 
-/** An attribute (the exporter needs integers and strings only). */
+/** An attribute: integers, strings, or a subgraph (the body of a Scan). */
 export type AttrDef =
   | { name: string; kind: "int"; value: number }
+  | { name: string; kind: "graph"; value: GraphDef }
   | { name: string; kind: "ints"; value: readonly number[] }
   | { name: string; kind: "string"; value: string }
   | { name: string; kind: "strings"; value: readonly string[] };
@@ -80,12 +83,13 @@ function tensorProto(t: TensorDef): ProtoWriter {
 }
 
 /** AttributeProto.AttributeType values. */
-const ATTR_TYPE = { int: 2, string: 3, ints: 7, strings: 8 } as const;
+const ATTR_TYPE = { int: 2, string: 3, graph: 5, ints: 7, strings: 8 } as const;
 
 function attributeProto(a: AttrDef): ProtoWriter {
   const w = new ProtoWriter().string(1, a.name);
   if (a.kind === "int") w.int(3, a.value);
   else if (a.kind === "string") w.string(4, a.value);
+  else if (a.kind === "graph") w.message(6, graphProto(a.value));
   else if (a.kind === "ints") for (const x of a.value) w.int(8, x);
   else for (const s of a.value) w.string(9, s);
   w.int(20, ATTR_TYPE[a.kind]); // type
