@@ -20,6 +20,20 @@ const LIBS = `lstm-ts,lstm-ts-simd${BRAIN_MISSING ? "" : ",brain.js"}`;
 type Row = { library: string; status: string; msPerStep: number; times: number[]; speedup: number }; // prettier-ignore
 let rows: Row[] = [];
 
+test("--help prints the usage; an unknown flag is one line and exit 2, as the lstm CLI", () => {
+  const help = spawnSync(process.execPath, [RUN, "--help"], { encoding: "utf8", timeout: 60_000 });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /^Usage: node dist\/bench\/run\.js \[options\]/);
+  assert.match(help.stdout, /--workload <A,B,…>/);
+  for (const args of [["--bogus"], ["--workload", "Q"]]) {
+    const r = spawnSync(process.execPath, [RUN, ...args], { encoding: "utf8", timeout: 60_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.equal(r.stdout, "", "nothing runs");
+    assert.match(r.stderr, /^error: .+\n\(run with --help for usage\)\n$/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  }
+});
+
 test("the benchmark times lstm-ts (and brain.js) on workload C and writes its JSON", () => {
   const out = join(mkdtempSync(join(tmpdir(), "lstm-bench-")), "results.json");
   const r = spawnSync(

@@ -20,24 +20,18 @@ import os from "node:os";
 import { createInterface } from "node:readline";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { JS_LIBRARIES, MARK } from "./harness.js";
+import { parseBenchArgs, USAGE, UsageError, type LibraryId } from "./args.js";
+import { MARK } from "./harness.js";
 import {
   summarize,
   workloadFlops,
-  WORKLOAD_NAMES,
   WORKLOADS,
   type Workload,
   type WorkloadName,
 } from "../cli/workloads.js";
 import type { CellKind } from "../src/model/config.js";
 
-/** pytorch: torch.set_num_threads(cores); pytorch-1t: one thread, like lstm-ts. */
-const LIBRARIES = [...JS_LIBRARIES, "pytorch", "pytorch-1t"] as const;
 const isTorch = (id: LibraryId): boolean => id.startsWith("pytorch");
-type LibraryId = (typeof LIBRARIES)[number];
-/** The reference backend (lstm-ts-js) is slow by design: only on request (--lib). */
-const DEFAULT_LIBRARIES = LIBRARIES.filter((id) => id !== "lstm-ts-js");
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
 const CHILD = here("./child.js");
@@ -86,9 +80,6 @@ function runChild(cmd: string, args: string[], timeoutMs: number): Promise<Child
     });
   });
 }
-
-/** Workloads that also get GRU rows (the same sizes, nn.GRU / tf.layers.gru / GRUTimeStep). */
-const GRU_WORKLOADS: readonly WorkloadName[] = ["A", "B"];
 
 interface Row {
   workload: WorkloadName;
@@ -246,25 +237,20 @@ function describe(w: Workload, cell: CellKind): string {
 // ---- main ----
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      workload: { type: "string", default: WORKLOAD_NAMES.join(",") },
-      lib: { type: "string", default: DEFAULT_LIBRARIES.join(",") },
-      timeout: { type: "string", default: "60" },
-      "no-memory": { type: "boolean", default: false },
-      out: { type: "string" },
-      gru: { type: "string", default: GRU_WORKLOADS.join(",") },
-    },
-  });
-  const workloads = values.workload.split(",").map((s) => s.trim().toUpperCase());
-  for (const name of workloads)
-    if (!(WORKLOAD_NAMES as readonly string[]).includes(name))
-      throw new Error(`--workload: unknown workload ${name}`);
-  const libs = values.lib.split(",").map((s) => s.trim()) as LibraryId[];
-  for (const id of libs)
-    if (!LIBRARIES.includes(id)) throw new Error(`--lib: ${id} is not one of ${LIBRARIES}`);
-  if (!libs.includes("lstm-ts")) libs.unshift("lstm-ts"); // the baseline of every speed-up
-  const timeoutS = Number(values.timeout);
+  let args;
+  try {
+    args = parseBenchArgs(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`error: ${e.message}\n(run with --help for usage)\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (args.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const { workloads, libs, timeoutS } = args;
   const began = Date.now();
 
   const cpus = os.cpus();
@@ -313,15 +299,10 @@ async function main(): Promise<void> {
   }
 
   // Every workload with LSTMs, then the --gru ones (default A, B) again with GRUs.
-  const gru = values.gru
-    .split(",")
-    .map((s) => s.trim().toUpperCase())
-    .filter((s) => s !== "");
+  const gru = args.gru;
   const tables: [WorkloadName, CellKind][] = [
-    ...(workloads as WorkloadName[]).map((n): [WorkloadName, CellKind] => [n, "lstm"]),
-    ...(workloads as WorkloadName[])
-      .filter((n) => gru.includes(n))
-      .map((n): [WorkloadName, CellKind] => [n, "gru"]),
+    ...workloads.map((n): [WorkloadName, CellKind] => [n, "lstm"]),
+    ...workloads.filter((n) => gru.includes(n)).map((n): [WorkloadName, CellKind] => [n, "gru"]),
   ];
   const rows: Row[] = [];
   for (const [name, cell] of tables) {
@@ -376,7 +357,7 @@ async function main(): Promise<void> {
   );
 
   let memory: Record<string, unknown> | null = null;
-  if (!values["no-memory"]) {
+  if (args.memory) {
     const peak = (await runChild(process.execPath, [MEMORY, "peak"], 300_000)).events[0];
     const growth = (await runChild(process.execPath, ["--expose-gc", MEMORY, "growth"], 300_000))
       .events[0];
@@ -384,7 +365,7 @@ async function main(): Promise<void> {
     console.log(`\n${memoryReport(peak, growth)}`);
   }
 
-  const file = values.out ?? `${RESULTS}latest.json`;
+  const file = args.out ?? `${RESULTS}latest.json`;
   mkdirSync(dirname(file), { recursive: true });
   const result = {
     date: new Date(began).toISOString(),

@@ -6,8 +6,7 @@ import { decodeText, unigramEntropy, Vocab } from "../src/data/text.js";
 import { evaluateForecasts, guessSeason, readSeriesMeta } from "../src/train/forecast.js";
 import { streamCrossEntropy } from "../src/train/text-task.js";
 import { loadModel } from "../src/node.js";
-import { readDataFile } from "./train-text.js";
-import { CliError, choiceOption, floatOption, intOption } from "./util.js";
+import { CliError, choiceOption, floatOption, intOption, readDataBytes } from "./util.js";
 import { evalClassifier, printClassifierMetrics } from "./classify.js";
 
 interface Flags {
@@ -74,7 +73,7 @@ export function registerEval(program: Command): void {
         else printClassifierMetrics(r);
         return;
       }
-      const bytes = readDataFile(file);
+      const bytes = readDataBytes(file);
       if (meta.task === "text") {
         const vocab = Vocab.fromJSON(meta.vocab, modelPath);
         let text = decodeText(bytes, file);

@@ -5,8 +5,7 @@ import { decodeText } from "../src/data/text.js";
 import { forecastSeries, nextTimes, readSeriesMeta } from "../src/train/forecast.js";
 import { loadModel, writeFileAtomic } from "../src/node.js";
 import { checkOutputs, prepareOutputDir } from "../src/io/paths.js";
-import { readDataFile } from "./train-text.js";
-import { CliError, choiceOption, intOption } from "./util.js";
+import { CliError, choiceOption, intOption, readDataBytes } from "./util.js";
 
 /** Quotes a CSV field when it needs it (RFC 4180). */
 function csvField(s: string): string {
@@ -57,7 +56,7 @@ export function registerForecast(program: Command): void {
             `${modelPath} is a ${meta.task} model; forecast needs a model from train-series`,
           );
         const sm = readSeriesMeta(meta.series, modelPath);
-        const series = parseCsvSeries(decodeText(readDataFile(file), file), file, {
+        const series = parseCsvSeries(decodeText(readDataBytes(file), file), file, {
           columns: sm.columns,
           timeColumn: sm.timeColumn ?? undefined,
           missing: f.missing,

@@ -11,11 +11,11 @@ import { decodeText } from "../src/data/text.js";
 import type { LstmModel } from "../src/model/model.js";
 import { ClassifyTask, classifyLogits } from "../src/train/classify-task.js";
 import { argmaxRows, classificationMetrics } from "../src/train/metrics.js";
-import { sha256Hex, type ModelMeta } from "../src/node.js";
-import { claimRunFiles, prepareModel, runTraining } from "./train-common.js";
+import type { ModelMeta } from "../src/node.js";
+import { prepareModel, runTrainCommand } from "./train-common.js";
 import { addTrainOptions, featureConfig, type TrainFlags } from "./train-flags.js";
-import { blameCheckpoint, resolveFlags } from "./train-resume.js";
-import { CliError, choiceOption, floatOption, intOption, readDataBytes } from "./util.js";
+import { blameCheckpoint } from "./train-resume.js";
+import { CliError, choiceOption, floatOption, intOption } from "./util.js";
 
 interface ClassifyFlags extends TrainFlags {
   textColumn: string;
@@ -87,82 +87,87 @@ export function registerTrainClassify(program: Command): void {
       "weight the training loss by inverse class frequency (n / (C·n_c), training rows)",
     )
     .action(async (file: string, rawFlags: ClassifyFlags) => {
-      const { flags, resumed } = resolveFlags(cmd, rawFlags, "classify");
-      const files = claimRunFiles(flags, file);
-      const bytes = readDataBytes(file);
-      const csv = decodeText(bytes, file);
-      const table = parseClassifyCsv(csv, file, {
-        textColumn: flags.textColumn,
-        labelColumn: flags.labelColumn,
-        kind: flags.kind,
-      });
-      const data = prepareClassification(table, {
-        validFraction: flags.validFraction,
-        testFraction: flags.testFraction,
-        seed: flags.seed,
-        classWeights: flags.classWeights ?? false,
-      });
-      const { train, valid, test } = data.split;
-      const V = data.vocab ? data.vocab.size : data.features;
-      const C = data.classes.length;
-      const D = flags.bidirectional ? 2 : 1;
-      const features = featureConfig(flags, { vocab: data.vocab ? V : null, directions: D });
-      if (features.tiedHead)
-        throw new CliError("--tie-weights: a classifier's head predicts classes, not characters");
-      const embedding = features.embedding ? { numEmbeddings: V, paddingIdx: 0 } : undefined;
-      const meta: ModelMeta = {
-        task: "classify",
-        input: embedding
-          ? { kind: "embedding" }
-          : data.vocab
-            ? { kind: "one-hot" }
-            : { kind: "dense" },
-        classifier: classifierMeta(data),
-      };
-      if (resumed && JSON.stringify(resumed.meta.classifier) !== JSON.stringify(meta.classifier))
-        throw new CliError(
-          `${flags.resume}: the checkpoint's classes or vocabulary differ from ${file} with these options`,
-        );
-      const longest = data.lengths.reduce((a, n) => Math.max(a, n), 0);
-      const inputSize = features.inputSize ?? V;
-      const model = prepareModel({ ...flags, seqLen: longest }, resumed, {
-        inputSize,
-        embedding,
-        projSize: features.projSize,
-        dropout: features.dropout,
-        bidirectional: flags.bidirectional ?? false,
-        outputSize: C,
-      });
-      const task = blameCheckpoint(
-        flags.resume,
-        () =>
-          new ClassifyTask(model, data, {
-            ...{ batch: flags.batch, train, valid },
-            classWeights: data.weights,
-          }),
-      );
-      if (!flags.quiet && !flags.json)
-        process.stderr.write(
-          `${file}: ${data.lengths.length} rows, ${C} classes (${data.classes.join(", ")}), ` +
-            `${data.vocab ? `vocabulary ${V - 1} characters` : `${V} features per step`}, longest ${longest} steps; ` +
-            `${train.length} train, ${valid.length} validation, ${test.length} test rows\n`,
-        );
       let accuracy: { valid: number | null; test: number | null } = { valid: null, test: null };
-      await runTraining({
-        files,
-        model,
-        task,
-        flags,
-        meta,
-        resumed,
-        dataSha256: sha256Hex(bytes),
-        lossName: "cross-entropy (nats)",
-        summarize: () => {
-          accuracy = { valid: accuracyOn(model, data, valid), test: accuracyOn(model, data, test) };
-          return { data: file, rows: data.lengths.length, accuracy };
+      const { flags } = await runTrainCommand(cmd, rawFlags, {
+        task: "classify",
+        file,
+        setup: ({ flags, resumed, bytes }) => {
+          const csv = decodeText(bytes, file);
+          const table = parseClassifyCsv(csv, file, {
+            textColumn: flags.textColumn,
+            labelColumn: flags.labelColumn,
+            kind: flags.kind,
+          });
+          const data = prepareClassification(table, {
+            validFraction: flags.validFraction,
+            testFraction: flags.testFraction,
+            seed: flags.seed,
+            classWeights: flags.classWeights ?? false,
+          });
+          const { train, valid, test } = data.split;
+          const V = data.vocab ? data.vocab.size : data.features;
+          const C = data.classes.length;
+          const D = flags.bidirectional ? 2 : 1;
+          const features = featureConfig(flags, { vocab: data.vocab ? V : null, directions: D });
+          if (features.tiedHead)
+            throw new CliError(
+              "--tie-weights: a classifier's head predicts classes, not characters",
+            );
+          const embedding = features.embedding ? { numEmbeddings: V, paddingIdx: 0 } : undefined;
+          const meta: ModelMeta = {
+            task: "classify",
+            input: embedding
+              ? { kind: "embedding" }
+              : data.vocab
+                ? { kind: "one-hot" }
+                : { kind: "dense" },
+            classifier: classifierMeta(data),
+          };
+          if (
+            resumed &&
+            JSON.stringify(resumed.meta.classifier) !== JSON.stringify(meta.classifier)
+          )
+            throw new CliError(
+              `${flags.resume}: the checkpoint's classes or vocabulary differ from ${file} with these options`,
+            );
+          const longest = data.lengths.reduce((a, n) => Math.max(a, n), 0);
+          const inputSize = features.inputSize ?? V;
+          const model = prepareModel({ ...flags, seqLen: longest }, resumed, {
+            inputSize,
+            embedding,
+            projSize: features.projSize,
+            dropout: features.dropout,
+            bidirectional: flags.bidirectional ?? false,
+            outputSize: C,
+          });
+          const task = blameCheckpoint(
+            flags.resume,
+            () =>
+              new ClassifyTask(model, data, {
+                ...{ batch: flags.batch, train, valid },
+                classWeights: data.weights,
+              }),
+          );
+          return {
+            model,
+            task,
+            meta,
+            describe:
+              `${file}: ${data.lengths.length} rows, ${C} classes (${data.classes.join(", ")}), ` +
+              `${data.vocab ? `vocabulary ${V - 1} characters` : `${V} features per step`}, longest ${longest} steps; ` +
+              `${train.length} train, ${valid.length} validation, ${test.length} test rows`,
+            lossName: "cross-entropy (nats)",
+            summarize: () => {
+              accuracy = {
+                valid: accuracyOn(model, data, valid),
+                test: accuracyOn(model, data, test),
+              };
+              return { data: file, rows: data.lengths.length, accuracy };
+            },
+            reportData: () => ({ data: csv, dataName: file }),
+            next: (out) => [`npx lstm eval ${out} ${file}`, `npx lstm predict ${out} "some text"`],
+          };
         },
-        reportData: () => ({ data: csv, dataName: file }),
-        next: (out) => [`npx lstm eval ${out} ${file}`, `npx lstm predict ${out} "some text"`],
       });
       const pct = (a: number | null): string => (a === null ? "-" : `${(100 * a).toFixed(2)}%`);
       if (flags.json)

@@ -1,7 +1,9 @@
 /**
- * What train-text and train-series share once their flags are resolved (train-flags.ts,
- * train-resume.ts): the files of a run, the memory check, and the run itself with Ctrl-C,
- * checkpoints, the final save and the report. Progress is a listener (train-progress.ts).
+ * What the train-* commands share: `runTrainCommand` is one training run — flags resolved
+ * (train-flags.ts, train-resume.ts), the run's files claimed, the data file read — that each
+ * command configures with what it builds from its data (model, task, metadata, messages); then
+ * the memory check, the run itself with Ctrl-C, checkpoints, the final save and the report.
+ * Progress is a listener (train-progress.ts).
  */
 import { resolveSchedule, type ScheduleConfig } from "../src/optim/schedule.js";
 import { LstmModel } from "../src/model/model.js";
@@ -14,10 +16,12 @@ import {
   type TrainTask,
 } from "../src/train/trainer.js";
 import type { TrainEvent } from "../src/train/events.js";
+import type { Command } from "commander";
 import {
   loadCheckpoint,
   saveCheckpoint,
   saveModel,
+  sha256Hex,
   type ModelMeta,
   type RunInfo,
 } from "../src/node.js";
@@ -37,10 +41,10 @@ import {
   type NamedPath,
   type OutputLocks,
 } from "../src/io/paths.js";
-import { CliError } from "./util.js";
+import { CliError, readDataBytes } from "./util.js";
 import type { ModelConfigInput } from "../src/model/config.js";
 import { trainOptions, type TrainFlags } from "./train-flags.js";
-import { blameCheckpoint, restoreRun } from "./train-resume.js";
+import { blameCheckpoint, resolveFlags, restoreRun } from "./train-resume.js";
 import { writeReport } from "./report.js";
 import { lossChart } from "../src/report/terminal.js";
 
@@ -121,7 +125,7 @@ export interface RunFiles {
  * other, creates their directories and locks them. The checkpoint of a resumed run may be the
  * file it resumed from: that is the run's own state, carried forward.
  */
-export function claimRunFiles(f: TrainFlags, dataFile: string): RunFiles {
+function claimRunFiles(f: TrainFlags, dataFile: string): RunFiles {
   const checkpoint = f.checkpoint ?? f.resume;
   const interruptCheckpoint = checkpoint ?? `${f.out}.ckpt`;
   const outputs: NamedPath[] = [
@@ -142,14 +146,16 @@ export function claimRunFiles(f: TrainFlags, dataFile: string): RunFiles {
   return { out: f.out, checkpoint, interruptCheckpoint, report: f.report, locks };
 }
 
-export interface RunSpec {
-  files: RunFiles;
+/** A run resumed from a checkpoint (resolveFlags), or null for a new one. */
+type Resumed = ReturnType<typeof loadCheckpoint> | null;
+
+/** What a train-* command builds from its data file: the rest of the run is the same for all. */
+export interface TrainingSetup {
   model: LstmModel;
   task: TrainTask;
-  flags: TrainFlags;
   meta: ModelMeta;
-  dataSha256: string;
-  resumed: ReturnType<typeof loadCheckpoint> | null;
+  /** One line on the data and its split, printed before training (not with --quiet or --json). */
+  describe: string;
   /** Extra output after each evaluation (e.g. a text sample). */
   onEval?: (e: Extract<TrainEvent, { type: "eval" }>) => void;
   /** Unit of the loss for messages. */
@@ -162,8 +168,48 @@ export interface RunSpec {
   reportData?: () => { data: string; dataName: string };
 }
 
+/** What a command's setup gets: its resolved flags, the resumed run (or null) and the data. */
+export interface TrainingInput<F extends TrainFlags> {
+  flags: F;
+  resumed: Resumed;
+  /** The data file's bytes. */
+  bytes: Uint8Array;
+}
+
+/**
+ * One train-* command's run on the data file `file`: resolves the flags (a checkpoint's when
+ * resuming, checked against `task`), claims the output files, reads the data, lets `setup`
+ * build the model and task from it, then trains, saves and reports (runTraining). Returns the
+ * flags the run used and its summary.
+ */
+export async function runTrainCommand<F extends TrainFlags>(
+  cmd: Command,
+  rawFlags: F,
+  run: {
+    task: "text" | "series" | "classify";
+    file: string;
+    setup: (input: TrainingInput<F>) => TrainingSetup;
+  },
+): Promise<{ flags: F; summary: TrainSummary }> {
+  const { flags, resumed } = resolveFlags(cmd, rawFlags, run.task);
+  const files = claimRunFiles(flags, run.file);
+  const bytes = readDataBytes(run.file);
+  const setup = run.setup({ flags, resumed, bytes });
+  if (!flags.quiet && !flags.json) process.stderr.write(setup.describe + "\n");
+  const dataSha256 = sha256Hex(bytes);
+  const summary = await runTraining({ ...setup, files, flags, resumed, dataSha256 });
+  return { flags, summary };
+}
+
+interface RunSpec extends Omit<TrainingSetup, "describe"> {
+  files: RunFiles;
+  flags: TrainFlags;
+  dataSha256: string;
+  resumed: Resumed;
+}
+
 /** Trains with progress output, Ctrl-C handling and checkpoints, then saves the model and report. */
-export async function runTraining(spec: RunSpec): Promise<TrainSummary> {
+async function runTraining(spec: RunSpec): Promise<TrainSummary> {
   const { model, task, flags: f, meta } = spec;
   const options = trainOptions(f, task.stepsPerEpoch);
   // A resumed run keeps the learning-rate schedule it started with (a cosine or step schedule

@@ -64,6 +64,11 @@ type Features = Pick<ModelConfigInput, "embedding" | "projSize" | "tiedHead" | "
   inputSize?: number;
 };
 
+/** A dropout probability flag `FLAG <p>`, p in [0, 0.99]: "dropout " + where it applies. */
+function dropoutOption(flag: string, where: string): Option {
+  return new Option(`${flag} <p>`, `dropout ${where}`).argParser(floatOption(flag, 0, 0.99));
+}
+
 /**
  * The model features the flags ask for (ModelConfigInput's optional fields): an embedding of
  * `vocab` rows (text models only), projection, tied head, dropout. Throws CliError naming the flag.
@@ -124,20 +129,15 @@ export function addTrainOptions(
       "lstm",
     )
     .option("--hidden <n>", "hidden units per layer (H)", intOption("--hidden", 1, 4096), d.hidden)
-    .option(
-      "--dropout <p>",
-      "dropout between stacked layers while training (PyTorch's dropout)",
-      floatOption("--dropout", 0, 0.99),
+    .addOption(
+      dropoutOption("--dropout", "between stacked layers while training (PyTorch's dropout)"),
     )
-    .option(
-      "--input-dropout <p>",
-      "dropout on the (embedded) input while training",
-      floatOption("--input-dropout", 0, 0.99),
-    )
-    .option(
-      "--output-dropout <p>",
-      "dropout on the last layer's output, before the head, while training",
-      floatOption("--output-dropout", 0, 0.99),
+    .addOption(dropoutOption("--input-dropout", "on the (embedded) input while training"))
+    .addOption(
+      dropoutOption(
+        "--output-dropout",
+        "on the last layer's output, before the head, while training",
+      ),
     )
     .option(
       "--proj-size <n>",

@@ -10,11 +10,10 @@ import {
 import { decodeText } from "../src/data/text.js";
 import { SeriesTask } from "../src/train/series-task.js";
 import { applyTransform } from "../src/train/forecast.js";
-import { sha256Hex, type ModelMeta } from "../src/node.js";
-import { claimRunFiles, prepareModel, runTraining } from "./train-common.js";
+import type { ModelMeta } from "../src/node.js";
+import { prepareModel, runTrainCommand } from "./train-common.js";
 import { addTrainOptions, featureConfig, type TrainFlags } from "./train-flags.js";
-import { blameCheckpoint, resolveFlags } from "./train-resume.js";
-import { readDataFile } from "./train-text.js";
+import { blameCheckpoint } from "./train-resume.js";
 import { CliError, choiceOption, floatOption, intOption } from "./util.js";
 
 interface SeriesFlags extends TrainFlags {
@@ -85,84 +84,87 @@ export function registerTrainSeries(program: Command): void {
     validFraction: 0.15,
     out: "series-model.safetensors",
   }).action(async (file: string, rawFlags: SeriesFlags) => {
-    const { flags, resumed } = resolveFlags(cmd, rawFlags, "series");
-    const files = claimRunFiles(flags, file);
-    const bytes = readDataFile(file);
-    const columns = list(flags.column);
-    if (columns.length === 0) throw new CliError("--column needs at least one column name");
-    const targets = flags.target ? list(flags.target) : columns;
-    const targetIdx = targets.map((t) => {
-      const i = columns.indexOf(t);
-      if (i < 0)
-        throw new CliError(
-          `--target ${t} must be one of the --column columns (${columns.join(", ")})`,
-        );
-      return i;
-    });
-    const csv = decodeText(bytes, file);
-    const series = parseCsvSeries(csv, file, {
-      columns,
-      timeColumn: flags.timeColumn,
-      missing: flags.missing,
-    });
-    const N = series.values.length / columns.length;
-    const C = columns.length;
-    const split = splitSeries(N, flags.validFraction, flags.testFraction);
-    const transformed = applyTransform(
-      { transform: flags.transform, columns },
-      Float64Array.from(series.values),
-      file,
-    );
-    const scaler = StandardScaler.fit(transformed, C, split.train);
-    const scaled = scaler.transform(transformed);
-    const windows = seriesWindowsForSplit(scaled, C, split, {
-      seqLen: flags.seqLen,
-      horizon: flags.horizon,
-      targetColumns: targetIdx,
-    });
-    const O = windows.train.outputSize;
-    const features = featureConfig(flags, { vocab: null, directions: 1 });
-    const model = prepareModel(flags, resumed, { inputSize: C, outputSize: O, ...features });
-    const task = blameCheckpoint(
-      flags.resume,
-      () =>
-        new SeriesTask(model, windows.train, windows.valid, flags.batch, flags.relative ?? false),
-    );
-    const meta: ModelMeta = {
+    await runTrainCommand(cmd, rawFlags, {
       task: "series",
-      input: { kind: "dense" },
-      series: {
-        columns,
-        targetColumns: targets,
-        timeColumn: series.timeColumn,
-        horizon: flags.horizon,
-        seqLen: flags.seqLen,
-        scaler: scaler.toJSON(),
-        transform: flags.transform,
-        relative: flags.relative ?? false,
-        missing: flags.missing,
-        rows: N,
-        split,
-        lastTime: series.times ? series.times[series.times.length - 1] : null,
+      file,
+      setup: ({ flags, resumed, bytes }) => {
+        const columns = list(flags.column);
+        if (columns.length === 0) throw new CliError("--column needs at least one column name");
+        const targets = flags.target ? list(flags.target) : columns;
+        const targetIdx = targets.map((t) => {
+          const i = columns.indexOf(t);
+          if (i < 0)
+            throw new CliError(
+              `--target ${t} must be one of the --column columns (${columns.join(", ")})`,
+            );
+          return i;
+        });
+        const csv = decodeText(bytes, file);
+        const series = parseCsvSeries(csv, file, {
+          columns,
+          timeColumn: flags.timeColumn,
+          missing: flags.missing,
+        });
+        const N = series.values.length / columns.length;
+        const C = columns.length;
+        const split = splitSeries(N, flags.validFraction, flags.testFraction);
+        const transformed = applyTransform(
+          { transform: flags.transform, columns },
+          Float64Array.from(series.values),
+          file,
+        );
+        const scaler = StandardScaler.fit(transformed, C, split.train);
+        const scaled = scaler.transform(transformed);
+        const windows = seriesWindowsForSplit(scaled, C, split, {
+          seqLen: flags.seqLen,
+          horizon: flags.horizon,
+          targetColumns: targetIdx,
+        });
+        const O = windows.train.outputSize;
+        const features = featureConfig(flags, { vocab: null, directions: 1 });
+        const model = prepareModel(flags, resumed, { inputSize: C, outputSize: O, ...features });
+        const task = blameCheckpoint(
+          flags.resume,
+          () =>
+            new SeriesTask(
+              model,
+              windows.train,
+              windows.valid,
+              flags.batch,
+              flags.relative ?? false,
+            ),
+        );
+        const meta: ModelMeta = {
+          task: "series",
+          input: { kind: "dense" },
+          series: {
+            columns,
+            targetColumns: targets,
+            timeColumn: series.timeColumn,
+            horizon: flags.horizon,
+            seqLen: flags.seqLen,
+            scaler: scaler.toJSON(),
+            transform: flags.transform,
+            relative: flags.relative ?? false,
+            missing: flags.missing,
+            rows: N,
+            split,
+            lastTime: series.times ? series.times[series.times.length - 1] : null,
+          },
+        };
+        return {
+          model,
+          task,
+          meta,
+          describe:
+            `${file}: ${N} rows × ${C} column${C > 1 ? "s" : ""}; rows ${split.train[0]}–${split.train[1] - 1} train, ` +
+            `${split.valid[0]}–${split.valid[1] - 1} validation, ${split.test[0]}–${split.test[1] - 1} test; ` +
+            `${windows.train.count} training windows of ${flags.seqLen} → ${flags.horizon}`,
+          lossName: "MSE (scaled)",
+          summarize: () => ({ data: file }),
+          reportData: () => ({ data: csv, dataName: file }),
+        };
       },
-    };
-    if (!flags.quiet && !flags.json)
-      process.stderr.write(
-        `${file}: ${N} rows × ${C} column${C > 1 ? "s" : ""}; rows ${split.train[0]}–${split.train[1] - 1} train, ` +
-          `${split.valid[0]}–${split.valid[1] - 1} validation, ${split.test[0]}–${split.test[1] - 1} test; ` +
-          `${windows.train.count} training windows of ${flags.seqLen} → ${flags.horizon}\n`,
-      );
-    await runTraining({
-      files,
-      model,
-      task,
-      flags,
-      meta,
-      resumed,
-      dataSha256: sha256Hex(bytes),
-      lossName: "MSE (scaled)",
-      summarize: () => ({ data: file }),
-      reportData: () => ({ data: csv, dataName: file }),
     });
   });
 }

@@ -4,20 +4,16 @@ import { decodeText, splitTrainValid, unigramEntropy, Vocab } from "../src/data/
 import { sampleText } from "../src/train/sample.js";
 import { TextTask } from "../src/train/text-task.js";
 import { Rng } from "../src/tensor/rng.js";
-import { sha256Hex, type ModelMeta } from "../src/node.js";
-import { claimRunFiles, prepareModel, runTraining } from "./train-common.js";
+import { prepareModel, runTrainCommand } from "./train-common.js";
 import { addTrainOptions, featureConfig, type TrainFlags } from "./train-flags.js";
-import { blameCheckpoint, resolveFlags } from "./train-resume.js";
-import { floatOption, intOption, readDataBytes } from "./util.js";
+import { blameCheckpoint } from "./train-resume.js";
+import { floatOption, intOption } from "./util.js";
 
 interface TextFlags extends TrainFlags {
   sampleEvery: number;
   sampleLength: number;
   temperature: number;
 }
-
-/** Reads a data file; file-system errors become one-line messages. */
-export const readDataFile = readDataBytes;
 
 export function registerTrainText(program: Command): void {
   const cmd = program
@@ -65,67 +61,63 @@ export function registerTrainText(program: Command): void {
       0.8,
     )
     .action(async (file: string, rawFlags: TextFlags) => {
-      const { flags, resumed } = resolveFlags(cmd, rawFlags, "text");
-      const files = claimRunFiles(flags, file);
-      const bytes = readDataFile(file);
-      const text = decodeText(bytes, file);
-      const vocab = resumed
-        ? Vocab.fromJSON(resumed.meta.vocab, flags.resume)
-        : Vocab.fromText(text, file);
-      const ids = vocab.encode(text, { source: file });
-      const { train, valid } = splitTrainValid(ids, flags.validFraction);
-      const V = vocab.size;
-      const features = featureConfig(flags, { vocab: V, directions: 1 });
-      const model = prepareModel(flags, resumed, { inputSize: V, outputSize: V, ...features });
-      const task = blameCheckpoint(
-        flags.resume,
-        () => new TextTask(model, train, valid, { batch: flags.batch, seqLen: flags.seqLen }),
-      );
-      const baseline = unigramEntropy(train, V);
-      const input = {
-        kind: model.config.embedding ? ("embedding" as const) : ("one-hot" as const),
-      };
-      const meta: ModelMeta = { task: "text", input, vocab: vocab.toJSON() };
-      const sampleRng = new Rng(flags.seed + 1);
-      let evals = 0;
-      if (!flags.quiet && !flags.json)
-        process.stderr.write(
-          `${file}: ${ids.length} characters, vocabulary ${V}, ${train.length} for training, ${valid.length} for validation; ` +
-            `unigram entropy ${baseline.toFixed(3)} nats/char\n`,
-        );
-      await runTraining({
-        files,
-        model,
-        task,
-        flags,
-        meta,
-        resumed,
-        dataSha256: sha256Hex(bytes),
-        lossName: "nats/char",
-        onEval: () => {
-          evals++;
-          if (flags.sampleEvery > 0 && evals % flags.sampleEvery === 0 && !flags.quiet) {
-            const s = sampleText(model, vocab, {
-              length: flags.sampleLength,
-              temperature: flags.temperature,
-              rng: sampleRng,
-            });
-            if (flags.json)
-              process.stdout.write(JSON.stringify({ type: "sample", text: s }) + "\n");
-            else process.stderr.write(`--- sample ---\n${s}\n--------------\n`);
-          }
+      await runTrainCommand(cmd, rawFlags, {
+        task: "text",
+        file,
+        setup: ({ flags, resumed, bytes }) => {
+          const text = decodeText(bytes, file);
+          const vocab = resumed
+            ? Vocab.fromJSON(resumed.meta.vocab, flags.resume)
+            : Vocab.fromText(text, file);
+          const ids = vocab.encode(text, { source: file });
+          const { train, valid } = splitTrainValid(ids, flags.validFraction);
+          const V = vocab.size;
+          const features = featureConfig(flags, { vocab: V, directions: 1 });
+          const model = prepareModel(flags, resumed, { inputSize: V, outputSize: V, ...features });
+          const task = blameCheckpoint(
+            flags.resume,
+            () => new TextTask(model, train, valid, { batch: flags.batch, seqLen: flags.seqLen }),
+          );
+          const baseline = unigramEntropy(train, V);
+          const input = {
+            kind: model.config.embedding ? ("embedding" as const) : ("one-hot" as const),
+          };
+          const sampleRng = new Rng(flags.seed + 1);
+          let evals = 0;
+          return {
+            model,
+            task,
+            meta: { task: "text", input, vocab: vocab.toJSON() },
+            describe:
+              `${file}: ${ids.length} characters, vocabulary ${V}, ${train.length} for training, ${valid.length} for validation; ` +
+              `unigram entropy ${baseline.toFixed(3)} nats/char`,
+            lossName: "nats/char",
+            onEval: () => {
+              evals++;
+              if (flags.sampleEvery > 0 && evals % flags.sampleEvery === 0 && !flags.quiet) {
+                const s = sampleText(model, vocab, {
+                  length: flags.sampleLength,
+                  temperature: flags.temperature,
+                  rng: sampleRng,
+                });
+                if (flags.json)
+                  process.stdout.write(JSON.stringify({ type: "sample", text: s }) + "\n");
+                else process.stderr.write(`--- sample ---\n${s}\n--------------\n`);
+              }
+            },
+            summarize: () => ({ data: file, characters: ids.length, unigramEntropy: baseline }),
+            reportData: () => ({ data: text, dataName: file }),
+            next: (out) => [
+              `npx lstm sample ${out} --prime "The " --length 400`,
+              `npx lstm info ${out}`,
+              ...(flags.checkpoint
+                ? [
+                    `npx lstm train-text ${file} --resume ${flags.checkpoint} --time 300   (train longer)`,
+                  ]
+                : []),
+            ],
+          };
         },
-        summarize: () => ({ data: file, characters: ids.length, unigramEntropy: baseline }),
-        reportData: () => ({ data: text, dataName: file }),
-        next: (out) => [
-          `npx lstm sample ${out} --prime "The " --length 400`,
-          `npx lstm info ${out}`,
-          ...(flags.checkpoint
-            ? [
-                `npx lstm train-text ${file} --resume ${flags.checkpoint} --time 300   (train longer)`,
-              ]
-            : []),
-        ],
       });
     });
 }

@@ -86,55 +86,10 @@ export {
   splitSeries,
   StandardScaler,
 } from "./data/series.js";
-export {
-  classCounts,
-  classifierMeta,
-  classIdsOf,
-  classNames,
-  encodeInputs,
-  inverseFrequencyWeights,
-  padNumberBatch,
-  paddingFraction,
-  padTokenBatch,
-  parseClassifyCsv,
-  parseNumberSequence,
-  planBatches,
-  prepareClassification,
-  readClassifierMeta,
-  SequenceVocab,
-  splitClassification,
-} from "./data/classify.js";
-export type {
-  BatchPlanOptions,
-  ClassificationData,
-  ClassifierMeta,
-  ClassifyCsvOptions,
-  ClassifySplit,
-  ClassifySplitOptions,
-  ClassifyTable,
-  EncodeInputsOptions,
-  PadOptions,
-  PaddedBatch,
-  PrepareOptions,
-  RestoredClassifier,
-  SequenceEncodeOptions,
-  SequenceKind,
-  SequenceSet,
-} from "./data/classify.js";
-export {
-  argmaxRows,
-  classificationMetrics,
-  confusionMatrix,
-  majorityClass,
-  softmaxInto,
-  topK,
-} from "./train/metrics.js";
-export type {
-  ClassificationInput,
-  ClassificationMetrics,
-  ClassScores,
-  LabelProbability,
-} from "./train/metrics.js";
+// Sequence classification data (src/data/classify.ts), all of it public.
+export * from "./data/classify.js";
+// Classification metrics (src/train/metrics.ts), all of it public.
+export * from "./train/metrics.js";
 export { CharNgramNaiveBayes } from "./train/naive-bayes.js";
 export type { NaiveBayesOptions } from "./train/naive-bayes.js";
 export { decodeModel, encodeModel } from "./io/model-file.js";

@@ -80,44 +80,5 @@ export function sha256Hex(data: Uint8Array | string): string {
 }
 
 export type { LoadedCheckpoint, LoadedModel, ModelMeta, RunInfo } from "./io/model-file.js";
-export {
-  buildMeta,
-  checkConverted,
-  checkSeriesMeta,
-  exportKeras,
-  HEAD_PREFIXES,
-  importKeras,
-  importPytorchSafetensors,
-  importPytorchTensors,
-  KERAS_FORMAT,
-  KERAS_FORMAT_VERSION,
-  parseVocab,
-  sniffFormat,
-} from "./io/convert.js";
-export type {
-  ConvertTask,
-  ImportedModel,
-  ImportReport,
-  KerasLstmFile,
-  KerasLstmLayer,
-  KerasLstmWeights,
-  KerasTensor,
-  MetaOptions,
-  PytorchImportOptions,
-  SourceTensor,
-} from "./io/convert.js";
-export {
-  exportTfjs,
-  importTfjs,
-  isTfjsModelJson,
-  TFJS_FORMAT,
-  TFJS_META_KEY,
-  TFJS_WEIGHTS_PATH,
-} from "./io/convert.js";
-export type {
-  TfjsExport,
-  TfjsModelJson,
-  TfjsShards,
-  TfjsWeightSpec,
-  TfjsWeightsGroup,
-} from "./io/convert.js";
+// The converters' whole API (PyTorch, Keras and TF.js; src/io/convert.ts).
+export * from "./io/convert.js";

@@ -22,18 +22,29 @@ function toyCsv(): string {
   return rows.join("\n") + "\n";
 }
 
-test("train-classify, eval --json and predict on a toy two-class file", () => {
+/**
+ * Trains a classifier on the toy file in a fresh directory: `lstm train-classify toy.csv` with
+ * its text and label columns, `flags`, --out DIR/model --quiet (and --report DIR/report).
+ */
+function trainToy(files: { model: string; report?: string }, flags: string[]) {
   const dir = mkdtempSync(join(tmpdir(), "lstm-classify-"));
   const csv = join(dir, "toy.csv");
-  const model = join(dir, "toy.safetensors");
+  const model = join(dir, files.model);
   writeFileSync(csv, toyCsv());
+  const report = files.report ? ["--report", join(dir, files.report)] : [];
   const train = runCli([
     ...["train-classify", csv, "--text-column", "text", "--label-column", "label"],
-    ...["--hidden", "8", "--batch", "16", "--steps", "120", "--lr", "0.03"],
-    ...["--test-fraction", "0.25", "--out", model, "--quiet"],
-    ...["--report", join(dir, "toy.html")],
+    ...[...flags, ...report, "--out", model, "--quiet"],
   ]);
   assert.equal(train.status, 0, train.stderr);
+  return { dir, csv, model };
+}
+
+test("train-classify, eval --json and predict on a toy two-class file", () => {
+  const { dir, csv, model } = trainToy({ model: "toy.safetensors", report: "toy.html" }, [
+    ...["--hidden", "8", "--batch", "16", "--steps", "120", "--lr", "0.03"],
+    ...["--test-fraction", "0.25"],
+  ]);
   const html = readFileSync(join(dir, "toy.html"), "utf8");
   assert.match(html, /<section id="classification">/);
   assert.match(html, /Confusion matrix/);
@@ -81,16 +92,10 @@ test("train-classify, eval --json and predict on a toy two-class file", () => {
 });
 
 test("train-classify --embedding: token input through an embedding table (padding id 0)", () => {
-  const dir = mkdtempSync(join(tmpdir(), "lstm-classify-emb-"));
-  const csv = join(dir, "toy.csv");
-  const model = join(dir, "toy.safetensors");
-  writeFileSync(csv, toyCsv());
-  const train = runCli([
-    ...["train-classify", csv, "--text-column", "text", "--label-column", "label"],
+  const { csv, model } = trainToy({ model: "toy.safetensors" }, [
     ...["--hidden", "8", "--embedding", "4", "--batch", "16", "--steps", "120", "--lr", "0.03"],
-    ...["--test-fraction", "0.25", "--out", model, "--quiet"],
+    ...["--test-fraction", "0.25"],
   ]);
-  assert.equal(train.status, 0, train.stderr);
   const ev = runCli(["eval", model, csv, "--test-fraction", "0.25", "--json"]);
   assert.equal(ev.status, 0, ev.stderr);
   assert.ok(JSON.parse(ev.stdout).accuracy >= 0.95, ev.stdout);
@@ -123,18 +128,11 @@ test("train-classify refuses bad input with one-line errors", () => {
 });
 
 test("train-classify with projections and every dropout (rows of different lengths) learns the toy file", () => {
-  const dir = mkdtempSync(join(tmpdir(), "lstm-classify-"));
-  const csv = join(dir, "toy.csv");
-  const model = join(dir, "proj.safetensors");
-  writeFileSync(csv, toyCsv());
-  const train = runCli([
-    ...["train-classify", csv, "--text-column", "text", "--label-column", "label"],
+  const { csv, model } = trainToy({ model: "proj.safetensors" }, [
     ...["--embedding", "8", "--hidden", "12", "--proj-size", "6", "--layers", "2"],
     ...["--bidirectional", "--dropout", "0.2", "--input-dropout", "0.1", "--output-dropout", "0.2"],
     ...["--batch", "16", "--steps", "150", "--lr", "0.03", "--test-fraction", "0.25"],
-    ...["--out", model, "--quiet"],
   ]);
-  assert.equal(train.status, 0, train.stderr);
   const info = runCli(["info", model]);
   assert.match(info.stdout, /projection P=6/);
   assert.match(

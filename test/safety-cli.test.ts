@@ -60,6 +60,22 @@ function editMeta(src: string, dst: string, edit: (meta: Record<string, string>)
   writeFileSync(dst, Buffer.concat([len, hs, b.subarray(8 + n)]));
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the edits reach into any field
+type ParsedJson = Record<string, any>;
+
+/** Edits one JSON-valued metadata entry (e.g. "run", "series", "training") of a safetensors file. */
+function editMetaJson(
+  src: string,
+  dst: string,
+  at: { key: string; edit: (value: ParsedJson) => void },
+): void {
+  editMeta(src, dst, (m) => {
+    const value = JSON.parse(m[at.key]);
+    at.edit(value);
+    m[at.key] = JSON.stringify(value);
+  });
+}
+
 const model = join(tmp, "m.safetensors");
 const ckpt = join(tmp, "m.ckpt");
 test("setup: a series model and checkpoint", () => {
@@ -71,10 +87,10 @@ test("a checkpoint's stored out/report/checkpoint paths are never written; --res
   const victim = join(tmp, "victim.txt");
   writeFileSync(victim, "precious");
   const evil = join(tmp, "evil.ckpt");
-  editMeta(ckpt, evil, (m) => {
-    const run = JSON.parse(m.run);
-    Object.assign(run.options, { out: victim, report: victim, checkpoint: victim, quiet: false });
-    m.run = JSON.stringify(run);
+  editMetaJson(ckpt, evil, {
+    key: "run",
+    edit: (run) =>
+      Object.assign(run.options, { out: victim, report: victim, checkpoint: victim, quiet: false }),
   });
   const r = runCli(["train-series", AIR, "--column", "passengers_thousands", "--resume", evil, "--steps", "6"]); // prettier-ignore
   assert.equal(r.status, 0, r.stderr);
@@ -168,28 +184,16 @@ test("errors that were stack traces: --out below a file, a text checkpoint to tr
   const textCkpt = join(tmp, "text.ckpt");
   assert.equal(runCli(text("--steps", "2", "--out", join(tmp, "tm.st"), "--checkpoint", textCkpt)).status, 0); // prettier-ignore
   const badColumn = join(tmp, "column.ckpt");
-  editMeta(ckpt, badColumn, (m) => {
-    const run = JSON.parse(m.run);
-    run.options.column = 5;
-    m.run = JSON.stringify(run);
-  });
+  editMetaJson(ckpt, badColumn, { key: "run", edit: (run) => (run.options.column = 5) });
   const edited = (name: string, edit: (options: Record<string, unknown>) => void): string => {
     const path = join(tmp, name);
-    editMeta(ckpt, path, (m) => {
-      const run = JSON.parse(m.run);
-      edit(run.options);
-      m.run = JSON.stringify(run);
-    });
+    editMetaJson(ckpt, path, { key: "run", edit: (run) => edit(run.options) });
     return path;
   };
   const badHorizon = edited("horizon.ckpt", (o) => (o.horizon = 7));
   const badSchedule = edited("schedule.ckpt", (o) => (o.resolvedSchedule = { kind: "cosine" }));
   const badSplit = join(tmp, "split.safetensors");
-  editMeta(model, badSplit, (m) => {
-    const s = JSON.parse(m.series);
-    s.split.test = [122, 1000];
-    m.series = JSON.stringify(s);
-  });
+  editMetaJson(model, badSplit, { key: "series", edit: (s) => (s.split.test = [122, 1000]) });
   const cases: [string[], RegExp][] = [
     [text("--steps", "1", "--out", join(TEXT, "x.st")), /--out: cannot create the directory of .*t\.txt\/x\.st: a part of its directory is a file/],
     [["forecast", model, AIR, "--out", join(model, "f.csv")], /--out: cannot create the directory/],
@@ -287,11 +291,8 @@ test("report reads the data file a model records only while it still has the rec
   const secret = join(tmp, "secret.csv");
   writeFileSync(secret, "month,passengers_thousands\n1949-01,112\n1949-02,118\n");
   const hostile = join(tmp, "hostile.safetensors");
-  editMeta(model, hostile, (m) => {
-    const t = JSON.parse(m.training);
-    t.data = secret; // points at another file; the checksum is the training data's
-    m.training = JSON.stringify(t);
-  });
+  // The recorded data file points at another file; the checksum is the training data's.
+  editMetaJson(model, hostile, { key: "training", edit: (t) => (t.data = secret) });
   const r = runCli(["report", hostile, "--out", join(tmp, "hostile.html")]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /not reading .*secret\.csv .*does not match the checksum/);

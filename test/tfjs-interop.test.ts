@@ -84,19 +84,48 @@ interface TfSpec {
   seed: number;
 }
 
+/** A tf.layers.lstm configuration of H units, every initializer zero (randomizeWeights follows). */
+function lstmLayerConfig(
+  H: number,
+  returnSequences: boolean,
+  recurrentActivation: "sigmoid" | "hardSigmoid",
+) {
+  const init = () => tf!.initializers.zeros();
+  return {
+    units: H,
+    returnSequences,
+    recurrentActivation,
+    kernelInitializer: init(),
+    recurrentInitializer: init(),
+    biasInitializer: init(),
+  };
+}
+
+/**
+ * Random weights in [−0.6, 0.6) from Rng(seed), set after the model is built: initializer seeds
+ * would give a Bidirectional layer's two directions the same values, and then a swap of the
+ * directions would go unnoticed.
+ */
+function randomizeWeights(model: Sequential, seed: number): void {
+  const t = tf!;
+  const rng = new Rng(seed);
+  model.setWeights(
+    model.getWeights().map((w: Tensor) =>
+      t.tensor(
+        Float32Array.from({ length: w.size }, () => rng.range(-0.6, 0.6)),
+        w.shape,
+      ),
+    ),
+  );
+}
+
 function tfModel(s: TfSpec): Sequential {
   const t = tf!;
   const init = () => t.initializers.zeros();
   const model = t.sequential();
   for (let l = 0; l < s.L; l++) {
-    const cfg = {
-      units: s.H,
-      returnSequences: l < s.L - 1 || s.lastSequences !== false,
-      recurrentActivation: s.recurrentActivation ?? "sigmoid",
-      kernelInitializer: init(),
-      recurrentInitializer: init(),
-      biasInitializer: init(),
-    };
+    const returnSequences = l < s.L - 1 || s.lastSequences !== false;
+    const cfg = lstmLayerConfig(s.H, returnSequences, s.recurrentActivation ?? "sigmoid");
     const input = l === 0 ? { inputShape: [null, s.I] } : {};
     model.add(
       s.bidi
@@ -110,17 +139,7 @@ function tfModel(s: TfSpec): Sequential {
       ? t.layers.timeDistributed({ layer: dense })
       : dense,
   );
-  // Random weights, drawn afterwards: initializer seeds would give a Bidirectional layer's two
-  // directions the same values, and then a swap of the directions would go unnoticed.
-  const rng = new Rng(s.seed);
-  model.setWeights(
-    model.getWeights().map((w: Tensor) =>
-      t.tensor(
-        Float32Array.from({ length: w.size }, () => rng.range(-0.6, 0.6)),
-        w.shape,
-      ),
-    ),
-  );
+  randomizeWeights(model, s.seed);
   return model;
 }
 
@@ -454,14 +473,7 @@ function tfEmbModel(s: TfEmbSpec): Sequential {
   );
   if (s.dropout) model.add(t.layers.dropout({ rate: s.dropout }));
   for (let l = 0; l < s.L; l++) {
-    const cfg = {
-      units: s.H,
-      returnSequences: l < s.L - 1 || !s.classify,
-      recurrentActivation: "sigmoid",
-      kernelInitializer: init(),
-      recurrentInitializer: init(),
-      biasInitializer: init(),
-    };
+    const cfg = lstmLayerConfig(s.H, l < s.L - 1 || !s.classify, "sigmoid");
     model.add(
       s.bidi
         ? t.layers.bidirectional({ layer: t.layers.lstm(cfg), mergeMode: "concat" })
@@ -470,15 +482,7 @@ function tfEmbModel(s: TfEmbSpec): Sequential {
   }
   const dense = t.layers.dense({ units: s.O, kernelInitializer: init(), biasInitializer: init() });
   model.add(s.classify ? dense : t.layers.timeDistributed({ layer: dense }));
-  const rng = new Rng(s.seed);
-  model.setWeights(
-    model.getWeights().map((w: Tensor) =>
-      t.tensor(
-        Float32Array.from({ length: w.size }, () => rng.range(-0.6, 0.6)),
-        w.shape,
-      ),
-    ),
-  );
+  randomizeWeights(model, s.seed);
   return model;
 }
 
@@ -743,6 +747,42 @@ test("lstm convert --to tfjs / --from tfjs on the command line: metadata, detect
 // GRU with reset_after=True (TensorFlow 2's default, as tensorflowjs_converter writes it) is
 // PyTorch's formula: it is imported exactly, checked against the Keras equations written out here.
 
+/** One weight of a hand-made TF.js model: its manifest name and shape, and its values. */
+interface HandWeight {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+/**
+ * Writes a hand-made TF.js Layers model into tmp/NAME: model.json (a Sequential of `layers`, and
+ * the manifest of `weights`, float32 in one shard) and the shard w.bin. Returns the directory and
+ * the shard's values.
+ */
+function writeTfjsDir(name: string, layers: object[], weights: HandWeight[]) {
+  const modelJson = {
+    format: "layers-model",
+    modelTopology: { class_name: "Sequential", config: { name: "sequential", layers } },
+    weightsManifest: [
+      {
+        paths: ["w.bin"],
+        weights: weights.map((w) => ({ name: w.name, shape: w.shape, dtype: "float32" })),
+      },
+    ],
+  };
+  const bin = new Float32Array(weights.reduce((n, w) => n + w.data.length, 0));
+  let o = 0;
+  for (const w of weights) {
+    bin.set(w.data, o);
+    o += w.data.length;
+  }
+  const dir = join(tmp, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "model.json"), JSON.stringify(modelJson));
+  writeFileSync(join(dir, "w.bin"), new Uint8Array(bin.buffer));
+  return { dir, bin };
+}
+
 /** Keras's reset_after=True GRU stack + Dense head on every step, float64, from Keras weights. */
 function kerasGruForward(
   layers: { kernel: Float32Array; rec: Float32Array; bias: Float32Array; inW: number }[],
@@ -809,46 +849,24 @@ test("a Keras GRU with reset_after=True imports exactly; --to tfjs writes it bac
       reset_after: true, return_sequences: true, go_backwards: false, stateful: false, ...extra,
     },
   }); // prettier-ignore
-  const modelJson = {
-    format: "layers-model",
-    modelTopology: {
-      class_name: "Sequential",
-      config: {
-        name: "sequential",
-        layers: [
-          gruLayer("gru", { batch_input_shape: [null, null, I] }),
-          gruLayer("gru_1", {}),
-          { class_name: "TimeDistributed", config: { name: "td", layer: { class_name: "Dense", config: { name: "dense", units: O, activation: "linear", use_bias: true } } } }, // prettier-ignore
-        ],
-      },
-    },
-    weightsManifest: [
-      {
-        paths: ["w.bin"],
-        weights: [
-          { name: "gru/kernel", shape: [I, G], dtype: "float32" },
-          { name: "gru/recurrent_kernel", shape: [H, G], dtype: "float32" },
-          { name: "gru/bias", shape: [2, G], dtype: "float32" },
-          { name: "gru_1/kernel", shape: [H, G], dtype: "float32" },
-          { name: "gru_1/recurrent_kernel", shape: [H, G], dtype: "float32" },
-          { name: "gru_1/bias", shape: [2, G], dtype: "float32" },
-          { name: "td/kernel", shape: [H, O], dtype: "float32" },
-          { name: "td/bias", shape: [O], dtype: "float32" },
-        ],
-      },
-    ],
-  };
-  const arrays = [...layers.flatMap((l) => [l.kernel, l.rec, l.bias]), dense.kernel, dense.bias];
-  const bin = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-  let o = 0;
-  for (const a of arrays) {
-    bin.set(a, o);
-    o += a.length;
-  }
-  const dir = join(tmp, "keras-gru");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "model.json"), JSON.stringify(modelJson));
-  writeFileSync(join(dir, "w.bin"), new Uint8Array(bin.buffer));
+  const modelLayers = [
+    gruLayer("gru", { batch_input_shape: [null, null, I] }),
+    gruLayer("gru_1", {}),
+    { class_name: "TimeDistributed", config: { name: "td", layer: { class_name: "Dense", config: { name: "dense", units: O, activation: "linear", use_bias: true } } } }, // prettier-ignore
+  ];
+  const weights = [
+    ...layers.flatMap((l, i) => {
+      const at = i === 0 ? "gru" : `gru_${i}`;
+      return [
+        { name: `${at}/kernel`, shape: [l.inW, G], data: l.kernel },
+        { name: `${at}/recurrent_kernel`, shape: [H, G], data: l.rec },
+        { name: `${at}/bias`, shape: [2, G], data: l.bias },
+      ];
+    }),
+    { name: "td/kernel", shape: [H, O], data: dense.kernel },
+    { name: "td/bias", shape: [O], data: dense.bias },
+  ];
+  const { dir, bin } = writeTfjsDir("keras-gru", modelLayers, weights);
   const out = join(tmp, "keras-gru.safetensors");
   const summary = convertFromTfjs(dir, out);
   assert.equal(summary.config.cell, "gru");
@@ -896,44 +914,20 @@ test("a Keras Embedding(mask_zero) + GRU (reset_after=True) imports exactly: val
   const table = rand(V * E);
   const gru = { kernel: rand(E * G), rec: rand(H * G), bias: rand(2 * G), inW: E };
   const dense = { kernel: rand(H * O), bias: rand(O) };
-  const modelJson = {
-    format: "layers-model",
-    modelTopology: {
-      class_name: "Sequential",
-      config: {
-        name: "sequential",
-        layers: [
-          { class_name: "Embedding", config: { name: "embedding", batch_input_shape: [null, null], input_dim: V, output_dim: E, mask_zero: true } },
-          { class_name: "GRU", config: { name: "gru", units: H, activation: "tanh", recurrent_activation: "sigmoid", use_bias: true, reset_after: true, return_sequences: true } },
-          { class_name: "TimeDistributed", config: { name: "td", layer: { class_name: "Dense", config: { name: "dense", units: O, activation: "linear" } } } },
-        ],
-      },
-    },
-    weightsManifest: [
-      {
-        paths: ["w.bin"],
-        weights: [
-          { name: "embedding/embeddings", shape: [V, E], dtype: "float32" },
-          { name: "gru/kernel", shape: [E, G], dtype: "float32" },
-          { name: "gru/recurrent_kernel", shape: [H, G], dtype: "float32" },
-          { name: "gru/bias", shape: [2, G], dtype: "float32" },
-          { name: "td/kernel", shape: [H, O], dtype: "float32" },
-          { name: "td/bias", shape: [O], dtype: "float32" },
-        ],
-      },
-    ],
-  }; // prettier-ignore
-  const arrays = [table, gru.kernel, gru.rec, gru.bias, dense.kernel, dense.bias];
-  const bin = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-  let o = 0;
-  for (const a of arrays) {
-    bin.set(a, o);
-    o += a.length;
-  }
-  const dir = join(tmp, "keras-emb-gru");
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, "model.json"), JSON.stringify(modelJson));
-  writeFileSync(join(dir, "w.bin"), new Uint8Array(bin.buffer));
+  const modelLayers = [
+    { class_name: "Embedding", config: { name: "embedding", batch_input_shape: [null, null], input_dim: V, output_dim: E, mask_zero: true } },
+    { class_name: "GRU", config: { name: "gru", units: H, activation: "tanh", recurrent_activation: "sigmoid", use_bias: true, reset_after: true, return_sequences: true } },
+    { class_name: "TimeDistributed", config: { name: "td", layer: { class_name: "Dense", config: { name: "dense", units: O, activation: "linear" } } } },
+  ]; // prettier-ignore
+  const weights = [
+    { name: "embedding/embeddings", shape: [V, E], data: table },
+    { name: "gru/kernel", shape: [E, G], data: gru.kernel },
+    { name: "gru/recurrent_kernel", shape: [H, G], data: gru.rec },
+    { name: "gru/bias", shape: [2, G], data: gru.bias },
+    { name: "td/kernel", shape: [H, O], data: dense.kernel },
+    { name: "td/bias", shape: [O], data: dense.bias },
+  ];
+  const { dir } = writeTfjsDir("keras-emb-gru", modelLayers, weights);
   const out = join(tmp, "keras-emb-gru.safetensors");
   const summary = convertFromTfjs(dir, out);
   assert.ok(summary.notes.some((n) => /mask_zero=true .*padding_idx 0/.test(n)));

@@ -58,6 +58,17 @@ function lastJson(out: string): Record<string, unknown> {
   return JSON.parse(out.trim().split("\n").at(-1)!);
 }
 
+/** `lstm eval` and the companion's eval of a text model agree: characters, and loss within 1e-5. */
+function assertSameTextEval(model: string): void {
+  const ours = lastJson(ok(["eval", model, corpus, "--json"]));
+  const theirs = lastJson(py([COMPANION, "eval", model, corpus]));
+  assert.equal(ours.characters, theirs.characters);
+  assert.ok(
+    Math.abs((ours.loss as number) - (theirs.loss as number)) < 1e-5,
+    `${ours.loss} vs ${theirs.loss}`,
+  );
+}
+
 const corpus = join(tmp, "austen.txt");
 writeFileSync(
   corpus,
@@ -70,13 +81,7 @@ test(
   () => {
     const model = join(tmp, "ddp-text.safetensors");
     torchrun(["train-text", corpus, "--steps", "4", "--hidden", "16", "--layers", "2", "--seq-len", "16", "--batch", "4", "--out", model]); // prettier-ignore
-    const ours = lastJson(ok(["eval", model, corpus, "--json"]));
-    const theirs = lastJson(py([COMPANION, "eval", model, corpus]));
-    assert.equal(ours.characters, theirs.characters);
-    assert.ok(
-      Math.abs((ours.loss as number) - (theirs.loss as number)) < 1e-5,
-      `${ours.loss} vs ${theirs.loss}`,
-    );
+    assertSameTextEval(model);
     const { model: m, meta } = loadModel(model);
     assert.equal(meta.task, "text");
     assert.equal((meta.training as { worldSize: number }).worldSize, 2);
@@ -237,13 +242,7 @@ test(
     assert.equal(m.config.tiedHead, true);
     assert.deepEqual(m.config.dropout, { input: 0.1, betweenLayers: 0.2, output: 0.1 });
     assert.ok(!m.paramNames().includes("head.weight"), "the tied head is stored once");
-    const ours = lastJson(ok(["eval", model, corpus, "--json"]));
-    const theirs = lastJson(py([COMPANION, "eval", model, corpus]));
-    assert.equal(ours.characters, theirs.characters);
-    assert.ok(
-      Math.abs((ours.loss as number) - (theirs.loss as number)) < 1e-5,
-      `${ours.loss} vs ${theirs.loss}`,
-    );
+    assertSameTextEval(model);
     assert.ok(ok(["sample", model, "--length", "20", "--seed", "1"]).length >= 20);
     // lstm's own model with the same features: the companion reads and rewrites it byte for byte.
     const base = join(tmp, "lstm-proj.safetensors");

@@ -86,6 +86,20 @@ export interface DecodeOptions {
   maxHeaderBytes?: number;
 }
 
+/** Each dtype's typed array over a decoded tensor's own (aligned, little-endian) bytes. */
+const DECODED_VIEW: {
+  readonly [D in SafetensorsDType]: (
+    b: ArrayBuffer,
+    count: number,
+  ) => Extract<DecodedTensor, { dtype: D }>["data"];
+} = {
+  F32: (b, count) => new Float32Array(b, 0, count),
+  F64: (b, count) => new Float64Array(b, 0, count),
+  I32: (b, count) => new Int32Array(b, 0, count),
+  I64: (b, count) => new BigInt64Array(b, 0, count),
+  U8: (b, count) => new Uint8Array(b, 0, count),
+};
+
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const METADATA_KEY = "__metadata__";
 
@@ -420,24 +434,8 @@ export function decodeSafetensors(
     const count = copy.length / size;
     const b = copy.buffer;
     const shape = e.shape;
-    let t: DecodedTensor;
-    switch (e.dtype) {
-      case "F32":
-        t = { dtype: "F32", shape, data: new Float32Array(b, 0, count) };
-        break;
-      case "F64":
-        t = { dtype: "F64", shape, data: new Float64Array(b, 0, count) };
-        break;
-      case "I32":
-        t = { dtype: "I32", shape, data: new Int32Array(b, 0, count) };
-        break;
-      case "I64":
-        t = { dtype: "I64", shape, data: new BigInt64Array(b, 0, count) };
-        break;
-      case "U8":
-        t = { dtype: "U8", shape, data: copy };
-        break;
-    }
+    // (TypeScript cannot tie the view's type to e.dtype; DECODED_VIEW's type does, per dtype.)
+    const t = { dtype: e.dtype, shape, data: DECODED_VIEW[e.dtype](b, count) } as DecodedTensor;
     tensors.set(e.name, t);
   }
   return { metadata, tensors };

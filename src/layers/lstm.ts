@@ -7,11 +7,19 @@
  * All sequence tensors are time-major: row (t, b) of a [T, B, ·] tensor is row t·B + b.
  */
 import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
-import { stepRows } from "../backend/kernels.js";
+import { eachStep, stepRows, type RowGroup } from "../backend/kernels.js";
 import type { FloatArray } from "../tensor/dtype.js";
-import { inputProduct, inputProductWeightGrad } from "./input-product.js";
+import { inputGates, inputGatesBackward, type InputSide } from "./input-product.js";
 import { addRecurrentWeightGrad } from "./recurrent-product.js";
-import type { DirectionParams, LayerDims, RecurrentCell } from "./cell.js";
+import { addCarryToInitial, startCarry, takeLastSteps } from "./sequence-state.js";
+import {
+  stepPlan,
+  type DirectionParams,
+  type LayerDims,
+  type RecurrentCell,
+  type SequenceBackwardIO,
+  type SequenceForwardIO,
+} from "./cell.js";
 
 /** Gate blocks of the LSTM cell: i, f, g, o (PyTorch order). */
 const GATES = 4;
@@ -30,26 +38,17 @@ export interface LstmDirection extends DirectionParams {
   readonly dhTot: number;
 }
 
-/** Operands of lstmForward. */
-export interface LstmForwardIO {
-  /** [T, B, Hout] (stride y.ld): h_t at the time index of the x_t it consumed. */
-  readonly y: Strided;
-  /** [B, Hout] and [B, H]: the state after the last consumed step. */
-  readonly hN: Block;
+/** Operands of lstmForward: the sequence operands every cell has, and the cell state. */
+export interface LstmForwardIO extends SequenceForwardIO {
+  /** [B, H]: the cell state after the last consumed step. */
   readonly cN: Block;
-  /** The buffer holding the saved activations (offsets in the direction's plan). */
-  readonly act: FloatArray;
-  /** [stepsWorkSize(H)] for the steps kernel. */
-  readonly work: Block;
-  /** [T, B, I] (stride x.ld). */
-  readonly x: Strided;
-  /** One-hot input as its ids [T·B] (x is then not read), or null/absent. */
-  readonly ids?: Int32Array | null;
-  /** [B, Hout] and [B, H] initial state. */
-  readonly h0: Block;
+  /** [B, H] initial cell state. */
   readonly c0: Block;
-  /** The parameter table (the direction's offsets add to params.off). */
-  readonly params: Block;
+}
+
+/** The input side of an LSTM carries both biases (F1). */
+function inputSide(d: LstmDirection, H: number): InputSide {
+  return { G: GATES * H, wIh: d.wIh, biases: [d.bIh, d.bHh] };
 }
 
 /**
@@ -57,40 +56,52 @@ export interface LstmForwardIO {
  * x, h0, c0 and the direction's parameters.
  */
 function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDirection): void {
-  const { T, B, I, H } = dims;
-  const G = GATES * H;
-  const { act, y } = io;
-  const p = io.params.buf;
-  const pb = io.params.off;
-  const rows = T * B;
-  const gates: Strided = { buf: act, off: d.gates, ld: G };
   // (F1) a_t = W_ih x_t + b_ih + b_hh for all t at once: one [T·B, I]·[I, G] product.
-  k.fillBias(gates, { buf: p, off: pb + d.bIh }, { buf: p, off: pb + d.bHh }, rows, G);
-  const wIh: Strided = { buf: p, off: pb + d.wIh, ld: I };
-  inputProduct(k, { out: gates, x: io.x, ids: io.ids ?? null, w: wIh }, { R: rows, G, I });
+  inputGates(k, io, dims, { ...inputSide(d, dims.H), gates: d.gates });
+  const { T, B, H } = dims;
+  const { act, y, params } = io;
 
   // (F2) a_t += W_hh h_{t-1}; (F3) gates = σ/tanh(a_t); (F4) c_t = f⊙c_{t-1} + i⊙g;
   // (F5) h_t = o⊙tanh(c_t) — for every step in turn, h_{-1} = h0, c_{-1} = c0 (the loop is
   // forwardSteps in src/backend/steps.ts; a backend may run it in one call).
   const P = dims.P ?? 0;
-  const Hout = P > 0 ? P : H;
-  if (P > 0) projectedForwardSteps(k, io, { dims, d });
+  if (P > 0) projectedForwardSteps(k, io, projectedPass(io.params, dims, d));
   else {
     const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
-    const w = { buf: p, off: pb + d.wHh };
-    const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
-    k.lstmForwardSteps({ act: saved, y, h0: io.h0, c0: io.c0, w, work: io.work }, plan);
+    const w = { buf: params.buf, off: params.off + d.wHh };
+    const stepsIO = { act: saved, y, h0: io.h0, c0: io.c0, w, work: io.work };
+    k.lstmForwardSteps(stepsIO, stepPlan(dims, d));
   }
-  // (F6) h_n, c_n: the state after each row's last consumed step (t = len_b − 1 forward,
-  // t = 0 reversed; len_b = T without lengths).
-  const lengths = dims.rows?.lengths;
-  for (let b = 0; b < B; b++) {
-    const tLast = d.reverse ? 0 : (lengths ? lengths[b] : T) - 1;
-    const yr = y.off + (tLast * B + b) * y.ld;
-    io.hN.buf.set(y.buf.subarray(yr, yr + Hout), io.hN.off + b * Hout);
-    const cr = d.c + (tLast * B + b) * H;
-    io.cN.buf.set(act.subarray(cr, cr + H), io.cN.off + b * H);
-  }
+  // (F6) h_n, c_n: the state after each row's last consumed step.
+  const last = { T, B, reverse: d.reverse, lengths: dims.rows?.lengths };
+  takeLastSteps(io.hN, y, { ...last, W: P > 0 ? P : H });
+  takeLastSteps(io.cN, { buf: act, off: d.c, ld: H }, { ...last, W: H });
+}
+
+/**
+ * What both passes of the projected recurrence use: the sizes (G = 4H gate rows, h_t of P
+ * entries), W_hh [G, P] and W_hr [P, H] as operands, and the direction's step plan.
+ */
+function projectedPass(params: Block, dims: LayerDims, d: LstmDirection): ProjectedPass {
+  const { T, B, H } = dims;
+  const P = dims.P!;
+  const { buf: p, off: pb } = params;
+  const wHh: Strided = { buf: p, off: pb + d.wHh, ld: P };
+  const wHr: Strided = { buf: p, off: pb + d.wHr!, ld: H };
+  return { T, B, H, P, G: GATES * H, wHh, wHr, plan: stepPlan(dims, d), d };
+}
+
+/** See projectedPass. */
+interface ProjectedPass {
+  readonly T: number;
+  readonly B: number;
+  readonly H: number;
+  readonly P: number;
+  readonly G: number;
+  readonly wHh: Strided;
+  readonly wHr: Strided;
+  readonly plan: StepPlan;
+  readonly d: LstmDirection;
 }
 
 /**
@@ -99,49 +110,31 @@ function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDire
  * (W_hh [G, P]); (F3–F5) the cell, writing hRaw_t = o ⊙ tanh(c_t); (F5p) h_t = W_hr hRaw_t.
  * With lengths, step t computes rows [0, n) only, rows [cont, n) from h0, c0 (stepRows).
  */
-function projectedForwardSteps(
-  k: Kernels,
-  io: LstmForwardIO,
-  at: { dims: LayerDims; d: LstmDirection },
-): void {
-  const { dims, d } = at;
-  const { T, B, H } = dims;
-  const P = dims.P!;
-  const G = GATES * H;
+function projectedForwardSteps(k: Kernels, io: LstmForwardIO, pass: ProjectedPass): void {
+  const { B, H, P, G, wHh, wHr, plan, d } = pass;
   const { act, y, h0, c0 } = io;
-  const p = io.params.buf;
-  const pb = io.params.off;
-  const wHh: Strided = { buf: p, off: pb + d.wHh, ld: P };
-  const wHr: Strided = { buf: p, off: pb + d.wHr!, ld: H };
-  const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
-  for (let s = 0; s < T; s++) {
-    const { t, tPrev, n, cont } = stepRows(plan, s);
-    for (const [r0, r1] of [
-      [0, cont],
-      [cont, n],
-    ]) {
-      if (r1 <= r0) continue;
-      const fromInit = r0 === cont;
-      // h_{t-1} [m, P], c_{t-1} [m, H]: the initial state on a row's first consumed step.
-      const hPrev: Strided = fromInit
-        ? { buf: h0.buf, off: h0.off + r0 * P, ld: P }
-        : { buf: y.buf, off: y.off + (tPrev * B + r0) * y.ld, ld: y.ld };
-      const cPrev: Block = fromInit
-        ? { buf: c0.buf, off: c0.off + r0 * H }
-        : { buf: act, off: d.c + (tPrev * B + r0) * H };
-      const gates = { buf: act, off: d.gates + (t * B + r0) * G };
-      const recur = { m: r1 - r0, n: G, k: P, transA: false, transB: true, beta: 1 } as const;
-      k.gemm({ buf: act, off: gates.off, ld: G }, hPrev, wHh, recur); // (F2)
-      const hRaw: Strided = { buf: act, off: d.hRaw + (t * B + r0) * H, ld: H };
-      const c = { buf: act, off: d.c + (t * B + r0) * H };
-      const tanhC = { buf: act, off: d.tanhC + (t * B + r0) * H };
-      k.lstmCellForward({ gates, c, tanhC, h: hRaw, cPrev }, { B: r1 - r0, H }); // (F3–F5)
-    }
+  const group = ({ t, tPrev, r0, r1, fromInit }: RowGroup): void => {
+    // h_{t-1} [m, P], c_{t-1} [m, H]: the initial state on a row's first consumed step.
+    const hPrev: Strided = fromInit
+      ? { buf: h0.buf, off: h0.off + r0 * P, ld: P }
+      : { buf: y.buf, off: y.off + (tPrev * B + r0) * y.ld, ld: y.ld };
+    const cPrev: Block = fromInit
+      ? { buf: c0.buf, off: c0.off + r0 * H }
+      : { buf: act, off: d.c + (tPrev * B + r0) * H };
+    const gates = { buf: act, off: d.gates + (t * B + r0) * G };
+    const recur = { m: r1 - r0, n: G, k: P, transA: false, transB: true, beta: 1 } as const;
+    k.gemm({ buf: act, off: gates.off, ld: G }, hPrev, wHh, recur); // (F2)
+    const hRaw: Strided = { buf: act, off: d.hRaw + (t * B + r0) * H, ld: H };
+    const c = { buf: act, off: d.c + (t * B + r0) * H };
+    const tanhC = { buf: act, off: d.tanhC + (t * B + r0) * H };
+    k.lstmCellForward({ gates, c, tanhC, h: hRaw, cPrev }, { B: r1 - r0, H }); // (F3–F5)
+  };
+  eachStep(plan, false, group, ({ t, n }) => {
     // (F5p) h_t [n, P] = hRaw_t W_hrᵀ for the step's rows.
     const project = { m: n, n: P, k: H, transA: false, transB: true, beta: 0 } as const;
     const hRaw: Strided = { buf: act, off: d.hRaw + t * B * H, ld: H };
     k.gemm({ buf: y.buf, off: y.off + t * B * y.ld, ld: y.ld }, hRaw, wHr, project);
-  }
+  });
 }
 
 /** Scratch buffers backward reuses; sized once per shape. */
@@ -156,29 +149,13 @@ export interface LstmScratch {
   readonly zeros: number;
 }
 
-/** Operands of lstmBackward: outputs, scratch, then what forward used and produced. */
-export interface LstmBackwardIO {
-  /** This direction's weight gradients accumulate here (offsets as in params). */
-  readonly grads: Block;
-  /** [T, B, I] += ∂loss/∂x; null skips it (e.g. one-hot inputs nobody differentiates). */
-  readonly dx: Strided | null;
-  /** [B, Hout] and [B, H] += ∂loss/∂h0, ∂loss/∂c0. */
-  readonly dh0: Block;
+/** Operands of lstmBackward: the sequence operands every cell has, and the cell state's. */
+export interface LstmBackwardIO extends SequenceBackwardIO<LstmScratch> {
+  /** [B, H] += ∂loss/∂c0. */
   readonly dc0: Block;
-  readonly scratch: LstmScratch;
-  /** [T, B, Hout] (stride dy.ld): ∂loss/∂h_t from above (the head or the next layer). */
-  readonly dy: Strided;
-  /** [B, Hout], [B, H]: ∂loss/∂h_n, ∂loss/∂c_n (null when the loss does not use them). */
-  readonly dhN: Block | null;
+  /** [B, H]: ∂loss/∂c_n (null when the loss does not use it). */
   readonly dcN: Block | null;
-  readonly act: FloatArray;
-  readonly x: Strided;
-  /** One-hot input as its ids [T·B], as in LstmForwardIO. */
-  readonly ids?: Int32Array | null;
-  readonly y: Strided;
-  readonly h0: Block;
   readonly c0: Block;
-  readonly params: Block;
 }
 
 /**
@@ -186,32 +163,28 @@ export interface LstmBackwardIO {
  * Accumulates (+=) into grads, dx, dh0 and dc0.
  */
 function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDirection): void {
-  const { T, B, I, H } = dims;
+  const { T, B, H } = dims;
   const G = GATES * H;
-  const { scratch, act, x, y, h0, dh0, dc0, dhN, dcN } = io;
+  const { scratch, act, params } = io;
   const s0 = scratch.buf;
-  const p = io.params.buf;
-  const pb = io.params.off;
-  const g = io.grads.buf;
-  const gb = io.grads.off;
   const rows = T * B;
   const P = dims.P ?? 0;
   const Hout = P > 0 ? P : H;
   // The carries start from what the loss sends into the final state (inverts F6).
-  if (dhN) s0.set(dhN.buf.subarray(dhN.off, dhN.off + B * Hout), scratch.dh);
-  else s0.fill(0, scratch.dh, scratch.dh + B * Hout);
-  if (dcN) s0.set(dcN.buf.subarray(dcN.off, dcN.off + B * H), scratch.dc);
-  else s0.fill(0, scratch.dc, scratch.dc + B * H);
+  const dh = { buf: s0, off: scratch.dh };
+  const dc = { buf: s0, off: scratch.dc };
+  startCarry(dh, io.dhN, B * Hout);
+  startCarry(dc, io.dcN, B * H);
 
   // For s = T−1…0: inverts F5, F4, F3 (dPre_t from dh = dy_t + dh_{t+1→t}, the carry
   // dc_t⊙f to step t−1), then F2 for h_{t-1} (dh = dPre_t · W_hh): backwardSteps in
   // src/backend/steps.ts, or the backend's one-call version.
-  const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
+  const plan = stepPlan(dims, d);
   // With lengths the steps write dPre (and dhTot) of valid positions only; the padded ones
   // must be zero for the all-rows products below.
   if (dims.rows) s0.fill(0, scratch.dPre, scratch.dPre + rows * G);
   if (dims.rows && P > 0) act.fill(0, d.dhTot, d.dhTot + rows * P);
-  if (P > 0) projectedBackwardSteps(k, io, { dims, d });
+  if (P > 0) projectedBackwardSteps(k, io, projectedPass(io.params, dims, d));
   else {
     const saved = { buf: act, gates: d.gates, c: d.c, tanhC: d.tanhC };
     const stepsIO = {
@@ -219,42 +192,34 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
       dy: io.dy,
       act: saved,
       c0: io.c0,
-      w: { buf: p, off: pb + d.wHh },
+      w: { buf: params.buf, off: params.off + d.wHh },
       work: { buf: s0, off: scratch.work },
     };
     k.lstmBackwardSteps(stepsIO, plan);
   }
-  // What reaches the initial state (inverts the s = 0 case of F2 and F4).
-  for (let j = 0; j < B * Hout; j++) dh0.buf[dh0.off + j] += s0[scratch.dh + j];
-  for (let j = 0; j < B * H; j++) dc0.buf[dc0.off + j] += s0[scratch.dc + j];
+  // What reaches the initial state (B6: inverts the s = 0 case of F2 and F4).
+  addCarryToInitial(io.dh0, dh, B * Hout);
+  addCarryToInitial(io.dc0, dc, B * H);
 
-  // Inverts F2 for W_hh: dW_hh += Σ_t dPre_tᵀ · h_{t-1}, summed over all steps in two products:
-  // the steps whose h_{t-1} is a stored output, and the first consumed step whose h_{t-1} is h0.
-  const dWhh: Strided = { buf: g, off: gb + d.wHh, ld: Hout };
-  const dPreAt = (t: number): Strided => ({ buf: s0, off: scratch.dPre + t * B * G, ld: G });
+  // (B7) inverts F2 for W_hh: dW_hh += Σ_t dPre_tᵀ · h_{t-1}, summed over all steps in two
+  // products: the steps whose h_{t-1} is a stored output, and the first consumed step whose
+  // h_{t-1} is h0.
   const dGates = { buf: s0, off: scratch.dPre };
-  addRecurrentWeightGrad(k, { dW: dWhh, dGates, y, h0 }, { plan, G, Hh: Hout });
+  addRecurrentWeightGrad(k, io, { wHh: d.wHh, dGates, plan, G, Hh: Hout });
   if (P > 0) {
     // Inverts F5p for W_hr: dW_hr [P, H] += Σ_t dh_tᵀ · hRaw_t, one product over all steps.
     const dhTot: Strided = { buf: act, off: d.dhTot, ld: P };
     const hRaw: Strided = { buf: act, off: d.hRaw, ld: H };
-    k.gemm({ buf: g, off: gb + d.wHr!, ld: H }, dhTot, hRaw, {
+    const dWhr: Strided = { buf: io.grads.buf, off: io.grads.off + d.wHr!, ld: H };
+    k.gemm(dWhr, dhTot, hRaw, {
       m: P,
       n: H,
       k: rows,
       ...ACCUMULATE_AT_B,
     });
   }
-  // Inverts F1: dW_ih += dPreᵀ · x, db_ih += Σ dPre, db_hh += Σ dPre, dx += dPre · W_ih.
-  const dPre = dPreAt(0);
-  const dW: Strided = { buf: g, off: gb + d.wIh, ld: I };
-  inputProductWeightGrad(k, { dW, dPre, x, ids: io.ids ?? null }, { R: rows, G, I });
-  k.addColumnSums({ buf: g, off: gb + d.bIh }, dPre, rows, G);
-  k.addColumnSums({ buf: g, off: gb + d.bHh }, dPre, rows, G);
-  if (io.dx) {
-    const wIh: Strided = { buf: p, off: pb + d.wIh, ld: I };
-    k.gemm(io.dx, dPre, wIh, { m: rows, n: I, k: G, transA: false, transB: false, beta: 1 });
-  }
+  // (B8–B10) inverts F1: dW_ih += dPreᵀ · x, db_ih += Σ dPre, db_hh += Σ dPre, dx += dPre · W_ih.
+  inputGatesBackward(k, io, dims, { ...inputSide(d, H), dPre: dGates });
 }
 
 /**
@@ -264,25 +229,13 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
  * inverts F2 for h_{t-1} (carry = dPre_t · W_hh, P wide). Leaves the carries in scratch.dh, .dc.
  * With lengths, step t runs rows [0, n) only; the others keep their carries (stepRows).
  */
-function projectedBackwardSteps(
-  k: Kernels,
-  io: LstmBackwardIO,
-  at: { dims: LayerDims; d: LstmDirection },
-): void {
-  const { dims, d } = at;
-  const { T, B, H } = dims;
-  const P = dims.P!;
-  const G = GATES * H;
+function projectedBackwardSteps(k: Kernels, io: LstmBackwardIO, pass: ProjectedPass): void {
+  const { T, B, H, P, G, wHh, wHr, plan, d } = pass;
   const { scratch, act, dy } = io;
   const sb = scratch.buf;
-  const p = io.params.buf;
-  const pb = io.params.off;
-  const wHh: Strided = { buf: p, off: pb + d.wHh, ld: P };
-  const wHr: Strided = { buf: p, off: pb + d.wHr!, ld: H };
   const dRaw: Strided = { buf: sb, off: scratch.dRaw, ld: H };
   const zeros: Strided = { buf: sb, off: scratch.zeros, ld: H };
   sb.fill(0, scratch.zeros, scratch.zeros + B * H);
-  const plan: StepPlan = { T, B, H, reverse: d.reverse, rows: dims.rows };
   for (let s = T - 1; s >= 0; s--) {
     const { t, tPrev, n, cont } = stepRows(plan, s);
     const dh = act.subarray(d.dhTot + t * B * P, d.dhTot + (t + 1) * B * P);
@@ -291,6 +244,8 @@ function projectedBackwardSteps(
         dh[b * P + j] = dy.buf[dy.off + (t * B + b) * dy.ld + j] + sb[scratch.dh + b * P + j];
     const unproject = { m: n, n: H, k: P, transA: false, transB: false, beta: 0 } as const;
     k.gemm(dRaw, { buf: act, off: d.dhTot + t * B * P, ld: P }, wHr, unproject);
+    // The cell backward on rows [0, cont) (from step tPrev) and [cont, n) (from c0), as eachStep
+    // splits them; this pass does its own loop, since dh_t and dRaw come before the cell.
     for (const [r0, r1] of [
       [0, cont],
       [cont, n],

@@ -7,36 +7,39 @@
  */
 import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
 import { stepRows } from "../backend/kernels.js";
+import type { SequenceBackwardIO } from "./cell.js";
 
 /** C += Aᵀ · B: the weight-gradient form of gemm. */
 const ACCUMULATE_AT_B = { transA: true, transB: false, beta: 1 } as const;
 
-/** The operands of the recurrent weight gradient of one direction. */
-export interface RecurrentGradIO {
-  /** dW_hh [G, Hh], accumulated into. */
-  dW: Strided;
+/** Where the gradient goes and what it is taken of, besides the operands every cell shares. */
+export interface RecurrentGradAt {
+  /** Offset of W_hh [G, Hh] in the parameter table (and so of dW_hh in grads). */
+  readonly wHh: number;
   /** dG [T, B, G] (row stride G): the gradient at the gate rows of every step. */
-  dGates: Block;
-  /** The direction's outputs y [T, B, Hh] (row stride y.ld): h_{t−1} of every step but the first. */
-  y: Strided;
-  /** h0 [B, Hh]: h_{t−1} of each row's first consumed step. */
-  h0: Block;
+  readonly dGates: Block;
+  /** The direction's step plan (its lengths say which step is each row's first). */
+  readonly plan: StepPlan;
+  readonly G: number;
+  /** The width of h (H, or P with projections). */
+  readonly Hh: number;
 }
 
 /**
- * dW_hh += Σ_t dG_tᵀ · h_{t−1} in two kinds of product: the steps whose h_{t−1} is a stored
- * output (one product over T−1 steps), and each row's first consumed step, whose h_{t−1} is h0
- * (t = 0 forward; reversed, each row's last valid step: t = T−1 for every row without lengths,
- * rows [cont, n) of step t, stepRows).
+ * dW_hh += Σ_t dG_tᵀ · h_{t−1} into io.grads, in two kinds of product: the steps whose h_{t−1}
+ * is a stored output, io.y (one product over T−1 steps), and each row's first consumed step,
+ * whose h_{t−1} is io.h0 (t = 0 forward; reversed, each row's last valid step: t = T−1 for every
+ * row without lengths, rows [cont, n) of step t, stepRows).
  */
 export function addRecurrentWeightGrad(
   k: Kernels,
-  io: RecurrentGradIO,
-  shape: { plan: StepPlan; G: number; Hh: number },
+  io: SequenceBackwardIO<unknown>,
+  at: RecurrentGradAt,
 ): void {
-  const { plan, G, Hh } = shape;
+  const { plan, G, Hh, dGates } = at;
   const { T, B, reverse } = plan;
-  const { dW, dGates, y, h0 } = io;
+  const { y, h0 } = io;
+  const dW: Strided = { buf: io.grads.buf, off: io.grads.off + at.wHh, ld: Hh };
   if (T > 1) {
     // t = 0…T−2 (reverse) or 1…T−1 (forward); their h_{t−1}: y at t+1 or t−1
     const hPrev: Strided = { buf: y.buf, off: reverse ? y.off + B * y.ld : y.off, ld: y.ld };

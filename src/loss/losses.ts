@@ -23,21 +23,34 @@ export function isLossKind(v: unknown): v is LossKind {
   return typeof v === "string" && (LOSS_KINDS as readonly string[]).includes(v);
 }
 
+/**
+ * Σ (z − target)² over every entry, summed in float64, after checking target (as long as z,
+ * finite); writes dz[i] = dzOf(z[i] − target[i]).
+ */
+function sumSquaredErrors(
+  dz: FloatArray,
+  z: ArrayLike<number>,
+  target: ArrayLike<number>,
+  dzOf: (e: number) => number,
+): number {
+  checkLength("targets", target, [z.length]);
+  checkFinite("targets", target);
+  let sum = 0;
+  for (let i = 0; i < z.length; i++) {
+    const e = z[i] - target[i];
+    dz[i] = dzOf(e);
+    sum += e * e;
+  }
+  return sum;
+}
+
 /** loss = ½ Σ (z − target)²; dz = z − target (the sign: ∂/∂z of (z − y)² is +2(z − y)). */
 export function sumSquares(
   dz: FloatArray,
   z: ArrayLike<number>,
   target: ArrayLike<number>,
 ): number {
-  checkLength("targets", target, [z.length]);
-  checkFinite("targets", target);
-  let loss = 0;
-  for (let i = 0; i < z.length; i++) {
-    const e = z[i] - target[i];
-    dz[i] = e;
-    loss += e * e;
-  }
-  return 0.5 * loss;
+  return 0.5 * sumSquaredErrors(dz, z, target, (e) => e);
 }
 
 /** loss = (1/n) Σ (z − target)² (F.mse_loss, reduction "mean"); dz = 2(z − target)/n. */
@@ -46,16 +59,29 @@ export function meanSquared(
   z: ArrayLike<number>,
   target: ArrayLike<number>,
 ): number {
-  checkLength("targets", target, [z.length]);
-  checkFinite("targets", target);
   const n = z.length;
-  let loss = 0;
-  for (let i = 0; i < n; i++) {
-    const e = z[i] - target[i];
-    dz[i] = (2 * e) / n;
-    loss += e * e;
-  }
-  return loss / n;
+  return sumSquaredErrors(dz, z, target, (e) => (2 * e) / n) / n;
+}
+
+/** targets[r] as a class index, which must be an integer in [0, classes). */
+function targetClass(targets: ArrayLike<number>, r: number, classes: number): number {
+  const y = targets[r];
+  if (!Number.isInteger(y) || y < 0 || y >= classes)
+    throw new DataError(`targets: element ${r} is ${y}, expected a class index in [0, ${classes})`);
+  return y;
+}
+
+/**
+ * logsumexp of the row z[o … o + classes): the max is subtracted before exp, so large logits do
+ * not overflow; a non-finite max (an infinite or NaN logit) is an error.
+ */
+function rowLogSumExp(z: ArrayLike<number>, o: number, classes: number): number {
+  let max = -Infinity;
+  for (let c = 0; c < classes; c++) if (z[o + c] > max) max = z[o + c];
+  if (!Number.isFinite(max)) throw new NonFiniteError("logits", o, max);
+  let sum = 0;
+  for (let c = 0; c < classes; c++) sum += Math.exp(z[o + c] - max);
+  return Math.log(sum) + max;
 }
 
 /**
@@ -75,18 +101,9 @@ export function softmaxCrossEntropy(
   checkLength("targets", targets, [rows]);
   let loss = 0;
   for (let r = 0; r < rows; r++) {
-    const y = targets[r];
-    if (!Number.isInteger(y) || y < 0 || y >= classes)
-      throw new DataError(
-        `targets: element ${r} is ${y}, expected a class index in [0, ${classes})`,
-      );
+    const y = targetClass(targets, r, classes);
     const o = r * classes;
-    let max = -Infinity;
-    for (let c = 0; c < classes; c++) if (z[o + c] > max) max = z[o + c];
-    if (!Number.isFinite(max)) throw new NonFiniteError("logits", o, max);
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += Math.exp(z[o + c] - max);
-    const logSum = Math.log(sum) + max;
+    const logSum = rowLogSumExp(z, o, classes);
     loss += logSum - z[o + y];
     for (let c = 0; c < classes; c++) dz[o + c] = Math.exp(z[o + c] - logSum) / rows;
     dz[o + y] -= 1 / rows;
@@ -115,26 +132,14 @@ export function weightedSoftmaxCrossEntropy(
       );
   checkLength("targets", targets, [rows]);
   let total = 0;
-  for (let r = 0; r < rows; r++) {
-    const y = targets[r];
-    if (!Number.isInteger(y) || y < 0 || y >= classes)
-      throw new DataError(
-        `targets: element ${r} is ${y}, expected a class index in [0, ${classes})`,
-      );
-    total += weights[y];
-  }
+  for (let r = 0; r < rows; r++) total += weights[targetClass(targets, r, classes)];
   if (!(total > 0)) throw new DataError("classWeights: the rows of this batch weigh 0 in total");
   let weighted = 0;
   for (let r = 0; r < rows; r++) {
     const y = targets[r];
     const w = weights[y] / total;
     const o = r * classes;
-    let max = -Infinity;
-    for (let c = 0; c < classes; c++) if (z[o + c] > max) max = z[o + c];
-    if (!Number.isFinite(max)) throw new NonFiniteError("logits", o, max);
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += Math.exp(z[o + c] - max);
-    const logSum = Math.log(sum) + max;
+    const logSum = rowLogSumExp(z, o, classes);
     weighted += w * (logSum - z[o + y]);
     for (let c = 0; c < classes; c++) dz[o + c] = w * Math.exp(z[o + c] - logSum);
     dz[o + y] -= w;

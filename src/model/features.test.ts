@@ -7,6 +7,23 @@ import { ConfigError } from "../tensor/errors.js";
 import { Rng } from "../tensor/rng.js";
 import type { SequenceBatch } from "./objective.js";
 
+/** A fixed 0/1 dropout mask of n entries drawn from rng, each dropped (0) with probability p. */
+function fixedMask(rng: Rng, n: number, p: number): number[] {
+  return Array.from({ length: n }, () => (rng.uniform() < p ? 0 : 1));
+}
+
+/**
+ * Fixed dropout masks of a two-layer model, drawn from rng in turn: the input's (n.input entries,
+ * each dropped with probability 0.2), between layers 0 and 1 (0.5) and the output's (0.3).
+ */
+function fixedMasks(rng: Rng, n: { input: number; between: number; output: number }) {
+  return {
+    input: fixedMask(rng, n.input, 0.2),
+    between_l0: fixedMask(rng, n.between, 0.5),
+    output: fixedMask(rng, n.output, 0.3),
+  };
+}
+
 /** Central differences of the loss against backward's gradients, at a few parameters and x entries. */
 function fdCheck(m: LstmModel, obj: Objective, batch: SequenceBatch, xAt: number[]): void {
   m.zeroGrad();
@@ -191,14 +208,11 @@ describe("dropout", () => {
   it("backward in train mode matches finite differences with fixed masks", () => {
     const m = new LstmModel(cfg, { dtype: "float64", backend: "js" });
     m.initDefault(new Rng(2));
-    const rng = new Rng(4);
-    const mask = (n: number, p: number): number[] =>
-      Array.from({ length: n }, () => (rng.uniform() < p ? 0 : 1));
-    const masks = {
-      input: mask(T * B * 3, 0.2),
-      between_l0: mask(T * B * 4, 0.5),
-      output: mask(T * B * 4, 0.3),
-    };
+    const masks = fixedMasks(new Rng(4), {
+      input: T * B * 3,
+      between: T * B * 4,
+      output: T * B * 4,
+    });
     const targets = Array.from({ length: T * B * 2 }, (_, i) => Math.cos(i));
     const batch = { x, seqLen: T, batch: B, targets, mode: "train" as const, dropoutMasks: masks };
     fdCheck(m, new Objective(m, "sum_sq"), batch, [0, 5, 20]);
@@ -208,19 +222,13 @@ describe("dropout", () => {
     const m = new LstmModel({ ...cfg, bidirectional: true }, { dtype: "float64", backend: "js" });
     m.initDefault(new Rng(3));
     const rng = new Rng(5);
-    const mask = (n: number, p: number): number[] =>
-      Array.from({ length: n }, () => (rng.uniform() < p ? 0 : 1));
-    const masks = {
-      input: mask(T * B * 3, 0.2),
-      between_l0: mask(T * B * 8, 0.5),
-      output: mask(B * 8, 0.3),
-    };
+    const masks = fixedMasks(rng, { input: T * B * 3, between: T * B * 8, output: B * 8 });
     const lengths = [2, T, 1];
     const batch = { x, seqLen: T, batch: B, targets: [1, 0, 1], lengths };
     const train = { ...batch, mode: "train" as const, dropoutMasks: masks };
     fdCheck(m, new Objective(m, "xent_final"), train, [0, 4, 13]);
     // Output dropout on y with lengths is not there yet: refused, not silently wrong.
-    const perStep = { ...masks, output: mask(T * B * 8, 0.3) };
+    const perStep = { ...masks, output: fixedMask(rng, T * B * 8, 0.3) };
     assert.throws(
       () => new Objective(m, "sum_sq").run({ ...train, targets: x, dropoutMasks: perStep }),
       (e: unknown) => e instanceof ConfigError && /output dropout/.test(e.message),

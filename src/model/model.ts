@@ -10,22 +10,12 @@ import { getBackend, type Kernels } from "../backend/index.js";
 import type { Block, KernelMemory, RowLengths, Strided } from "../backend/kernels.js";
 import { rowLengths } from "../backend/kernels.js";
 import { stepsWorkSize } from "../backend/steps.js";
-import type { DirectionParams } from "../layers/cell.js";
+import type { DirectionParams, SequenceForwardIO } from "../layers/cell.js";
 import { addMasked, drawMask, givenMask, maskInto, scaleByMask } from "../layers/dropout.js";
 import { embeddingBackward, embeddingForward, tokenRows } from "../layers/embedding.js";
 import { linearBackward, linearForward, type LinearParams } from "../layers/linear.js";
-import {
-  gruCell,
-  type GruBackwardIO,
-  type GruDirection,
-  type GruForwardIO,
-} from "../layers/gru.js";
-import {
-  lstmCell,
-  type LstmBackwardIO,
-  type LstmDirection,
-  type LstmForwardIO,
-} from "../layers/lstm.js";
+import { gruCell, type GruBackwardIO, type GruDirection } from "../layers/gru.js";
+import { lstmCell, type LstmBackwardIO, type LstmDirection } from "../layers/lstm.js";
 import { allocFloat, type DType, type FloatArray } from "../tensor/dtype.js";
 import { ConfigError, LstmError, NonFiniteError, ShapeError } from "../tensor/errors.js";
 import { OffsetTable } from "../tensor/offsets.js";
@@ -747,33 +737,23 @@ export class LstmModel {
       for (let d = 0; d < D; d++) {
         const hSlab = (l * D + d) * B * Hout; // this layer-direction's slice of [L·D, B, Hout]
         const cSlab = (l * D + d) * B * H;
-        if (gru) {
-          const io: GruForwardIO = {
-            y: { buf, off: lp.y + d * Hout, ld: DH },
-            hN: { buf, off: st.hN + hSlab },
-            act: buf,
-            work: { buf, off: plan.stepsWork },
-            x,
-            h0: { buf, off: st.h0 + hSlab },
-            params,
-            ids: l === 0 ? oneHotIds : null,
-          };
-          gruCell.forward(k, io, dims, lp.dirs[d] as GruDirection);
-          continue;
-        }
-        const io: LstmForwardIO = {
+        const io: SequenceForwardIO = {
           y: { buf, off: lp.y + d * Hout, ld: DH },
           hN: { buf, off: st.hN + hSlab },
-          cN: { buf, off: st.cN + cSlab },
           act: buf,
           work: { buf, off: plan.stepsWork },
           x,
           h0: { buf, off: st.h0 + hSlab },
-          c0: { buf, off: st.c0 + cSlab },
           params,
           ids: l === 0 ? oneHotIds : null,
         };
-        lstmCell.forward(k, io, dims, lp.dirs[d] as LstmDirection);
+        if (gru) {
+          gruCell.forward(k, io, dims, lp.dirs[d] as GruDirection);
+          continue;
+        }
+        // The LSTM's cell state besides.
+        const cState = { cN: { buf, off: st.cN + cSlab }, c0: { buf, off: st.c0 + cSlab } };
+        lstmCell.forward(k, { ...io, ...cState }, dims, lp.dirs[d] as LstmDirection);
       }
       // Dropout on the layer's output, into its own copy (backward still needs y).
       if (dropsY(l))
@@ -973,42 +953,33 @@ export class LstmModel {
         const cSlab = (l * D + d) * B * H;
         const atH = (off: number): Block => ({ buf, off: off + hSlab });
         const atC = (off: number): Block => ({ buf, off: off + cSlab });
-        if (gru) {
-          const io: GruBackwardIO = {
-            grads,
-            dx,
-            dh0: atH(st.dh0),
-            scratch: gruScratch,
-            dy: { buf, off: lp.dY + d * Hout, ld: DH },
-            dhN: hasDhN ? atH(st.dhN) : null,
-            act: buf,
-            x,
-            y: { buf, off: lp.y + d * Hout, ld: DH },
-            h0: atH(st.h0),
-            params,
-            ids: l === 0 ? oneHotIds : null,
-          };
-          gruCell.backward(k, io, dims, lp.dirs[d] as GruDirection);
-          continue;
-        }
-        const io: LstmBackwardIO = {
+        // What every cell's backward takes but its scratch.
+        const io = {
           grads,
           dx,
           dh0: atH(st.dh0),
-          dc0: atC(st.dc0),
-          scratch,
           dy: { buf, off: lp.dY + d * Hout, ld: DH },
           dhN: hasDhN ? atH(st.dhN) : null,
-          dcN: opts.dCN !== undefined && !gru ? atC(st.dcN) : null,
           act: buf,
           x,
           y: { buf, off: lp.y + d * Hout, ld: DH },
           h0: atH(st.h0),
-          c0: atC(st.c0),
           params,
           ids: l === 0 ? oneHotIds : null,
         };
-        lstmCell.backward(k, io, dims, lp.dirs[d] as LstmDirection);
+        if (gru) {
+          const gruIO: GruBackwardIO = { ...io, scratch: gruScratch };
+          gruCell.backward(k, gruIO, dims, lp.dirs[d] as GruDirection);
+          continue;
+        }
+        const lstmIO: LstmBackwardIO = {
+          ...io,
+          scratch,
+          dc0: atC(st.dc0),
+          dcN: opts.dCN !== undefined ? atC(st.dcN) : null,
+          c0: atC(st.c0),
+        };
+        lstmCell.backward(k, lstmIO, dims, lp.dirs[d] as LstmDirection);
       }
       // Layer l read the previous layer's dropped output: its gradient goes through the mask.
       const prev = plan.layers[l - 1];

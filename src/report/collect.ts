@@ -8,6 +8,7 @@ import { oneHot, Vocab } from "../data/text.js";
 import type { ModelMeta } from "../io/model-file.js";
 import type { TrainingSummary } from "../io/schemas.js";
 import type { LstmModel } from "../model/model.js";
+import type { CellKind } from "../model/config.js";
 import { allocFloat } from "../tensor/dtype.js";
 import { Rng } from "../tensor/rng.js";
 import {
@@ -177,30 +178,46 @@ function layerPanels(
       range: range ?? [-m, m],
     };
   };
-  const G = (model.config.cell === "gru" ? 3 : 4) * H;
+  const cell = model.config.cell;
+  const gates = GATE_PANELS[cell];
+  const G = gates.length * H;
   const gate = (k: number) => (t: number, u: number) => act.gates[t * G + k * H + u];
-  if (model.config.cell === "gru")
-    return {
-      units,
-      panels: [
-        panel("r", "reset gate r = σ(·)", gate(0), "unit", [0, 1]),
-        panel("z", "update gate z = σ(·)", gate(1), "unit", [0, 1]),
-        panel("n", "candidate n = tanh(· + r ⊙ (W_hn h₋₁ + b_hn))", gate(2), "signed", [-1, 1]),
-        panel("h", "hidden state h = (1 − z) ⊙ n + z ⊙ h₋₁", (t, u) => act.h[t * H + u], "signed", [-1, 1]), // prettier-ignore
-      ],
-    };
+  const hAt = (t: number, u: number): number => act.h[t * H + u];
+  const states =
+    cell === "gru"
+      ? [panel("h", "hidden state h = (1 − z) ⊙ n + z ⊙ h₋₁", hAt, "signed", [-1, 1])]
+      : [
+          panel("c", "cell state c = f ⊙ c₋₁ + i ⊙ g", (t, u) => act.c[t * H + u], "signed"),
+          panel("h", "hidden state h = o ⊙ tanh(c)", hAt, "signed", [-1, 1]),
+        ];
   return {
     units,
-    panels: [
-      panel("i", "input gate i = σ(·)", gate(0), "unit", [0, 1]),
-      panel("f", "forget gate f = σ(·)", gate(1), "unit", [0, 1]),
-      panel("g", "candidate g = tanh(·)", gate(2), "signed", [-1, 1]),
-      panel("o", "output gate o = σ(·)", gate(3), "unit", [0, 1]),
-      panel("c", "cell state c = f ⊙ c₋₁ + i ⊙ g", (t, u) => act.c[t * H + u], "signed"),
-      panel("h", "hidden state h = o ⊙ tanh(c)", (t, u) => act.h[t * H + u], "signed", [-1, 1]),
-    ],
+    panels: [...gates.map((p, k) => panel(p.key, p.title, gate(k), p.scale, p.range)), ...states],
   };
 }
+
+/** The gate blocks' heatmaps of each cell, in the blocks' order (PyTorch's). */
+const GATE_PANELS: Record<
+  CellKind,
+  readonly { key: string; title: string; scale: HeatmapPanel["scale"]; range: [number, number] }[]
+> = {
+  lstm: [
+    { key: "i", title: "input gate i = σ(·)", scale: "unit", range: [0, 1] },
+    { key: "f", title: "forget gate f = σ(·)", scale: "unit", range: [0, 1] },
+    { key: "g", title: "candidate g = tanh(·)", scale: "signed", range: [-1, 1] },
+    { key: "o", title: "output gate o = σ(·)", scale: "unit", range: [0, 1] },
+  ],
+  gru: [
+    { key: "r", title: "reset gate r = σ(·)", scale: "unit", range: [0, 1] },
+    { key: "z", title: "update gate z = σ(·)", scale: "unit", range: [0, 1] },
+    {
+      key: "n",
+      title: "candidate n = tanh(· + r ⊙ (W_hn h₋₁ + b_hn))",
+      scale: "signed",
+      range: [-1, 1],
+    },
+  ],
+};
 
 function layersToShow(L: number): number[] {
   return L > 1 ? [0, L - 1] : [0];
