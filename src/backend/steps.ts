@@ -84,7 +84,13 @@ export function forwardSteps(k: StepKernels, io: LstmForwardStepsIO, plan: StepP
     const gates: Block = { buf, off: act.gates + row * 4 * H };
     // (F2) a_t += W_hh h_{t-1}, from the initial state on a row's first consumed step
     const hPrev = hPrevRows(y, io.h0, g, plan);
-    timesWhh(k, { ...gates, ld: 4 * H }, hPrev, io.w, { m, G: 4 * H, H, backward: false, beta: 1 });
+    timesWhh(k, { buf, off: gates.off, ld: 4 * H }, hPrev, io.w, {
+      m,
+      G: 4 * H,
+      H,
+      backward: false,
+      beta: 1,
+    });
     // (F3) gates = σ/tanh(a_t); (F4) c_t = f⊙c_{t-1} + i⊙g; (F5) h_t = o⊙tanh(c_t)
     const cell: LstmCellForwardIO = {
       gates,
@@ -138,7 +144,13 @@ export function gruForwardSteps(k: GruStepKernels, io: GruForwardStepsIO, plan: 
     const hg: Block = { buf: act.buf, off: act.hg + row * 3 * H };
     // (G2) hg_t = W_hh h_{t−1} (the cell adds b_hh)
     const m = g.r1 - g.r0;
-    timesWhh(k, { ...hg, ld: 3 * H }, hPrev, io.w, { m, G: 3 * H, H, backward: false, beta: 0 });
+    timesWhh(k, { buf: act.buf, off: hg.off, ld: 3 * H }, hPrev, io.w, {
+      m,
+      G: 3 * H,
+      H,
+      backward: false,
+      beta: 0,
+    });
     // (G3) r, z; (G4) n; (G5) h_t = n + z⊙(h_{t−1} − n)
     const gates: Block = { buf: act.buf, off: act.gates + row * 3 * H };
     const cell: GruCellForwardIO = { gates, hg, bhh, h: rowsOf(y, row), hPrev };

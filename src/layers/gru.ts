@@ -45,7 +45,7 @@ function inputSide(d: GruDirection, H: number): InputSide {
 function gruForward(k: Kernels, io: GruForwardIO, dims: LayerDims, d: GruDirection): void {
   // (G1) xg_t = W_ih x_t + b_ih for all t at once (b_hh stays on the hidden side: b_hn sits
   // inside the reset product).
-  inputGates(k, io, dims, { ...inputSide(d, dims.H), gates: d.gates });
+  inputGates(k, io, dims, inputSide(d, dims.H), d.gates);
   const { T, B, H } = dims;
   const { act, y, params } = io;
 
@@ -56,8 +56,7 @@ function gruForward(k: Kernels, io: GruForwardIO, dims: LayerDims, d: GruDirecti
   const bhh = { buf: params.buf, off: params.off + d.bHh };
   k.gruForwardSteps({ act: saved, y, h0: io.h0, w, bhh, work: io.work }, stepPlan(dims, d));
   // (G6) h_n: the state after each row's last consumed step.
-  const last = { T, B, reverse: d.reverse, lengths: dims.rows?.lengths };
-  takeLastSteps(io.hN, y, { ...last, W: H });
+  takeLastSteps(io.hN, y, { T, B, W: H, reverse: d.reverse, lengths: dims.rows?.lengths });
 }
 
 /** Scratch buffers backward reuses; sized once per shape. */
@@ -114,10 +113,10 @@ function gruBackward(k: Kernels, io: GruBackwardIO, dims: LayerDims, d: GruDirec
   const dGates = { buf: s0, off: scratch.dHg };
   addRecurrentWeightGrad(k, io, { wHh: d.wHh, dGates, plan, G, Hh: H });
   const dbHh = { buf: io.grads.buf, off: io.grads.off + d.bHh };
-  k.addColumnSums(dbHh, { ...dGates, ld: G }, rows, G);
+  k.addColumnSums(dbHh, { buf: s0, off: scratch.dHg, ld: G }, rows, G);
   // (GB8) inverts G1: dW_ih += dXgᵀ · x, db_ih += Σ dXg, dx += dXg · W_ih.
   const dXg = { buf: s0, off: scratch.dXg };
-  inputGatesBackward(k, io, dims, { ...inputSide(d, H), dPre: dXg });
+  inputGatesBackward(k, io, dims, inputSide(d, H), dXg);
 }
 
 /** The GRU as a recurrent cell: what the model's plans and loops need to know of it. */
@@ -125,6 +124,7 @@ export const gruCell: RecurrentCell<GruDirection, GruForwardIO, GruBackwardIO> =
   name: "gru",
   gates: GATES,
   planDirection(params, rows, H, slot) {
+    // eslint-disable-next-line no-restricted-syntax -- once per shape, not per call
     return { ...params, gates: slot(rows * GATES * H), hg: slot(rows * GATES * H) };
   },
   forward: gruForward,

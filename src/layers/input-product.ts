@@ -87,7 +87,8 @@ export function inputGates(
   k: Kernels,
   io: SequenceForwardIO,
   dims: LayerDims,
-  side: InputSide & { readonly gates: number },
+  side: InputSide,
+  gates: number,
 ): void {
   const { G } = side;
   const { I } = dims;
@@ -95,7 +96,7 @@ export function inputGates(
   const { buf: p, off: pb } = io.params;
   const bias = (off: number): Block => ({ buf: p, off: pb + off });
   const [b1, b2] = side.biases;
-  const out: Strided = { buf: io.act, off: side.gates, ld: G };
+  const out: Strided = { buf: io.act, off: gates, ld: G };
   k.fillBias(out, bias(b1), b2 === undefined ? null : bias(b2), R, G);
   const w: Strided = { buf: p, off: pb + side.wIh, ld: I };
   inputProduct(k, { out, x: io.x, ids: io.ids ?? null, w }, { R, G, I });
@@ -110,13 +111,14 @@ export function inputGatesBackward(
   k: Kernels,
   io: SequenceBackwardIO<unknown>,
   dims: LayerDims,
-  side: InputSide & { readonly dPre: Block },
+  side: InputSide,
+  dGates: Block,
 ): void {
   const { G } = side;
   const { I } = dims;
   const R = dims.T * dims.B;
   const { buf: g, off: gb } = io.grads;
-  const dPre: Strided = { ...side.dPre, ld: G };
+  const dPre: Strided = { buf: dGates.buf, off: dGates.off, ld: G };
   const dW: Strided = { buf: g, off: gb + side.wIh, ld: I };
   inputProductWeightGrad(k, { dW, dPre, x: io.x, ids: io.ids ?? null }, { R, G, I });
   for (const b of side.biases) k.addColumnSums({ buf: g, off: gb + b }, dPre, R, G);

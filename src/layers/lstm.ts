@@ -57,7 +57,7 @@ function inputSide(d: LstmDirection, H: number): InputSide {
  */
 function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDirection): void {
   // (F1) a_t = W_ih x_t + b_ih + b_hh for all t at once: one [T·B, I]·[I, G] product.
-  inputGates(k, io, dims, { ...inputSide(d, dims.H), gates: d.gates });
+  inputGates(k, io, dims, inputSide(d, dims.H), d.gates);
   const { T, B, H } = dims;
   const { act, y, params } = io;
 
@@ -73,9 +73,9 @@ function lstmForward(k: Kernels, io: LstmForwardIO, dims: LayerDims, d: LstmDire
     k.lstmForwardSteps(stepsIO, stepPlan(dims, d));
   }
   // (F6) h_n, c_n: the state after each row's last consumed step.
-  const last = { T, B, reverse: d.reverse, lengths: dims.rows?.lengths };
-  takeLastSteps(io.hN, y, { ...last, W: P > 0 ? P : H });
-  takeLastSteps(io.cN, { buf: act, off: d.c, ld: H }, { ...last, W: H });
+  const lengths = dims.rows?.lengths;
+  takeLastSteps(io.hN, y, { T, B, W: P > 0 ? P : H, reverse: d.reverse, lengths });
+  takeLastSteps(io.cN, { buf: act, off: d.c, ld: H }, { T, B, W: H, reverse: d.reverse, lengths });
 }
 
 /**
@@ -211,15 +211,10 @@ function lstmBackward(k: Kernels, io: LstmBackwardIO, dims: LayerDims, d: LstmDi
     const dhTot: Strided = { buf: act, off: d.dhTot, ld: P };
     const hRaw: Strided = { buf: act, off: d.hRaw, ld: H };
     const dWhr: Strided = { buf: io.grads.buf, off: io.grads.off + d.wHr!, ld: H };
-    k.gemm(dWhr, dhTot, hRaw, {
-      m: P,
-      n: H,
-      k: rows,
-      ...ACCUMULATE_AT_B,
-    });
+    k.gemm(dWhr, dhTot, hRaw, { m: P, n: H, k: rows, transA: true, transB: false, beta: 1 });
   }
   // (B8–B10) inverts F1: dW_ih += dPreᵀ · x, db_ih += Σ dPre, db_hh += Σ dPre, dx += dPre · W_ih.
-  inputGatesBackward(k, io, dims, { ...inputSide(d, H), dPre: dGates });
+  inputGatesBackward(k, io, dims, inputSide(d, H), dGates);
 }
 
 /**
@@ -273,15 +268,13 @@ function projectedBackwardSteps(k: Kernels, io: LstmBackwardIO, pass: ProjectedP
   }
 }
 
-/** C += Aᵀ·B: the weight-gradient products. */
-const ACCUMULATE_AT_B = { transA: true, transB: false, beta: 1 } as const;
-
 /** The LSTM as a recurrent cell: what the model's plans and loops need to know of it. */
 export const lstmCell: RecurrentCell<LstmDirection, LstmForwardIO, LstmBackwardIO> = {
   name: "lstm",
   gates: GATES,
   planDirection(params, rows, H, slot) {
     return {
+      // eslint-disable-next-line no-restricted-syntax -- once per shape, not per call
       ...params,
       gates: slot(rows * GATES * H),
       c: slot(rows * H),

@@ -5,12 +5,20 @@
  * where dG_t [B, G] is the gradient reaching those gate rows at step t (LSTM: dPre; GRU: dHg).
  * Shapes: T time, B batch, G gate rows (4H or 3H), Hh the width of h (H, or P with projections).
  */
-import type { Block, Kernels, StepPlan, Strided } from "../backend/kernels.js";
+import type { Block, GemmOp, Kernels, StepPlan, Strided } from "../backend/kernels.js";
 import { stepRows } from "../backend/kernels.js";
 import type { SequenceBackwardIO } from "./cell.js";
 
 /** C += Aᵀ · B: the weight-gradient form of gemm. */
-const ACCUMULATE_AT_B = { transA: true, transB: false, beta: 1 } as const;
+/** C += Aᵀ·B of sizes m×n (k summed): literal, not spread (see withLstmSteps in the wasm backend). */
+const accumulateAtB = (m: number, n: number, k: number): GemmOp => ({
+  m,
+  n,
+  k,
+  transA: true,
+  transB: false,
+  beta: 1,
+});
 
 /** Where the gradient goes and what it is taken of, besides the operands every cell shares. */
 export interface RecurrentGradAt {
@@ -44,7 +52,7 @@ export function addRecurrentWeightGrad(
     // t = 0…T−2 (reverse) or 1…T−1 (forward); their h_{t−1}: y at t+1 or t−1
     const hPrev: Strided = { buf: y.buf, off: reverse ? y.off + B * y.ld : y.off, ld: y.ld };
     const dG: Strided = { buf: dGates.buf, off: dGates.off + (reverse ? 0 : B * G), ld: G };
-    k.gemm(dW, dG, hPrev, { m: G, n: Hh, k: (T - 1) * B, ...ACCUMULATE_AT_B });
+    k.gemm(dW, dG, hPrev, accumulateAtB(G, Hh, (T - 1) * B));
   }
   for (let s = 0; s < T; s++) {
     const { t, n, cont } = stepRows(plan, s);
@@ -52,7 +60,7 @@ export function addRecurrentWeightGrad(
     if (n <= cont) continue;
     const h0v: Strided = { buf: h0.buf, off: h0.off + cont * Hh, ld: Hh };
     const dG0: Strided = { buf: dGates.buf, off: dGates.off + (t * B + cont) * G, ld: G };
-    k.gemm(dW, dG0, h0v, { m: G, n: Hh, k: n - cont, ...ACCUMULATE_AT_B });
+    k.gemm(dW, dG0, h0v, accumulateAtB(G, Hh, n - cont));
     if (!plan.rows) break;
   }
 }

@@ -10,12 +10,17 @@ import { getBackend, type Kernels } from "../backend/index.js";
 import type { Block, KernelMemory, RowLengths, Strided } from "../backend/kernels.js";
 import { rowLengths } from "../backend/kernels.js";
 import { stepsWorkSize } from "../backend/steps.js";
-import type { DirectionParams, SequenceForwardIO } from "../layers/cell.js";
+import type { DirectionParams } from "../layers/cell.js";
 import { addMasked, drawMask, givenMask, maskInto, scaleByMask } from "../layers/dropout.js";
 import { embeddingBackward, embeddingForward, tokenRows } from "../layers/embedding.js";
 import { linearBackward, linearForward, type LinearParams } from "../layers/linear.js";
 import { gruCell, type GruBackwardIO, type GruDirection } from "../layers/gru.js";
-import { lstmCell, type LstmBackwardIO, type LstmDirection } from "../layers/lstm.js";
+import {
+  lstmCell,
+  type LstmBackwardIO,
+  type LstmDirection,
+  type LstmForwardIO,
+} from "../layers/lstm.js";
 import { allocFloat, type DType, type FloatArray } from "../tensor/dtype.js";
 import { ConfigError, LstmError, NonFiniteError, ShapeError } from "../tensor/errors.js";
 import { OffsetTable } from "../tensor/offsets.js";
@@ -737,7 +742,9 @@ export class LstmModel {
       for (let d = 0; d < D; d++) {
         const hSlab = (l * D + d) * B * Hout; // this layer-direction's slice of [L·D, B, Hout]
         const cSlab = (l * D + d) * B * H;
-        const io: SequenceForwardIO = {
+        // One literal for both cells (a GRU has no cell state and ignores cN, c0): a spread to
+        // add them would be a generic copy on every call, which one-step inference feels.
+        const io: LstmForwardIO = {
           y: { buf, off: lp.y + d * Hout, ld: DH },
           hN: { buf, off: st.hN + hSlab },
           act: buf,
@@ -746,14 +753,11 @@ export class LstmModel {
           h0: { buf, off: st.h0 + hSlab },
           params,
           ids: l === 0 ? oneHotIds : null,
+          cN: { buf, off: st.cN + cSlab },
+          c0: { buf, off: st.c0 + cSlab },
         };
-        if (gru) {
-          gruCell.forward(k, io, dims, lp.dirs[d] as GruDirection);
-          continue;
-        }
-        // The LSTM's cell state besides.
-        const cState = { cN: { buf, off: st.cN + cSlab }, c0: { buf, off: st.c0 + cSlab } };
-        lstmCell.forward(k, { ...io, ...cState }, dims, lp.dirs[d] as LstmDirection);
+        if (gru) gruCell.forward(k, io, dims, lp.dirs[d] as GruDirection);
+        else lstmCell.forward(k, io, dims, lp.dirs[d] as LstmDirection);
       }
       // Dropout on the layer's output, into its own copy (backward still needs y).
       if (dropsY(l))
@@ -953,8 +957,10 @@ export class LstmModel {
         const cSlab = (l * D + d) * B * H;
         const atH = (off: number): Block => ({ buf, off: off + hSlab });
         const atC = (off: number): Block => ({ buf, off: off + cSlab });
-        // What every cell's backward takes but its scratch.
-        const io = {
+        // What every cell's backward takes, with the cell's scratch (a literal per cell, not a
+        // spread: see the forward).
+        const withScratch = <S>(cellScratch: S) => ({
+          scratch: cellScratch,
           grads,
           dx,
           dh0: atH(st.dh0),
@@ -966,19 +972,17 @@ export class LstmModel {
           h0: atH(st.h0),
           params,
           ids: l === 0 ? oneHotIds : null,
-        };
+        });
         if (gru) {
-          const gruIO: GruBackwardIO = { ...io, scratch: gruScratch };
+          const gruIO: GruBackwardIO = withScratch(gruScratch);
           gruCell.backward(k, gruIO, dims, lp.dirs[d] as GruDirection);
           continue;
         }
-        const lstmIO: LstmBackwardIO = {
-          ...io,
-          scratch,
+        const lstmIO: LstmBackwardIO = Object.assign(withScratch(scratch), {
           dc0: atC(st.dc0),
           dcN: opts.dCN !== undefined ? atC(st.dcN) : null,
           c0: atC(st.c0),
-        };
+        });
         lstmCell.backward(k, lstmIO, dims, lp.dirs[d] as LstmDirection);
       }
       // Layer l read the previous layer's dropped output: its gradient goes through the mask.
