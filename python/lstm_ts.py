@@ -121,9 +121,13 @@ def check_config(c):
     if c.get("cell", "lstm") not in ("lstm", "gru"):
         fail(f"config.cell: expected lstm or gru, got {c.get('cell')!r}")
     P = c.get("proj_size") or 0
+    if not isinstance(P, int) or isinstance(P, bool):
+        fail(f"config.proj_size: expected an integer, got {P!r}")
     if P and (c.get("cell", "lstm") != "lstm" or not 0 < P < c["hidden_size"]):
         fail(f"config.proj_size: {P} needs an LSTM with hidden_size > {P}")
     emb = c.get("embedding")
+    if emb is not None and not isinstance(emb, dict):
+        fail(f"config.embedding: expected an object, got {emb!r}")
     if emb is not None:
         pad = emb.get("padding_idx")
         if not isinstance(emb.get("num_embeddings"), int) or emb["num_embeddings"] < 1:
@@ -134,6 +138,8 @@ def check_config(c):
         D = 2 if c["bidirectional"] else 1
         if emb is None or emb["num_embeddings"] != c["output_size"] or c["input_size"] != D * (P or c["hidden_size"]):
             fail("config.tied_head: needs an embedding [output_size, D·Hout]")
+    if not isinstance(c.get("dropout") or {}, dict):
+        fail(f"config.dropout: expected an object, got {c.get('dropout')!r}")
     for k, p in (c.get("dropout") or {}).items():
         if not (isinstance(p, (int, float)) and 0 <= p < 1):
             fail(f"config.dropout.{k}: expected a probability in [0, 1), got {p!r}")
@@ -222,47 +228,179 @@ def read_safetensors(path):
 
 def read_model(path):
     """(LstmModel, info): info holds task, input and the metadata entries, parsed; the exact
-    strings are kept in info["_raw"] so write_model rewrites an unchanged file byte for byte."""
+    strings are kept in info["_raw"] so write_model rewrites an unchanged file byte for byte.
+    Every header field is checked first: a bad file is one CompanionError naming it and the field."""
     header, body = read_safetensors(path)
     meta = header.pop("__metadata__", {})
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        fail(f"{path}: __metadata__: expected an object of strings")
     if meta.get("format") not in (FORMAT, "lstm-ts-checkpoint"):
         fail(f"{path}: not an lstm-ts model (format {meta.get('format')!r})")
     if meta.get("format_version") != "1":
         fail(f"{path}: format version {meta.get('format_version')} is not supported")
-    try:
-        c = json.loads(meta["config"])
-    except (KeyError, ValueError):
-        fail(f"{path}: __metadata__ config is missing or not JSON")
+    entries = {name: check_tensor_entry(path, name, t, len(body)) for name, t in header.items()}
+    c = _meta_json(path, meta, "config")
+    if not isinstance(c, dict):
+        fail(f"{path}: __metadata__ config: expected a JSON object")
     try:
         model = LstmModel(c)
     except CompanionError as e:
         fail(f"{path}: {e}")
+    info = {"task": meta.get("task", "generic"), "input": _meta_json(path, meta, "input", '{"kind":"dense"}')}
+    for k in META_KEYS:
+        if k in meta:
+            info[k] = _meta_json(path, meta, k)
+    check_meta(path, info, c)
     state = {}
     for name, p in model.state_dict().items():
         if name == "head.weight" and c.get("tied_head"):
             continue  # stored once, as embedding.weight
-        t = header.get(name)
-        if t is None:
+        if name not in entries:
             fail(f"{path}: tensor {name} is missing")
-        if list(t["shape"]) != list(p.shape) or t["dtype"] not in ("F32", "F64"):
-            fail(f"{path}: tensor {name} is {t['dtype']} {t['shape']}, expected F32 {list(p.shape)}")
-        a, b = t["data_offsets"]
-        dtype = torch.float32 if t["dtype"] == "F32" else torch.float64
-        state[name] = torch.frombuffer(bytearray(body[a:b]), dtype=dtype).reshape(t["shape"]).float()
+        dtype, shape, a, b = entries[name]
+        if shape != list(p.shape):
+            fail(f"{path}: tensor {name}: shape {shape}, expected {list(p.shape)}")
+        state[name] = torch.frombuffer(bytearray(body[a:b]), dtype=DTYPES[dtype][0]).reshape(shape).float() if b > a else torch.zeros(shape)
         if not bool(torch.isfinite(state[name]).all()):
             fail(f"{path}: tensor {name} holds NaN or ±Infinity")
     if c.get("tied_head"):
         state["head.weight"] = state["embedding.weight"]
     model.load_state_dict(state, strict=True)
-    info = {"task": meta.get("task", "generic"), "input": json.loads(meta.get("input", '{"kind":"dense"}'))}
-    for k in META_KEYS:
-        if k in meta:
-            try:
-                info[k] = json.loads(meta[k])
-            except ValueError:
-                fail(f"{path}: __metadata__ {k} is not JSON")
     info["_raw"] = {k: meta[k] for k in ("config", "input", *META_KEYS) if k in meta}
     return model, info
+
+
+# safetensors dtypes the reader takes: torch dtype and bytes per entry.
+DTYPES = {"F32": (torch.float32, 4), "F64": (torch.float64, 8)}
+
+
+def _is_int(x):
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def check_tensor_entry(path, name, t, body_len):
+    """(dtype, shape, a, b) of one header entry: a known dtype, a shape of non-negative integers,
+    0 ≤ a ≤ b ≤ the data's length, and b − a the shape's bytes (safetensors' own rules)."""
+    where = f"{path}: tensor {name}"
+    if not isinstance(t, dict):
+        fail(f"{where}: expected an object with dtype, shape and data_offsets")
+    dtype = t.get("dtype")
+    if dtype not in DTYPES:
+        fail(f"{where}: dtype {dtype!r} is not supported (F32 or F64)")
+    shape = t.get("shape")
+    if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
+        fail(f"{where}: shape: expected a list of non-negative integers, got {shape!r}")
+    off = t.get("data_offsets")
+    if not (isinstance(off, list) and len(off) == 2 and all(_is_int(x) for x in off)):
+        fail(f"{where}: data_offsets: expected [begin, end], got {off!r}")
+    a, b = off
+    if not 0 <= a <= b <= body_len:
+        fail(f"{where}: data_offsets [{a}, {b}] are outside the {body_len} bytes of data")
+    need = math.prod(shape) * DTYPES[dtype][1]
+    if b - a != need:
+        fail(f"{where}: data_offsets [{a}, {b}] hold {b - a} bytes; {dtype} {shape} needs {need}")
+    return dtype, shape, a, b
+
+
+def _meta_json(path, meta, key, default=None):
+    s = meta.get(key, default)
+    if s is None:
+        fail(f"{path}: __metadata__ {key} is missing")
+    try:
+        return json.loads(s)
+    except ValueError:
+        fail(f"{path}: __metadata__ {key} is not JSON")
+
+
+def check_meta(path, info, c):
+    """The metadata the companion reads, checked against the config (src/io/schemas.ts's
+    schemas and checkMetaAgainstConfig): a bad entry is an error naming it, never a KeyError."""
+
+    def bad(field, msg):
+        fail(f"{path}: __metadata__ {field}: {msg}")
+
+    def strings(v, nonempty=False):
+        return isinstance(v, list) and all(isinstance(x, str) and (x or not nonempty) for x in v)
+
+    def numbers(v):
+        return isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+
+    task, inp = info["task"], info["input"]
+    I, O = c["input_size"], c["output_size"]
+    rows = (c.get("embedding") or {}).get("num_embeddings")
+    if task not in ("text", "series", "generic", "classify"):
+        bad("task", f"expected text, series, classify or generic, got {task!r}")
+    if not isinstance(inp, dict) or inp.get("kind") not in ("one-hot", "embedding", "dense"):
+        bad("input", f"expected {{\"kind\": one-hot, embedding or dense}}, got {inp!r}")
+    if (inp["kind"] == "embedding") != (rows is not None):
+        bad("input", f"is {inp['kind']} but the config {'has' if rows else 'has no'} embedding table")
+    if "training" in info and not isinstance(info["training"], dict):
+        bad("training", "expected a JSON object")
+    vocab = info.get("vocab")
+    if task == "text" and vocab is None:
+        bad("vocab", "a text model needs a vocabulary")
+    if vocab is not None:
+        if not strings(vocab) or not vocab or any(len(ch) != 1 for ch in vocab) or len(set(vocab)) != len(vocab):
+            bad("vocab", "expected a non-empty list of distinct single characters")
+        V = len(vocab)
+        if (inp["kind"] == "one-hot" and V != I) or (inp["kind"] == "embedding" and V != rows) or (task == "text" and V != O):
+            bad("vocab", f"has {V} characters; the config has input_size {I}, output_size {O}, embedding rows {rows}")
+    clf = info.get("classifier")
+    if task == "classify" and clf is None:
+        bad("classifier", "a classifier needs its metadata")
+    if clf is not None:
+        if not isinstance(clf, dict):
+            bad("classifier", "expected a JSON object")
+        if clf.get("kind") not in ("chars", "numbers"):
+            bad("classifier.kind", f"expected chars or numbers, got {clf.get('kind')!r}")
+        for k in ("textColumn", "labelColumn"):
+            if not isinstance(clf.get(k), str):
+                bad(f"classifier.{k}", "expected a string")
+        cl = clf.get("classes")
+        if not strings(cl, nonempty=True) or len(cl) < 2 or len(set(cl)) != len(cl):
+            bad("classifier.classes", "expected at least 2 distinct non-empty labels")
+        if len(cl) != O:
+            bad("classifier.classes", f"{len(cl)} classes but output_size is {O}")
+        if clf["kind"] == "chars":
+            if not strings(clf.get("vocab")) or (inp["kind"] != "dense" and len(clf["vocab"]) + 1 != (rows or I)):
+                bad("classifier.vocab", f"expected the characters of ids 1 … {(rows or I) - 1}")
+        else:
+            sc = clf.get("scaler")
+            if clf.get("features") != I:
+                bad("classifier.features", f"{clf.get('features')!r} features but input_size is {I}")
+            if not isinstance(sc, dict) or not numbers(sc.get("mean")) or not numbers(sc.get("std")) or not len(sc["mean"]) == len(sc["std"]) == I:
+                bad("classifier.scaler", f"expected {{mean, std}}, {I} numbers each")
+    s = info.get("series")
+    if task == "series" and s is None:
+        bad("series", "a series model needs series metadata")
+    if s is not None:
+        if not isinstance(s, dict):
+            bad("series", "expected a JSON object")
+        cols = s.get("columns")
+        if not strings(cols, nonempty=True) or len(cols) != I:
+            bad("series.columns", f"expected {I} column names (the model's input_size)")
+        s.setdefault("targetColumns", cols)  # the schema's defaults, as lstm reads them
+        s.setdefault("horizon", 1)
+        tg = s["targetColumns"]
+        if not strings(tg, nonempty=True) or not tg or any(t not in cols for t in tg):
+            bad("series.targetColumns", "expected a non-empty list of the columns")
+        for k in ("seqLen", "horizon"):
+            if not _is_int(s.get(k)) or s[k] < 1:
+                bad(f"series.{k}", f"expected a positive integer, got {s.get(k)!r}")
+        if s["horizon"] * len(tg) != O:
+            bad("series.horizon", f"horizon {s['horizon']} × {len(tg)} targets, but output_size is {O}")
+        sc = s.get("scaler")
+        if not isinstance(sc, dict) or not numbers(sc.get("mean")) or not numbers(sc.get("std")) or not len(sc["mean"]) == len(sc["std"]) == I or not all(x > 0 for x in sc["std"]):
+            bad("series.scaler", f"expected {{mean, std}}, {I} finite numbers each, std > 0")
+        if s.get("transform", "none") not in ("none", "log"):
+            bad("series.transform", f"expected none or log, got {s.get('transform')!r}")
+        if not isinstance(s.get("relative", False), bool):
+            bad("series.relative", "expected true or false")
+        sp, n = s.get("split"), s.get("rows")
+        if n is not None and not (_is_int(n) and n >= 0):
+            bad("series.rows", f"expected a row count, got {n!r}")
+        if sp is not None and not (isinstance(sp, dict) and all(isinstance(sp.get(k), list) and len(sp[k]) == 2 and all(_is_int(x) and x >= 0 for x in sp[k]) for k in ("train", "valid", "test"))):
+            bad("series.split", "expected {train, valid, test}, each [begin, end] row numbers")
 
 
 def _json(v):
@@ -959,6 +1097,22 @@ def check_outputs(args):
                 fail(f"{role} {out} is the {irole} input; refusing to overwrite it")
     if args.checkpoint and same_file(args.checkpoint, args.out):
         fail(f"--checkpoint and --out are the same file ({args.out})")
+    for role, out in outs:
+        check_writable(role, out)
+
+
+def check_writable(role, path):
+    """Before any training: the output's folder exists and takes new files (write_atomic writes
+    a temporary file there and renames it), and the output is not a folder or a device."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        fail(f"{role} {path} is a directory, not a file")
+    if os.path.exists(path) and not os.path.isfile(path):
+        fail(f"{role} {path} is not a regular file")
+    if not os.path.isdir(folder):
+        fail(f"{role} {path}: {folder} {'is not a folder' if os.path.exists(folder) else 'does not exist'}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        fail(f"{role} {path}: the folder {folder} is not writable")
 
 
 def _flatten(v, tensors):
@@ -1012,14 +1166,84 @@ def load_checkpoint(path):
         ck = _unflatten(json.loads(raw["json"]), raw["tensors"])
     except (KeyError, ValueError, IndexError, TypeError) as e:
         fail(f"{path}: a damaged companion checkpoint ({type(e).__name__})")
-    if ck.get("version") != 1:
-        fail(f"{path}: companion checkpoint version {ck.get('version')} is not supported")
+    if not isinstance(ck, dict) or ck.get("version") != 1:
+        fail(f"{path}: companion checkpoint version {ck.get('version') if isinstance(ck, dict) else None} is not supported")
+    check_checkpoint(path, ck)
     return ck
+
+
+def check_checkpoint(path, ck):
+    """The fields a resume reads, each of its type, and the weights fitting the config: a damaged
+    or hand-edited checkpoint is one error naming the field, never a KeyError later."""
+
+    def need(field, ok, what):
+        if not ok:
+            fail(f"{path}: {field}: expected {what}")
+
+    def number(x, nullable=False):
+        return (x is None and nullable) or (isinstance(x, (int, float)) and not isinstance(x, bool))
+
+    def tensors(d):
+        return isinstance(d, dict) and all(isinstance(k, str) and torch.is_tensor(v) for k, v in d.items())
+
+    need("options", isinstance(ck.get("options"), dict), "an object of the run's options")
+    need("options.command", ck["options"].get("command") in ("train-text", "train-series", "train-classify"), "train-text, train-series or train-classify")
+    need("dataSha256", isinstance(ck.get("dataSha256"), str), "a sha256 string")
+    need("config", isinstance(ck.get("config"), dict), "the model's config object")
+    need("info", isinstance(ck.get("info"), dict) and isinstance(ck["info"].get("task"), str), "an object with the task")
+    need("model", tensors(ck.get("model")), "an object of tensors")
+    need("best", ck.get("best") is None or tensors(ck["best"]), "null or an object of tensors")
+    need("optimizer", isinstance(ck.get("optimizer"), dict), "the optimizer's state object")
+    need("task", isinstance(ck.get("task"), list) and ck["task"] and all(isinstance(t, dict) for t in ck["task"]), "a list of each process's data position")
+    for k in ("torch_rng", "cuda_rng"):
+        need(k, ck.get(k) is None or (isinstance(ck[k], list) and all(x is None or torch.is_tensor(x) for x in ck[k])), "a list of generator states")
+    tr = ck.get("trainer")
+    need("trainer", isinstance(tr, dict), "the trainer's counters")
+    for k in ("step", "lossCount", "evalsSinceBest", "nonFiniteSteps"):
+        need(f"trainer.{k}", _is_int(tr.get(k)) and tr[k] >= 0, "a non-negative integer")
+    for k, nullable in (("lossSum", False), ("elapsed", False), ("bestValid", True), ("bestStep", True)):
+        need(f"trainer.{k}", number(tr.get(k), nullable), "a number" + (" or null" if nullable else ""))
+    need("trainer.history", isinstance(tr.get("history"), list) and all(isinstance(h, dict) and _is_int(h.get("step")) and number(h.get("trainLoss")) and number(h.get("validLoss"), True) for h in tr["history"]), "a list of {step, trainLoss, validLoss}")
+    try:
+        for weights in (ck["model"], ck["best"] or ck["model"]):
+            LstmModel(ck["config"]).load_state_dict(weights, strict=True)
+    except CompanionError as e:
+        fail(f"{path}: {e}")
+    except RuntimeError as e:
+        fail(f"{path}: model: the weights do not fit the config ({str(e).splitlines()[0][:120]})")
+
+
+def check_saved_options(path, options, parser):
+    """Each stored option as if typed again (its parser's type and choices; cli/train-resume.ts's
+    checkSavedOptions), so a hand-edited checkpoint is an error naming the option."""
+    actions = {a.dest: a for a in parser._actions}
+    for k, v in options.items():
+        a = actions.get(k)
+        if a is None or v is None or k in ("file", "out", "checkpoint", "resume", "help"):
+            continue
+        field = f"{path}: options.{k}"
+        if isinstance(a, argparse._StoreTrueAction):
+            if not isinstance(v, bool):
+                fail(f"{field}: expected true or false, got {v!r}")
+            continue
+        if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+            fail(f"{field}: expected a string or a number, got {v!r}")
+        if a.choices is not None and v not in a.choices:
+            fail(f"{field}: expected one of {', '.join(map(str, a.choices))}, got {v!r}")
+        if a.type is not None:
+            try:
+                parsed = a.type(str(v))
+            except argparse.ArgumentTypeError as e:
+                fail(f"{field}: {e}")
+            if parsed != v:
+                fail(f"{field}: expected {parsed!r}, got {v!r}")
+        elif not isinstance(v, str):
+            fail(f"{field}: expected a string, got {v!r}")
 
 
 # Flags that may change on --resume (cli/train-resume.ts's RESUMABLE); the rest come from the
 # checkpoint. Paths come from the command line only.
-RESUMABLE = {"steps", "epochs", "time", "out", "checkpoint", "checkpoint_every", "resume", "backend"}
+RESUMABLE = {"steps", "epochs", "time", "out", "checkpoint", "checkpoint_every", "resume", "backend", "quiet"}
 
 
 def train_run(args, ctx, task, model, info):
@@ -1037,18 +1261,25 @@ def train_run(args, ctx, task, model, info):
     st = {"step": 0, "history": [], "lossSum": 0.0, "lossCount": 0, "bestValid": None, "bestStep": None, "evalsSinceBest": 0, "nonFiniteSteps": 0, "elapsed": 0.0}
     best = None
     if ck:
-        opt.load_state_dict(ck["optimizer"])
         st.update(ck["trainer"])
         best = ck.get("best")
-        task.load_state(ck["task"])
-        rngs = ck.get("torch_rng") or []
-        if len(rngs) == world:  # the dropout masks continue where they were (same world size)
-            torch.set_rng_state(rngs[rank])
+        try:
+            opt.load_state_dict(ck["optimizer"])
+            task.load_state(ck["task"])
+            rngs, cuda_rngs = ck.get("torch_rng") or [], ck.get("cuda_rng") or []
+            if len(rngs) == world:  # the dropout masks continue where they were (same world size)
+                torch.set_rng_state(rngs[rank])
+            # On a GPU the masks come from the device's generator (saved by CUDA runs only).
+            if device.type == "cuda" and len(cuda_rngs) == world and cuda_rngs[rank] is not None:
+                torch.cuda.set_rng_state(cuda_rngs[rank], device)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
+            fail(f"{args.resume}: the optimizer state, data position or generators do not fit this run ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''})")
     start = time.time() - st["elapsed"]
 
     def checkpoint_now():
         states = gather_objects(task.state())
         rngs = gather_objects(torch.get_rng_state())
+        cuda_rngs = gather_objects(torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
         if rank == 0:
             st["elapsed"] = time.time() - start
             save_checkpoint(args.checkpoint, {
@@ -1056,7 +1287,7 @@ def train_run(args, ctx, task, model, info):
                 "info": {k: v for k, v in info.items() if k != "_raw"},
                 "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                 "optimizer": opt.state_dict(), "trainer": dict(st), "best": best,
-                "task": states, "torch_rng": rngs, "world": world,
+                "task": states, "torch_rng": rngs, "cuda_rng": cuda_rngs, "world": world,
                 "options": {k: v for k, v in vars(args).items() if k not in ("func", "resume_ck")},
                 "dataSha256": args.data_sha256,
             })
@@ -1602,20 +1833,28 @@ def add_train_options(cmd, d):
     cmd.set_defaults(default_out=d["out"])
 
 
-def resolve_args(args):
-    """--init scheme or model; --resume's stored options; defaults; output checks."""
+def resolve_args(args, parser):
+    """--init scheme or model; --resume's stored options; defaults; output checks. `parser` is
+    the command's own (its defaults tell which flags the user gave)."""
     args.resume_ck = None
     if args.resume:
         ck = load_checkpoint(args.resume)
         if ck["options"].get("command") != args.command:
             fail(f"{args.resume}: a checkpoint of {ck['options'].get('command')}, not {args.command}")
+        check_saved_options(args.resume, ck["options"], parser)
+        flags = {a.dest for a in parser._actions}
         for k, v in ck["options"].items():
             if k in ("file", "resume_ck", "data_sha256", "default_out", "command"):
                 continue
             if k in ("out", "checkpoint"):
                 continue  # paths come from the command line only
-            if k in RESUMABLE and getattr(args, k, None) is not None:
+            # Given by the user: a value other than the flag's default (argparse does not say
+            # whether a flag was typed, so typing the default value itself counts as not given).
+            given = k in flags and getattr(args, k) != parser.get_default(k)
+            if k in RESUMABLE and given:
                 continue
+            if given and getattr(args, k) != v and os.environ.get("RANK", "0") == "0":
+                print(f"lstm_ts.py: note: --{k.replace('_', '-')} is taken from the checkpoint ({json.dumps(v)}) when resuming", file=sys.stderr)
             setattr(args, k, v)
         args.resume_ck = ck
         if args.out is None:
@@ -1677,7 +1916,7 @@ def main(argv=None):
         if args.command == "train-classify" and not (args.text_column and args.label_column) and not (args.resume or args.init not in INIT_SCHEMES):
             p.error("train-classify needs --text-column and --label-column (or --init MODEL)")
         if args.command != "eval":
-            resolve_args(args)
+            resolve_args(args, sub.choices[args.command])
         args.func(args)
     except CompanionError as err:
         print(f"lstm_ts.py: error: {err}", file=sys.stderr)
