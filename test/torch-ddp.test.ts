@@ -268,17 +268,41 @@ test(
     assert.deepEqual(b.model.config, a.model.config);
     assert.ok(maxDiff(a.model.params, b.model.params) > 1e-4, "fine-tuning moved the weights");
     assertSameClassifierEval(tuned);
-    // A companion run of 2 steps with a checkpoint, resumed for 2 more, equals 4 steps at once
-    // (optimizer moments, window order and step count come back from the checkpoint).
-    const run = ["train-classify", words, ...CLASSIFY, "--hidden", "8", "--batch", "40", "--class-weights", "--quiet"]; // prettier-ignore
+    // A companion run of 3 steps with a checkpoint, resumed for 3 more, equals 6 steps at once:
+    // 2 layers with the three dropouts (the generators come back), 4 steps per epoch (256
+    // training rows, batch 64: the resume crosses an epoch boundary and reshuffles), evaluations
+    // every 2 steps (the checkpoint falls between two: the running training loss comes back too),
+    // optimizer moments, row order and step count.
+    const run = ["train-classify", words, ...CLASSIFY, "--hidden", "8", "--layers", "2", "--dropout", "0.3", "--input-dropout", "0.1", "--output-dropout", "0.2", "--batch", "64", "--eval-every", "2", "--class-weights", "--quiet"]; // prettier-ignore
     const ckpt = join(tmp, "words.ckpt");
-    py([COMPANION, ...run, "--steps", "2", "--checkpoint", ckpt, "--out", join(tmp, "half.safetensors")]); // prettier-ignore
-    py([COMPANION, "train-classify", words, "--resume", ckpt, "--steps", "4", "--out", join(tmp, "resumed.safetensors")]); // prettier-ignore
-    py([COMPANION, ...run, "--steps", "4", "--out", join(tmp, "whole.safetensors")]);
-    const r = loadModel(join(tmp, "resumed.safetensors")).model.params;
-    const w = loadModel(join(tmp, "whole.safetensors")).model.params;
+    py([COMPANION, ...run, "--steps", "3", "--checkpoint", ckpt, "--out", join(tmp, "half.safetensors")]); // prettier-ignore
+    py([COMPANION, "train-classify", words, "--resume", ckpt, "--steps", "6", "--out", join(tmp, "resumed.safetensors")]); // prettier-ignore
+    py([COMPANION, ...run, "--steps", "6", "--out", join(tmp, "whole.safetensors")]);
+    const resumed = loadModel(join(tmp, "resumed.safetensors"));
+    const whole = loadModel(join(tmp, "whole.safetensors"));
+    const r = resumed.model.params;
+    const w = whole.model.params;
     assert.ok(maxDiff(r, w) < 1e-6, `resumed vs whole: ${maxDiff(r, w)}`);
     assert.ok(maxDiff(r, loadModel(join(tmp, "half.safetensors")).model.params) > 1e-4);
+    type Summary = { epochs: number; history: { step: number; trainLoss: number; validLoss: number }[] }; // prettier-ignore
+    const rs = resumed.meta.training as Summary;
+    const ws = whole.meta.training as Summary;
+    assert.equal(ws.epochs, 1.5, "6 steps of 4 per epoch");
+    assert.deepEqual(
+      rs.history.map((h) => h.step),
+      [2, 4, 6],
+    );
+    assert.deepEqual(
+      ws.history.map((h) => h.step),
+      [2, 4, 6],
+    );
+    for (const [i, h] of rs.history.entries())
+      for (const k of ["trainLoss", "validLoss"] as const)
+        assert.ok(Math.abs(h[k] - ws.history[i][k]) < 1e-6, `step ${h.step} ${k}: ${h[k]} vs ${ws.history[i][k]}`); // prettier-ignore
+    // The dropout masks matter: without dropout the same 6 steps give other weights.
+    const plain = join(tmp, "whole-no-dropout.safetensors");
+    py([COMPANION, ...run, "--dropout", "0", "--input-dropout", "0", "--output-dropout", "0", "--steps", "6", "--out", plain]); // prettier-ignore
+    assert.ok(maxDiff(loadModel(plain).model.params, w) > 1e-4, "dropout changed the run");
     // The checkpoint is refused for other data, and never overwrites an input.
     const other = join(tmp, "other.csv");
     writeFileSync(other, readFileSync(words, "utf8").replace("zgarniaczki", "zgarniaczka"));
@@ -288,5 +312,26 @@ test(
     const clobber = spawnSync(PY!, [COMPANION, ...run, "--steps", "1", "--out", words], { encoding: "utf8" }); // prettier-ignore
     assert.equal(clobber.status, 2);
     assert.match(clobber.stderr, /refusing to overwrite/);
+  },
+);
+
+test(
+  "a text run of 2 processes, checkpointed, resumes in 1 process and equals the 1-process run",
+  { skip },
+  () => {
+    // 2 layers (the carried state of both, put together from the 2 processes' streams and cut
+    // again for 1); no dropout: masks drawn by 2 processes cannot continue in 1.
+    const run = ["train-text", corpus, "--hidden", "8", "--layers", "2", "--seq-len", "16", "--batch", "4", "--quiet"]; // prettier-ignore
+    const ckpt = join(tmp, "text-2.ckpt");
+    torchrun([...run, "--steps", "2", "--checkpoint", ckpt, "--out", join(tmp, "text-half.safetensors")]); // prettier-ignore
+    const resumed = join(tmp, "text-resumed-1.safetensors");
+    py([COMPANION, "train-text", corpus, "--resume", ckpt, "--steps", "4", "--out", resumed]);
+    const whole = join(tmp, "text-whole-1.safetensors");
+    py([COMPANION, ...run, "--steps", "4", "--out", whole]);
+    const r = loadModel(resumed);
+    const d = maxDiff(r.model.params, loadModel(whole).model.params);
+    assert.ok(d < 1e-5, `2 processes then 1 vs 1 process: ${d}`);
+    assert.equal((r.meta.training as { worldSize: number }).worldSize, 1);
+    assert.equal((r.meta.training as { steps: number }).steps, 4);
   },
 );
