@@ -338,6 +338,11 @@ export class SequenceVocab {
     return this.chars.size + 1;
   }
 
+  /** Whether the character `ch` (one code point, NFC) has an id. */
+  has(ch: string): boolean {
+    return this.chars.has(ch);
+  }
+
   /** The character of id (1 … V−1); "" for the padding id. */
   charOf(id: number): string {
     if (id === SequenceVocab.PAD) return "";
@@ -421,16 +426,14 @@ function keptClassIds(table: ClassifyTable, classes: readonly string[], model: s
 
 /** A training row's ids in a kept vocabulary: DataError naming the first unknown character. */
 function encodeKept(vocab: SequenceVocab, text: string, at: string, model: string): Int32Array {
-  const rep = vocab.encodeWithReport(text, { unknown: "skip", source: at });
-  if (rep.skippedTotal > 0) {
-    const cps = Array.from(text.normalize("NFC"));
-    const pos = cps.findIndex((ch) => rep.skipped.has(ch));
+  const cps = Array.from(text.normalize("NFC"));
+  const pos = cps.findIndex((ch) => !vocab.has(ch));
+  if (pos >= 0)
     throw new DataError(
       `${at}: character ${describeChar(cps[pos])} at position ${pos} of ${quoteCell(text)} is not in the ` +
         `vocabulary of ${model} (a fine-tuned classifier keeps its vocabulary)`,
     );
-  }
-  return rep.ids;
+  return vocab.encode(text, { source: at });
 }
 
 /** A classification data set ready for training: encoded sequences, labels, splits and vocabularies. */
