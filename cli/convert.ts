@@ -115,8 +115,11 @@ function readTfjs(modelJson: string, bytes: Uint8Array): ImportedModel {
   );
 }
 
-/** Writes a TF.js Layers model into `dir` (created if needed): the shard first, then model.json. */
-function writeTfjs(dir: string, model: ImportedModel["model"], meta: ModelMeta): void {
+/**
+ * Writes a TF.js Layers model into `dir` (created if needed): the shard first, then model.json.
+ * Returns the export's notes (how a Keras user feeds it: masks, padding).
+ */
+function writeTfjs(dir: string, model: ImportedModel["model"], meta: ModelMeta): string[] {
   let isDirectory: boolean | undefined; // undefined: nothing there yet
   try {
     isDirectory = statSync(dir).isDirectory();
@@ -133,9 +136,10 @@ function writeTfjs(dir: string, model: ImportedModel["model"], meta: ModelMeta):
     } catch (e) {
       throw new CliError(`cannot create directory ${dir}: ${(e as Error).message}`);
     }
-  const { modelJson, weightsPath, weights } = exportTfjs(model, meta);
+  const { modelJson, weightsPath, weights, notes } = exportTfjs(model, meta);
   writeFileAtomic(join(dir, weightsPath), weights);
   writeFileAtomic(join(dir, "model.json"), `${JSON.stringify(modelJson)}\n`);
+  return notes;
 }
 
 export function registerConvert(program: Command): void {
@@ -326,7 +330,7 @@ export function registerConvert(program: Command): void {
         checkConverted(model, meta, flags.out);
         saveModel(flags.out, model, meta);
       } else if (to === "tfjs") {
-        writeTfjs(flags.out, model, meta);
+        report.notes.push(...writeTfjs(flags.out, model, meta));
       } else if (to === "onnx") {
         onnx = exportOnnx(model, meta, { batchFirst: flags.batchFirst });
         writeFileAtomic(flags.out, onnx.bytes);
