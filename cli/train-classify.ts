@@ -4,6 +4,7 @@ import {
   classifierMeta,
   parseClassifyCsv,
   prepareClassification,
+  readClassifierMeta,
   type ClassificationData,
   type SequenceKind,
 } from "../src/data/classify.js";
@@ -18,8 +19,9 @@ import { blameCheckpoint } from "./train-resume.js";
 import { CliError, choiceOption, floatOption, intOption } from "./util.js";
 
 interface ClassifyFlags extends TrainFlags {
-  textColumn: string;
-  labelColumn: string;
+  /** Required, unless --fine-tune gives the model file's columns. */
+  textColumn?: string;
+  labelColumn?: string;
   kind: SequenceKind;
   testFraction: number;
   bidirectional?: boolean;
@@ -62,8 +64,11 @@ export function registerTrainClassify(program: Command): void {
     validFraction: 0.1,
     out: "classifier.safetensors",
   })
-    .requiredOption("--text-column <name>", "column holding the sequences")
-    .requiredOption("--label-column <name>", "column holding the class labels")
+    .option("--text-column <name>", "column holding the sequences (required unless --fine-tune)")
+    .option(
+      "--label-column <name>",
+      "column holding the class labels (required unless --fine-tune)",
+    )
     .option(
       "--kind <kind>",
       "chars (text) or numbers (numeric sequences)",
@@ -91,18 +96,32 @@ export function registerTrainClassify(program: Command): void {
       const { flags } = await runTrainCommand(cmd, rawFlags, {
         task: "classify",
         file,
-        setup: ({ flags, resumed, bytes }) => {
+        setup: (input) => {
+          const { flags, resumed, tuned, bytes } = input;
+          if (flags.textColumn === undefined || flags.labelColumn === undefined)
+            throw new CliError(
+              "train-classify needs --text-column and --label-column (or --fine-tune MODEL)",
+            );
           const csv = decodeText(bytes, file);
           const table = parseClassifyCsv(csv, file, {
             textColumn: flags.textColumn,
             labelColumn: flags.labelColumn,
             kind: flags.kind,
           });
+          // A fine-tune keeps the model's classes and vocabulary (or scaler).
           const data = prepareClassification(table, {
             validFraction: flags.validFraction,
             testFraction: flags.testFraction,
             seed: flags.seed,
             classWeights: flags.classWeights ?? false,
+            ...(tuned
+              ? {
+                  keep: {
+                    classifier: readClassifierMeta(tuned.meta.classifier, tuned.path),
+                    source: tuned.path,
+                  },
+                }
+              : {}),
           });
           const { train, valid, test } = data.split;
           const V = data.vocab ? data.vocab.size : data.features;
@@ -132,7 +151,7 @@ export function registerTrainClassify(program: Command): void {
             );
           const longest = data.lengths.reduce((a, n) => Math.max(a, n), 0);
           const inputSize = features.inputSize ?? V;
-          const model = prepareModel({ ...flags, seqLen: longest }, resumed, {
+          const model = prepareModel({ ...flags, seqLen: longest }, input, {
             inputSize,
             embedding,
             projSize: features.projSize,

@@ -7,6 +7,7 @@
  */
 import { resolveSchedule, type ScheduleConfig } from "../src/optim/schedule.js";
 import { LstmModel } from "../src/model/model.js";
+import { makeConfig } from "../src/model/config.js";
 import { initParams } from "../src/model/init.js";
 import { Rng } from "../src/tensor/rng.js";
 import {
@@ -45,6 +46,7 @@ import { CliError, readDataBytes } from "./util.js";
 import type { ModelConfigInput } from "../src/model/config.js";
 import { trainOptions, type TrainFlags } from "./train-flags.js";
 import { blameCheckpoint, resolveFlags, restoreRun } from "./train-resume.js";
+import { resolveFineTune, type FineTune } from "./train-finetune.js";
 import { writeReport } from "./report.js";
 import { lossChart } from "../src/report/terminal.js";
 
@@ -83,21 +85,41 @@ function checkMemory(
 }
 
 /**
- * The run's model: the checkpoint's when resuming; else one of the flags' cell, hidden size and
- * layers with the task's sizes, initialised from the flags (seed, scheme). Its training memory
- * is checked first, before anything is allocated (`f.seqLen`: the longest sequence a batch
- * holds).
+ * The run's model: the checkpoint's when resuming; the --fine-tune file's weights in a model of
+ * the flags' configuration (the file's architecture, the flags' dropout rates) when fine-tuning;
+ * else one of the flags' cell, hidden size and layers with the task's sizes, initialised from
+ * the flags (seed, scheme). Its training memory is checked first, before anything is allocated
+ * (`f.seqLen`: the longest sequence a batch holds).
  */
 export function prepareModel(
   f: TrainFlags,
-  resumed: { model: LstmModel } | null,
+  start: { resumed: { model: LstmModel } | null; tuned: FineTune | null },
   sizes: Omit<ModelConfigInput, "cell" | "hiddenSize" | "numLayers">,
 ): LstmModel {
   checkMemory(f, sizes);
-  if (resumed) return resumed.model;
+  if (start.resumed) return start.resumed.model;
   const config = { cell: f.cell, hiddenSize: f.hidden, numLayers: f.layers, ...sizes };
+  if (start.tuned) return fineTunedModel(start.tuned, config, f.threads);
   const model = new LstmModel(config, { threads: f.threads });
   initModel(model, f);
+  return model;
+}
+
+/**
+ * A model of `config` holding the --fine-tune file's weights. The config is the file's
+ * architecture with this data's sizes and the run's dropout rates: any other difference means
+ * the file does not fit the data (a FormatError naming the file and both configurations).
+ */
+function fineTunedModel(tuned: FineTune, config: ModelConfigInput, threads: number): LstmModel {
+  const noDropout = (c: ModelConfigInput): string =>
+    JSON.stringify({ ...makeConfig(c), dropout: undefined });
+  if (noDropout(config) !== noDropout(tuned.model.config))
+    throw new FormatError(
+      tuned.path,
+      `does not fit this data: the file's model is ${noDropout(tuned.model.config)}, this data needs ${noDropout(config)}`,
+    );
+  const model = new LstmModel(config, { threads });
+  model.params.set(tuned.model.params);
   return model;
 }
 
@@ -121,9 +143,9 @@ export interface RunFiles {
 }
 
 /**
- * Checks the run's outputs against its inputs (the data file, the checkpoint resumed) and each
- * other, creates their directories and locks them. The checkpoint of a resumed run may be the
- * file it resumed from: that is the run's own state, carried forward.
+ * Checks the run's outputs against its inputs (the data file, the checkpoint resumed, the model
+ * fine-tuned) and each other, creates their directories and locks them. The checkpoint of a
+ * resumed run may be the file it resumed from: that is the run's own state, carried forward.
  */
 function claimRunFiles(f: TrainFlags, dataFile: string): RunFiles {
   const checkpoint = f.checkpoint ?? f.resume;
@@ -138,6 +160,7 @@ function claimRunFiles(f: TrainFlags, dataFile: string): RunFiles {
     inputs: [
       { role: "<file>", path: dataFile },
       ...(f.resume && !resumesInPlace ? [{ role: "--resume", path: f.resume }] : []),
+      ...(f.fineTune ? [{ role: "--fine-tune", path: f.fineTune }] : []),
     ],
     outputs,
   });
@@ -168,10 +191,15 @@ export interface TrainingSetup {
   reportData?: () => { data: string; dataName: string };
 }
 
-/** What a command's setup gets: its resolved flags, the resumed run (or null) and the data. */
+/**
+ * What a command's setup gets: its resolved flags, the resumed run or the model fine-tuned (or
+ * null) and the data.
+ */
 export interface TrainingInput<F extends TrainFlags> {
   flags: F;
   resumed: Resumed;
+  /** The --fine-tune model file (its flags already filled in), or null. */
+  tuned: FineTune | null;
   /** The data file's bytes. */
   bytes: Uint8Array;
 }
@@ -191,13 +219,15 @@ export async function runTrainCommand<F extends TrainFlags>(
     setup: (input: TrainingInput<F>) => TrainingSetup;
   },
 ): Promise<{ flags: F; summary: TrainSummary }> {
+  // Before resolveFlags: --fine-tune refuses --resume first, and fills the file's flags.
+  const tuned = resolveFineTune(cmd, rawFlags, run.task);
   const { flags, resumed } = resolveFlags(cmd, rawFlags, run.task);
   const files = claimRunFiles(flags, run.file);
   const bytes = readDataBytes(run.file);
-  const setup = run.setup({ flags, resumed, bytes });
+  const setup = run.setup({ flags, resumed, tuned, bytes });
   if (!flags.quiet && !flags.json) process.stderr.write(setup.describe + "\n");
   const dataSha256 = sha256Hex(bytes);
-  const summary = await runTraining({ ...setup, files, flags, resumed, dataSha256 });
+  const summary = await runTraining({ ...setup, files, flags, resumed, tuned, dataSha256 });
   return { flags, summary };
 }
 
@@ -206,6 +236,7 @@ interface RunSpec extends Omit<TrainingSetup, "describe"> {
   flags: TrainFlags;
   dataSha256: string;
   resumed: Resumed;
+  tuned: FineTune | null;
 }
 
 /** Trains with progress output, Ctrl-C handling and checkpoints, then saves the model and report. */
@@ -331,6 +362,8 @@ function trainingSummary(spec: RunSpec, summary: TrainSummary): Record<string, u
     options: { ...f, json: undefined, quiet: undefined, resume: undefined },
     // What `lstm report` checks before it reads the recorded data file again.
     dataSha256: spec.dataSha256,
+    // The model file a --fine-tune run started from.
+    ...(spec.tuned ? { fineTunedFrom: spec.tuned.from } : {}),
     ...(spec.summarize ? spec.summarize(summary) : {}),
   };
 }

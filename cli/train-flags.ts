@@ -33,6 +33,8 @@ export interface TrainFlags {
   checkpoint?: string;
   checkpointEvery: number;
   resume?: string;
+  /** A model file to start from (weights and preprocessing), with fresh optimizer state. */
+  fineTune?: string;
   validFraction: number;
   evalEvery?: number;
   patience: number;
@@ -211,6 +213,10 @@ export function addTrainOptions(
     )
     .option("--resume <file>", "continue the run saved in this checkpoint (same data file)")
     .option(
+      "--fine-tune <model>",
+      "start from this model file's weights, architecture and preprocessing (vocabulary, scaler and window, classes) with fresh optimizer state; the training flags come from the command line, and an architecture flag that disagrees with the file is an error",
+    )
+    .option(
       "--valid-fraction <x>",
       "fraction of the data held out for validation (the end of it)",
       floatOption("--valid-fraction", 0, 0.9),
@@ -236,7 +242,7 @@ export function addTrainOptions(
     .option("--warmup <n>", "linear learning-rate warm-up steps", intOption("--warmup", 0), 0)
     .option(
       "--init <scheme>",
-      "weight initialisation: pytorch or xavier",
+      "weight initialisation: pytorch or xavier (not with --fine-tune)",
       choiceOption("--init", INIT_SCHEMES),
       "pytorch",
     )

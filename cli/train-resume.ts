@@ -27,7 +27,7 @@ const RESUMABLE = new Set([
 ]);
 
 /** Flags that name files: taken from the command line only, never from a checkpoint. */
-const PATH_FLAGS = new Set(["out", "checkpoint", "report", "resume"]);
+const PATH_FLAGS = new Set(["out", "checkpoint", "report", "resume", "fineTune"]);
 
 /**
  * The flags to use: on --resume, the checkpoint's flags with only the resumable ones replaced.

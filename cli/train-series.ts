@@ -9,7 +9,7 @@ import {
 } from "../src/data/series.js";
 import { decodeText } from "../src/data/text.js";
 import { SeriesTask } from "../src/train/series-task.js";
-import { applyTransform } from "../src/train/forecast.js";
+import { applyTransform, readSeriesMeta } from "../src/train/forecast.js";
 import type { ModelMeta } from "../src/node.js";
 import { prepareModel, runTrainCommand } from "./train-common.js";
 import { addTrainOptions, featureConfig, type TrainFlags } from "./train-flags.js";
@@ -17,7 +17,8 @@ import { blameCheckpoint } from "./train-resume.js";
 import { CliError, choiceOption, floatOption, intOption } from "./util.js";
 
 interface SeriesFlags extends TrainFlags {
-  column: string;
+  /** Required, unless --fine-tune gives the model file's columns. */
+  column?: string;
   target?: string;
   timeColumn?: string;
   horizon: number;
@@ -45,7 +46,10 @@ export function registerTrainSeries(program: Command): void {
         "only and saved with the model.",
     )
     .argument("<file>", "CSV file with a header row")
-    .requiredOption("--column <names>", "comma-separated input columns (e.g. passengers_thousands)")
+    .option(
+      "--column <names>",
+      "comma-separated input columns (e.g. passengers_thousands); required unless --fine-tune",
+    )
     .option("--target <names>", "columns to forecast (default: all of --column)")
     .option(
       "--time-column <name>",
@@ -87,7 +91,10 @@ export function registerTrainSeries(program: Command): void {
     await runTrainCommand(cmd, rawFlags, {
       task: "series",
       file,
-      setup: ({ flags, resumed, bytes }) => {
+      setup: (input) => {
+        const { flags, resumed, tuned, bytes } = input;
+        if (flags.column === undefined)
+          throw new CliError("train-series needs --column NAMES (or --fine-tune MODEL)");
         const columns = list(flags.column);
         if (columns.length === 0) throw new CliError("--column needs at least one column name");
         const targets = flags.target ? list(flags.target) : columns;
@@ -113,7 +120,12 @@ export function registerTrainSeries(program: Command): void {
           Float64Array.from(series.values),
           file,
         );
-        const scaler = StandardScaler.fit(transformed, C, split.train);
+        // A run that starts from a file keeps its scaler (a fine-tune sees the data as the
+        // model was trained to; a resumed run's data is the same file, so it is the same fit).
+        const start = resumed ? { meta: resumed.meta, path: flags.resume! } : tuned;
+        const scaler = start
+          ? readSeriesMeta(start.meta.series, start.path).scaler
+          : StandardScaler.fit(transformed, C, split.train);
         const scaled = scaler.transform(transformed);
         const windows = seriesWindowsForSplit(scaled, C, split, {
           seqLen: flags.seqLen,
@@ -122,7 +134,7 @@ export function registerTrainSeries(program: Command): void {
         });
         const O = windows.train.outputSize;
         const features = featureConfig(flags, { vocab: null, directions: 1 });
-        const model = prepareModel(flags, resumed, { inputSize: C, outputSize: O, ...features });
+        const model = prepareModel(flags, input, { inputSize: C, outputSize: O, ...features });
         const task = blameCheckpoint(
           flags.resume,
           () =>

@@ -64,16 +64,20 @@ export function registerTrainText(program: Command): void {
       await runTrainCommand(cmd, rawFlags, {
         task: "text",
         file,
-        setup: ({ flags, resumed, bytes }) => {
+        setup: (run) => {
+          const { flags, resumed, tuned, bytes } = run;
           const text = decodeText(bytes, file);
-          const vocab = resumed
-            ? Vocab.fromJSON(resumed.meta.vocab, flags.resume)
+          // A run that starts from a file keeps its vocabulary: a character outside it is an
+          // error naming the character and its position.
+          const start = resumed ? { meta: resumed.meta, path: flags.resume! } : tuned;
+          const vocab = start
+            ? Vocab.fromJSON(start.meta.vocab, start.path)
             : Vocab.fromText(text, file);
           const ids = vocab.encode(text, { source: file });
           const { train, valid } = splitTrainValid(ids, flags.validFraction);
           const V = vocab.size;
           const features = featureConfig(flags, { vocab: V, directions: 1 });
-          const model = prepareModel(flags, resumed, { inputSize: V, outputSize: V, ...features });
+          const model = prepareModel(flags, run, { inputSize: V, outputSize: V, ...features });
           const task = blameCheckpoint(
             flags.resume,
             () => new TextTask(model, train, valid, { batch: flags.batch, seqLen: flags.seqLen }),

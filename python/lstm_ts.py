@@ -11,7 +11,8 @@ Every model option of `lstm train-*` (--cell, --layers, --bidirectional, --embed
 --proj-size, --dropout, --input-dropout, --output-dropout, --tie-weights) and the training
 options that matter for a real run (--optimizer, --momentum, --weight-decay, --schedule,
 --warmup, --step-size, --gamma, --clip, --clip-value, --steps/--epochs/--time, --eval-every,
---patience, --checkpoint, --checkpoint-every, --resume, --init, --orthogonal, --forget-bias)
+--patience, --checkpoint, --checkpoint-every, --resume, --fine-tune, --init, --orthogonal,
+--forget-bias)
 have lstm's names and defaults. docs/scale-out.md explains what is shared with the TypeScript
 side and what is not.
 Letters: T window, B batch, I input, E embedding width, H hidden, P projection, L layers,
@@ -722,7 +723,7 @@ class SequenceEncoder:
 
 def prepare_classification(args, path, loaded_meta=None):
     """(encoded sequences, class ids, split, classifier meta) as prepareClassification with
-    --valid-fraction, --test-fraction and --seed; a fine-tune (--init, --resume) keeps the
+    --valid-fraction, --test-fraction and --seed; a fine-tune (--fine-tune, --resume) keeps the
     file's classes and vocabulary or scaler."""
     if loaded_meta:
         args.text_column, args.label_column, args.kind = loaded_meta["textColumn"], loaded_meta["labelColumn"], loaded_meta["kind"]
@@ -948,8 +949,8 @@ def same_file(a, b):
 def check_outputs(args):
     """Output paths come from the command line only and never name an input."""
     inputs = [("<file>", args.file)]
-    if args.init_model:
-        inputs.append(("--init", args.init_model))
+    if args.fine_tune:
+        inputs.append(("--fine-tune", args.fine_tune))
     if args.resume and not (args.checkpoint and same_file(args.checkpoint, args.resume)):
         inputs.append(("--resume", args.resume))
     outs = [("--out", args.out)] + ([("--checkpoint", args.checkpoint)] if args.checkpoint else [])
@@ -1148,7 +1149,7 @@ def finish(args, ctx, model, info, summary):
             "data": args.file,
             "trainer": "python/lstm_ts.py (PyTorch DistributedDataParallel)",
             "worldSize": world,
-            "fineTunedFrom": os.path.basename(args.init_model) if args.init_model else None,
+            "fineTunedFrom": args.fine_tuned_from,
         }
         write_model(args.out, model.cpu(), info)
         print(json.dumps({"out": args.out, "steps": summary["steps"], "stopReason": summary["stopReason"], "finalTrainLoss": summary["finalTrainLoss"], "bestValidLoss": summary["bestValidLoss"], "worldSize": world}))
@@ -1158,14 +1159,14 @@ def finish(args, ctx, model, info, summary):
 
 
 def start_model(args, I, O, loaded, vocab=None):
-    """The model to train: from --resume's checkpoint or --init's file (read once by the caller;
+    """The model to train: from --resume's checkpoint or --fine-tune's file (read once by the caller;
     their sizes must fit the data), else new from the flags under torch.manual_seed(--seed)
     (the same initial weights in every process)."""
     if loaded:
         model, info = loaded
         c = model.config
         if c["output_size"] != O or (not c.get("embedding") and c["input_size"] != I) or (c.get("embedding") and c["embedding"]["num_embeddings"] != vocab):
-            fail(f"{args.init_model or args.resume}: the model has I={c['input_size']}, O={c['output_size']}; the data needs I={I}, O={O}")
+            fail(f"{args.fine_tune or args.resume}: the model has I={c['input_size']}, O={c['output_size']}; the data needs I={I}, O={O}")
         return model, info
     torch.manual_seed(args.seed)
     model = LstmModel(model_config(args, I, O, vocab))
@@ -1350,14 +1351,14 @@ class ClassifyTask(TrainTask):
 
 
 def loaded_model(args, task):
-    """(model, info) of --resume's checkpoint or --init's model file, or None; checks the task."""
+    """(model, info) of --resume's checkpoint or --fine-tune's model file, or None; checks the task."""
     if args.resume_ck:
         ck = args.resume_ck
         model = LstmModel(ck["config"])
         model.load_state_dict(ck["model"], strict=True)
         loaded, source = (model, dict(ck["info"])), args.resume
-    elif args.init_model:
-        loaded, source = read_model(args.init_model), args.init_model
+    elif args.fine_tune:
+        loaded, source = read_model(args.fine_tune), args.fine_tune
     else:
         return None
     if loaded[1]["task"] != task:
@@ -1391,7 +1392,7 @@ def train_series(args):
         columns, targets = sm["columns"], sm["targetColumns"]
     else:
         if not args.column:
-            fail("train-series needs --column (or --init MODEL)")
+            fail("train-series needs --column (or --fine-tune MODEL)")
         columns = args.column.split(",")
         targets = args.target.split(",") if args.target else columns
         for t in targets:
@@ -1562,7 +1563,8 @@ def add_train_options(cmd, d):
     defaults. Those with default None here are filled after --resume has had its say."""
     cmd.add_argument("file")
     cmd.add_argument("--out", help=f"where to save the trained model (default {d['out']})")
-    cmd.add_argument("--init", default="pytorch", help="weight initialisation: pytorch or xavier; or an lstm-ts model file to fine-tune (keeps its vocabulary / scaler / classes, window, horizon)")
+    cmd.add_argument("--init", default="pytorch", help="weight initialisation: pytorch or xavier")
+    cmd.add_argument("--fine-tune", metavar="MODEL", help="start from this lstm-ts model file's weights, sizes and features (keeps its vocabulary / scaler / classes, window, horizon) with fresh optimiser state")
     cmd.add_argument("--orthogonal", action="store_true", help="orthogonal recurrent weights")
     cmd.add_argument("--forget-bias", type=bounded_float("--forget-bias", -10, 10))
     cmd.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
@@ -1603,8 +1605,12 @@ def add_train_options(cmd, d):
 
 
 def resolve_args(args):
-    """--init scheme or model; --resume's stored options; defaults; output checks."""
+    """--init scheme, --fine-tune model; --resume's stored options; defaults; output checks."""
     args.resume_ck = None
+    if args.init not in INIT_SCHEMES:
+        fail(f"--init takes pytorch or xavier, not {args.init!r}; to start from a model file use --fine-tune {args.init}")
+    if args.fine_tune and args.resume:
+        fail("--fine-tune cannot be combined with --resume (a checkpoint continues its own run; --fine-tune starts a new one from a model file)")
     if args.resume:
         ck = load_checkpoint(args.resume)
         if ck["options"].get("command") != args.command:
@@ -1622,10 +1628,12 @@ def resolve_args(args):
             base = os.path.splitext(args.resume)[0]
             args.out = f"{base}.resumed.safetensors"
             print(f"lstm_ts.py: no --out given: the model will be saved as {args.out}", file=sys.stderr)
-    elif args.init not in INIT_SCHEMES:
-        args.init_model, args.init = args.init, "pytorch"
-    if not args.resume and args.init in INIT_SCHEMES:
-        args.init_model = getattr(args, "init_model", None)
+    elif args.fine_tune:
+        if not os.path.isfile(args.fine_tune):
+            fail(f"--fine-tune {args.fine_tune}: no such file")
+        args.fine_tuned_from = {"file": os.path.basename(args.fine_tune), "sha256": sha256_file(args.fine_tune)}
+    if not getattr(args, "fine_tuned_from", None):
+        args.fine_tuned_from = None
     if args.out is None:
         args.out = args.default_out
     if args.checkpoint_every is None:
@@ -1674,8 +1682,8 @@ def main(argv=None):
     e.set_defaults(func=evaluate)
     args = p.parse_args(argv)
     try:
-        if args.command == "train-classify" and not (args.text_column and args.label_column) and not (args.resume or args.init not in INIT_SCHEMES):
-            p.error("train-classify needs --text-column and --label-column (or --init MODEL)")
+        if args.command == "train-classify" and not (args.text_column and args.label_column) and not (args.resume or args.fine_tune):
+            p.error("train-classify needs --text-column and --label-column (or --fine-tune MODEL)")
         if args.command != "eval":
             resolve_args(args)
         args.func(args)

@@ -3,8 +3,9 @@
  * models it trains on a bundled text, a bundled series and a bundled classification CSV (with an
  * embedding; with projection, dropout and a tied head) are read by `lstm eval`, which agrees
  * with the companion's own evaluation within 1e-5; models trained by `lstm` (text, classifier)
- * and fine-tuned by the companion come back; a companion run resumed from its checkpoint equals
- * the uninterrupted run. Skipped, with a message, without torch.
+ * and fine-tuned by the companion (--fine-tune) come back, and models trained by the companion
+ * are fine-tuned by `lstm train-* --fine-tune` and evaluate the same in both; a companion run
+ * resumed from its checkpoint equals the uninterrupted run. Skipped, with a message, without torch.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -125,7 +126,7 @@ test("a model trained by lstm, fine-tuned by the companion, comes back to lstm",
   const base = join(tmp, "lstm-text.safetensors");
   ok(["train-text", corpus, "--steps", "3", "--hidden", "12", "--seq-len", "16", "--batch", "4", "--quiet", "--out", base]); // prettier-ignore
   const tuned = join(tmp, "tuned.safetensors");
-  torchrun(["train-text", corpus, "--init", base, "--steps", "3", "--seq-len", "16", "--batch", "4", "--out", tuned]); // prettier-ignore
+  torchrun(["train-text", corpus, "--fine-tune", base, "--steps", "3", "--seq-len", "16", "--batch", "4", "--out", tuned]); // prettier-ignore
   const a = loadModel(base);
   const b = loadModel(tuned);
   assert.deepEqual(b.meta.vocab, a.meta.vocab);
@@ -261,7 +262,7 @@ test(
     const base = join(tmp, "lstm-words.safetensors");
     ok(["train-classify", words, ...CLASSIFY, "--hidden", "8", "--bidirectional", "--batch", "16", "--steps", "3", "--quiet", "--out", base]); // prettier-ignore
     const tuned = join(tmp, "words-tuned.safetensors");
-    torchrun(["train-classify", words, "--init", base, "--steps", "3", "--batch", "16", "--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.1", "--quiet", "--out", tuned]); // prettier-ignore
+    torchrun(["train-classify", words, "--fine-tune", base, "--steps", "3", "--batch", "16", "--optimizer", "sgd", "--momentum", "0.9", "--lr", "0.1", "--quiet", "--out", tuned]); // prettier-ignore
     const a = loadModel(base);
     const b = loadModel(tuned);
     assert.deepEqual(b.meta.classifier, a.meta.classifier);
@@ -288,5 +289,36 @@ test(
     const clobber = spawnSync(PY!, [COMPANION, ...run, "--steps", "1", "--out", words], { encoding: "utf8" }); // prettier-ignore
     assert.equal(clobber.status, 2);
     assert.match(clobber.stderr, /refusing to overwrite/);
+  },
+);
+
+test(
+  "models trained by the companion are fine-tuned by lstm train-* --fine-tune and evaluate the same in both",
+  { skip },
+  () => {
+    // Text, two processes, with an embedding, a projection and a tied head.
+    const base = join(tmp, "ddp-tune-base.safetensors");
+    torchrun(["train-text", corpus, "--embedding", "8", "--hidden", "16", "--proj-size", "8", "--tie-weights", "--seq-len", "16", "--batch", "4", "--steps", "3", "--quiet", "--out", base]); // prettier-ignore
+    const tuned = join(tmp, "ddp-tune-lstm.safetensors");
+    ok(["train-text", corpus, "--fine-tune", base, "--seq-len", "16", "--batch", "4", "--steps", "3", "--quiet", "--out", tuned]); // prettier-ignore
+    const a = loadModel(base);
+    const b = loadModel(tuned);
+    assert.deepEqual(b.model.config, a.model.config);
+    assert.deepEqual(b.meta.vocab, a.meta.vocab);
+    assert.ok(maxDiff(a.model.params, b.model.params) > 1e-4, "fine-tuning moved the weights");
+    assert.equal((b.meta.training as { fineTunedFrom: { file: string } }).fineTunedFrom.file, "ddp-tune-base.safetensors"); // prettier-ignore
+    assertSameTextEval(tuned);
+    // A classifier (one process), fine-tuned by lstm with its classes and vocabulary.
+    const cbase = join(tmp, "py-words.safetensors");
+    py([COMPANION, "train-classify", words, ...CLASSIFY, "--embedding", "6", "--hidden", "8", "--bidirectional", "--batch", "16", "--steps", "3", "--quiet", "--out", cbase]); // prettier-ignore
+    const ctuned = join(tmp, "py-words-lstm.safetensors");
+    ok(["train-classify", words, "--fine-tune", cbase, ...CLASSIFY, "--batch", "16", "--steps", "3", "--quiet", "--out", ctuned]); // prettier-ignore
+    assert.deepEqual(loadModel(ctuned).meta.classifier, loadModel(cbase).meta.classifier);
+    assertSameClassifierEval(ctuned);
+    // The companion's --init is only the scheme: a model file there is a one-line error.
+    const r = spawnSync(PY!, [COMPANION, "train-text", corpus, "--init", base, "--steps", "1"], { encoding: "utf8" }); // prettier-ignore
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, /use --fine-tune/);
   },
 );

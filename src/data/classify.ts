@@ -338,6 +338,11 @@ export class SequenceVocab {
     return this.chars.size + 1;
   }
 
+  /** Whether the character `ch` (one code point, NFC) has an id. */
+  has(ch: string): boolean {
+    return this.chars.has(ch);
+  }
+
   /** The character of id (1 … V−1); "" for the padding id. */
   charOf(id: number): string {
     if (id === SequenceVocab.PAD) return "";
@@ -396,6 +401,39 @@ export class SequenceVocab {
 export interface PrepareOptions extends ClassifySplitOptions {
   /** Compute inverse-frequency class weights on the training rows. Default false. */
   classWeights?: boolean;
+  /**
+   * A model's preprocessing to keep (fine-tuning, resuming): its classes, and its vocabulary or
+   * scaler instead of those of the training rows. A label outside its classes, or a training row
+   * with a character outside its vocabulary, is a DataError naming the line; `source` names the
+   * model in those messages.
+   */
+  keep?: { classifier: RestoredClassifier; source: string };
+}
+
+/** The class ids of `table`'s rows in `classes` (a model's): DataError naming the first unknown label's line. */
+function keptClassIds(table: ClassifyTable, classes: readonly string[], model: string): Int32Array {
+  const id = new Map(classes.map((c, i) => [c, i]));
+  return Int32Array.from(table.labels, (label, r) => {
+    const c = id.get(label);
+    if (c === undefined)
+      throw new DataError(
+        `${table.source} line ${table.lines[r]}: label ${quoteCell(label)} is not one of the classes of ${model} ` +
+          `(${classes.join(", ")})`,
+      );
+    return c;
+  });
+}
+
+/** A training row's ids in a kept vocabulary: DataError naming the first unknown character. */
+function encodeKept(vocab: SequenceVocab, text: string, at: string, model: string): Int32Array {
+  const cps = Array.from(text.normalize("NFC"));
+  const pos = cps.findIndex((ch) => !vocab.has(ch));
+  if (pos >= 0)
+    throw new DataError(
+      `${at}: character ${describeChar(cps[pos])} at position ${pos} of ${quoteCell(text)} is not in the ` +
+        `vocabulary of ${model} (a fine-tuned classifier keeps its vocabulary)`,
+    );
+  return vocab.encode(text, { source: at });
 }
 
 /** A classification data set ready for training: encoded sequences, labels, splits and vocabularies. */
@@ -433,8 +471,13 @@ export interface ClassificationData {
  * dropped and counted in `heldOutSkipped` (a row left empty is a DataError naming its line).
  */
 export function prepareClassification(table: ClassifyTable, opts: PrepareOptions = {}): ClassificationData {
-  const classes = classNames(table);
-  const classIds = classIdsOf(table.labels, classes, table.source);
+  const keep = opts.keep;
+  if (keep && keep.classifier.meta.kind !== table.kind)
+    throw new ConfigError("kind", `${keep.source} reads ${keep.classifier.meta.kind}, not ${table.kind}`);
+  const classes = keep ? [...keep.classifier.meta.classes] : classNames(table);
+  const classIds = keep
+    ? keptClassIds(table, classes, keep.source)
+    : classIdsOf(table.labels, classes, table.source);
   const split = splitClassification(classIds, classes, opts);
   const N = table.texts.length;
   const sequences: (Int32Array | Float64Array)[] = new Array(N);
@@ -452,18 +495,23 @@ export function prepareClassification(table: ClassifyTable, opts: PrepareOptions
       flat.set(table.numbers[r], at);
       at += table.numbers[r].length;
     }
-    scaler = StandardScaler.fit(flat, F, [0, steps]);
+    if (keep && keep.classifier.meta.features !== F)
+      throw new DataError(
+        `${table.source}: ${F} features per step, but ${keep.source} reads ${keep.classifier.meta.features}`,
+      );
+    scaler = keep ? keep.classifier.scaler! : StandardScaler.fit(flat, F, [0, steps]);
     table.numbers.forEach((v, r) => {
       sequences[r] = scaler!.transform(v, new Float64Array(v.length));
       lengths[r] = v.length / F;
     });
   } else {
-    vocab = SequenceVocab.fromTexts(table.texts, split.train, table.source);
+    vocab = keep ? keep.classifier.vocab! : SequenceVocab.fromTexts(table.texts, split.train, table.source);
     const trainRow = new Uint8Array(N);
     for (const r of split.train) trainRow[r] = 1;
     for (let r = 0; r < N; r++) {
       const source = `${table.source} line ${table.lines[r]}`;
-      if (trainRow[r]) sequences[r] = vocab.encode(table.texts[r], { source });
+      if (trainRow[r] && keep) sequences[r] = encodeKept(vocab, table.texts[r], source, keep.source);
+      else if (trainRow[r]) sequences[r] = vocab.encode(table.texts[r], { source });
       else {
         const rep = vocab.encodeWithReport(table.texts[r], { unknown: "skip", source });
         sequences[r] = rep.ids;

@@ -283,6 +283,21 @@ export const TrainingSummarySchema = v.looseObject({
   unigramEntropy: v.optional(v.nullable(v.number())),
   convertedFrom: v.optional(v.string()),
   source: v.optional(v.string()),
+  /**
+   * The model file a fine-tuning run started from: its name and sha256 (`lstm train-* --fine-tune`,
+   * the companion's `--fine-tune`); older companion files wrote the name alone; null: none.
+   */
+  fineTunedFrom: v.optional(
+    v.nullable(
+      v.union([
+        v.string(),
+        v.object({
+          file: v.string(),
+          sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "expected a sha256 in hex")),
+        }),
+      ]),
+    ),
+  ),
 });
 export type TrainingSummary = v.InferInput<typeof TrainingSummarySchema>;
 
