@@ -115,8 +115,11 @@ function readTfjs(modelJson: string, bytes: Uint8Array): ImportedModel {
   );
 }
 
-/** Writes a TF.js Layers model into `dir` (created if needed): the shard first, then model.json. */
-function writeTfjs(dir: string, model: ImportedModel["model"], meta: ModelMeta): void {
+/**
+ * Writes a TF.js Layers model into `dir` (created if needed): the shard first, then model.json.
+ * Returns the export's notes (how a Keras user feeds it: masks, padding).
+ */
+function writeTfjs(dir: string, model: ImportedModel["model"], meta: ModelMeta): string[] {
   let isDirectory: boolean | undefined; // undefined: nothing there yet
   try {
     isDirectory = statSync(dir).isDirectory();
@@ -133,9 +136,10 @@ function writeTfjs(dir: string, model: ImportedModel["model"], meta: ModelMeta):
     } catch (e) {
       throw new CliError(`cannot create directory ${dir}: ${(e as Error).message}`);
     }
-  const { modelJson, weightsPath, weights } = exportTfjs(model, meta);
+  const { modelJson, weightsPath, weights, notes } = exportTfjs(model, meta);
   writeFileAtomic(join(dir, weightsPath), weights);
   writeFileAtomic(join(dir, "model.json"), `${JSON.stringify(modelJson)}\n`);
+  return notes;
 }
 
 export function registerConvert(program: Command): void {
@@ -153,7 +157,8 @@ export function registerConvert(program: Command): void {
         "--from tfjs DIR (or DIR/model.json): a TensorFlow.js Layers model, as\n" +
         "  model.save() or tensorflowjs_converter --input_format keras writes it:\n" +
         "  an optional Embedding first (mask_zero becomes padding id 0 with\n" +
-        "  per-row lengths), LSTM or Bidirectional(LSTM, merge_mode concat) layers\n" +
+        "  per-row lengths) or Masking (run it with per-row lengths), LSTM or\n" +
+        "  Bidirectional(LSTM, merge_mode concat) layers\n" +
         "  (sigmoid recurrent activation, not hard_sigmoid) and one Dense head,\n" +
         "  maybe in TimeDistributed; or GRU layers with reset_after=True\n" +
         "  (TensorFlow 2's default; reset_after=false, what TF.js runs, is\n" +
@@ -166,8 +171,9 @@ export function registerConvert(program: Command): void {
         "  [batch, time, O]; LSTM bias = bias_ih + bias_hh; a GRU model as Keras\n" +
         "  GRU layers with reset_after=True, which TF.js itself cannot run; an\n" +
         "  embedding as an Embedding layer, a tied head as an untied copy; a\n" +
-        "  classifier ends in Dense on the final state; projections are refused:\n" +
-        "  Keras has no LSTMP).\n" +
+        "  classifier ends in Dense on the final state, after mask_zero (embedding)\n" +
+        "  or Masking(0) (one-hot) so padded rows read as lstm-ts reads them;\n" +
+        "  projections are refused: Keras has no LSTMP).\n" +
         "--to keras: write keras-lstm JSON (bias = bias_ih + bias_hh).\n" +
         "--to onnx --out FILE.onnx: an ONNX model (opset 14, LSTM ops) for ONNX\n" +
         "  Runtime: inputs x [T, B, I] (text models: int64 tokens [T, B]), h0, c0\n" +
@@ -326,7 +332,7 @@ export function registerConvert(program: Command): void {
         checkConverted(model, meta, flags.out);
         saveModel(flags.out, model, meta);
       } else if (to === "tfjs") {
-        writeTfjs(flags.out, model, meta);
+        report.notes.push(...writeTfjs(flags.out, model, meta));
       } else if (to === "onnx") {
         onnx = exportOnnx(model, meta, { batchFirst: flags.batchFirst });
         writeFileAtomic(flags.out, onnx.bytes);

@@ -567,7 +567,7 @@ for (const c of EMB_CASES) {
 
 for (const [name, cfg, meta] of [
   [
-    "padding_idx 0 (mask_zero), 2 layers, TimeDistributed",
+    "padding_idx 0 in a generic model (no mask_zero: id 0 is a token), 2 layers, TimeDistributed",
     {
       inputSize: 4,
       hiddenSize: 3,
@@ -617,18 +617,29 @@ for (const [name, cfg, meta] of [
       const src = join(tmp, `ours-emb-${slug}.safetensors`);
       saveModel(src, m, meta);
       const dir = join(tmp, `to-tf-emb-${slug}`);
-      const r = runCli(["convert", src, "--to", "tfjs", "--out", dir]);
+      const r = runCli(["convert", src, "--to", "tfjs", "--out", dir, "--json"]);
       assert.equal(r.status, 0, r.stderr);
+      const notes = (JSON.parse(r.stdout) as { notes: string[] }).notes.join("\n");
+      const classify = meta.task === "classify";
+      // mask_zero only for a classifier (right padded, 0 only padding); elsewhere 0 is a token.
+      const padded = classify && cfg.embedding!.paddingIdx === 0;
+      const j = JSON.parse(readFileSync(join(dir, "model.json"), "utf8"));
+      assert.equal(j.modelTopology.config.layers[0].config.mask_zero, padded);
+      if (cfg.embedding!.paddingIdx === 0)
+        assert.match(
+          notes,
+          padded ? /mask_zero=true/ : /padding_idx 0 is not written as mask_zero/,
+        );
       const model = await loadTfjs(dir);
       const V = cfg.embedding!.numEmbeddings;
       const O = cfg.outputSize;
       const T = 6;
-      const padded = cfg.embedding!.paddingIdx === 0;
       const lengths = padded ? [6, 2, 4] : [6, 6, 6];
       const B = lengths.length;
       const { bf, tm } = paddedTokens(V, T, lengths, 9, padded);
+      // Unpadded rows hold token 0 too: Keras must read it as a token, as lstm-ts does.
+      if (!padded) assert.ok(bf.includes(0), "no token 0 in the rows");
       const expected = predictIds(model, bf, B, T);
-      const classify = meta.task === "classify";
       const got = m.forward(tm, {
         seqLen: T,
         batch: B,
@@ -650,7 +661,10 @@ for (const [name, cfg, meta] of [
       const loaded = loadModel(back);
       assert.equal(loaded.meta.task, meta.task);
       assert.deepEqual(loaded.meta.classifier, meta.classifier);
-      assert.deepEqual(loaded.model.config.embedding, cfg.embedding);
+      assert.deepEqual(loaded.model.config.embedding, {
+        numEmbeddings: V,
+        paddingIdx: padded ? 0 : null,
+      });
       const again = loaded.model.forward(tm, {
         seqLen: T,
         batch: B,
@@ -662,6 +676,155 @@ for (const [name, cfg, meta] of [
     },
   );
 }
+
+// ------------------------------------------------------------------------------------------------
+// Classifiers without an embedding. One-hot characters: a Masking(mask_value=0) layer first, padding
+// fed as all-zero rows (a one-hot step never is one), so Keras reads each row at its own length.
+// Numbers: no mask (a standardised step can be all zeros), so rows must be fed unpadded.
+
+/** One-hot rows [B, T, V] batch-first and [T, B, V] time-major: ids 1 … V−1, padding all zeros. */
+function paddedOneHot(V: number, T: number, lengths: number[], seed: number) {
+  const B = lengths.length;
+  const { bf: ids } = paddedTokens(V, T, lengths, seed);
+  const bf = new Float32Array(B * T * V);
+  for (let b = 0; b < B; b++)
+    for (let t = 0; t < lengths[b]; t++) bf[(b * T + t) * V + ids[b * T + t]] = 1;
+  return { bf, tm: toTimeMajor(bf, B, T, V) };
+}
+
+for (const [name, bidirectional] of [
+  ["2 layers", false],
+  ["bidirectional", true],
+] as [string, boolean][]) {
+  test(
+    `lstm convert --to tfjs: a one-hot character classifier (${name}) starts with Masking(0): padded rows give our outputs at their lengths; --from tfjs takes it back`,
+    { skip: SKIP },
+    async () => {
+      const V = 6;
+      const cfg: ModelConfigInput = {
+        inputSize: V, hiddenSize: 4, numLayers: bidirectional ? 1 : 2, bidirectional, outputSize: 3,
+      }; // prettier-ignore
+      const meta: ModelMeta = {
+        task: "classify",
+        input: { kind: "one-hot" },
+        classifier: {
+          kind: "chars", textColumn: "text", labelColumn: "label", classes: ["x", "y", "z"],
+          vocab: [..."abcde"], features: 1, scaler: null,
+        }, // prettier-ignore
+      };
+      const m = randomModel(cfg, bidirectional ? 301 : 302);
+      const slug = `onehot-clf-${bidirectional ? "bidi" : "uni"}`;
+      const src = join(tmp, `${slug}.safetensors`);
+      saveModel(src, m, meta);
+      const dir = join(tmp, `to-tf-${slug}`);
+      const r = runCli(["convert", src, "--to", "tfjs", "--out", dir, "--json"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(
+        (JSON.parse(r.stdout) as { notes: string[] }).notes.join("\n"),
+        /Masking\(mask_value=0\).*all-zero rows/,
+      );
+      const layers = JSON.parse(readFileSync(join(dir, "model.json"), "utf8")).modelTopology.config
+        .layers as { class_name: string; config: Record<string, unknown> }[];
+      assert.equal(layers[0].class_name, "Masking");
+      assert.equal(layers[0].config.mask_value, 0);
+      const model = await loadTfjs(dir);
+      const T = 7;
+      const lengths = [7, 2, 5, 1];
+      const B = lengths.length;
+      const { bf, tm } = paddedOneHot(V, T, lengths, 17);
+      const expected = predict(model, bf, [B, T, V]); // [B, C]
+      // A copy: the next forward reuses the output buffer.
+      const got = Float32Array.from(
+        m.forward(tm, { seqLen: T, batch: B, readout: "final", lengths }).output,
+      );
+      const err = scaledError(expected, got);
+      errors.push(`--to tfjs, one-hot classifier ${name}, padded rows: ${err.toExponential(2)}`);
+      assert.ok(err <= TOL, `scaled error ${err} > ${TOL}`);
+      // Without the mask Keras would read the padded steps: the padding matters in these rows.
+      const unmasked = m.forward(tm, { seqLen: T, batch: B, readout: "final" }).output;
+      assert.ok(scaledError(expected, unmasked) > 1e-3, "padding does not change the outputs");
+
+      // And back: Masking(0) is accepted (a note says to run with lengths), the same outputs.
+      const back = join(tmp, `back-${slug}.safetensors`);
+      const summary = convertFromTfjs(dir, back);
+      assert.ok(summary.notes.some((n) => /Masking\(mask_value=0\).*per-row lengths/.test(n)));
+      const loaded = loadModel(back);
+      assert.deepEqual(loaded.meta.classifier, meta.classifier);
+      const again = loaded.model.forward(tm, { seqLen: T, batch: B, readout: "final", lengths });
+      assert.ok(scaledError(again.output, got) <= TOL);
+      model.dispose();
+    },
+  );
+}
+
+test(
+  "lstm convert --to tfjs: a numbers classifier gets no Masking (a real step can be all zeros): unpadded rows give our outputs, and the report says to feed rows unpadded",
+  { skip: SKIP },
+  async () => {
+    const F = 2;
+    const cfg: ModelConfigInput = { inputSize: F, hiddenSize: 5, bidirectional: true, outputSize: 2 };
+    const meta: ModelMeta = {
+      task: "classify",
+      input: { kind: "dense" },
+      classifier: {
+        kind: "numbers", textColumn: "x", labelColumn: "label", classes: ["lo", "hi"],
+        vocab: null, features: F, scaler: { mean: [0, 0], std: [1, 1] },
+      }, // prettier-ignore
+    };
+    const m = randomModel(cfg, 303);
+    const src = join(tmp, "numbers-clf.safetensors");
+    saveModel(src, m, meta);
+    const dir = join(tmp, "to-tf-numbers-clf");
+    const r = runCli(["convert", src, "--to", "tfjs", "--out", dir, "--json"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(
+      (JSON.parse(r.stdout) as { notes: string[] }).notes.join("\n"),
+      /no mask: .*all zeros.*feed each row unpadded/,
+    );
+    const j = JSON.parse(readFileSync(join(dir, "model.json"), "utf8"));
+    assert.ok(j.modelTopology.config.layers.every((l: { class_name: string }) => l.class_name !== "Masking"));
+    const model = await loadTfjs(dir);
+    // Rows of one length (unpadded), one step of them all zeros: Keras reads it, as lstm-ts does.
+    const [B, T] = [3, 5];
+    const x = randomInput(B * T * F, 304);
+    x.fill(0, (1 * T + 2) * F, (1 * T + 3) * F);
+    const expected = predict(model, x, [B, T, F]);
+    const got = m.forward(toTimeMajor(x, B, T, F), { seqLen: T, batch: B, readout: "final" });
+    const err = scaledError(expected, got.output);
+    errors.push(`--to tfjs, numbers classifier, unpadded rows: ${err.toExponential(2)}`);
+    assert.ok(err <= TOL, `scaled error ${err} > ${TOL}`);
+    model.dispose();
+  },
+); // prettier-ignore
+
+test(
+  "lstm convert --from tfjs: a TF.js Masking + Bidirectional(LSTM) + Dense classifier gives model.predict's outputs on padded rows, run with lengths",
+  { skip: SKIP },
+  async () => {
+    const t = tf!;
+    const [V, H, O] = [5, 3, 2];
+    const model = t.sequential();
+    model.add(t.layers.masking({ maskValue: 0, inputShape: [null, V] }));
+    model.add(t.layers.bidirectional({ layer: t.layers.lstm(lstmLayerConfig(H, false, "sigmoid")), mergeMode: "concat" }));
+    model.add(t.layers.dense({ units: O }));
+    randomizeWeights(model, 305);
+    const dir = join(tmp, "tf-masking");
+    await saveTfjs(model, dir);
+    const out = join(tmp, "from-tf-masking.safetensors");
+    const summary = convertFromTfjs(dir, out);
+    assert.ok(summary.notes.some((n) => /Masking\(mask_value=0\)/.test(n)));
+    const T = 6;
+    const lengths = [6, 1, 3];
+    const B = lengths.length;
+    const { bf, tm } = paddedOneHot(V, T, lengths, 306);
+    const expected = predict(model, bf, [B, T, V]);
+    const got = loadModel(out).model.forward(tm, { seqLen: T, batch: B, readout: "final", lengths });
+    const err = scaledError(got.output, expected);
+    errors.push(`--from tfjs, Masking + Bidirectional classifier: ${err.toExponential(2)}`);
+    assert.ok(err <= TOL, `scaled error ${err} > ${TOL}`);
+    model.dispose();
+  },
+); // prettier-ignore
 
 test(
   "lstm convert --from tfjs rejects tf.layers.lstm's default hardSigmoid with a clear message",
@@ -783,54 +946,120 @@ function writeTfjsDir(name: string, layers: object[], weights: HandWeight[]) {
   return { dir, bin };
 }
 
-/** Keras's reset_after=True GRU stack + Dense head on every step, float64, from Keras weights. */
+/** One direction of a Keras GRU layer: kernel [inW, 3H], recurrent_kernel [H, 3H], bias [2, 3H]. */
+interface GruWeights {
+  kernel: Float32Array;
+  rec: Float32Array;
+  bias: Float32Array;
+  inW: number;
+}
+
+/**
+ * One direction of a Keras reset_after=True GRU, float64: outputs [T, B, H] in time order.
+ * `mask` [T, B] (1 valid, 0 masked) applies Keras's mask semantics: at a masked step the state
+ * is held and the output repeats the previous one (zeros before any valid step). `reverse` is
+ * go_backwards (the backward half of a Bidirectional): steps T−1 … 0, outputs put back in order.
+ */
+function kerasGruDirection(
+  w: GruWeights,
+  input: Float64Array,
+  dims: { T: number; B: number; H: number },
+  opts: { mask?: ArrayLike<number>; reverse?: boolean } = {},
+): Float64Array {
+  const { T, B, H } = dims;
+  const { kernel, rec, bias, inW } = w;
+  const G = 3 * H;
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  const out = new Float64Array(T * B * H);
+  const h = new Float64Array(B * H);
+  for (let k = 0; k < T; k++) {
+    const t = opts.reverse ? T - 1 - k : k;
+    const next = Float64Array.from(h); // masked rows keep h
+    for (let b = 0; b < B; b++) {
+      if (opts.mask && !opts.mask[t * B + b]) continue;
+      for (let j = 0; j < H; j++) {
+        // columns z | r | h of x·kernel + bias[0] and of h·rec + bias[1]
+        const xk = (q: number) => {
+          let s = bias[q * H + j];
+          for (let i = 0; i < inW; i++) s += input[(t * B + b) * inW + i] * kernel[i * G + q * H + j];
+          return s;
+        };
+        const hk = (q: number) => {
+          let s = bias[G + q * H + j];
+          for (let i = 0; i < H; i++) s += h[b * H + i] * rec[i * G + q * H + j];
+          return s;
+        };
+        const z = sig(xk(0) + hk(0));
+        const r = sig(xk(1) + hk(1));
+        const hh = Math.tanh(xk(2) + r * hk(2));
+        next[b * H + j] = z * h[b * H + j] + (1 - z) * hh;
+      }
+    }
+    h.set(next);
+    out.set(next, t * B * H);
+  }
+  return out;
+} // prettier-ignore
+
+/**
+ * Keras's reset_after=True GRU stack (each layer one direction, or [forward, backward] of a
+ * Bidirectional, concatenated), float64, from Keras weights: the last layer's outputs
+ * [T, B, D·H] in time order, with `mask` as in kerasGruDirection (every layer gets it).
+ */
+function kerasGruStack(
+  layers: GruWeights[][],
+  x: Float32Array,
+  dims: { T: number; B: number; H: number },
+  mask?: ArrayLike<number>,
+): Float64Array {
+  const { T, B, H } = dims;
+  let input = Float64Array.from(x); // [T, B, inW]
+  for (const dirs of layers) {
+    const D = dirs.length;
+    const ys = dirs.map((w, d) => kerasGruDirection(w, input, dims, { mask, reverse: d === 1 }));
+    input = new Float64Array(T * B * D * H);
+    for (let r = 0; r < T * B; r++)
+      ys.forEach((y, d) => input.set(y.subarray(r * H, r * H + H), (r * D + d) * H));
+  }
+  return input;
+}
+
+/** A Dense head on rows of width W: [rows, W] · kernel [W, O] + bias. */
+function denseRows(
+  x: Float64Array,
+  dense: { kernel: Float32Array; bias: Float32Array },
+  W: number,
+  O: number,
+): Float64Array {
+  const rows = x.length / W;
+  const y = new Float64Array(rows * O);
+  for (let r = 0; r < rows; r++)
+    for (let o = 0; o < O; o++) {
+      let s = dense.bias[o];
+      for (let i = 0; i < W; i++) s += x[r * W + i] * dense.kernel[i * O + o];
+      y[r * O + o] = s;
+    }
+  return y;
+}
+
+/** Keras's reset_after=True GRU stack + Dense head on every step, float64: [T, B, O]. */
 function kerasGruForward(
-  layers: { kernel: Float32Array; rec: Float32Array; bias: Float32Array; inW: number }[],
+  layers: GruWeights[],
   dense: { kernel: Float32Array; bias: Float32Array },
   x: Float32Array,
   dims: { T: number; B: number; H: number; O: number },
 ): Float64Array {
-  const { T, B, H, O } = dims;
-  const G = 3 * H;
-  const sig = (v: number) => 1 / (1 + Math.exp(-v));
-  let input = Float64Array.from(x); // [T, B, inW]
-  for (const { kernel, rec, bias, inW } of layers) {
-    const out = new Float64Array(T * B * H);
-    const h = new Float64Array(B * H);
-    for (let t = 0; t < T; t++) {
-      const next = new Float64Array(B * H);
-      for (let b = 0; b < B; b++)
-        for (let j = 0; j < H; j++) {
-          // columns z | r | h of x·kernel + bias[0] and of h·rec + bias[1]
-          const xk = (q: number) => {
-            let s = bias[q * H + j];
-            for (let i = 0; i < inW; i++) s += input[(t * B + b) * inW + i] * kernel[i * G + q * H + j];
-            return s;
-          };
-          const hk = (q: number) => {
-            let s = bias[G + q * H + j];
-            for (let i = 0; i < H; i++) s += h[b * H + i] * rec[i * G + q * H + j];
-            return s;
-          };
-          const z = sig(xk(0) + hk(0));
-          const r = sig(xk(1) + hk(1));
-          const hh = Math.tanh(xk(2) + r * hk(2));
-          next[b * H + j] = z * h[b * H + j] + (1 - z) * hh;
-        }
-      h.set(next);
-      out.set(next, t * B * H);
-    }
-    input = out;
-  }
-  const y = new Float64Array(T * B * O);
-  for (let r = 0; r < T * B; r++)
-    for (let o = 0; o < O; o++) {
-      let s = dense.bias[o];
-      for (let i = 0; i < H; i++) s += input[r * H + i] * dense.kernel[i * O + o];
-      y[r * O + o] = s;
-    }
-  return y;
-} // prettier-ignore
+  return denseRows(
+    kerasGruStack(
+      layers.map((l) => [l]),
+      x,
+      dims,
+    ),
+    dense,
+    dims.H,
+    dims.O,
+  );
+}
 
 test("a Keras GRU with reset_after=True imports exactly; --to tfjs writes it back unchanged", () => {
   const [I, H, O, T, B] = [3, 4, 2, 6, 3];
@@ -904,49 +1133,87 @@ test("a TF.js GRU (reset_after=false, the form tf.layers.gru runs) is refused wi
   assert.throws(() => t.layers.gru({ units: 3, resetAfter: true } as never), /reset_after/);
 }); // prettier-ignore
 
-test("a Keras Embedding(mask_zero) + GRU (reset_after=True) imports exactly: valid steps and the last output", () => {
-  const [V, E, H, O, T] = [7, 3, 4, 2, 6];
-  const G = 3 * H;
-  const lengths = [6, 3, 1, 4];
-  const B = lengths.length;
-  const rng = new Rng(41);
-  const rand = (n: number) => Float32Array.from({ length: n }, () => rng.range(-0.7, 0.7));
-  const table = rand(V * E);
-  const gru = { kernel: rand(E * G), rec: rand(H * G), bias: rand(2 * G), inW: E };
-  const dense = { kernel: rand(H * O), bias: rand(O) };
-  const modelLayers = [
-    { class_name: "Embedding", config: { name: "embedding", batch_input_shape: [null, null], input_dim: V, output_dim: E, mask_zero: true } },
-    { class_name: "GRU", config: { name: "gru", units: H, activation: "tanh", recurrent_activation: "sigmoid", use_bias: true, reset_after: true, return_sequences: true } },
-    { class_name: "TimeDistributed", config: { name: "td", layer: { class_name: "Dense", config: { name: "dense", units: O, activation: "linear" } } } },
-  ]; // prettier-ignore
-  const weights = [
-    { name: "embedding/embeddings", shape: [V, E], data: table },
-    { name: "gru/kernel", shape: [E, G], data: gru.kernel },
-    { name: "gru/recurrent_kernel", shape: [H, G], data: gru.rec },
-    { name: "gru/bias", shape: [2, G], data: gru.bias },
-    { name: "td/kernel", shape: [H, O], data: dense.kernel },
-    { name: "td/bias", shape: [O], data: dense.bias },
-  ];
-  const { dir } = writeTfjsDir("keras-emb-gru", modelLayers, weights);
-  const out = join(tmp, "keras-emb-gru.safetensors");
-  const summary = convertFromTfjs(dir, out);
-  assert.ok(summary.notes.some((n) => /mask_zero=true .*padding_idx 0/.test(n)));
-  const { model } = loadModel(out);
-  assert.deepEqual(model.config.embedding, { numEmbeddings: V, paddingIdx: 0 });
-
-  const { tm } = paddedTokens(V, T, lengths, 42);
-  // Keras's equations on the embedded rows: a right-padded row's valid steps never see the mask,
-  // and its last output (carried over the masked steps) is its step len − 1.
-  const x = new Float32Array(T * B * E);
-  for (let i = 0; i < T * B; i++) x.set(table.subarray(tm[i] * E, tm[i] * E + E), i * E);
-  const want = kerasGruForward([gru], dense, x, { T, B, H, O }); // [T, B, O]
-  const all = model.forward(tm, { seqLen: T, batch: B, lengths }).output;
-  const err = scaledError(validSteps(all, lengths, T, O), validSteps(want, lengths, T, O));
-  assert.ok(err <= TOL, `valid steps: max scaled error ${err} against the Keras equations`);
-  const lastWant = Float64Array.from({ length: B * O }, (_, i) => {
-    const b = Math.floor(i / O);
-    return want[((lengths[b] - 1) * B + b) * O + (i % O)];
+/** Keras's mask_zero on token ids [T, B]: 1 where the token is not 0. */
+const maskOf = (tm: ArrayLike<number>) => Uint8Array.from(tm, (id) => (id !== 0 ? 1 : 0));
+/** lstm-ts's equivalent of mask_zero (the import's note): lengths[b] = tokens before row b's first 0. */
+function lengthsOf(tm: ArrayLike<number>, T: number, B: number): number[] {
+  return Array.from({ length: B }, (_, b) => {
+    let t = 0;
+    while (t < T && tm[t * B + b] !== 0) t++;
+    return t;
   });
-  const last = model.forward(tm, { seqLen: T, batch: B, lengths, readout: "last" }).output;
-  assert.ok(scaledError(last, lastWant) <= TOL, "last output");
-});
+}
+
+for (const bidi of [false, true])
+  test(
+    `a Keras Embedding(mask_zero) + ${bidi ? "Bidirectional(GRU) classifier" : "GRU + TimeDistributed(Dense)"} (reset_after=True) imports exactly: ` +
+      "padded rows run with lengths give Keras's masked outputs",
+    () => {
+      const [V, E, H, O, T] = [7, 3, 4, 2, 6];
+      const G = 3 * H;
+      const D = bidi ? 2 : 1;
+      const rng = new Rng(bidi ? 43 : 41);
+      const rand = (n: number) => Float32Array.from({ length: n }, () => rng.range(-0.7, 0.7));
+      const table = rand(V * E);
+      const dirs = Array.from({ length: D }, () => ({ kernel: rand(E * G), rec: rand(H * G), bias: rand(2 * G), inW: E })); // prettier-ignore
+      const dense = { kernel: rand(D * H * O), bias: rand(O) };
+      const gruCfg = { name: "gru", units: H, activation: "tanh", recurrent_activation: "sigmoid", use_bias: true, reset_after: true, return_sequences: !bidi }; // prettier-ignore
+      const modelLayers = [
+        { class_name: "Embedding", config: { name: "embedding", batch_input_shape: [null, null], input_dim: V, output_dim: E, mask_zero: true } },
+        bidi
+          ? { class_name: "Bidirectional", config: { name: "bidirectional", merge_mode: "concat", layer: { class_name: "GRU", config: gruCfg } } }
+          : { class_name: "GRU", config: gruCfg },
+        bidi
+          ? { class_name: "Dense", config: { name: "dense", units: O, activation: "linear" } }
+          : { class_name: "TimeDistributed", config: { name: "td", layer: { class_name: "Dense", config: { name: "dense", units: O, activation: "linear" } } } },
+      ]; // prettier-ignore
+      const at = bidi ? ["bidirectional/forward_gru", "bidirectional/backward_gru"] : ["gru"];
+      const head = bidi ? "dense" : "td";
+      const weights = [
+        { name: "embedding/embeddings", shape: [V, E], data: table },
+        ...dirs.flatMap((w, d) => [
+          { name: `${at[d]}/kernel`, shape: [E, G], data: w.kernel },
+          { name: `${at[d]}/recurrent_kernel`, shape: [H, G], data: w.rec },
+          { name: `${at[d]}/bias`, shape: [2, G], data: w.bias },
+        ]),
+        { name: `${head}/kernel`, shape: [D * H, O], data: dense.kernel },
+        { name: `${head}/bias`, shape: [O], data: dense.bias },
+      ];
+      const { dir } = writeTfjsDir(`keras-emb-gru-${D}`, modelLayers, weights);
+      const out = join(tmp, `keras-emb-gru-${D}.safetensors`);
+      const summary = convertFromTfjs(dir, out);
+      assert.ok(summary.notes.some((n) => /mask_zero=true .*padding_idx 0/.test(n)));
+      const { model } = loadModel(out);
+      assert.deepEqual(model.config.embedding, { numEmbeddings: V, paddingIdx: 0 });
+
+      // Right-padded rows, most with padded steps; lstm-ts runs them at the lengths the note gives.
+      const { tm } = paddedTokens(V, T, [6, 3, 1, 4, 2], bidi ? 44 : 42);
+      const B = 5;
+      const lengths = lengthsOf(tm, T, B);
+      assert.deepEqual(lengths, [6, 3, 1, 4, 2]);
+      // Keras's equations on the embedded rows under Keras's mask (state held at masked steps).
+      const x = new Float32Array(T * B * E);
+      for (let i = 0; i < T * B; i++) x.set(table.subarray(tm[i] * E, tm[i] * E + E), i * E);
+      const ys = kerasGruStack([dirs], x, { T, B, H }, maskOf(tm)); // [T, B, D·H]
+      // Keras's last output (return_sequences=false, or the last step of the masked sequence):
+      // the forward direction's output at t = T − 1 (held since the row's last valid step), the
+      // backward one's at t = 0 (its last step, which it reached after skipping the padding).
+      const final = new Float64Array(B * D * H);
+      for (let b = 0; b < B; b++)
+        for (let d = 0; d < D; d++) {
+          const t = d === 0 ? T - 1 : 0;
+          const from = (t * B + b) * D * H + d * H;
+          final.set(ys.subarray(from, from + H), (b * D + d) * H);
+        }
+      const want = denseRows(final, dense, D * H, O); // [B, O]
+      const got = model.forward(tm, { seqLen: T, batch: B, lengths, readout: bidi ? "final" : "last" });
+      const err = scaledError(got.output, want);
+      assert.ok(err <= TOL, `last output: max scaled error ${err} against the masked Keras equations`);
+      if (!bidi) {
+        const all = model.forward(tm, { seqLen: T, batch: B, lengths }).output;
+        const wantAll = denseRows(ys, dense, H, O); // [T, B, O]
+        const e = scaledError(validSteps(all, lengths, T, O), validSteps(wantAll, lengths, T, O));
+        assert.ok(e <= TOL, `valid steps: max scaled error ${e} against the Keras equations`);
+      }
+    },
+  ); // prettier-ignore

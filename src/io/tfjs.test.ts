@@ -485,7 +485,7 @@ describe("TensorFlow.js Layers models with an Embedding", () => {
   const run = (m: LstmModel, ids: Float32Array, T: number, B: number, extra = {}) =>
     Array.from(m.forward(ids, { seqLen: T, batch: B, ...extra }).output);
 
-  it("export then import: Embedding layer, mask_zero from padding_idx 0, same outputs (LSTM, GRU, bidirectional)", () => {
+  it("export then import: Embedding layer, same outputs (LSTM, GRU, bidirectional); no mask_zero outside a classifier", () => {
     const cases: ModelConfigInput[] = [
       EMB,
       { ...EMB, cell: "gru", embedding: { numEmbeddings: 6, paddingIdx: null } },
@@ -497,15 +497,23 @@ describe("TensorFlow.js Layers models with an Embedding", () => {
       const layers = layersOf(e.modelJson);
       assert.equal(layers[0].class_name, "Embedding");
       const ec = layers[0].config;
+      // A generic model's id 0 may be a token: padding_idx 0 is not written as mask_zero.
       assert.deepEqual(
         [ec.input_dim, ec.output_dim, ec.mask_zero, ec.batch_input_shape],
-        [6, 4, cfg.embedding!.paddingIdx === 0, [null, null]],
+        [6, 4, false, [null, null]],
+      );
+      assert.equal(
+        e.notes.some((n) => /padding_idx 0 is not written as mask_zero/.test(n)),
+        cfg.embedding!.paddingIdx === 0,
       );
       assert.equal(layers[1].config.batch_input_shape, undefined);
       const w0 = e.modelJson.weightsManifest[0].weights[0];
       assert.deepEqual([w0.name, w0.shape], ["embedding/embeddings", [6, 4]]);
       const back = importTfjs(e.modelJson, new Map([[e.weightsPath, e.weights]]), "model.json");
-      assert.deepEqual(back.model.config, m.config);
+      const { embedding, ...rest } = m.config;
+      const { embedding: embBack, ...restBack } = back.model.config;
+      assert.deepEqual(restBack, rest);
+      assert.deepEqual(embBack, { numEmbeddings: embedding!.numEmbeddings, paddingIdx: null });
       assert.deepEqual(
         Array.from(back.model.param("embedding.weight")),
         Array.from(m.param("embedding.weight")),
@@ -513,14 +521,41 @@ describe("TensorFlow.js Layers models with an Embedding", () => {
       const [T, B] = [5, 3];
       const ids = tokens(T * B, 6, 3);
       close(run(back.model, ids, T, B), run(m, ids, T, B));
-      const notes = back.report.notes.join("\n");
-      assert.match(notes, /Embedding \[6, 4\]/);
-      if (cfg.embedding!.paddingIdx === 0)
+      assert.match(back.report.notes.join("\n"), /Embedding \[6, 4\] imported/);
+    }
+  });
+
+  it("mask_zero only for a classifier (right padded, id 0 only padding): text and generic models read token 0", () => {
+    const m = randomModel(EMB, 13);
+    const tasks: [ModelMeta, boolean][] = [
+      [{ task: "classify", input: { kind: "embedding" } }, true],
+      [{ task: "text", input: { kind: "embedding" } }, false],
+      [META, false],
+    ];
+    for (const [meta, maskZero] of tasks) {
+      const e = exportTfjs(m, meta);
+      assert.equal(layersOf(e.modelJson)[0].config.mask_zero, maskZero, meta.task);
+      assert.match(
+        e.notes.join("\n"),
+        maskZero
+          ? /mask_zero=true: feed token ids right padded with 0/
+          : new RegExp(
+              `padding_idx 0 is not written as mask_zero: in a ${meta.task} model id 0 may be a real token`,
+            ),
+      );
+      const back = importTfjs(e.modelJson, new Map([[e.weightsPath, e.weights]]), "model.json");
+      assert.equal(back.model.config.embedding?.paddingIdx, maskZero ? 0 : null);
+      if (maskZero)
         assert.match(
-          notes,
+          back.report.notes.join("\n"),
           /mask_zero=true imported as embedding\.weight with padding_idx 0.*lengths/,
         );
     }
+    // A classifier whose padding id is not 0 gets no mask, and a note to feed rows unpadded.
+    const other = randomModel({ ...EMB, embedding: { numEmbeddings: 6, paddingIdx: null } }, 14);
+    const e = exportTfjs(other, { task: "classify", input: { kind: "embedding" } });
+    assert.equal(layersOf(e.modelJson)[0].config.mask_zero, false);
+    assert.match(e.notes.join("\n"), /no mask: padding_idx is none, not 0.*unpadded/);
   });
 
   it("writes a tied head as an untied Dense copy of embedding.weightᵀ; refuses projections (Keras has no LSTMP)", () => {
@@ -653,5 +688,81 @@ describe("TensorFlow.js Layers models with an Embedding", () => {
       assert.doesNotThrow(() => JSON.stringify(json), name);
       rejects(json, new Map([[e.weightsPath, e.weights]]), re);
     }
+  });
+});
+
+describe("TensorFlow.js Layers classifiers without an embedding (Masking)", () => {
+  const CHARS: ModelMeta = {
+    task: "classify",
+    input: { kind: "one-hot" },
+    classifier: {
+      kind: "chars", textColumn: "t", labelColumn: "l", classes: ["a", "b"], vocab: [..."wxyz"],
+      features: 1, scaler: null,
+    }, // prettier-ignore
+  };
+  const NUMBERS: ModelMeta = {
+    task: "classify",
+    input: { kind: "dense" },
+    classifier: {
+      kind: "numbers", textColumn: "t", labelColumn: "l", classes: ["a", "b"], vocab: null,
+      features: 5, scaler: { mean: [0, 0, 0, 0, 0], std: [1, 1, 1, 1, 1] },
+    }, // prettier-ignore
+  };
+  const CLF: ModelConfigInput = { inputSize: 5, hiddenSize: 3, bidirectional: true, outputSize: 2 };
+
+  it("a one-hot character classifier starts with Masking(0); a numbers classifier and other tasks get none", () => {
+    const m = randomModel(CLF, 51);
+    const cases: [ModelMeta, boolean, RegExp | null][] = [
+      [CHARS, true, /Masking\(mask_value=0\) layer first: .*all-zero rows/],
+      [NUMBERS, false, /no mask: a standardised step of a numbers classifier can be all zeros.*unpadded/],
+      [{ task: "text", input: { kind: "one-hot" } }, false, null],
+      [META, false, null],
+    ]; // prettier-ignore
+    for (const [meta, masking, note] of cases) {
+      const e = exportTfjs(m, meta);
+      const layers = layersOf(e.modelJson);
+      assert.equal(layers[0].class_name, masking ? "Masking" : "Bidirectional", meta.task);
+      if (masking) {
+        assert.deepEqual(layers[0].config.batch_input_shape, [null, null, 5]);
+        assert.equal(layers[0].config.mask_value, 0);
+        assert.equal(layers[1].config.batch_input_shape, undefined);
+      } else assert.deepEqual(layers[0].config.batch_input_shape, [null, null, 5]);
+      if (note) assert.match(e.notes.join("\n"), note);
+      else assert.deepEqual(e.notes, []);
+      // Back: the Masking layer is accepted with a note; the weights and outputs are the same.
+      const back = importTfjs(e.modelJson, new Map([[e.weightsPath, e.weights]]), "model.json");
+      assert.equal(
+        back.report.notes.some((n) => /Masking\(mask_value=0\) makes Keras skip .*per-row lengths/.test(n)),
+        masking,
+      ); // prettier-ignore
+      close(outputs(back.model), outputs(m));
+    }
+  });
+
+  it("imports Masking before the recurrent layers (any mask value, noted); rejects it elsewhere", () => {
+    const m = randomModel(CLF, 52);
+    const e = exportTfjs(m, CHARS);
+    const shards = new Map([[e.weightsPath, e.weights]]);
+    const edited = (edit: (layers: Layer[]) => void) => {
+      const json = JSON.parse(JSON.stringify(e.modelJson)) as TfjsModelJson;
+      edit(layersOf(json));
+      return json;
+    };
+    const minus1 = importTfjs(
+      edited((l) => (l[0].config.mask_value = -1)),
+      shards,
+      "model.json",
+    );
+    assert.match(minus1.report.notes.join("\n"), /Masking\(mask_value=-1\).*features all equal -1/);
+    const cases: [(l: Layer[]) => void, RegExp][] = [
+      [(l) => (l[0].config.mask_value = "0"), /layer 0 \("masking", Masking\): mask_value is "0", expected a finite number/],
+      [(l) => l.splice(1, 0, { class_name: "Masking", config: { name: "m2" } }), /layer 1 \("m2", Masking\): a second Masking layer/],
+      [(l) => l.splice(2, 0, l.shift()!), /a Masking after the recurrent layers; it must come first/],
+      [
+        (l) => l.unshift({ class_name: "Embedding", config: { name: "e", input_dim: 3, output_dim: 5 } }),
+        /layer 1 \("masking", Masking\): a Masking after an Embedding \(use the Embedding's mask_zero\)/,
+      ],
+    ]; // prettier-ignore
+    for (const [edit, re] of cases) rejects(edited(edit), shards, re);
   });
 });

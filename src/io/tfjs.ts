@@ -53,11 +53,15 @@ export interface TfjsShards {
   read(path: string): Uint8Array;
 }
 
-/** What `exportTfjs` produces: model.json and the bytes of its one shard, `weightsPath`. */
+/**
+ * What `exportTfjs` produces: model.json, the bytes of its one shard, `weightsPath`, and notes on
+ * how a Keras user must feed the model (for the CLI's export report).
+ */
 export interface TfjsExport {
   modelJson: TfjsModelJson;
   weightsPath: string;
   weights: Uint8Array;
+  notes: string[];
 }
 
 const fmt = (shape: readonly number[]) => `[${shape.join(", ")}]`;
@@ -187,8 +191,8 @@ function firstName(v: unknown): string | undefined {
 }
 
 const LAYER_HELP =
-  "lstm-ts converts an optional Embedding, then LSTM, GRU or Bidirectional layers, then one Dense " +
-  "head (optionally in TimeDistributed; InputLayer and Dropout are allowed)";
+  "lstm-ts converts an optional Embedding or Masking, then LSTM, GRU or Bidirectional layers, " +
+  "then one Dense head (optionally in TimeDistributed; InputLayer and Dropout are allowed)";
 
 /** Reads modelTopology into the list of layers of a Sequential or single-chain functional model. */
 function topologyLayers(topology: unknown, fail: (msg: string) => never): RawLayer[] {
@@ -364,6 +368,7 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
   const lstm: LstmLayerPlan[] = [];
   let dense: DensePlan | undefined;
   let embedding: EmbeddingPlan | undefined;
+  let masking: { value: number; where: string } | undefined;
   let inputHint: Plan["inputHint"];
   let dropout = false;
   let stateful = false;
@@ -386,6 +391,20 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
       if (pending > 0)
         fail(`${where}: a Dropout before the Embedding would drop token ids; ${LAYER_HELP}`);
       embedding = checkEmbeddingConfig(raw, fail);
+      continue;
+    }
+    if (cls === "Masking") {
+      if (masking) fail(`${where}: a second Masking layer; ${LAYER_HELP}`);
+      if (embedding)
+        fail(
+          `${where}: a Masking after an Embedding (use the Embedding's mask_zero); ${LAYER_HELP}`,
+        );
+      if (lstm.length > 0 || dense)
+        fail(`${where}: a Masking after the recurrent layers; it must come first (${LAYER_HELP})`);
+      const value = cfg.mask_value ?? cfg.maskValue ?? 0;
+      if (typeof value !== "number" || !Number.isFinite(value))
+        fail(`${where}: mask_value is ${str(value)}, expected a finite number`);
+      masking = { value: value as number, where };
       continue;
     }
     if (cls === "Dropout") {
@@ -552,6 +571,16 @@ function planTopology(topology: unknown, fail: (msg: string) => never): Plan {
   if (stateful)
     notes.push(
       "stateful=true: lstm-ts starts each forward pass from a zero state unless h0/c0 are given",
+    );
+  if (masking)
+    notes.push(
+      `${masking.where}: Masking(mask_value=${masking.value}) makes Keras skip every step whose ` +
+        `features all equal ${masking.value} (state and output carried over). lstm-ts's exact ` +
+        `equivalent is right padding with per-row lengths: lengths[b] = the number of steps ` +
+        `before row b's first such step. The outputs then equal Keras's at every valid step, and ` +
+        `readout "last" / "final" equals Keras's last output. Such a step followed by other steps ` +
+        `is not skipped by lstm-ts: remove it from the row first (Keras's result is that of the ` +
+        `row without it)`,
     );
   if (embedding) {
     // The Embedding's (or an InputLayer's) batch_input_shape is [batch, time]: no feature size.
@@ -1017,12 +1046,20 @@ const ZEROS = { class_name: "Zeros", config: {} };
  * "classify", readout "final") ends instead in an LSTM with return_sequences false and a Dense on
  * its output: [batch, O], the final states [forward | backward], as lstm-ts reads them.
  *
- * With an embedding the first layer is a Keras Embedding (input: token ids [batch, time]); its
- * mask_zero is true when the padding_idx is 0, the way lstm-ts pads rows (right padding with
- * per-row lengths): Keras then skips the padded steps, so its outputs equal lstm-ts's with
- * lengths at every valid step and its last output is each row's last valid step. A tied head is
- * written as an untied Dense whose kernel is a copy of embedding.weightᵀ (the same outputs; a
- * Keras user who trains it further unties the two). Projections are refused: Keras has no LSTMP.
+ * Keras has no per-row lengths: it reads every step it is given unless a mask skips it. A
+ * classifier's rows are right padded (lstm-ts reads each at its own length), so a classifier gets
+ * a mask where one is exact: with an embedding, mask_zero (its padding_idx is 0, and id 0 is only
+ * padding); with one-hot characters, a Masking(mask_value=0) layer first (a real step is the
+ * one-hot of an id ≥ 1, never all zeros; padding is fed as all-zero rows). Keras then skips the
+ * padded steps, so its last output is each row's last valid step. A numbers classifier gets no
+ * mask: a standardised step can be all zeros (every feature at its training mean) and Masking
+ * would skip it; its rows must be fed unpadded (`notes` says so). Other tasks get no mask either:
+ * their padding_idx 0 may be a real token (a model converted with --padding-idx 0), which
+ * mask_zero would skip wherever it occurs.
+ *
+ * A tied head is written as an untied Dense whose kernel is a copy of embedding.weightᵀ (the same
+ * outputs; a Keras user who trains it further unties the two). Projections are refused: Keras
+ * has no LSTMP.
  *
  * Weight names are those tf.loadLayersModel expects; initializers are Zeros so loading does not
  * spend time on random (orthogonal) initial values. `meta` travels in
@@ -1034,6 +1071,34 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
   const emb = model.config.embedding;
   // A classifier reads the final states (readout "final"): the last layer returns no sequence.
   const finalOnly = meta?.task === "classify";
+  // Keras's equivalent of a classifier's lengths (see above); no mask for anything else.
+  const maskZero = finalOnly && emb?.paddingIdx === 0;
+  const masking = finalOnly && !emb && meta?.input.kind === "one-hot";
+  const notes: string[] = [];
+  if (maskZero)
+    notes.push(
+      "Embedding with mask_zero=true: feed token ids right padded with 0; Keras skips the " +
+        "padded steps, so its output is lstm-ts's with per-row lengths",
+    );
+  else if (masking)
+    notes.push(
+      "a Masking(mask_value=0) layer first: feed one-hot rows (id k ≥ 1 → a 1 at index k) right " +
+        "padded with all-zero rows, which Keras skips (a one-hot step is never all zeros), so its " +
+        "output is lstm-ts's with per-row lengths; a padding step written as the one-hot of id 0 " +
+        "is not masked",
+    );
+  else if (finalOnly)
+    notes.push(
+      `no mask: ${emb ? `padding_idx is ${emb.paddingIdx ?? "none"}, not 0` : "a standardised step of a numbers classifier can be all zeros (every feature at its training mean), which Masking(0) would skip"}; ` +
+        "Keras reads every step it is given, so feed each row unpadded (one row at a time, or a " +
+        "batch of rows of one length): padded steps would be read as input",
+    );
+  else if (emb?.paddingIdx === 0)
+    notes.push(
+      `padding_idx 0 is not written as mask_zero: in a ${meta?.task ?? "generic"} model id 0 may ` +
+        "be a real token, which mask_zero would make Keras skip wherever it occurs; Keras reads " +
+        "every step, token 0 included (set mask_zero yourself if 0 is only right padding)",
+    );
   const gru = model.config.cell === "gru";
   const D = numDirections(model.config);
   const specs: TfjsWeightSpec[] = [];
@@ -1123,11 +1188,17 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
         embeddings_regularizer: null,
         activity_regularizer: null,
         embeddings_constraint: null,
-        mask_zero: emb.paddingIdx === 0,
+        mask_zero: maskZero,
         input_length: null,
       },
     });
     add("embedding/embeddings", [V, I], model.param("embedding.weight"));
+    input = {};
+  } else if (masking) {
+    layers.push({
+      class_name: "Masking",
+      config: { name: "masking", trainable: true, ...input, mask_value: 0 },
+    });
     input = {};
   }
   const cls = gru ? "GRU" : "LSTM";
@@ -1204,5 +1275,5 @@ export function exportTfjs(model: LstmModel, meta?: ModelMeta): TfjsExport {
     weightsManifest: [{ paths: [TFJS_WEIGHTS_PATH], weights: specs }],
   };
   if (meta) modelJson.userDefinedMetadata = { [TFJS_META_KEY]: portableMeta(meta) };
-  return { modelJson, weightsPath: TFJS_WEIGHTS_PATH, weights };
+  return { modelJson, weightsPath: TFJS_WEIGHTS_PATH, weights, notes };
 }
