@@ -1,15 +1,10 @@
 /** `lstm train-series FILE.csv --column NAME --horizon K`: a forecaster for numeric series. */
 import type { Command } from "commander";
-import {
-  parseCsvSeries,
-  seriesWindowsForSplit,
-  splitSeries,
-  StandardScaler,
-  type MissingPolicy,
-} from "../src/data/series.js";
+import { parseCsvSeries, type MissingPolicy } from "../src/data/series.js";
 import { decodeText } from "../src/data/text.js";
 import { SeriesTask } from "../src/train/series-task.js";
-import { applyTransform, readSeriesMeta } from "../src/train/forecast.js";
+import { readSeriesMeta } from "../src/train/forecast.js";
+import { prepareSeries } from "../src/train/series-setup.js";
 import type { ModelMeta } from "../src/node.js";
 import { prepareModel, runTrainCommand } from "./train-common.js";
 import { addTrainOptions, featureConfig, type TrainFlags } from "./train-flags.js";
@@ -98,14 +93,11 @@ export function registerTrainSeries(program: Command): void {
         const columns = list(flags.column);
         if (columns.length === 0) throw new CliError("--column needs at least one column name");
         const targets = flags.target ? list(flags.target) : columns;
-        const targetIdx = targets.map((t) => {
-          const i = columns.indexOf(t);
-          if (i < 0)
+        for (const t of targets)
+          if (!columns.includes(t))
             throw new CliError(
               `--target ${t} must be one of the --column columns (${columns.join(", ")})`,
             );
-          return i;
-        });
         const csv = decodeText(bytes, file);
         const series = parseCsvSeries(csv, file, {
           columns,
@@ -114,23 +106,24 @@ export function registerTrainSeries(program: Command): void {
         });
         const N = series.values.length / columns.length;
         const C = columns.length;
-        const split = splitSeries(N, flags.validFraction, flags.testFraction);
-        const transformed = applyTransform(
-          { transform: flags.transform, columns },
-          Float64Array.from(series.values),
-          file,
-        );
         // A run that starts from a file keeps its scaler (a fine-tune sees the data as the
         // model was trained to; a resumed run's data is the same file, so it is the same fit).
         const start = resumed ? { meta: resumed.meta, path: flags.resume! } : tuned;
-        const scaler = start
-          ? readSeriesMeta(start.meta.series, start.path).scaler
-          : StandardScaler.fit(transformed, C, split.train);
-        const scaled = scaler.transform(transformed);
-        const windows = seriesWindowsForSplit(scaled, C, split, {
+        const {
+          windows,
+          split,
+          meta: seriesMeta,
+        } = prepareSeries(series, {
+          source: file,
+          targets,
+          validFraction: flags.validFraction,
+          testFraction: flags.testFraction,
+          transform: flags.transform,
           seqLen: flags.seqLen,
           horizon: flags.horizon,
-          targetColumns: targetIdx,
+          relative: flags.relative ?? false,
+          missing: flags.missing,
+          scaler: start ? readSeriesMeta(start.meta.series, start.path).scaler : undefined,
         });
         const O = windows.train.outputSize;
         const features = featureConfig(flags, { vocab: null, directions: 1 });
@@ -149,20 +142,7 @@ export function registerTrainSeries(program: Command): void {
         const meta: ModelMeta = {
           task: "series",
           input: { kind: "dense" },
-          series: {
-            columns,
-            targetColumns: targets,
-            timeColumn: series.timeColumn,
-            horizon: flags.horizon,
-            seqLen: flags.seqLen,
-            scaler: scaler.toJSON(),
-            transform: flags.transform,
-            relative: flags.relative ?? false,
-            missing: flags.missing,
-            rows: N,
-            split,
-            lastTime: series.times ? series.times[series.times.length - 1] : null,
-          },
+          series: seriesMeta,
         };
         return {
           model,

@@ -44,6 +44,9 @@ const common = {
   target: "es2022",
   legalComments: "eof",
   logLevel: "warning",
+  // Class names survive minification: every LstmError's name is its class's (`ConfigError`),
+  // which messages show and the training worker sends back as a WorkerTrainingError's reason.
+  keepNames: true,
 };
 
 /** The demo imports ../src/index.js for its types; in the browser it loads the bundle. */

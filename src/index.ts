@@ -97,7 +97,14 @@ export type { ModelMeta, LoadedModel } from "./io/model-file.js";
 export { decodeSafetensors, encodeSafetensors } from "./io/safetensors.js";
 export { modelFromResult, trainInWorker, WorkerTrainingError } from "./train/worker-host.js";
 export type { TrainInWorkerOptions, WorkerTraining } from "./train/worker-host.js";
-export type { TextTrainJob, WorkerTrainResult } from "./train/worker-protocol.js";
+export type {
+  ClassifyTrainJob,
+  SeriesTrainJob,
+  TextTrainJob,
+  TrainJob,
+  WorkerJobCommon,
+  WorkerTrainResult,
+} from "./train/worker-protocol.js";
 // Types the API above takes or returns, exported so that callers (and the API reference) can name them.
 export type { OffsetTable, Slot } from "./tensor/offsets.js";
 export type { TextTaskOptions } from "./train/text-task.js";

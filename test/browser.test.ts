@@ -52,6 +52,39 @@ function serve(): Promise<Server> {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
 
+/**
+ * Runs in the page: a classify job and a series job through the browser bundle's trainInWorker,
+ * each result encoded as a model file and decoded again; then a bad job's error reason.
+ */
+const BUNDLE_JOBS = `(async () => {
+  const lib = await import("/dist/browser/lstm-ts.js");
+  const train = { optimizer: { kind: "adam", lr: 0.02 }, evalEvery: 5, seed: 1 };
+  const sequences = [], labels = [];
+  for (let i = 0; i < 24; i++) {
+    sequences.push(i % 2 ? "xyyx".slice(0, 2 + (i % 3)) : "abba".slice(0, 2 + (i % 3)));
+    labels.push(i % 2 ? "xy" : "ab");
+  }
+  let events = 0;
+  const c = await lib.trainInWorker({
+    task: "classify", data: { sequences, labels }, batch: 4,
+    model: { hiddenSize: 4, embedding: 3 }, train: { ...train, steps: 5 },
+  }).on((e) => { if (e.type === "step") events++; }).done;
+  const cm = lib.decodeModel(lib.encodeModel(lib.modelFromResult(c), c.meta), "classify");
+  const a = Array.from({ length: 40 }, (_, i) => Math.sin(i / 2));
+  const seriesJob = {
+    task: "series", data: { values: { a } }, columns: ["a"], horizon: 2, seqLen: 6, batch: 4,
+    model: { hiddenSize: 4 }, train: { ...train, steps: 4 },
+  };
+  const s = await lib.trainInWorker(seriesJob).done;
+  const sm = lib.decodeModel(lib.encodeModel(lib.modelFromResult(s), s.meta), "series");
+  const error = await lib.trainInWorker({ ...seriesJob, seqLen: "6" }).done.then(
+    () => "none", (e) => e.reason);
+  return {
+    classify: { steps: c.summary.steps, events, classes: cm.meta.classifier.classes, task: cm.meta.task },
+    series: { steps: s.summary.steps, task: sm.meta.task, horizon: sm.meta.series.horizon, error },
+  };
+})()`;
+
 const mean = (a: number[]): number => a.reduce((s, v) => s + v, 0) / a.length;
 
 /** Opens the demo at `url`, collecting page errors into `problems`; resolves when it is done. */
@@ -143,6 +176,16 @@ test(
       assert.deepEqual(s2.losses, s.losses, "the same losses, bit for bit");
       assert.equal(s2.sample, s.sample);
       assert.deepEqual(s2.longTasks, []);
+
+      // A sequence classifier and a forecaster trained by the bundle's trainInWorker, each a
+      // model file that the bundle's decodeModel reads back with the CLI's metadata.
+      const jobs = (await page2.evaluate(BUNDLE_JOBS)) as {
+        classify: { steps: number; events: number; classes: string[]; task: string };
+        series: { steps: number; task: string; horizon: number; error: string };
+      };
+      assert.deepEqual(problems, []);
+      assert.deepEqual(jobs.classify, { steps: 5, events: 5, classes: ["ab", "xy"], task: "classify" }); // prettier-ignore
+      assert.deepEqual(jobs.series, { steps: 4, task: "series", horizon: 2, error: "ConfigError" });
     } finally {
       await browser.close();
       server.close();

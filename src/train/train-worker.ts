@@ -3,7 +3,7 @@
  * it waits for a "start" message, trains, posts every TrainEvent, answers "stop" by ending
  * after the current step, and posts the weights back. Started by worker-host.ts.
  */
-import { runTextJob, type RunningJob } from "./worker-job.js";
+import { runJob, type RunningJob } from "./worker-job.js";
 import type { HostMessage, WorkerMessage } from "./worker-protocol.js";
 
 interface Port {
@@ -44,7 +44,7 @@ let running: RunningJob | null = null;
 port.listen((message) => {
   if (message.type === "stop") running?.stop();
   else if (message.type === "start" && running === null) {
-    running = runTextJob(message.job, (event) => port.post({ type: "event", event }));
+    running = runJob(message.job, (event) => port.post({ type: "event", event }));
     running.result.then(
       (result) => port.post({ type: "done", result }, [result.params.buffer as ArrayBuffer]),
       (e: unknown) =>

@@ -7,12 +7,7 @@
 import { LstmModel, type ModelOptions } from "../model/model.js";
 import { LstmError } from "../tensor/errors.js";
 import type { TrainListener } from "./events.js";
-import type {
-  HostMessage,
-  TextTrainJob,
-  WorkerMessage,
-  WorkerTrainResult,
-} from "./worker-protocol.js";
+import type { HostMessage, TrainJob, WorkerMessage, WorkerTrainResult } from "./worker-protocol.js";
 
 /** Raised by a run's `done` when `cancel()` ended it, or when the worker failed. */
 export class WorkerTrainingError extends LstmError {
@@ -93,13 +88,12 @@ async function startWorker(url: URL, handlers: Handlers): Promise<WorkerLike> {
 }
 
 /**
- * Trains `job` in a worker. Events arrive as the trainer emits them; `done` gives the config,
- * parameters, vocabulary and summary (`modelFromResult` makes an LstmModel of them).
+ * Trains `job` (a character model, a forecaster or a sequence classifier) in a worker. Events
+ * arrive as the trainer emits them; `done` gives the config, parameters, metadata and summary
+ * (`modelFromResult` makes an LstmModel of them; `encodeModel(model, result.meta)` a model
+ * file). A malformed job rejects `done` with a WorkerTrainingError whose reason is "ConfigError".
  */
-export function trainInWorker(
-  job: TextTrainJob,
-  options: TrainInWorkerOptions = {},
-): WorkerTraining {
+export function trainInWorker(job: TrainJob, options: TrainInWorkerOptions = {}): WorkerTraining {
   const listeners: TrainListener[] = [];
   let worker: WorkerLike | null = null;
   let finished = false;

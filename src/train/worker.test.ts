@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { splitTrainValid, Vocab } from "../data/text.js";
+import { decodeModel, encodeModel } from "../io/model-file.js";
 import { initParams } from "../model/init.js";
 import { LstmModel } from "../model/model.js";
 import { Rng } from "../tensor/rng.js";
@@ -8,7 +9,9 @@ import type { TrainEvent } from "./events.js";
 import { TextTask } from "./text-task.js";
 import { Trainer } from "./trainer.js";
 import { modelFromResult, trainInWorker, WorkerTrainingError } from "./worker-host.js";
-import type { TextTrainJob } from "./worker-protocol.js";
+import type { ClassifyTrainJob, SeriesTrainJob, TextTrainJob } from "./worker-protocol.js";
+import { SeriesTask } from "./series-task.js";
+import { prepareSeries } from "./series-setup.js";
 
 const TEXT = "It is a truth universally acknowledged, that a single man in possession of a good fortune, must be in want of a wife. ".repeat(8); // prettier-ignore
 
@@ -96,4 +99,178 @@ describe("trainInWorker (Node worker_threads)", () => {
       return true;
     });
   });
+});
+
+/** Two columns: a sine and a noisy copy shifted by one step. */
+function seriesJob(steps: number): SeriesTrainJob {
+  const N = 80;
+  const a = Array.from({ length: N }, (_, i) => Math.sin(i / 3));
+  const b = a.map((x, i) => 0.5 * (a[i - 1] ?? 0) + 0.1 * Math.cos(7 * i));
+  return {
+    task: "series",
+    data: { values: { a, b } },
+    columns: ["a", "b"],
+    targets: ["a"],
+    horizon: 2,
+    seqLen: 8,
+    batch: 8,
+    model: { cell: "gru", hiddenSize: 6, numLayers: 2 },
+    train: { optimizer: { kind: "adam", lr: 0.01 }, steps, evalEvery: 5, seed: 4 },
+  };
+}
+
+/** Words of a's and b's (class "ab") and of x's and y's ("xy"). */
+function classifyJob(steps: number): ClassifyTrainJob {
+  const sequences: string[] = [];
+  const labels: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const chars = i % 2 === 0 ? "ab" : "xy";
+    sequences.push(Array.from({ length: 2 + (i % 5) }, (_, j) => chars[(i + j) % 2]).join(""));
+    labels.push(chars);
+  }
+  return {
+    task: "classify",
+    data: { sequences, labels },
+    batch: 8,
+    model: { hiddenSize: 6, bidirectional: true, embedding: 4, projSize: 3 },
+    train: { optimizer: { kind: "adam", lr: 0.02 }, steps, evalEvery: 5, seed: 2 },
+  };
+}
+
+describe("trainInWorker: series and classify jobs", () => {
+  it("a series job trains on the CLI's windows: weights bit-identical to training here", async () => {
+    const events: TrainEvent[] = [];
+    const result = await trainInWorker(seriesJob(10)).on((e) => events.push(e)).done;
+    assert.equal(events[0].type, "start");
+    assert.equal(events.at(-1)!.type, "stop");
+    assert.equal(events.filter((e) => e.type === "eval").length, 2);
+    assert.equal(result.summary.steps, 10);
+    // The same job on this thread, through the code train-series runs.
+    const j = seriesJob(10);
+    const values = j.data as { values: Record<string, number[]> };
+    const { windows } = prepareSeries(
+      {
+        columns: ["a", "b"],
+        values: Float64Array.from(values.values.a.flatMap((x, i) => [x, values.values.b[i]])),
+        times: null,
+        timeColumn: null,
+      },
+      {
+        ...{ source: "data", targets: ["a"], validFraction: 0.15, testFraction: 0.15 },
+        ...{ transform: "none", seqLen: 8, horizon: 2, relative: false, missing: "error" },
+      },
+    );
+    const model = new LstmModel({ ...j.model, inputSize: 2, outputSize: windows.train.outputSize });
+    initParams(model, new Rng(j.train.seed));
+    await new Trainer(
+      model,
+      new SeriesTask(model, windows.train, windows.valid, j.batch),
+      j.train,
+    ).run();
+    assert.deepEqual(result.params, Float32Array.from(model.params));
+    // The result is a model file as train-series writes one.
+    const loaded = decodeModel(encodeModel(modelFromResult(result), result.meta), "worker");
+    assert.equal(loaded.meta.task, "series");
+    assert.deepEqual(loaded.meta.series!.targetColumns, ["a"]);
+    assert.equal(loaded.meta.series!.horizon, 2);
+    assert.equal(loaded.meta.training!.steps, 10);
+    assert.equal(loaded.model.config.cell, "gru");
+  });
+
+  it("a classify job (embedding, bidirectional, projection) returns a classifier's model file", async () => {
+    const events: TrainEvent[] = [];
+    const result = await trainInWorker(classifyJob(6)).on((e) => events.push(e)).done;
+    assert.equal(events.filter((e) => e.type === "step").length, 6);
+    assert.ok(events.some((e) => e.type === "eval"));
+    assert.deepEqual(result.meta.classifier!.classes, ["ab", "xy"]);
+    assert.deepEqual(result.meta.classifier!.vocab, ["a", "b", "x", "y"]);
+    assert.deepEqual(result.meta.input, { kind: "embedding" });
+    assert.deepEqual(result.config.embedding, { numEmbeddings: 5, paddingIdx: 0 });
+    assert.equal(result.config.inputSize, 4);
+    assert.equal(result.config.outputSize, 2);
+    assert.equal(result.config.projSize, 3);
+    const loaded = decodeModel(encodeModel(modelFromResult(result), result.meta), "worker");
+    assert.equal(loaded.meta.task, "classify");
+    assert.deepEqual(Float32Array.from(loaded.model.params), result.params);
+  });
+
+  it("a numeric classify job from CSV text; stop() returns the weights so far", async () => {
+    const rows = ["seq,label"];
+    for (let i = 0; i < 30; i++)
+      rows.push(`"[${i % 2 ? "1, 2, 3" : "-1, -2"}]",${i % 2 ? "up" : "down"}`);
+    const run = trainInWorker({
+      ...classifyJob(1_000_000),
+      data: { csv: rows.join("\n"), textColumn: "seq", labelColumn: "label" },
+      kind: "numbers",
+      model: { hiddenSize: 4 },
+    });
+    let stopped = false;
+    run.on((e) => {
+      if (e.type === "step" && e.step >= 2 && !stopped) {
+        stopped = true;
+        run.stop();
+      }
+    });
+    const result = await run.done;
+    assert.equal(result.summary.stopReason, "interrupted");
+    assert.deepEqual(result.meta.input, { kind: "dense" });
+    assert.equal(result.meta.classifier!.kind, "numbers");
+    assert.equal(result.meta.classifier!.textColumn, "seq");
+    assert.ok(result.params.every(Number.isFinite));
+  });
+
+  for (const [name, bad, reason, message] of [
+    [
+      "a misspelt model key",
+      { ...seriesJob(2), model: { hidden: 4 } },
+      "ConfigError",
+      /job: model\.(hidden|hiddenSize)/,
+    ],
+    [
+      "a NaN in the columns",
+      { ...seriesJob(2), data: { values: { a: [1, NaN], b: [1, 2] } } },
+      "ConfigError",
+      /data\.values\.a\[1\]/,
+    ],
+    [
+      "both csv and values",
+      { ...seriesJob(2), data: { csv: "a\n1\n", values: {} } },
+      "ConfigError",
+      /exactly one/,
+    ],
+    [
+      "a column that is not given",
+      { ...seriesJob(2), columns: ["a", "c"] },
+      "ConfigError",
+      /c is not a key/,
+    ],
+    ["an unknown task", { ...seriesJob(2), task: "regress" }, "ConfigError", /task/],
+    [
+      "labels that do not match",
+      { ...classifyJob(2), data: { sequences: ["ab", "xy"], labels: ["ab"] } },
+      "ConfigError",
+      /one label per sequence/,
+    ],
+    [
+      "one class only",
+      { ...classifyJob(2), data: { sequences: ["ab", "ba"], labels: ["ab", "ab"] } },
+      "DataError",
+      /label/,
+    ],
+    [
+      "an embedding of numbers",
+      { ...classifyJob(2), kind: "numbers" },
+      "ConfigError",
+      /numbers needs arrays/,
+    ],
+  ] as const)
+    // prettier-ignore
+    it(`a bad job rejects with a typed error, not a crash: ${name}`, async () => {
+      await assert.rejects(trainInWorker(bad as unknown as SeriesTrainJob).done, (e: unknown) => {
+        assert.ok(e instanceof WorkerTrainingError);
+        assert.equal(e.reason, reason);
+        assert.match(e.message, message);
+        return true;
+      });
+    });
 });
