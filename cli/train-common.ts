@@ -11,6 +11,7 @@ import { makeConfig } from "../src/model/config.js";
 import { initParams } from "../src/model/init.js";
 import { Rng } from "../src/tensor/rng.js";
 import {
+  recordedSummary,
   Trainer,
   type Checkpoint,
   type TrainSummary,
@@ -348,17 +349,7 @@ async function runInterruptible(
 function trainingSummary(spec: RunSpec, summary: TrainSummary): Record<string, unknown> {
   const f = spec.flags;
   return {
-    steps: summary.steps,
-    epochs: Number(summary.epochs.toFixed(4)),
-    stopReason: summary.stopReason,
-    finalTrainLoss: summary.finalTrainLoss,
-    bestValidLoss: summary.bestValidLoss,
-    bestStep: summary.bestStep,
-    restoredBest: summary.restoredBest,
-    seconds: Number((summary.elapsedMs / 1000).toFixed(2)),
-    nonFiniteSteps: summary.nonFiniteSteps,
-    loss: spec.lossName,
-    history: summary.history,
+    ...recordedSummary(summary, spec.lossName),
     options: { ...f, json: undefined, quiet: undefined, resume: undefined },
     // What `lstm report` checks before it reads the recorded data file again.
     dataSha256: spec.dataSha256,

@@ -346,12 +346,17 @@ def check_meta(path, info, c):
         V = len(vocab)
         if (inp["kind"] == "one-hot" and V != I) or (inp["kind"] == "embedding" and V != rows) or (task == "text" and V != O):
             bad("vocab", f"has {V} characters; the config has input_size {I}, output_size {O}, embedding rows {rows}")
-    clf = info.get("classifier")
-    if task == "classify" and clf is None:
-        bad("classifier", "a classifier needs its metadata")
+    def section(key, needed_by, why):
+        """info[key], a JSON object: required by task `needed_by` (`why`), else optional."""
+        sec = info.get(key)
+        if task == needed_by and sec is None:
+            bad(key, why)
+        if sec is not None and not isinstance(sec, dict):
+            bad(key, "expected a JSON object")
+        return sec
+
+    clf = section("classifier", "classify", "a classifier needs its metadata")
     if clf is not None:
-        if not isinstance(clf, dict):
-            bad("classifier", "expected a JSON object")
         if clf.get("kind") not in ("chars", "numbers"):
             bad("classifier.kind", f"expected chars or numbers, got {clf.get('kind')!r}")
         for k in ("textColumn", "labelColumn"):
@@ -371,12 +376,8 @@ def check_meta(path, info, c):
                 bad("classifier.features", f"{clf.get('features')!r} features but input_size is {I}")
             if not isinstance(sc, dict) or not numbers(sc.get("mean")) or not numbers(sc.get("std")) or not len(sc["mean"]) == len(sc["std"]) == I:
                 bad("classifier.scaler", f"expected {{mean, std}}, {I} numbers each")
-    s = info.get("series")
-    if task == "series" and s is None:
-        bad("series", "a series model needs series metadata")
+    s = section("series", "series", "a series model needs series metadata")
     if s is not None:
-        if not isinstance(s, dict):
-            bad("series", "expected a JSON object")
         cols = s.get("columns")
         if not strings(cols, nonempty=True) or len(cols) != I:
             bad("series.columns", f"expected {I} column names (the model's input_size)")

@@ -62,6 +62,19 @@ const tmp = mkdtempSync(join(tmpdir(), "lstm-tfjs-"));
 const TOL = 1e-5;
 
 /** [B, T, C] → [T, B, C]. */
+/** A character classifier's metadata as train-classify writes it (id 0 padding, then `chars`). */
+function charsClassifier(chars: string): NonNullable<ModelMeta["classifier"]> {
+  return {
+    kind: "chars",
+    textColumn: "text",
+    labelColumn: "label",
+    classes: ["x", "y", "z"],
+    vocab: [...chars],
+    features: 1,
+    scaler: null,
+  };
+}
+
 function toTimeMajor(x: ArrayLike<number>, B: number, T: number, C: number): Float32Array {
   const out = new Float32Array(B * T * C);
   for (let b = 0; b < B; b++)
@@ -601,10 +614,7 @@ for (const [name, cfg, meta] of [
       task: "classify",
       input: { kind: "embedding" },
       // As train-classify writes it: id 0 is padding, ids 1 … 7 the characters.
-      classifier: {
-        kind: "chars", textColumn: "text", labelColumn: "label", classes: ["x", "y", "z"],
-        vocab: [..."abcdefg"], features: 1, scaler: null,
-      }, // prettier-ignore
+      classifier: charsClassifier("abcdefg"),
     },
   ],
 ] as [string, ModelConfigInput, ModelMeta][]) {
@@ -707,10 +717,7 @@ for (const [name, bidirectional] of [
       const meta: ModelMeta = {
         task: "classify",
         input: { kind: "one-hot" },
-        classifier: {
-          kind: "chars", textColumn: "text", labelColumn: "label", classes: ["x", "y", "z"],
-          vocab: [..."abcde"], features: 1, scaler: null,
-        }, // prettier-ignore
+        classifier: charsClassifier("abcde"),
       };
       const m = randomModel(cfg, bidirectional ? 301 : 302);
       const slug = `onehot-clf-${bidirectional ? "bidi" : "uni"}`;

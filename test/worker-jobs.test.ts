@@ -32,6 +32,29 @@ const CLI_BUDGET = ["--steps", "6", "--eval-every", "3", "--seed", "7", "--quiet
 /** `--init pytorch` without --orthogonal or --forget-bias, the CLI's default. */
 const CLI_INIT = { scheme: "pytorch", recurrent: "scheme" } as const;
 
+/**
+ * The worker's result is the CLI's model file: the task's metadata (`key`), input, config and
+ * weights are equal; saved, `command` (forecast or predict, `args` after the model) prints the
+ * same for both files.
+ */
+function assertSameAsCli(
+  result: Awaited<ReturnType<typeof trainInWorker>["done"]>,
+  cliOut: string,
+  key: "series" | "classifier",
+  [command, ...args]: string[],
+): void {
+  const fromCli = loadModel(cliOut);
+  assert.deepEqual(result.meta[key], fromCli.meta[key]);
+  assert.deepEqual(result.meta.input, fromCli.meta.input);
+  assert.deepEqual(result.config, fromCli.model.config);
+  assert.deepEqual(result.params, Float32Array.from(fromCli.model.params));
+  const workerOut = cliOut.replace(/\.safetensors$/, ".worker.safetensors");
+  saveModel(workerOut, modelFromResult(result), result.meta);
+  const ours = runCli([command, workerOut, ...args]);
+  assert.equal(ours.status, 0, ours.stderr);
+  assert.equal(ours.stdout, runCli([command, cliOut, ...args]).stdout);
+}
+
 test("a series job from CSV text is train-series: same metadata, same weights; lstm forecast reads it", async () => {
   const cliOut = join(dir, "cli-series.safetensors");
   const cli = runCli([
@@ -52,17 +75,7 @@ test("a series job from CSV text is train-series: same metadata, same weights; l
     init: CLI_INIT,
     train: cliTrainOptions(0.01, 1),
   }).done;
-  const fromCli = loadModel(cliOut);
-  assert.deepEqual(result.meta.series, fromCli.meta.series);
-  assert.deepEqual(result.meta.input, fromCli.meta.input);
-  assert.deepEqual(result.config, fromCli.model.config);
-  assert.deepEqual(result.params, Float32Array.from(fromCli.model.params));
-
-  const workerOut = join(dir, "worker-series.safetensors");
-  saveModel(workerOut, modelFromResult(result), result.meta);
-  const forecast = runCli(["forecast", workerOut, AIR]);
-  assert.equal(forecast.status, 0, forecast.stderr);
-  assert.equal(forecast.stdout, runCli(["forecast", cliOut, AIR]).stdout);
+  assertSameAsCli(result, cliOut, "series", ["forecast", AIR]);
 });
 
 test("a classify job from CSV text is train-classify: same metadata, same weights; lstm predict reads it", async () => {
@@ -88,15 +101,5 @@ test("a classify job from CSV text is train-classify: same metadata, same weight
     init: CLI_INIT,
     train: cliTrainOptions(0.03, 5),
   }).done;
-  const fromCli = loadModel(cliOut);
-  assert.deepEqual(result.meta.classifier, fromCli.meta.classifier);
-  assert.deepEqual(result.meta.input, fromCli.meta.input);
-  assert.deepEqual(result.config, fromCli.model.config);
-  assert.deepEqual(result.params, Float32Array.from(fromCli.model.params));
-
-  const workerOut = join(dir, "worker-classify.safetensors");
-  saveModel(workerOut, modelFromResult(result), result.meta);
-  const predict = runCli(["predict", workerOut, "abab", "yxxy"]);
-  assert.equal(predict.status, 0, predict.stderr);
-  assert.equal(predict.stdout, runCli(["predict", cliOut, "abab", "yxxy"]).stdout);
+  assertSameAsCli(result, cliOut, "classifier", ["predict", "abab", "yxxy"]);
 });

@@ -117,6 +117,26 @@ export interface TrainSummary {
   nonFiniteSteps: number;
 }
 
+/**
+ * A run's summary as a model file's `training` metadata records it (the CLI's and the worker's
+ * runs alike): rounded epochs and seconds, the loss's name and the evaluation history.
+ */
+export function recordedSummary(summary: TrainSummary, lossName: string) {
+  return {
+    steps: summary.steps,
+    epochs: Number(summary.epochs.toFixed(4)),
+    stopReason: summary.stopReason,
+    finalTrainLoss: summary.finalTrainLoss,
+    bestValidLoss: summary.bestValidLoss,
+    bestStep: summary.bestStep,
+    restoredBest: summary.restoredBest,
+    seconds: Number((summary.elapsedMs / 1000).toFixed(2)),
+    nonFiniteSteps: summary.nonFiniteSteps,
+    loss: lossName,
+    history: summary.history,
+  };
+}
+
 /** Raised when training cannot continue: non-finite values even at a tiny learning rate. */
 export class TrainingDivergedError extends LstmError {
   constructor(message: string) {

@@ -24,7 +24,7 @@ import type { TrainListener } from "./events.js";
 import { SeriesTask } from "./series-task.js";
 import { prepareSeries } from "./series-setup.js";
 import { TextTask } from "./text-task.js";
-import { Trainer, type TrainSummary, type TrainTask } from "./trainer.js";
+import { recordedSummary, Trainer, type TrainSummary, type TrainTask } from "./trainer.js";
 import { parseTrainJob } from "./worker-schema.js";
 import type {
   ClassifyTrainJob,
@@ -219,17 +219,7 @@ function prepare(job: TrainJob): Prepared {
 /** The training summary stored in the metadata: the CLI's fields that a worker run has. */
 function trainingSummary(summary: TrainSummary, job: TrainJob, lossName: string) {
   return {
-    steps: summary.steps,
-    epochs: Number(summary.epochs.toFixed(4)),
-    stopReason: summary.stopReason,
-    finalTrainLoss: summary.finalTrainLoss,
-    bestValidLoss: summary.bestValidLoss,
-    bestStep: summary.bestStep,
-    restoredBest: summary.restoredBest,
-    seconds: Number((summary.elapsedMs / 1000).toFixed(2)),
-    nonFiniteSteps: summary.nonFiniteSteps,
-    loss: lossName,
-    history: summary.history,
+    ...recordedSummary(summary, lossName),
     options: { ...job.train, task: job.task, trainedIn: "worker" },
   };
 }

@@ -58,12 +58,14 @@ function oneOf<T extends object>(a: string, b: string) {
   );
 }
 
+/** CSV data given as text, and the name errors give it (a file name, say). */
+const csvText = { csv: v.optional(v.string()), source: v.optional(v.string()) };
+
 const SeriesJobSchema = v.strictObject({
   task: v.literal("series"),
   data: v.pipe(
     v.strictObject({
-      csv: v.optional(v.string()),
-      source: v.optional(v.string()),
+      ...csvText,
       timeColumn: v.optional(v.nullable(v.string())),
       missing: v.optional(v.picklist(["error", "interpolate", "drop"])),
       values: v.optional(v.record(v.string(), v.array(finite))),
@@ -87,8 +89,7 @@ const ClassifyJobSchema = v.strictObject({
   task: v.literal("classify"),
   data: v.pipe(
     v.strictObject({
-      csv: v.optional(v.string()),
-      source: v.optional(v.string()),
+      ...csvText,
       textColumn: v.optional(v.string()),
       labelColumn: v.optional(v.string()),
       sequences: v.optional(

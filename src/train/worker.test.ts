@@ -39,6 +39,18 @@ async function trainHere(j: TextTrainJob): Promise<LstmModel> {
   return model;
 }
 
+/** Asks `run` to stop once it reports step `step`; its result. */
+function stopAfterStep(run: ReturnType<typeof trainInWorker>, step: number) {
+  let stopped = false;
+  run.on((e) => {
+    if (e.type === "step" && e.step >= step && !stopped) {
+      stopped = true;
+      run.stop();
+    }
+  });
+  return run.done;
+}
+
 describe("trainInWorker (Node worker_threads)", () => {
   it("streams every event and returns weights bit-identical to training on this thread", async () => {
     const events: TrainEvent[] = [];
@@ -62,15 +74,7 @@ describe("trainInWorker (Node worker_threads)", () => {
   });
 
   it("stop() ends after the current step and still returns the weights", async () => {
-    const run = trainInWorker(job(1_000_000));
-    let stopped = false;
-    run.on((e) => {
-      if (e.type === "step" && e.step >= 3 && !stopped) {
-        stopped = true;
-        run.stop();
-      }
-    });
-    const result = await run.done;
+    const result = await stopAfterStep(trainInWorker(job(1_000_000)), 3);
     assert.equal(result.summary.stopReason, "interrupted");
     assert.ok(result.summary.steps >= 3 && result.summary.steps < 1000, `${result.summary.steps}`);
     assert.ok(result.params.every(Number.isFinite));
@@ -204,14 +208,7 @@ describe("trainInWorker: series and classify jobs", () => {
       kind: "numbers",
       model: { hiddenSize: 4 },
     });
-    let stopped = false;
-    run.on((e) => {
-      if (e.type === "step" && e.step >= 2 && !stopped) {
-        stopped = true;
-        run.stop();
-      }
-    });
-    const result = await run.done;
+    const result = await stopAfterStep(run, 2);
     assert.equal(result.summary.stopReason, "interrupted");
     assert.deepEqual(result.meta.input, { kind: "dense" });
     assert.equal(result.meta.classifier!.kind, "numbers");
