@@ -112,7 +112,16 @@ export function trainInWorker(job: TrainJob, options: TrainInWorkerOptions = {})
   const handlers: Handlers = {
     message(m) {
       if (m.type === "ready") {
-        worker?.postMessage({ type: "start", job });
+        try {
+          worker?.postMessage({ type: "start", job });
+        } catch (e) {
+          // A value structured clone cannot copy (a function, a class instance with methods):
+          // the job's error, not an exception thrown out of the worker's message handler.
+          const why = e instanceof Error ? e.message : String(e);
+          const message = `ConfigError: job: cannot be sent to the worker (${why}); a job holds data only: strings, numbers, booleans, arrays and plain objects`;
+          finish({ error: new WorkerTrainingError("ConfigError", message) });
+          return;
+        }
         if (stopAsked) worker?.postMessage({ type: "stop" });
       } else if (m.type === "event") for (const l of listeners) l(m.event);
       else if (m.type === "done") finish({ result: m.result });

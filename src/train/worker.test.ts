@@ -103,6 +103,17 @@ describe("trainInWorker (Node worker_threads)", () => {
       return true;
     });
   });
+
+  it("a job holding a function rejects with a ConfigError instead of throwing", async () => {
+    const bad = job(5);
+    (bad.train as unknown as Record<string, unknown>).seed = () => 1;
+    await assert.rejects(trainInWorker(bad).done, (e: unknown) => {
+      assert.ok(e instanceof WorkerTrainingError);
+      assert.equal(e.reason, "ConfigError");
+      assert.match(e.message, /cannot be sent to the worker/);
+      return true;
+    });
+  });
 });
 
 /** Two columns: a sine and a noisy copy shifted by one step. */
