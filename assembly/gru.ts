@@ -16,6 +16,8 @@
  */
 import {
   SIGMOID_ARG,
+  activeRows,
+  continuingRows,
   TANH_ARG,
   expPass,
   gemmSlice,
@@ -64,7 +66,7 @@ class GruCell {
 /**
  * One direction of one layer over T steps (the recurrence kernels). Word offsets: gates 0, hg 1,
  * y 2, ldy 3, h0 4, w 5, bhh 6, packed 7, steps 8, batch 9, hidden 10, reverse 11, dy 12,
- * lddy 13, dh 14, dXg 15, dHg 16.
+ * lddy 13, dh 14, dXg 15, dHg 16, sizes 17.
  */
 @unmanaged
 class GruSteps {
@@ -100,6 +102,12 @@ class GruSteps {
   dXg: usize = 0;
   /** [T, B, 3H] out: ∂loss/∂hg_t. */
   dHg: usize = 0;
+  /**
+   * 0, or [T] f32 rows taking part in each step (variable lengths, rows sorted longest first),
+   * as lstmForwardSteps' `sizes`: step t computes rows [0, sizes[t]) only; rows starting there
+   * take h0; a row not in step t keeps dh as it is (backward).
+   */
+  sizes: usize = 0;
 }
 
 // Per-thread scratch (tailScratch(), 256 bytes; expPass uses the first 32): the step kernels' own
@@ -328,6 +336,12 @@ function gruSteps(desc: usize, i0: i32, i1: i32, scratch: usize, backward: bool)
   if (i0 < 0) i0 = 0;
   if (i1 > d.batch) i1 = d.batch;
   if (i1 <= i0) return;
+  // Variable lengths: their own loops, so the all-rows loops below stay as they were.
+  if (d.sizes !== 0) {
+    if (backward) gruBackwardRows(d, i0, i1, scratch);
+    else gruForwardRows(d, i0, i1, scratch);
+    return;
+  }
   const H = d.hidden;
   const G = 3 * H;
   const B = d.batch;
@@ -351,5 +365,81 @@ function gruSteps(desc: usize, i0: i32, i1: i32, scratch: usize, backward: bool)
       // prettier-ignore
       gemmSlice(d.dh, H, dHgT, G, false, d.w, H, false, B, H, G, 1, i0, i1, 0, H, scratch, d.packed);
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Variable lengths (d.sizes ≠ 0): as the per-step composition (src/backend/steps.ts), each step
+// runs on its row groups, [0, cont) continuing from step tp and [cont, n) starting from h0
+// (stepRows), each product taking its group's rows as m, so a row's bits do not depend on how
+// the rows are split across threads.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The cell descriptor for rows [a, b) of step t whose group starts at row lo, with h_{t−1} from
+ * h0 (fromInit) or from step tp's outputs.
+ */
+function groupCell(d: GruSteps, t: usize, a: i32, b: i32, fromInit: bool): GruCell {
+  const c = stepCell(d, t, a, b - a);
+  const tp = d.reverse !== 0 ? t + 1 : t - 1;
+  const hB = (<usize>d.hidden) << 2;
+  c.hPrev = fromInit ? d.h0 + <usize>a * hB : d.y + (((tp * <usize>d.batch + <usize>a) * <usize>d.ldy) << 2); // prettier-ignore
+  c.ldhPrev = fromInit ? d.hidden : d.ldy;
+  return c;
+}
+
+/** gruForwardSteps with d.sizes: (G2) per row group, then the cell on the group's rows. */
+function gruForwardRows(d: GruSteps, i0: i32, i1: i32, scratch: usize): void {
+  const H = d.hidden;
+  const G = 3 * H;
+  const B = d.batch;
+  const reverse = d.reverse !== 0;
+  for (let s = 0; s < d.steps; s++) {
+    const t = <usize>(reverse ? d.steps - 1 - s : s);
+    const tp = reverse ? t + 1 : t - 1;
+    const hgT = d.hg + ((t * <usize>(B * G)) << 2);
+    const n = activeRows(d.sizes, <i32>t, B);
+    const cont = continuingRows(d.sizes, s, <i32>t, n, reverse);
+    for (let part = 0; part < 2; part++) {
+      const lo = part === 0 ? 0 : cont;
+      const hi = part === 0 ? cont : n;
+      const a = max(i0, lo);
+      const b = min(i1, hi);
+      if (b <= a) continue;
+      const fromInit = part === 1;
+      const lda = fromInit ? H : d.ldy;
+      const hPrev = (fromInit ? d.h0 : d.y + ((tp * <usize>(B * d.ldy)) << 2)) + ((<usize>(lo * lda)) << 2); // prettier-ignore
+      // (G2) hg = h_{t−1}·W_hhᵀ for the group [lo, hi) (m = its rows, as the composition), rows [a, b)
+      // prettier-ignore
+      gemmSlice(hgT + ((<usize>(lo * G)) << 2), G, hPrev, lda, false, d.w, H, true, hi - lo, G, H, 0, a - lo, b - lo, 0, G, scratch, d.packed);
+      gruCellForward(changetype<usize>(groupCell(d, t, a, b, fromInit)));
+    }
+  }
+}
+
+/**
+ * gruBackwardSteps with d.sizes: the cell backward per row group, then (GB5) dh += dHg_t · W_hh
+ * over the step's n active rows (rows past n keep dh).
+ */
+function gruBackwardRows(d: GruSteps, i0: i32, i1: i32, scratch: usize): void {
+  const H = d.hidden;
+  const G = 3 * H;
+  const B = d.batch;
+  const reverse = d.reverse !== 0;
+  for (let s = d.steps - 1; s >= 0; s--) {
+    const t = <usize>(reverse ? d.steps - 1 - s : s);
+    const n = activeRows(d.sizes, <i32>t, B);
+    const cont = continuingRows(d.sizes, s, <i32>t, n, reverse);
+    for (let part = 0; part < 2; part++) {
+      const a = part === 0 ? i0 : max(i0, cont);
+      const b = part === 0 ? min(i1, cont) : min(i1, n);
+      if (b <= a) continue;
+      gruCellBackward(changetype<usize>(groupCell(d, t, a, b, part === 1)));
+    }
+    const e = min(i1, n);
+    if (e <= i0) continue;
+    const dHgT = d.dHg + ((t * <usize>(B * G)) << 2);
+    // prettier-ignore
+    gemmSlice(d.dh, H, dHgT, G, false, d.w, H, false, n, H, G, 1, i0, e, 0, H, scratch, d.packed);
   }
 }

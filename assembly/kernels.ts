@@ -1211,7 +1211,7 @@ export function lstmForwardSteps(
 }
 
 /** Rows taking part in step t: sizes[t] (f32 at `sizes`), or all of them when sizes is 0. */
-function activeRows(sizes: usize, t: i32, batch: i32): i32 {
+export function activeRows(sizes: usize, t: i32, batch: i32): i32 {
   return sizes === 0 ? batch : <i32>load<f32>(sizes + ((<usize>t) << 2));
 }
 
@@ -1220,7 +1220,7 @@ function activeRows(sizes: usize, t: i32, batch: i32): i32 {
  * start from the initial state: none continue on the first step; forward, every active row was
  * active at t − 1; reverse, only the rows active at t + 1 were.
  */
-function continuingRows(sizes: usize, s: i32, t: i32, n: i32, reverse: bool): i32 {
+export function continuingRows(sizes: usize, s: i32, t: i32, n: i32, reverse: bool): i32 {
   if (s === 0) return 0;
   if (!reverse || sizes === 0) return n;
   return min(n, <i32>load<f32>(sizes + ((<usize>(t + 1)) << 2)));

@@ -545,6 +545,9 @@ for (const name of listBackends()) {
         // step (gruForwardSteps / gruBackwardSteps of steps.ts), then h_T and ∂L/∂h0 against
         // the definition (referenceGru), which also checks the cell kernels' equations.
         const rng = new Rng(17);
+        // Each case also with per-row lengths (sorted longest first: random with ties, and every
+        // row full), where the rows outside a step keep dh (so dh starts random there).
+        for (const lengthsKind of ["none", "random", "full"] as const)
         for (const [T, B, H, reverse] of RECURRENCE_SHAPES) {
           const G = 3 * H;
           const ldy = H + 3;
@@ -554,18 +557,25 @@ for (const name of listBackends()) {
           const bhh = randArray(rng, dtype, G);
           const dy = randArray(rng, dtype, T * B * ldy);
           const yPad = randArray(rng, dtype, T * B * ldy);
+          const lengths = Int32Array.from({ length: B }, (_, b) =>
+            b === 0 || lengthsKind === "full" ? T : 1 + rng.int(T),
+          ).sort((a, b) => b - a);
+          const rows = lengthsKind === "none" ? null : rowLengths(lengths, T);
+          // dh: zero without lengths (the loss reads y only), else the loss's gradient on h_n
+          const dhIn = rows ? randArray(rng, dtype, B * H) : allocFloat(dtype, B * H);
           const run = (oneCall: boolean): FloatArray[] => {
             const ops = new Operands(k);
-            // act: gates, hg; scratch: dXg, dHg, dh (zero: the loss reads y only)
+            // act: gates, hg; scratch: dXg, dHg, dh
             const act = ops.put(concat(dtype, xg, allocFloat(dtype, T * B * G)));
             const y = ops.put(yPad);
             const [hh0, hw, hb, hdy] = [h0, w, bhh, dy].map((x) => ops.put(x));
-            const sc = ops.put(allocFloat(dtype, 2 * T * B * G + B * H));
+            const sc = ops.put(concat(dtype, allocFloat(dtype, 2 * T * B * G), dhIn));
             const work = ops.put(allocFloat(dtype, stepsWorkSize(H)));
             const at = (h: number) => ({ buf: ops.buf(h), off: ops.off(h) });
+            const stored = rows ? at(ops.put(Float64Array.from(rows.batchSizes))) : null;
             const a0 = ops.off(act);
             const saved = { buf: ops.buf(act), gates: a0, hg: a0 + T * B * G };
-            const plan = { T, B, H, reverse };
+            const plan = { T, B, H, reverse, rows: rows && { ...rows, stored } };
             const yv = { ...at(y), ld: ldy };
             const fwd = { act: saved, y: yv, h0: at(hh0), w: at(hw), bhh: at(hb), work: at(work) };
             if (oneCall) k.gruForwardSteps(fwd, plan);
@@ -579,8 +589,9 @@ for (const name of listBackends()) {
           };
           const one = run(true);
           const steps = run(false);
-          const what = `GRU T=${T} B=${B} H=${H} reverse=${reverse}`;
+          const what = `GRU T=${T} B=${B} H=${H} reverse=${reverse} lengths=${rows ? lengths.join(",") : "all"}`;
           const hLast = checkOneCall(one, steps, yPad, { T, B, H, ldy, reverse }, what);
+          if (rows) continue;
           const ref = referenceGru({ xg, h0, w, bhh, dy }, { T, B, H, reverse, ldy });
           close(hLast, ref.hLast, tol * 10, `${what}: h at the last step`);
           const dh0 = one[2].subarray(2 * T * B * G);

@@ -346,10 +346,11 @@ function makeKernels(build: Build): Kernels {
         batch: B,
         hidden: H,
         reverse: plan.reverse ? 1 : 0,
+        sizes: stepSizes(inst, plan),
       });
       if (T === 0 || B === 0 || H === 0) return;
-      // Variable lengths: the per-step composition on each step's active rows.
-      if (plan.rows) gruForwardSteps(kernels, io, plan);
+      // Variable lengths without the sizes in memory: the per-step composition.
+      if (plan.rows && !record.sizes) gruForwardSteps(kernels, io, plan);
       else inst.gruSteps(false, record, pWork, () => gruForwardSteps(kernels, io, plan));
     },
 
@@ -379,9 +380,10 @@ function makeKernels(build: Build): Kernels {
         dh: ptr(inst, { buf: sb, off: scratch.dh }, B, H, "dh"),
         dXg: ptr(inst, { buf: sb, off: scratch.dXg }, T * B, G, "dXg"),
         dHg: ptr(inst, { buf: sb, off: scratch.dHg }, T * B, G, "dHg"),
+        sizes: stepSizes(inst, plan),
       };
       if (T === 0 || B === 0 || H === 0) return;
-      if (plan.rows) gruBackwardSteps(kernels, io, plan);
+      if (plan.rows && !record.sizes) gruBackwardSteps(kernels, io, plan);
       else inst.gruSteps(true, record, pWork, () => gruBackwardSteps(kernels, io, plan));
     },
   };

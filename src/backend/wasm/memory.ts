@@ -77,6 +77,8 @@ export interface GruStepsRecord {
   dh: number;
   dXg: number;
   dHg: number;
+  /** 0, or the per-step active-row counts (f32 [T]) of a variable-length plan. */
+  sizes: number;
 }
 
 /** A GRU cell step's operands in the order of assembly/gru.ts's GruCell record. */
@@ -115,6 +117,7 @@ const GRU_STEPS_WORDS: readonly (keyof GruStepsRecord)[] = [
   "dh",
   "dXg",
   "dHg",
+  "sizes",
 ];
 const GRU_CELL_WORDS: readonly (keyof GruCellRecord)[] = [
   "gates",
