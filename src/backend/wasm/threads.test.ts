@@ -365,12 +365,17 @@ for (const wasm of BUILDS)
       // The GRU recurrence jobs (GruForwardStepsJob, GruBackwardStepsJob) on fixtures, and on
       // workload A's shape and one long sequence (B = 1: each step's products split instead).
       const rng = new Rng(21);
-      const cases: { file?: string; T: number; B: number; I: number; H: number; D: number }[] = [
+      // With lengths (the steps' active rows; sorted, with ties): a fixture, B not a multiple of
+      // the chunk, and every row full.
+      const cases: { file?: string; T: number; B: number; I: number; H: number; D: number; lengths?: number[] }[] = [
         { file: "gru_stacked_bidir_xent.json", T: 0, B: 0, I: 0, H: 0, D: 0 },
         { file: "gru_long_sum_sq.json", T: 0, B: 0, I: 0, H: 0, D: 0 },
         { file: "gru_batch_first_mse_last.json", T: 0, B: 0, I: 0, H: 0, D: 0 },
+        { file: "len_gru_bidir_xent.json", T: 0, B: 0, I: 0, H: 0, D: 0 },
         { T: 12, B: 32, I: 8, H: 128, D: 1 },
         { T: 6, B: 1, I: 5, H: 192, D: 2 },
+        { T: 9, B: 13, I: 5, H: 70, D: 2, lengths: [3, 9, 1, 9, 4, 4, 7, 2, 9, 1, 6, 4, 8] },
+        { T: 5, B: 6, I: 3, H: 40, D: 1, lengths: [5, 5, 5, 5, 5, 5] },
       ];
       for (const c of cases) {
         const f = c.file
@@ -398,7 +403,8 @@ for (const wasm of BUILDS)
           if (f) for (const name of f.paramOrder) model.setParam(name, f.params[name].data);
           else model.params.set(init.params);
           model.zeroGrad();
-          const fwd = model.forward(x, { seqLen: T, batch: B, batchFirst: f?.batchFirst, h0 });
+          const lengths = f?.inputs.lengths?.data ?? c.lengths;
+          const fwd = model.forward(x, { seqLen: T, batch: B, batchFirst: f?.batchFirst, h0, lengths });
           const dOut = Float32Array.from(fwd.output, (v, i) => Math.sin(i + v));
           const out = { y: fwd.y.slice(), hN: fwd.hN.slice(), output: fwd.output.slice() };
           const back = model.backward(dOut);
