@@ -296,16 +296,25 @@ for (const build of builds)
         const dhIn = filled(a, B * H, rng, -1, 1);
         const packed = a.alloc(a.instances[0].ex.gruStepsWorkFloats(H));
 
-        /** One run: forward then backward, rows split at `split` (B: no split), packed or not. */
-        const run = (split: number, pack: boolean): Record<string, Float32Array> => {
+        // Per-row lengths (sorted, ties, the first T): step t computes rows [0, sizes[t]).
+        const lengths = Array.from({ length: B }, (_, b) => (b === 0 ? T : 1 + rng.int(T))).sort((p, q) => q - p); // prettier-ignore
+        const stepSizes = Array.from({ length: T }, (_, t) => lengths.filter((l) => l > t).length);
+        const sizesAt = a.alloc(T);
+        a.f32(sizesAt, T).set(stepSizes);
+
+        /**
+         * One run: forward then backward, rows split at `split` (B: no split), packed or not,
+         * with the step sizes at `sizes` (0: every row every step).
+         */
+        const run = (split: number, pack: boolean, sizes = 0): Record<string, Float32Array> => {
           const gates = a.alloc(T * B * G);
           a.f32(gates, T * B * G).set(a.f32(xg.at, T * B * G));
           const [hg, dXg, dHg] = [0, 0, 0].map(() => a.alloc(T * B * G));
           const y = a.alloc(T * B * ld);
           const dh = a.alloc(B * H);
           a.f32(dh, B * H).set(a.f32(dhIn.at, B * H));
-          const desc = a.alloc(17);
-          const words = (p: number): number[] => [gates, hg, y + 4 * col, ld, h0.at, w.at, bhh.at, p, T, B, H, reverse ? 1 : 0, dy.at + 4 * col, ld, dh, dXg, dHg]; // prettier-ignore
+          const desc = a.alloc(18);
+          const words = (p: number): number[] => [gates, hg, y + 4 * col, ld, h0.at, w.at, bhh.at, p, T, B, H, reverse ? 1 : 0, dy.at + 4 * col, ld, dh, dXg, dHg, sizes]; // prettier-ignore
           const halves =
             split < B
               ? [
@@ -349,6 +358,27 @@ for (const build of builds)
             sameBits(`${shape} split ${split} packed ${pack}: ${name}`, other[name], whole[name]);
         }
 
+        // With lengths: the same bits however the rows split (the comparison with the per-step
+        // composition is in conformance.test.ts), and a row's outputs past its length stay 0.
+        const wholeLen = run(B, false, sizesAt);
+        const what = `${shape} lengths ${lengths.join(",")}`;
+        for (const [split, pack] of [
+          [B, true],
+          [Math.ceil(B / 2), false],
+          [1, true],
+        ] as const) {
+          if (split === 1 && B === 1) continue;
+          const other = run(split, pack, sizesAt);
+          for (const name of Object.keys(wholeLen))
+            sameBits(`${what} split ${split} packed ${pack}: ${name}`, other[name], wholeLen[name]);
+        }
+        for (let t = 0; t < T; t++)
+          for (let b = stepSizes[t]; b < B; b++)
+            for (let j = 0; j < H; j++) {
+              const at = (t * B + b) * ld + col + j;
+              assert.equal(wholeLen.y[at], 0, `${what}: y[t=${t}, b=${b}] past the row's length`);
+            }
+
         // The float64 reference from the same float32 inputs; y's other half stays 0 in both.
         const f64 = (n: number): Float64Array => new Float64Array(n);
         const ref = { gates: Float64Array.from(xg.f64), hg: f64(T * B * G), y: f64(T * B * ld), dh: Float64Array.from(dhIn.f64), dXg: f64(T * B * G), dHg: f64(T * B * G) }; // prettier-ignore
@@ -391,9 +421,9 @@ function wasmSteps(build: Build): GruStepKernels {
     const ptr = (o: Operand | undefined): number => (o ? where.get(o.buf)! + 4 * o.off : 0);
     for (const o of [ops.gates, ops.hg, grads?.dXg, grads?.dHg]) if (o) assert.equal(o.ld, 3 * H);
     assert.equal(ops.h0.ld, H);
-    const desc = a.alloc(17);
+    const desc = a.alloc(18);
     // prettier-ignore
-    a.words(desc, [ptr(ops.gates), ptr(ops.hg), ptr(ops.y), ops.y.ld, ptr(ops.h0), ptr(ops.w), ptr(ops.bhh), 0, T, B, H, dims.reverse ? 1 : 0, ptr(grads?.dy), grads?.dy.ld ?? 0, ptr(grads?.dh), ptr(grads?.dXg), ptr(grads?.dHg)]);
+    a.words(desc, [ptr(ops.gates), ptr(ops.hg), ptr(ops.y), ops.y.ld, ptr(ops.h0), ptr(ops.w), ptr(ops.bhh), 0, T, B, H, dims.reverse ? 1 : 0, ptr(grads?.dy), grads?.dy.ld ?? 0, ptr(grads?.dh), ptr(grads?.dXg), ptr(grads?.dHg), 0]);
     const split = a.instances.length === 2 ? Math.ceil(B / 2) : B;
     [
       [0, split],
