@@ -313,7 +313,9 @@ function stepCell(d: GruSteps, t: usize, i0: i32, rows: i32): GruCell {
  * `scratch`: this thread's gemm scratch (gemmScratchBytes()).
  */
 export function gruForwardSteps(desc: usize, i0: i32, i1: i32, scratch: usize): void {
-  gruSteps(desc, i0, i1, scratch, false);
+  // Variable lengths take loops of their own, so the all-rows loops stay as they were.
+  if (changetype<GruSteps>(desc).sizes !== 0) gruRows(desc, i0, i1, scratch, false);
+  else gruSteps(desc, i0, i1, scratch, false);
 }
 
 /**
@@ -324,7 +326,8 @@ export function gruForwardSteps(desc: usize, i0: i32, i1: i32, scratch: usize): 
  * sequence products.
  */
 export function gruBackwardSteps(desc: usize, i0: i32, i1: i32, scratch: usize): void {
-  gruSteps(desc, i0, i1, scratch, true);
+  if (changetype<GruSteps>(desc).sizes !== 0) gruRows(desc, i0, i1, scratch, true);
+  else gruSteps(desc, i0, i1, scratch, true);
 }
 
 /**
@@ -336,12 +339,6 @@ function gruSteps(desc: usize, i0: i32, i1: i32, scratch: usize, backward: bool)
   if (i0 < 0) i0 = 0;
   if (i1 > d.batch) i1 = d.batch;
   if (i1 <= i0) return;
-  // Variable lengths: their own loops, so the all-rows loops below stay as they were.
-  if (d.sizes !== 0) {
-    if (backward) gruBackwardRows(d, i0, i1, scratch);
-    else gruForwardRows(d, i0, i1, scratch);
-    return;
-  }
   const H = d.hidden;
   const G = 3 * H;
   const B = d.batch;
@@ -375,10 +372,17 @@ function gruSteps(desc: usize, i0: i32, i1: i32, scratch: usize, backward: bool)
 // the rows are split across threads.
 // ---------------------------------------------------------------------------------------------
 
-/**
- * The cell descriptor for rows [a, b) of step t whose group starts at row lo, with h_{t−1} from
- * h0 (fromInit) or from step tp's outputs.
- */
+/** gruSteps with d.sizes ≠ 0: both recurrences over the rows [i0, i1) ∩ [0, batch). */
+function gruRows(desc: usize, i0: i32, i1: i32, scratch: usize, backward: bool): void {
+  const d = changetype<GruSteps>(desc);
+  if (i0 < 0) i0 = 0;
+  if (i1 > d.batch) i1 = d.batch;
+  if (i1 <= i0) return;
+  if (backward) gruBackwardRows(d, i0, i1, scratch);
+  else gruForwardRows(d, i0, i1, scratch);
+}
+
+/** The cell descriptor for rows [a, b) of step t, h_{t−1} from h0 (fromInit) or step tp. */
 function groupCell(d: GruSteps, t: usize, a: i32, b: i32, fromInit: bool): GruCell {
   const c = stepCell(d, t, a, b - a);
   const tp = d.reverse !== 0 ? t + 1 : t - 1;
