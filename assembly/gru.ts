@@ -413,7 +413,7 @@ function gruForwardRows(d: GruSteps, i0: i32, i1: i32, scratch: usize): void {
       const fromInit = part === 1;
       const lda = fromInit ? H : d.ldy;
       const hPrev = (fromInit ? d.h0 : d.y + ((tp * <usize>(B * d.ldy)) << 2)) + ((<usize>(lo * lda)) << 2); // prettier-ignore
-      // (G2) hg = h_{t−1}·W_hhᵀ for the group [lo, hi) (m = its rows, as the composition), rows [a, b)
+      // (G2) hg = h_{t−1}·W_hhᵀ of the group [lo, hi) (m = its rows), rows [a, b)
       // prettier-ignore
       gemmSlice(hgT + ((<usize>(lo * G)) << 2), G, hPrev, lda, false, d.w, H, true, hi - lo, G, H, 0, a - lo, b - lo, 0, G, scratch, d.packed);
       gruCellForward(changetype<usize>(groupCell(d, t, a, b, fromInit)));
