@@ -25,6 +25,7 @@ import io
 import json
 import math
 import os
+import stat
 import struct
 import sys
 import time
@@ -207,12 +208,20 @@ def init_params(model, args):
 META_KEYS = ("vocab", "series", "classifier", "training")
 
 
-def read_safetensors(path):
+def read_file_bytes(path):
+    """The bytes of a regular file: a FIFO, device or directory is refused before it is opened
+    (reading one could block or never end), as lstm refuses them."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            fail(f"{path}: not a regular file")
         with open(path, "rb") as f:
-            data = f.read()
+            return f.read()
     except OSError as e:
         fail(f"{path}: cannot read ({e.strerror})")
+
+
+def read_safetensors(path):
+    data = read_file_bytes(path)
     if len(data) < 8:
         fail(f"{path}: not a safetensors file ({len(data)} bytes)")
     (n,) = struct.unpack("<Q", data[:8])
@@ -524,11 +533,7 @@ class Rng:
 
 
 def read_text(path):
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        fail(f"{path}: cannot read ({e.strerror})")
+    raw = read_file_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

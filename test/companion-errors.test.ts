@@ -90,6 +90,20 @@ test("the companion reads the hand-made model the hostile ones start from", { sk
   assert.equal(loadModel(good).meta.task, "text"); // lstm reads it too
 });
 
+test(
+  "only regular files are read: a FIFO, a device and a directory are refused at once",
+  { skip },
+  () => {
+    const good = writeSafetensors(join(tmp, "good-for-fifo.safetensors"), goodHeader());
+    const fifo = join(tmp, "data.fifo");
+    // A FIFO nobody writes to: opening it would block forever (the companion's timeout is 120 s).
+    if (spawnSync("mkfifo", [fifo]).status === 0)
+      assertOneLineError(["eval", good, fifo], fifo, /not a regular file/);
+    assertOneLineError(["eval", good, "/dev/zero"], "/dev/zero", /not a regular file/);
+    assertOneLineError(["eval", tmp, text], tmp, /not a regular file/);
+  },
+);
+
 test("a model file with a bad header field: one line naming the file and field", { skip }, () => {
   const cases: [string, (h: Header) => void, RegExp, number?][] = [
     ["no-shape", (h) => delete h["lstm.weight_hh_l0"].shape, /lstm\.weight_hh_l0: shape/],

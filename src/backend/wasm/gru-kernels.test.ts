@@ -345,33 +345,28 @@ for (const build of builds)
           };
         };
 
-        const whole = run(B, false);
+        /** Every split of the rows (whole and packed, halves, single rows) gives `whole`'s bits. */
+        const splitsAgree = (label: string, whole: Record<string, Float32Array>, sizes = 0) => {
+          for (const [split, pack] of [
+            [B, true],
+            [Math.ceil(B / 2), false],
+            [1, true],
+          ] as const) {
+            if (split === 1 && B === 1) continue;
+            const other = run(split, pack, sizes);
+            for (const name of Object.keys(whole))
+              sameBits(`${label} split ${split} packed ${pack}: ${name}`, other[name], whole[name]);
+          }
+        };
         const shape = `T=${T} B=${B} H=${H}${reverse ? " reverse" : ""}`;
-        for (const [split, pack] of [
-          [B, true],
-          [Math.ceil(B / 2), false],
-          [1, true],
-        ] as const) {
-          if (split === 1 && B === 1) continue;
-          const other = run(split, pack);
-          for (const name of Object.keys(whole))
-            sameBits(`${shape} split ${split} packed ${pack}: ${name}`, other[name], whole[name]);
-        }
+        const whole = run(B, false);
+        splitsAgree(shape, whole);
 
         // With lengths: the same bits however the rows split (the comparison with the per-step
         // composition is in conformance.test.ts), and a row's outputs past its length stay 0.
         const wholeLen = run(B, false, sizesAt);
         const what = `${shape} lengths ${lengths.join(",")}`;
-        for (const [split, pack] of [
-          [B, true],
-          [Math.ceil(B / 2), false],
-          [1, true],
-        ] as const) {
-          if (split === 1 && B === 1) continue;
-          const other = run(split, pack, sizesAt);
-          for (const name of Object.keys(wholeLen))
-            sameBits(`${what} split ${split} packed ${pack}: ${name}`, other[name], wholeLen[name]);
-        }
+        splitsAgree(what, wholeLen, sizesAt);
         for (let t = 0; t < T; t++)
           for (let b = stepSizes[t]; b < B; b++)
             for (let j = 0; j < H; j++) {
